@@ -1,0 +1,200 @@
+//! The allocation API contract v1 (`shared/CONTRACT.md`) as Rust types, shared
+//! by the console and the reference server so neither writes them twice.
+//!
+//! Every type ignores unknown fields (forward compatibility). Times stay
+//! RFC 3339 strings here: the console formats them with the browser, the
+//! server with its own clock, and neither needs a date crate in this one.
+
+mod problem;
+mod validation;
+
+pub use problem::{problem_type, FieldError, Problem, PROBLEM_CONTENT_TYPE};
+pub use validation::{validate_request, FieldIssue};
+
+use serde::{Deserialize, Serialize};
+
+/// Longest owner name a request may carry, in characters.
+pub const OWNER_MAX_CHARS: usize = 64;
+/// Longest note a request may carry, in characters.
+pub const NOTE_MAX_CHARS: usize = 500;
+/// Longest `Idempotency-Key`, in visible ASCII characters.
+pub const IDEMPOTENCY_KEY_MAX: usize = 255;
+
+/// Headers the contract names.
+pub mod headers {
+    pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+    pub const IDEMPOTENT_REPLAYED: &str = "Idempotent-Replayed";
+    /// Request headers a server must allow in CORS.
+    pub const CORS_ALLOWED: [&str; 4] = [
+        "Authorization",
+        "Content-Type",
+        "Idempotency-Key",
+        "If-None-Match",
+    ];
+    /// Response headers a server must expose in CORS.
+    pub const CORS_EXPOSED: [&str; 4] = ["ETag", "Retry-After", "Location", "Idempotent-Replayed"];
+}
+
+/// A pool of interchangeable units (GPUs, VMs, addresses, seats).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pool {
+    pub id: String,
+    pub name: String,
+    pub unit: String,
+    pub capacity: u64,
+    pub allocated: u64,
+    #[serde(default)]
+    pub max_per_request: Option<u64>,
+}
+
+impl Pool {
+    /// `capacity - allocated`, never negative (a pool shrunk below its
+    /// allocations has nothing available, not a negative amount).
+    pub fn available(&self) -> u64 {
+        self.capacity.saturating_sub(self.allocated)
+    }
+
+    /// The most one request may ask for right now.
+    pub fn request_limit(&self) -> u64 {
+        let available = self.available();
+        self.max_per_request
+            .map_or(available, |max| max.min(available))
+    }
+}
+
+/// `GET /usage`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub as_of: String,
+    pub pools: Vec<Pool>,
+}
+
+/// Where an allocation is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AllocationStatus {
+    Active,
+    Released,
+    Expired,
+    /// A status a newer server may add; shown as unknown, never a parse failure.
+    #[serde(other)]
+    Unknown,
+}
+
+/// A grant of concrete units from one pool.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Allocation {
+    pub id: String,
+    pub pool: String,
+    pub amount: u64,
+    pub owner: String,
+    pub resources: Vec<String>,
+    pub status: AllocationStatus,
+    pub created_at: String,
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// `GET /allocations`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Allocations {
+    pub as_of: String,
+    pub allocations: Vec<Allocation>,
+}
+
+/// `POST /allocations` body. `amount` and `ttl_seconds` are signed so that a
+/// negative value reaches validation and gets a field error, not a parse error.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AllocationRequest {
+    pub pool: String,
+    pub amount: i64,
+    pub owner: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_seconds: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// An `Idempotency-Key` is 1 to 255 visible ASCII characters.
+pub fn is_valid_idempotency_key(key: &str) -> bool {
+    (1..=IDEMPOTENCY_KEY_MAX).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_parses_the_contract_example_and_ignores_unknown_fields() {
+        let pool: Pool = serde_json::from_str(
+            r#"{"id":"gpu-a100","name":"A100 GPU","unit":"GPU","capacity":16,
+                "allocated":10,"max_per_request":4,"region":"eu"}"#,
+        )
+        .unwrap();
+        assert_eq!(pool.available(), 6);
+        assert_eq!(pool.request_limit(), 4);
+    }
+
+    #[test]
+    fn null_or_missing_max_means_availability_is_the_limit() {
+        let pool: Pool = serde_json::from_str(
+            r#"{"id":"ip","name":"IP","unit":"IP","capacity":254,"allocated":4,"max_per_request":null}"#,
+        )
+        .unwrap();
+        assert_eq!(pool.request_limit(), 250);
+    }
+
+    #[test]
+    fn shrunk_pool_has_nothing_available() {
+        let pool = Pool {
+            id: "p".into(),
+            name: "P".into(),
+            unit: "u".into(),
+            capacity: 2,
+            allocated: 5,
+            max_per_request: None,
+        };
+        assert_eq!(pool.available(), 0);
+        assert_eq!(pool.request_limit(), 0);
+    }
+
+    #[test]
+    fn allocation_parses_the_contract_example_and_unknown_status() {
+        let json = r#"{"id":"al_7Q2k","pool":"gpu-a100","amount":2,"owner":"alice",
+            "resources":["gpu-a100-03","gpu-a100-04"],"status":"active",
+            "created_at":"2026-11-26T10:00:00Z","expires_at":"2026-11-26T11:00:00Z",
+            "note":"training run"}"#;
+        let allocation: Allocation = serde_json::from_str(json).unwrap();
+        assert_eq!(allocation.status, AllocationStatus::Active);
+        let future = json.replace("\"active\"", "\"draining\"");
+        let allocation: Allocation = serde_json::from_str(&future).unwrap();
+        assert_eq!(allocation.status, AllocationStatus::Unknown);
+    }
+
+    #[test]
+    fn request_omits_absent_optionals() {
+        let request = AllocationRequest {
+            pool: "vm".into(),
+            amount: 1,
+            owner: "bob".into(),
+            ttl_seconds: None,
+            note: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&request).unwrap(),
+            r#"{"pool":"vm","amount":1,"owner":"bob"}"#
+        );
+    }
+
+    #[test]
+    fn idempotency_keys() {
+        assert!(is_valid_idempotency_key("a"));
+        assert!(is_valid_idempotency_key(&"k".repeat(255)));
+        assert!(!is_valid_idempotency_key(""));
+        assert!(!is_valid_idempotency_key(&"k".repeat(256)));
+        assert!(!is_valid_idempotency_key("has space"));
+        assert!(!is_valid_idempotency_key("non-ascii-é"));
+    }
+}
