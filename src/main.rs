@@ -1,1 +1,3 @@
-fn main() {}
+fn main() {
+    allocation_console::app::mount();
+}

@@ -1,0 +1,69 @@
+//! "Release <id>", with a confirmation step before anything is sent.
+
+use allocation_contract::Allocation;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::i18n::{failure_message, release_label, released_message, tr, Lang, Text};
+use crate::monitor::announcer::use_announcer;
+use crate::monitor::live_monitor::LiveMonitor;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Ready,
+    Confirming,
+    Releasing,
+}
+
+#[component]
+pub fn ReleaseButton(
+    allocation: Allocation,
+    monitor: LiveMonitor,
+    /// Where a failed release says what went wrong.
+    action_error: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let lang = expect_context::<Lang>();
+    let announcer = use_announcer();
+    let step = RwSignal::new(Step::Ready);
+    let allocation = StoredValue::new(allocation);
+    let label = allocation.with_value(|a| release_label(lang, &a.id));
+
+    let release = move |_| {
+        step.set(Step::Releasing);
+        let allocation = allocation.get_value();
+        spawn_local(async move {
+            match monitor.api().release(&allocation.id).await {
+                Ok(()) => {
+                    action_error.set(None);
+                    announcer.announce(released_message(lang, &allocation.id));
+                    monitor.apply_released(&allocation);
+                    monitor.refresh();
+                }
+                Err(error) => {
+                    action_error.set(Some(failure_message(lang, &error.failure)));
+                    step.try_set(Step::Ready);
+                }
+            }
+        });
+    };
+
+    move || match step.get() {
+        Step::Ready => view! {
+            <button type="button" class="button-secondary" on:click=move |_| step.set(Step::Confirming)>
+                {label.clone()}
+            </button>
+        }
+        .into_any(),
+        Step::Confirming | Step::Releasing => view! {
+            <span class="confirm" role="group" aria-label=label.clone()>
+                <button type="button" class="button-danger" prop:disabled=move || step.get() == Step::Releasing on:click=release>
+                    {tr(lang, Text::ConfirmRelease)}
+                </button>
+                <button type="button" class="button-secondary" on:click=move |_| step.set(Step::Ready)>
+                    {tr(lang, Text::Cancel)}
+                </button>
+            </span>
+        }
+        .into_any(),
+    }
+}

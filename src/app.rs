@@ -1,0 +1,135 @@
+//! Reads the configuration from every source and wires the features together.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use wasm_bindgen::JsCast;
+
+use crate::allocations::allocations_panel::AllocationsPanel;
+use crate::config::{default_lang, parse_config_json, resolve_config, Config, ConfigIssue, Theme};
+use crate::config_problems::ConfigProblems;
+use crate::i18n::{tr, Lang, Text};
+use crate::monitor::live_monitor::use_live_monitor;
+use crate::monitor::status_line::StatusLine;
+use crate::request::request_form::RequestForm;
+use crate::transport::{fetch_config_file, Api};
+use crate::usage::usage_panel::UsagePanel;
+
+/// The element the console mounts into: `#allocation-console`, else `<body>`.
+pub const MOUNT_ID: &str = "allocation-console";
+
+/// Mounts the console into its element, replacing any placeholder content.
+pub fn mount() {
+    let mount_point: web_sys::HtmlElement = document()
+        .get_element_by_id(MOUNT_ID)
+        .and_then(|element| element.dyn_into().ok())
+        .unwrap_or_else(|| document().body().expect("a document has a body"));
+    let attributes = data_attributes(&mount_point);
+    let query = query_pairs();
+    mount_point.set_text_content(None);
+    leptos::mount::mount_to(mount_point, move || view! { <App attributes query /> }).forget();
+}
+
+/// Loads `config.json`, merges it with the attributes and the query, then
+/// shows the console.
+#[component]
+pub fn App(attributes: Vec<(String, String)>, query: Vec<(String, String)>) -> impl IntoView {
+    let resolved = RwSignal::new(None::<(Config, Vec<ConfigIssue>)>);
+    spawn_local(async move {
+        let mut unreadable = None;
+        let file = match fetch_config_file().await {
+            Ok(Some(text)) => parse_config_json(&text).unwrap_or_else(|reason| {
+                unreadable = Some(reason);
+                Vec::new()
+            }),
+            Ok(None) => Vec::new(),
+            Err(reason) => {
+                unreadable = Some(reason);
+                Vec::new()
+            }
+        };
+        let (config, mut issues) = resolve_config(&file, &attributes, &query);
+        if let Some(reason) = unreadable {
+            issues.insert(0, ConfigIssue::file_unreadable(reason));
+        }
+        resolved.set(Some((config, issues)));
+    });
+
+    move || {
+        resolved.get().map(|(config, issues)| {
+            let lang = config.lang.unwrap_or_else(browser_lang);
+            apply_document_settings(lang, config.theme);
+            provide_context(lang);
+            view! { <Console config issues /> }
+        })
+    }
+}
+
+/// The whole console for one configuration.
+#[component]
+fn Console(config: Config, issues: Vec<ConfigIssue>) -> impl IntoView {
+    let lang = expect_context::<Lang>();
+    let monitor = use_live_monitor(Api::new(&config), config.interval_secs);
+    let highlight = RwSignal::new(None::<String>);
+    let thresholds = (config.warn_percent, config.critical_percent);
+    let shown_pools = config.pools.clone();
+    let owner = config.owner.clone();
+
+    view! {
+        <header class="console-header">
+            <h1>{tr(lang, Text::AppTitle)}</h1>
+            <StatusLine monitor interval_secs=config.interval_secs />
+        </header>
+        <ConfigProblems issues />
+        <UsagePanel monitor thresholds shown_pools />
+        <div class="console-work">
+            <RequestForm monitor owner highlight />
+            <AllocationsPanel monitor highlight />
+        </div>
+    }
+}
+
+fn browser_lang() -> Lang {
+    default_lang(&window().navigator().language().unwrap_or_default())
+}
+
+/// `lang` on `<html>` for screen readers and fonts; `data-theme` for the CSS.
+fn apply_document_settings(lang: Lang, theme: Theme) {
+    if let Some(root) = document().document_element() {
+        let _ = root.set_attribute("lang", lang.code());
+        let theme = match theme {
+            Theme::Light => "light",
+            Theme::Dark => "dark",
+            Theme::Auto => "auto",
+        };
+        let _ = root.set_attribute("data-theme", theme);
+    }
+}
+
+/// `data-*` attributes of the mount element, names without the prefix.
+fn data_attributes(element: &web_sys::HtmlElement) -> Vec<(String, String)> {
+    let names = element.get_attribute_names();
+    (0..names.length())
+        .filter_map(|i| names.get(i).as_string())
+        .filter_map(|name| {
+            let key = name.strip_prefix("data-")?.to_owned();
+            Some((key, element.get_attribute(&name)?))
+        })
+        .collect()
+}
+
+/// The page URL's query, decoded by the browser.
+fn query_pairs() -> Vec<(String, String)> {
+    let search = window().location().search().unwrap_or_default();
+    let Ok(params) = web_sys::UrlSearchParams::new_with_str(&search) else {
+        return Vec::new();
+    };
+    let mut pairs = Vec::new();
+    for entry in js_sys::try_iter(&params).ok().flatten().into_iter().flatten() {
+        let Ok(entry) = entry else { continue };
+        let entry: js_sys::Array = entry.unchecked_into();
+        if let (Some(key), Some(value)) = (entry.get(0).as_string(), entry.get(1).as_string()) {
+            pairs.push((key, value));
+        }
+    }
+    pairs
+}

@@ -1,0 +1,279 @@
+//! The live monitor's shell: drives the pure [`PollSchedule`] with a gloo
+//! timer, page visibility, `online` and `pageshow`, and keeps the last good
+//! usage and allocations on screen whatever the server answers.
+
+use allocation_contract::{Allocation, Allocations, Usage};
+use gloo_timers::callback::Timeout;
+use leptos::ev;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::poll::{Command, Outcome, PollSchedule};
+use crate::problem::Failure;
+use crate::transport::{Api, Fetched, RequestError};
+
+/// What the monitor shows; every field is a signal, the handle is `Copy`.
+#[derive(Clone, Copy)]
+pub struct LiveMonitor {
+    /// The last good usage, kept through failures.
+    pub usage: RwSignal<Option<Usage>>,
+    /// The last good list of active allocations, kept through failures.
+    pub allocations: RwSignal<Option<Allocations>>,
+    /// Wall-clock time (epoch ms) of the last poll that succeeded or was a 304.
+    pub last_success_ms: RwSignal<Option<f64>>,
+    /// What went wrong with the last poll; `None` once a poll succeeds.
+    pub failure: RwSignal<Option<Failure>>,
+    /// When the next automatic attempt is due after a failure (epoch ms).
+    pub retry_at_ms: RwSignal<Option<f64>>,
+    /// A poll is on its way.
+    pub in_flight: RwSignal<bool>,
+    /// The page is hidden and polling is paused.
+    pub paused: RwSignal<bool>,
+    schedule: StoredValue<PollSchedule, LocalStorage>,
+    timer: StoredValue<Option<Timeout>, LocalStorage>,
+    etags: StoredValue<ETags, LocalStorage>,
+    api: StoredValue<Api, LocalStorage>,
+}
+
+#[derive(Default)]
+struct ETags {
+    usage: Option<String>,
+    allocations: Option<String>,
+}
+
+/// Starts polling at once and wires the page events; everything stops when
+/// the owning component is disposed (the timer and listeners go with it).
+pub fn use_live_monitor(api: Api, interval_secs: u32) -> LiveMonitor {
+    let monitor = LiveMonitor {
+        usage: RwSignal::new(None),
+        allocations: RwSignal::new(None),
+        last_success_ms: RwSignal::new(None),
+        failure: RwSignal::new(None),
+        retry_at_ms: RwSignal::new(None),
+        in_flight: RwSignal::new(false),
+        paused: RwSignal::new(is_page_hidden()),
+        schedule: StoredValue::new_local(PollSchedule::new(u64::from(interval_secs) * 1000)),
+        timer: StoredValue::new_local(None),
+        etags: StoredValue::new_local(ETags::default()),
+        api: StoredValue::new_local(api),
+    };
+
+    let visibility = window_event_listener(ev::visibilitychange, move |_| {
+        let hidden = is_page_hidden();
+        monitor.paused.set(hidden);
+        let command = monitor
+            .schedule
+            .try_update_value(|s| s.on_visibility_change(hidden, now_ms(), random()));
+        monitor.run(command);
+    });
+    let online = window_event_listener(ev::online, move |_| {
+        let command = monitor.schedule.try_update_value(|s| s.on_online(now_ms()));
+        monitor.run(command);
+    });
+    let pageshow = window_event_listener(ev::pageshow, move |_| {
+        let command = monitor.schedule.try_update_value(|s| s.on_pageshow(now_ms()));
+        monitor.run(command);
+    });
+    on_cleanup(move || {
+        visibility.remove();
+        online.remove();
+        pageshow.remove();
+    });
+
+    if monitor.paused.get_untracked() {
+        let command = monitor
+            .schedule
+            .try_update_value(|s| s.on_visibility_change(true, now_ms(), random()));
+        monitor.run(command);
+    } else {
+        monitor.poll_now();
+    }
+    monitor
+}
+
+impl LiveMonitor {
+    /// Polls now and forgets any pending backoff (the "Refresh" button, or a
+    /// host page's `refresh` message).
+    pub fn refresh(self) {
+        let command = self.schedule.try_update_value(|s| s.refresh(now_ms()));
+        self.run(command);
+    }
+
+    /// Replaces the bearer token (from an embedding page) and polls with it.
+    pub fn set_token(self, token: String) {
+        self.api.with_value(|api| api.set_token(token));
+        self.refresh();
+    }
+
+    /// The API this monitor polls, for the request and release actions.
+    pub fn api(self) -> Api {
+        self.api.get_value()
+    }
+
+    /// Shows a grant at once, before the next poll confirms it.
+    pub fn apply_allocated(self, allocation: &Allocation) {
+        self.adjust_pool(&allocation.pool, |allocated| allocated + allocation.amount);
+        self.allocations.update(|list| {
+            if let Some(list) = list {
+                if !list.allocations.iter().any(|a| a.id == allocation.id) {
+                    list.allocations.insert(0, allocation.clone());
+                }
+            }
+        });
+    }
+
+    /// Shows a release at once, before the next poll confirms it.
+    pub fn apply_released(self, allocation: &Allocation) {
+        self.adjust_pool(&allocation.pool, |allocated| {
+            allocated.saturating_sub(allocation.amount)
+        });
+        self.allocations.update(|list| {
+            if let Some(list) = list {
+                list.allocations.retain(|a| a.id != allocation.id);
+            }
+        });
+    }
+
+    fn adjust_pool(self, pool_id: &str, change: impl FnOnce(u64) -> u64) {
+        self.usage.update(|usage| {
+            if let Some(pool) = usage
+                .as_mut()
+                .and_then(|u| u.pools.iter_mut().find(|p| p.id == pool_id))
+            {
+                pool.allocated = change(pool.allocated);
+            }
+        });
+    }
+
+    fn run(self, command: Option<Command>) {
+        match command {
+            Some(Command::PollNow) => self.poll_now(),
+            Some(Command::WaitMs(delay)) => self.wait(delay),
+            Some(Command::Idle) | None => self.timer.set_value(None),
+        }
+    }
+
+    fn wait(self, delay_ms: u64) {
+        let delay = u32::try_from(delay_ms).unwrap_or(u32::MAX);
+        // Replacing the stored Timeout drops, and so cancels, the pending one.
+        self.timer
+            .set_value(Some(Timeout::new(delay, move || self.poll_now())));
+    }
+
+    fn poll_now(self) {
+        self.timer.set_value(None);
+        if !self
+            .schedule
+            .try_update_value(|s| s.start_poll(now_ms()))
+            .unwrap_or(false)
+        {
+            return;
+        }
+        self.in_flight.set(true);
+        spawn_local(async move {
+            let outcome = self.fetch_both().await;
+            // The component may be gone by now: every access below tolerates it.
+            if self.in_flight.try_set(false).is_some() {
+                return;
+            }
+            let now = now_ms();
+            match &outcome {
+                Ok(_) => {
+                    self.last_success_ms.set(Some(now));
+                    self.failure.set(None);
+                }
+                Err(error) => self.failure.set(Some(error.failure.clone())),
+            }
+            let poll_outcome = match outcome {
+                Ok(changed) => {
+                    if changed {
+                        Outcome::Fresh
+                    } else {
+                        Outcome::NotModified
+                    }
+                }
+                Err(error) => Outcome::failed(&error.failure, error.retry_after.as_deref(), now),
+            };
+            let next = self
+                .schedule
+                .try_update_value(|s| s.finish_poll(now, poll_outcome, random()))
+                .flatten();
+            let failing = self.failure.with_untracked(Option::is_some);
+            self.retry_at_ms
+                .set(next.filter(|_| failing).map(|delay| now + delay as f64));
+            match next {
+                Some(delay) => self.wait(delay),
+                None => self.timer.set_value(None),
+            }
+        });
+    }
+
+    /// Usage first (it is what the monitor is for), then allocations. `Ok(true)`
+    /// when anything changed.
+    async fn fetch_both(self) -> Result<bool, RequestError> {
+        let api = self.api.get_value();
+        let etag = self.etags.with_value(|e| e.usage.clone());
+        let usage_changed = match api.usage(etag.as_deref()).await? {
+            Fetched::Fresh { data, etag } => {
+                self.etags.update_value(|e| e.usage = etag);
+                set_if_changed(self.usage, data)
+            }
+            Fetched::NotModified => false,
+        };
+        let etag = self.etags.with_value(|e| e.allocations.clone());
+        let allocations_changed = match api.allocations(etag.as_deref()).await? {
+            Fetched::Fresh { data, etag } => {
+                self.etags.update_value(|e| e.allocations = etag);
+                set_if_changed(self.allocations, data)
+            }
+            Fetched::NotModified => false,
+        };
+        Ok(usage_changed || allocations_changed)
+    }
+}
+
+/// Writes only when the content differs (ignoring `as_of`), so an unchanged
+/// answer changes nothing on screen.
+fn set_if_changed<T: PartialEq + Send + Sync + 'static + AsOf>(
+    signal: RwSignal<Option<T>>,
+    data: T,
+) -> bool {
+    let same = signal.with_untracked(|current| {
+        current
+            .as_ref()
+            .is_some_and(|current| current.same_content(&data))
+    });
+    if !same {
+        signal.set(Some(data));
+    }
+    !same
+}
+
+/// Content equality that ignores the server's `as_of` stamp.
+trait AsOf {
+    fn same_content(&self, other: &Self) -> bool;
+}
+
+impl AsOf for Usage {
+    fn same_content(&self, other: &Self) -> bool {
+        self.pools == other.pools
+    }
+}
+
+impl AsOf for Allocations {
+    fn same_content(&self, other: &Self) -> bool {
+        self.allocations == other.allocations
+    }
+}
+
+pub fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+fn random() -> f64 {
+    js_sys::Math::random()
+}
+
+fn is_page_hidden() -> bool {
+    document().hidden()
+}

@@ -1,0 +1,254 @@
+//! The only module that talks HTTP. Every answer, well-formed or not, comes
+//! back as data: `Ok` with decoded contract types, or a [`Failure`] that says
+//! what went wrong in words. Nothing here panics on what a server sends.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use allocation_contract::{headers, Allocation, AllocationRequest, Allocations, Usage};
+use gloo_net::http::{Method, RequestBuilder, Response};
+use gloo_timers::future::TimeoutFuture;
+use serde::de::DeserializeOwned;
+use wasm_bindgen::JsCast;
+use web_sys::{AbortController, RequestCache, RequestCredentials};
+
+use crate::config::{Config, Credentials};
+use crate::problem::{decode_json, problem_from_response, Failure};
+
+/// A request that has not answered by then is aborted and reported.
+const REQUEST_TIMEOUT_MS: u32 = 15_000;
+/// Larger bodies are refused unread: a monitor must not be taken down by one.
+const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// A failed request, with the `Retry-After` header the poll schedule honours.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RequestError {
+    pub failure: Failure,
+    pub retry_after: Option<String>,
+}
+
+impl From<Failure> for RequestError {
+    fn from(failure: Failure) -> Self {
+        RequestError {
+            failure,
+            retry_after: None,
+        }
+    }
+}
+
+/// A conditional GET's answer.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fetched<T> {
+    Fresh { data: T, etag: Option<String> },
+    NotModified,
+}
+
+/// How the console reaches the API: base URL, credentials mode and the bearer
+/// token, which an embedding page may replace at run time.
+#[derive(Clone)]
+pub struct Api {
+    endpoint: String,
+    credentials: RequestCredentials,
+    token: Rc<RefCell<Option<String>>>,
+}
+
+impl Api {
+    pub fn new(config: &Config) -> Self {
+        Api {
+            endpoint: config.endpoint.clone(),
+            credentials: match config.credentials {
+                Credentials::Omit => RequestCredentials::Omit,
+                Credentials::SameOrigin => RequestCredentials::SameOrigin,
+                Credentials::Include => RequestCredentials::Include,
+            },
+            token: Rc::new(RefCell::new(config.token.clone())),
+        }
+    }
+
+    /// Use this bearer token from now on (kept in memory only).
+    pub fn set_token(&self, token: String) {
+        *self.token.borrow_mut() = Some(token);
+    }
+
+    pub async fn usage(&self, etag: Option<&str>) -> Result<Fetched<Usage>, RequestError> {
+        self.get_conditional("/usage", etag).await
+    }
+
+    pub async fn allocations(
+        &self,
+        etag: Option<&str>,
+    ) -> Result<Fetched<Allocations>, RequestError> {
+        self.get_conditional("/allocations", etag).await
+    }
+
+    pub async fn allocate(
+        &self,
+        request: &AllocationRequest,
+        idempotency_key: &str,
+    ) -> Result<Allocation, RequestError> {
+        let body = serde_json::to_string(request).map_err(|e| Failure::Network(e.to_string()))?;
+        let builder = self
+            .builder(Method::POST, "/allocations")
+            .header("Content-Type", "application/json")
+            .header(headers::IDEMPOTENCY_KEY, idempotency_key);
+        let (status, _, text) = send(builder, Some(body)).await?;
+        Ok(decode_json(status, &text)?)
+    }
+
+    pub async fn release(&self, id: &str) -> Result<(), RequestError> {
+        let path = format!("/allocations/{}", encode_path_segment(id));
+        send(self.builder(Method::DELETE, &path), None).await?;
+        Ok(())
+    }
+
+    async fn get_conditional<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        etag: Option<&str>,
+    ) -> Result<Fetched<T>, RequestError> {
+        let mut builder = self
+            .builder(Method::GET, path)
+            // The console does its own revalidation; the HTTP cache must not answer for it.
+            .cache(RequestCache::NoStore);
+        if let Some(etag) = etag {
+            builder = builder.header("If-None-Match", etag);
+        }
+        let (status, response_etag, text) = send(builder, None).await?;
+        if status == 304 {
+            return Ok(Fetched::NotModified);
+        }
+        Ok(Fetched::Fresh {
+            data: decode_json(status, &text)?,
+            etag: response_etag,
+        })
+    }
+
+    fn builder(&self, method: Method, path: &str) -> RequestBuilder {
+        let builder = RequestBuilder::new(&format!("{}{path}", self.endpoint))
+            .method(method)
+            .credentials(self.credentials);
+        match self.token.borrow().as_deref() {
+            Some(token) => builder.header("Authorization", &format!("Bearer {token}")),
+            None => builder,
+        }
+    }
+}
+
+/// Fetches `config.json` beside `index.html`: `Ok(None)` when there is none.
+pub async fn fetch_config_file() -> Result<Option<String>, String> {
+    let builder = RequestBuilder::new("config.json").cache(RequestCache::NoCache);
+    match send(builder, None).await {
+        Ok((_, _, text)) => Ok(Some(text)),
+        Err(RequestError {
+            failure: Failure::Http(problem),
+            ..
+        }) if problem.status == 404 => Ok(None),
+        Err(error) => Err(failure_summary(&error.failure)),
+    }
+}
+
+fn failure_summary(failure: &Failure) -> String {
+    match failure {
+        Failure::Network(reason) => reason.clone(),
+        Failure::Timeout => "timed out".to_owned(),
+        Failure::Http(problem) => format!("HTTP {} {}", problem.status, problem.title),
+        Failure::Unreadable { reason, .. } => reason.clone(),
+    }
+}
+
+/// Sends with a timeout; answers (status, ETag, body) for 2xx and 304, and a
+/// [`RequestError`] for everything else.
+async fn send(
+    builder: RequestBuilder,
+    body: Option<String>,
+) -> Result<(u16, Option<String>, String), RequestError> {
+    let controller = AbortController::new().map_err(js_failure)?;
+    let builder = builder.abort_signal(Some(&controller.signal()));
+    let request = match body {
+        Some(body) => builder.body(body),
+        None => builder.build(),
+    }
+    .map_err(|e| Failure::Network(e.to_string()))?;
+
+    let response = {
+        let timeout = TimeoutFuture::new(REQUEST_TIMEOUT_MS);
+        let sent = request.send();
+        futures_select(sent, timeout).await
+    };
+    let response = match response {
+        Some(Ok(response)) => response,
+        Some(Err(error)) => return Err(Failure::Network(error.to_string()).into()),
+        None => {
+            controller.abort();
+            return Err(Failure::Timeout.into());
+        }
+    };
+    read_response(response).await
+}
+
+async fn read_response(
+    response: Response,
+) -> Result<(u16, Option<String>, String), RequestError> {
+    let status = response.status();
+    let header = |name: &str| response.headers().get(name);
+    let too_large = header("Content-Length")
+        .and_then(|length| length.trim().parse::<usize>().ok())
+        .is_some_and(|length| length > MAX_BODY_BYTES);
+    let text = if too_large || status == 304 {
+        String::new()
+    } else {
+        response
+            .text()
+            .await
+            .map_err(|e| Failure::Network(e.to_string()))?
+    };
+    if too_large || text.len() > MAX_BODY_BYTES {
+        return Err(Failure::Unreadable {
+            status,
+            reason: format!("the answer is larger than {} MB", MAX_BODY_BYTES >> 20),
+        }
+        .into());
+    }
+    if (200..300).contains(&status) || status == 304 {
+        return Ok((status, header("ETag"), text));
+    }
+    let problem = problem_from_response(
+        status,
+        &response.status_text(),
+        header("Content-Type").as_deref(),
+        &text,
+    );
+    Err(RequestError {
+        failure: Failure::Http(problem),
+        retry_after: header("Retry-After"),
+    })
+}
+
+/// The first of the request and the timeout; `None` when the timeout won.
+async fn futures_select<F: std::future::Future>(request: F, timeout: TimeoutFuture) -> Option<F::Output> {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::Poll;
+    let mut request = pin!(request);
+    let mut timeout = pin!(timeout);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(output) = request.as_mut().poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        timeout.as_mut().poll(cx).map(|()| None)
+    })
+    .await
+}
+
+fn js_failure(value: wasm_bindgen::JsValue) -> RequestError {
+    let reason = value
+        .dyn_ref::<js_sys::Error>()
+        .map(|error| String::from(error.message()))
+        .unwrap_or_else(|| "the browser refused the request".to_owned());
+    Failure::Network(reason).into()
+}
+
+/// Ids are opaque: percent-encode everything outside the unreserved set.
+fn encode_path_segment(id: &str) -> String {
+    String::from(js_sys::encode_uri_component(id))
+}

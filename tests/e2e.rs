@@ -1,0 +1,214 @@
+//! End-to-end: the built console in real headless Chromium against the real
+//! reference server. Every wait is for a condition on the page, never a sleep.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod support;
+
+use fantoccini::Locator;
+use support::{Browser, Fault, Harness};
+
+/// The card of a pool, by its heading text.
+fn card(name: &str) -> String {
+    format!("//article[contains(@class,'pool-card')][.//h3[normalize-space()='{name}']]")
+}
+
+fn alert_containing(text: &str) -> String {
+    format!("//*[@role='alert'][contains(normalize-space(), '{text}')]")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_see_it_then_release_it() {
+    let harness = Harness::start(None).await;
+    let browser = Browser::start().await;
+    browser
+        .client
+        .goto(&format!("{}?owner=e2e-alice&lang=en&theme=light", harness.base))
+        .await
+        .unwrap();
+
+    // First data on screen: every demo pool, empty.
+    let gpu = card("A100 GPU");
+    browser
+        .wait_for(&format!("{gpu}//span[@class='pool-allocated'][.='0']"))
+        .await;
+    browser.wait_for(&card("Large VM")).await;
+    browser.wait_for(&card("IPv4 address")).await;
+    browser.screenshot("console-light").await;
+
+    // Request 3 GPUs: the grant is shown, its row is highlighted, usage moves at once.
+    let amount = browser.wait_for("//input[@id='request-amount']").await;
+    amount.clear().await.unwrap();
+    amount.send_keys("3").await.unwrap();
+    browser
+        .wait_for("//button[@type='submit'][normalize-space()='Request']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    let row = browser
+        .wait_for("//table//tbody/tr[contains(@class,'highlight')]")
+        .await;
+    let id = row
+        .find(Locator::XPath("./th"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!id.is_empty());
+    let row_text = row.text().await.unwrap();
+    assert!(row_text.contains("gpu-a100"), "row: {row_text}");
+    assert!(row_text.contains("e2e-alice"), "row: {row_text}");
+    browser
+        .wait_for(&format!("{gpu}//span[@class='pool-allocated'][.='3']"))
+        .await;
+    browser
+        .wait_for("//p[@class='granted'][contains(., 'gpu-a100-')]")
+        .await;
+    let (status, body) = harness.api("GET", &format!("/allocations/{id}"), None).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"amount\":3"), "{body}");
+
+    // Release it, with the confirmation step.
+    browser
+        .wait_for(&format!("//button[normalize-space()='Release {id}']"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_for("//button[normalize-space()='Confirm release']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_gone(&format!(".//table//tbody/tr[th[normalize-space()='{id}']]"))
+        .await;
+    browser
+        .wait_for(&format!("{gpu}//span[@class='pool-allocated'][.='0']"))
+        .await;
+    let (_, body) = harness.api("GET", &format!("/allocations/{id}"), None).await;
+    assert!(body.contains("\"status\":\"released\""), "{body}");
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_capacity_shows_the_servers_words() {
+    let harness = Harness::start(None).await;
+    let browser = Browser::start().await;
+    browser
+        .client
+        .goto(&format!("{}?owner=e2e-bob&lang=en", harness.base))
+        .await
+        .unwrap();
+    let gpu = card("A100 GPU");
+    browser
+        .wait_for(&format!("{gpu}//span[@class='pool-allocated'][.='0']"))
+        .await;
+
+    // Someone else takes 14 of the 16 GPUs; the page has not polled since.
+    for amount in [4, 4, 4, 2] {
+        let body = format!(r#"{{"pool":"gpu-a100","amount":{amount},"owner":"other"}}"#);
+        let (status, text) = harness.api("POST", "/allocations", Some(&body)).await;
+        assert_eq!(status, 201, "{text}");
+    }
+
+    let amount = browser.wait_for("//input[@id='request-amount']").await;
+    amount.clear().await.unwrap();
+    amount.send_keys("4").await.unwrap();
+    browser
+        .wait_for("//button[@type='submit']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    // The 409 problem's own title, in the alert; and the usage catches up.
+    let (_, problem) = harness
+        .api(
+            "POST",
+            "/allocations",
+            Some(r#"{"pool":"gpu-a100","amount":4,"owner":"probe"}"#),
+        )
+        .await;
+    let title: serde_json::Value = serde_json::from_str(&problem).unwrap();
+    let title = title["title"].as_str().unwrap().to_owned();
+    browser.wait_for(&alert_containing(&title)).await;
+    browser
+        .wait_for(&format!("{gpu}//span[@class='pool-allocated'][.='14']"))
+        .await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_error_keeps_data_then_recovers() {
+    let harness = Harness::start(None).await;
+    let browser = Browser::start().await;
+    browser
+        .client
+        .goto(&format!("{}?interval=5&lang=en", harness.base))
+        .await
+        .unwrap();
+    let gpu = card("A100 GPU");
+    browser.wait_for(&gpu).await;
+
+    harness.set_fault(Fault::BadGatewayHtml);
+    browser
+        .wait_for("//button[normalize-space()='Refresh']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    // The status in words, not the proxy's HTML; the last good data stays, marked stale.
+    browser.wait_for(&alert_containing("502")).await;
+    browser.wait_for("//span[contains(@class,'badge-stale')]").await;
+    browser.wait_for(&gpu).await;
+    let alerts = browser
+        .client
+        .find_all(Locator::XPath("//*[@role='alert']//h1 | //*[@role='alert']//script"))
+        .await
+        .unwrap();
+    assert!(alerts.is_empty(), "server markup was rendered");
+    let injected = browser
+        .client
+        .execute("return window.__xss === undefined;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(injected, serde_json::Value::Bool(true));
+
+    // The backoff retries by itself; once the server is back the alert clears.
+    harness.set_fault(Fault::None);
+    browser.wait_gone(".//*[@role='alert'][contains(., '502')]").await;
+    browser.wait_gone(".//span[contains(@class,'badge-stale')]").await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pool_names_are_text_never_markup() {
+    let hostile = r#"<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>"#;
+    let pools = format!(
+        "[[pool]]\nid = \"evil\"\nname = '{hostile}'\nunit = \"<b>u</b>\"\ncapacity = 4\n"
+    );
+    let harness = Harness::start(Some(&pools)).await;
+    let browser = Browser::start().await;
+    browser
+        .client
+        .goto(&format!("{}?lang=en&theme=dark", harness.base))
+        .await
+        .unwrap();
+    let heading = browser.wait_for("//article[contains(@class,'pool-card')]//h3").await;
+    assert_eq!(heading.text().await.unwrap(), hostile);
+    let injected = browser
+        .client
+        .find_all(Locator::Css("article img, article script, article b"))
+        .await
+        .unwrap();
+    assert!(injected.is_empty(), "server text became markup");
+    let clean = browser
+        .client
+        .execute("return window.__xss === undefined;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(clean, serde_json::Value::Bool(true));
+    browser.close().await;
+}

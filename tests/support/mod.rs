@@ -1,0 +1,245 @@
+//! End-to-end harness: the real reference server (in-process, temp database)
+//! serving the built console, a fault switch in front of its API, and a
+//! headless Chromium driven through ChromeDriver.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use allocation_server::{app, ServerConfig};
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use fantoccini::wd::Capabilities;
+use fantoccini::{Client, ClientBuilder, Locator};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::process::{Child, Command};
+
+/// How long a page may take to show what a test waits for.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// What the fault switch makes the API answer instead of the real thing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    None,
+    /// A proxy's HTML error page: not problem+json.
+    BadGatewayHtml,
+}
+
+pub struct Harness {
+    pub base: String,
+    pub addr: SocketAddr,
+    fault: Arc<Mutex<Fault>>,
+    _db_dir: tempfile::TempDir,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+impl Harness {
+    /// Starts the server with its demo pools, or with `pools_toml` instead.
+    pub async fn start(pools_toml: Option<&str>) -> Harness {
+        let dist = console_dist();
+        let db_dir = tempfile::tempdir().unwrap();
+        let mut config = ServerConfig::demo(db_dir.path().join("e2e.db"));
+        config.dist = Some(dist);
+        if let Some(toml) = pools_toml {
+            let path = db_dir.path().join("pools.toml");
+            std::fs::write(&path, toml).unwrap();
+            config.pools = allocation_server::load_pools(&path).unwrap();
+        }
+        let fault = Arc::new(Mutex::new(Fault::None));
+        let switch = fault.clone();
+        let router = app(config)
+            .await
+            .unwrap()
+            .layer(middleware::from_fn(move |request: Request, next: Next| {
+                let fault = *switch.lock().unwrap();
+                async move { inject(fault, request, next).await }
+            }));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, router).await.unwrap();
+        });
+        Harness {
+            base: format!("http://{addr}/"),
+            addr,
+            fault,
+            _db_dir: db_dir,
+            _server: server,
+        }
+    }
+
+    pub fn set_fault(&self, fault: Fault) {
+        *self.fault.lock().unwrap() = fault;
+    }
+
+    /// A request straight to the API, beside the browser (HTTP/1.1, one shot).
+    pub async fn api(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+        let mut stream = TcpStream::connect(self.addr).await.unwrap();
+        let body = body.unwrap_or("");
+        let request = format!(
+            "{method} /api/v1{path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\
+             Content-Type: application/json\r\nIdempotency-Key: e2e-{}\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            self.addr,
+            unique(),
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await.unwrap();
+        let response = String::from_utf8_lossy(&response);
+        let status = response[9..12].parse().unwrap();
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        (status, body)
+    }
+}
+
+async fn inject(fault: Fault, request: Request, next: Next) -> Response {
+    let is_api = request.uri().path().starts_with("/api/");
+    match fault {
+        Fault::BadGatewayHtml if is_api => (
+            StatusCode::BAD_GATEWAY,
+            [(header::CONTENT_TYPE, "text/html")],
+            Body::from("<html><body><h1>502 Bad Gateway</h1><script>window.__xss=1</script></body></html>"),
+        )
+            .into_response(),
+        _ => next.run(request).await,
+    }
+}
+
+fn unique() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+/// The release build of the console (`trunk build --release`), as
+/// `scripts/test` makes it before the tests run.
+fn console_dist() -> PathBuf {
+    let dist = std::env::var_os("CONSOLE_DIST")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("dist"));
+    assert!(
+        dist.join("index.html").is_file(),
+        "no built console at {}: run scripts/test (or `trunk build --release`) first",
+        dist.display()
+    );
+    dist
+}
+
+/// A headless Chromium session through a ChromeDriver of its own.
+pub struct Browser {
+    pub client: Client,
+    _driver: Child,
+}
+
+impl Browser {
+    pub async fn start() -> Browser {
+        let port = {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            probe.local_addr().unwrap().port()
+        };
+        let driver = Command::new(std::env::var("CHROMEDRIVER").unwrap_or("chromedriver".into()))
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("chromedriver is installed (scripts/setup --browser)");
+        let capabilities: Capabilities = serde_json::from_value(serde_json::json!({
+            "goog:chromeOptions": {
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", "--no-first-run", "--window-size=1280,900",
+                    "--lang=en-US"
+                ]
+            }
+        }))
+        .unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        // ChromeDriver needs a moment to listen: try until it answers, bounded.
+        let mut last_error = None;
+        for _ in 0..100 {
+            if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                    .capabilities(capabilities.clone())
+                    .connect(&url)
+                    .await
+                {
+                    Ok(client) => {
+                        return Browser {
+                            client,
+                            _driver: driver,
+                        }
+                    }
+                    Err(error) => last_error = Some(error.to_string()),
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("ChromeDriver did not start: {last_error:?}");
+    }
+
+    pub async fn text(&self, css: &str) -> String {
+        self.client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"))
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Waits until an element matching the XPath exists, and returns it.
+    pub async fn wait_for(&self, xpath: &str) -> fantoccini::elements::Element {
+        match self
+            .client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::XPath(xpath))
+            .await
+        {
+            Ok(element) => element,
+            Err(error) => {
+                let body = self
+                    .client
+                    .find(Locator::Css("body"))
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap_or_default();
+                panic!("waited {WAIT:?} for {xpath}: {error}\npage text:\n{body}")
+            }
+        }
+    }
+
+    /// Waits until nothing matches `relative` (an XPath from the body, `.//…`).
+    pub async fn wait_gone(&self, relative: &str) {
+        self.wait_for(&format!("/html/body[not({relative})]")).await;
+    }
+
+    pub async fn screenshot(&self, name: &str) {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        let png = self.client.screenshot().await.unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+
+    pub async fn close(self) {
+        self.client.close().await.unwrap();
+    }
+}
