@@ -1,0 +1,185 @@
+//! The in-memory view of what is granted: pools' units, active allocations and
+//! when they expire. The store keeps two copies: the writer's working copy and
+//! the published copy readers see, and applies the same [`Change`]s to both
+//! (the published one only after the changes are durable).
+
+use std::collections::{BTreeSet, HashMap};
+
+use allocation_contract::{Allocation, AllocationStatus, Pool};
+
+use crate::allocator::PoolUnits;
+use crate::pools::PoolSpec;
+
+/// An allocation that counts against its pool until released or expired.
+#[derive(Clone, Debug)]
+pub struct Grant {
+    /// Insertion order (the SQLite rowid): newest first in listings.
+    pub seq: i64,
+    pub pool: usize,
+    pub units: Vec<u32>,
+    pub expires_at_ms: Option<i64>,
+    /// As created, status `active`.
+    pub allocation: Allocation,
+}
+
+/// One step the ledger takes. Returning covers release and expiry.
+#[derive(Clone, Debug)]
+pub enum Change {
+    Grant(Grant),
+    Return(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct PoolState {
+    pub spec: PoolSpec,
+    pub units: PoolUnits,
+}
+
+#[derive(Clone, Debug)]
+pub struct Ledger {
+    pools: Vec<PoolState>,
+    pool_index: HashMap<String, usize>,
+    active: HashMap<String, Grant>,
+    expiries: BTreeSet<(i64, String)>,
+    /// Bumped by every change: the cheap half of the ETag.
+    version: u64,
+}
+
+impl Ledger {
+    /// Pools as configured, with the grants still live in storage. Grants of a
+    /// pool no longer configured are left out (they stay readable by id).
+    pub fn new(specs: Vec<PoolSpec>, grants: Vec<Grant>) -> Self {
+        let pool_index = specs
+            .iter()
+            .enumerate()
+            .map(|(index, spec)| (spec.id.clone(), index))
+            .collect::<HashMap<_, _>>();
+        let pools = specs
+            .into_iter()
+            .enumerate()
+            .map(|(index, spec)| {
+                let granted = grants
+                    .iter()
+                    .filter(|grant| grant.pool == index)
+                    .map(|grant| grant.units.as_slice());
+                PoolState {
+                    units: PoolUnits::new(spec.capacity, granted),
+                    spec,
+                }
+            })
+            .collect();
+        let mut ledger = Ledger {
+            pools,
+            pool_index,
+            active: HashMap::new(),
+            expiries: BTreeSet::new(),
+            version: 0,
+        };
+        for grant in grants {
+            ledger.index_grant(grant);
+        }
+        ledger
+    }
+
+    pub fn pool_by_id(&self, id: &str) -> Option<(usize, &PoolState)> {
+        let index = *self.pool_index.get(id)?;
+        Some((index, &self.pools[index]))
+    }
+
+    pub fn grant(&self, id: &str) -> Option<&Grant> {
+        self.active.get(id)
+    }
+
+    pub fn apply(&mut self, change: &Change) {
+        self.version += 1;
+        match change {
+            Change::Grant(grant) => {
+                self.pools[grant.pool].units.take(&grant.units);
+                self.index_grant(grant.clone());
+            }
+            Change::Return(id) => {
+                if let Some(grant) = self.active.remove(id) {
+                    self.pools[grant.pool].units.give_back(&grant.units);
+                    if let Some(at) = grant.expires_at_ms {
+                        self.expiries.remove(&(at, grant.allocation.id));
+                    }
+                }
+            }
+        }
+    }
+
+    fn index_grant(&mut self, grant: Grant) {
+        if let Some(at) = grant.expires_at_ms {
+            self.expiries.insert((at, grant.allocation.id.clone()));
+        }
+        self.active.insert(grant.allocation.id.clone(), grant);
+    }
+
+    /// Grants whose `expires_at` is at or before `now_ms`, oldest first.
+    fn expired(&self, now_ms: i64) -> impl Iterator<Item = &Grant> {
+        self.expiries
+            .iter()
+            .take_while(move |(at, _)| *at <= now_ms)
+            .filter_map(|(_, id)| self.active.get(id))
+    }
+
+    /// The changes that retire every grant expired by `now_ms`.
+    pub fn expiry_changes(&self, now_ms: i64) -> Vec<Change> {
+        self.expired(now_ms)
+            .map(|grant| Change::Return(grant.allocation.id.clone()))
+            .collect()
+    }
+
+    /// A strong validator for everything the two listings show at `now_ms`:
+    /// the change counter, plus how many grants have expired since (expiry
+    /// changes the data without a write). `boot` tells restarts apart.
+    pub fn etag(&self, boot: u32, now_ms: i64) -> String {
+        let expired = self.expired(now_ms).count();
+        format!("\"{boot:08x}-{}-{expired}\"", self.version)
+    }
+
+    /// Every configured pool with what is allocated at `now_ms`.
+    pub fn usage(&self, now_ms: i64) -> Vec<Pool> {
+        let mut expired = vec![0u64; self.pools.len()];
+        for grant in self.expired(now_ms) {
+            expired[grant.pool] += grant.units.len() as u64;
+        }
+        self.pools
+            .iter()
+            .zip(expired)
+            .map(|(pool, expired)| Pool {
+                id: pool.spec.id.clone(),
+                name: pool.spec.name.clone(),
+                unit: pool.spec.unit.clone(),
+                capacity: pool.units.capacity(),
+                allocated: pool.units.allocated() - expired,
+                max_per_request: pool.spec.max_per_request,
+            })
+            .collect()
+    }
+
+    /// Active allocations at `now_ms`, newest first, of one owner if given.
+    pub fn active(&self, owner: Option<&str>, now_ms: i64) -> Vec<Allocation> {
+        let mut grants: Vec<&Grant> = self
+            .active
+            .values()
+            .filter(|grant| grant.expires_at_ms.is_none_or(|at| at > now_ms))
+            .filter(|grant| owner.is_none_or(|owner| grant.allocation.owner == owner))
+            .collect();
+        grants.sort_unstable_by_key(|grant| std::cmp::Reverse(grant.seq));
+        grants
+            .into_iter()
+            .map(|grant| grant.allocation.clone())
+            .collect()
+    }
+
+    /// The allocation if it is still held here, with its status at `now_ms`.
+    pub fn get(&self, id: &str, now_ms: i64) -> Option<Allocation> {
+        let grant = self.active.get(id)?;
+        let mut allocation = grant.allocation.clone();
+        if grant.expires_at_ms.is_some_and(|at| at <= now_ms) {
+            allocation.status = AllocationStatus::Expired;
+        }
+        Some(allocation)
+    }
+}

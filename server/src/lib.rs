@@ -1,0 +1,134 @@
+//! `allocation-server`: the reference server of the allocation API contract v1
+//! (`shared/CONTRACT.md`, `openapi.yaml`).
+//!
+//! ```no_run
+//! # async fn run() -> anyhow::Result<()> {
+//! use allocation_server::{app, serve, ServerConfig};
+//! let router = app(ServerConfig::demo("allocations.db".into())).await?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! serve(listener, router).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! - [`ServerConfig::demo`]: demo pools, no token, no CORS, no console.
+//! - [`app`]: the whole router with every layer; [`app_with_state`] also
+//!   hands back the [`AppState`] (tests hold idempotency keys in flight).
+//! - [`serve`]: serves a router until SIGINT/SIGTERM, then drains.
+
+pub mod allocator;
+pub mod api;
+pub mod clock;
+pub mod config;
+pub mod etag;
+pub mod idempotency;
+pub mod ledger;
+pub mod pools;
+pub mod problem;
+pub mod static_files;
+pub mod store;
+
+use anyhow::{bail, Context};
+use axum::http::{header, HeaderValue};
+use axum::routing::get;
+use axum::{Json, Router};
+use tower_http::compression::CompressionLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+pub use api::AppState;
+pub use clock::Clock;
+pub use config::{Cli, ServerConfig};
+pub use pools::PoolSpec;
+
+/// The full router: `/api/v1`, `/healthz` and the console, with logging,
+/// compression and `X-Content-Type-Options: nosniff` on everything.
+pub async fn app(config: ServerConfig) -> anyhow::Result<Router> {
+    Ok(app_with_state(config).await?.0)
+}
+
+/// [`app`], and the state its handlers share.
+pub async fn app_with_state(config: ServerConfig) -> anyhow::Result<(Router, AppState)> {
+    let mut allow_origins = Vec::new();
+    for origin in &config.allow_origins {
+        if origin == "*" {
+            bail!("--allow-origin: list origins one by one; `*` is not allowed");
+        }
+        allow_origins.push(
+            HeaderValue::from_str(origin.trim_end_matches('/'))
+                .with_context(|| format!("--allow-origin {origin:?} is not a valid origin"))?,
+        );
+    }
+    let (db, pools, clock) = (config.db.clone(), config.pools.clone(), config.clock.clone());
+    let store = tokio::task::spawn_blocking(move || store::Store::open(&db, pools, clock))
+        .await
+        .context("opening the store panicked")??;
+    let state = AppState {
+        store,
+        in_flight: idempotency::InFlightKeys::default(),
+    };
+    let limits = api::ApiLimits {
+        token: config.token.clone(),
+        allow_origins,
+        max_concurrency: config.max_concurrency.max(1),
+        request_timeout: config.request_timeout,
+        body_limit: config.body_limit,
+    };
+    let csp = static_files::CspSources {
+        connect_src: config.connect_src.clone(),
+        frame_ancestors: config.frame_ancestors.clone(),
+    };
+    let router = Router::new()
+        .nest("/api/v1", api::router(state.clone(), limits))
+        .route("/healthz", get(healthz))
+        .merge(static_files::router(config.dist.clone(), csp))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(CompressionLayer::new().br(true).gzip(true))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_response(
+                    DefaultOnResponse::new()
+                        .level(Level::INFO)
+                        .latency_unit(tower_http::LatencyUnit::Micros),
+                ),
+        );
+    Ok((router, state))
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+/// Serves `router` on `listener` until SIGINT or SIGTERM, then lets requests
+/// in progress finish.
+pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,582 @@
+//! Durable storage (SQLite, WAL) behind one writer thread with group commit.
+//!
+//! Every write goes through the writer: it drains whatever requests are
+//! queued, decides each against its working [`Ledger`] (capacity check and
+//! unit choice), writes them all in one `BEGIN IMMEDIATE` transaction and
+//! commits once (`synchronous=FULL`: the commit is on disk when it returns).
+//! Only then does it apply the changes to the published ledger and answer the
+//! waiting requests, so nothing is acknowledged or shown before it is durable,
+//! and one fsync serves a whole batch. Reads take the published ledger's lock
+//! for a moment and never touch SQLite, except for allocations that are no
+//! longer active (`GET /allocations/{id}`).
+
+use std::path::Path;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, RwLock};
+
+use allocation_contract::{Allocation, AllocationRequest, AllocationStatus, Pool};
+use anyhow::Context;
+use rand::Rng;
+use rusqlite::{params, Connection, OptionalExtension};
+use tokio::sync::oneshot;
+
+use crate::allocator::{unit_name, unit_number};
+use crate::clock::{rfc3339, Clock, MAX_MS};
+use crate::ledger::{Change, Grant, Ledger};
+use crate::pools::PoolSpec;
+
+/// Most requests one transaction carries.
+const MAX_BATCH: usize = 512;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS allocations (
+    seq             INTEGER PRIMARY KEY,
+    id              TEXT NOT NULL UNIQUE,
+    pool            TEXT NOT NULL,
+    amount          INTEGER NOT NULL,
+    owner           TEXT NOT NULL,
+    resources       TEXT NOT NULL,      -- JSON array of unit names
+    created_at      INTEGER NOT NULL,   -- Unix ms
+    expires_at      INTEGER,            -- Unix ms
+    ttl_seconds     INTEGER,
+    note            TEXT,
+    released_at     INTEGER,            -- Unix ms
+    idempotency_key TEXT UNIQUE         -- kept with the allocation, for replay
+);
+CREATE INDEX IF NOT EXISTS allocations_unreleased ON allocations(seq) WHERE released_at IS NULL;
+";
+
+const COLUMNS: &str =
+    "seq, id, pool, amount, owner, resources, created_at, expires_at, ttl_seconds, note, released_at";
+
+/// What `POST /allocations` came to.
+#[derive(Debug)]
+pub enum AllocateOutcome {
+    Created(Allocation),
+    /// The key was used before with the same request: its first answer.
+    Replayed(Allocation),
+    /// The key was used before with a different request.
+    KeyReused,
+    UnknownPool,
+    Insufficient { available: u64 },
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum ReleaseOutcome {
+    Released,
+    /// Already released or expired: nothing to do, still a success.
+    AlreadyEnded,
+    NotFound,
+}
+
+enum Command {
+    Allocate {
+        request: AllocationRequest,
+        key: Option<String>,
+        reply: oneshot::Sender<anyhow::Result<AllocateOutcome>>,
+    },
+    Release {
+        id: String,
+        reply: oneshot::Sender<anyhow::Result<ReleaseOutcome>>,
+    },
+}
+
+/// Cheap to clone; all clones share the writer and the published ledger.
+#[derive(Clone)]
+pub struct Store {
+    commands: mpsc::Sender<Command>,
+    published: Arc<RwLock<Ledger>>,
+    reader: Arc<Mutex<Connection>>,
+    clock: Clock,
+    boot: u32,
+}
+
+fn open(path: &Path) -> anyhow::Result<Connection> {
+    let conn = Connection::open(path)
+        .with_context(|| format!("cannot open database {}", path.display()))?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // FULL: a commit that returned is on disk, so every 201/204 survives a crash.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    Ok(conn)
+}
+
+impl Store {
+    /// Opens (or creates) the database, loads the live grants and starts the
+    /// writer thread, which ends when the last clone of the store is dropped.
+    pub fn open(path: &Path, pools: Vec<PoolSpec>, clock: Clock) -> anyhow::Result<Store> {
+        let writer = open(path)?;
+        writer
+            .execute_batch(SCHEMA)
+            .context("cannot create the schema")?;
+        let reader = open(path)?;
+        let grants = load_grants(&writer, &pools, clock.now_ms())?;
+        let ledger = Ledger::new(pools, grants);
+        let published = Arc::new(RwLock::new(ledger.clone()));
+        let (commands, queue) = mpsc::channel();
+        let writer_state = Writer {
+            conn: writer,
+            working: ledger,
+            published: Arc::clone(&published),
+            clock: clock.clone(),
+        };
+        std::thread::Builder::new()
+            .name("allocation-writer".into())
+            .spawn(move || writer_state.run(queue))
+            .context("cannot start the writer thread")?;
+        Ok(Store {
+            commands,
+            published,
+            reader: Arc::new(Mutex::new(reader)),
+            clock,
+            boot: rand::rng().random(),
+        })
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// The pool's configuration, if there is such a pool.
+    pub fn pool_spec(&self, id: &str) -> Option<PoolSpec> {
+        let ledger = self.published.read().expect("ledger lock");
+        ledger.pool_by_id(id).map(|(_, pool)| pool.spec.clone())
+    }
+
+    /// The current ETag of both listings.
+    pub fn etag(&self) -> String {
+        let now = self.clock.now_ms();
+        self.published.read().expect("ledger lock").etag(self.boot, now)
+    }
+
+    /// Usage now, and its ETag.
+    pub fn usage(&self) -> (String, Vec<Pool>, String) {
+        let now = self.clock.now_ms();
+        let ledger = self.published.read().expect("ledger lock");
+        (rfc3339(now), ledger.usage(now), ledger.etag(self.boot, now))
+    }
+
+    /// Active allocations now, newest first, and the ETag.
+    pub fn active(&self, owner: Option<&str>) -> (String, Vec<Allocation>, String) {
+        let now = self.clock.now_ms();
+        let ledger = self.published.read().expect("ledger lock");
+        (
+            rfc3339(now),
+            ledger.active(owner, now),
+            ledger.etag(self.boot, now),
+        )
+    }
+
+    /// One allocation in any status.
+    pub async fn get(&self, id: &str) -> anyhow::Result<Option<Allocation>> {
+        let now = self.clock.now_ms();
+        if let Some(allocation) = self.published.read().expect("ledger lock").get(id, now) {
+            return Ok(Some(allocation));
+        }
+        let reader = Arc::clone(&self.reader);
+        let id = id.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let conn = reader.lock().expect("reader lock");
+            Ok(select_by(&conn, "id", &id)?.map(|row| row.allocation(now)))
+        })
+        .await?
+    }
+
+    pub async fn allocate(
+        &self,
+        request: AllocationRequest,
+        key: Option<String>,
+    ) -> anyhow::Result<AllocateOutcome> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Allocate {
+            request,
+            key,
+            reply,
+        })?;
+        answer.await.context("the writer stopped")?
+    }
+
+    pub async fn release(&self, id: &str) -> anyhow::Result<ReleaseOutcome> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Release {
+            id: id.to_owned(),
+            reply,
+        })?;
+        answer.await.context("the writer stopped")?
+    }
+
+    fn send(&self, command: Command) -> anyhow::Result<()> {
+        self.commands
+            .send(command)
+            .map_err(|_| anyhow::anyhow!("the writer stopped"))
+    }
+}
+
+/// A row of `allocations`.
+struct Row {
+    seq: i64,
+    id: String,
+    pool: String,
+    amount: i64,
+    owner: String,
+    resources: Vec<String>,
+    created_at: i64,
+    expires_at: Option<i64>,
+    ttl_seconds: Option<i64>,
+    note: Option<String>,
+    released_at: Option<i64>,
+}
+
+impl Row {
+    fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+        let resources: String = row.get(5)?;
+        Ok(Row {
+            seq: row.get(0)?,
+            id: row.get(1)?,
+            pool: row.get(2)?,
+            amount: row.get(3)?,
+            owner: row.get(4)?,
+            resources: serde_json::from_str(&resources).unwrap_or_default(),
+            created_at: row.get(6)?,
+            expires_at: row.get(7)?,
+            ttl_seconds: row.get(8)?,
+            note: row.get(9)?,
+            released_at: row.get(10)?,
+        })
+    }
+
+    fn status(&self, now_ms: i64) -> AllocationStatus {
+        let ended_at = self.released_at.unwrap_or(now_ms);
+        match (self.released_at, self.expires_at) {
+            (_, Some(expires)) if expires <= ended_at => AllocationStatus::Expired,
+            (Some(_), _) => AllocationStatus::Released,
+            (None, _) => AllocationStatus::Active,
+        }
+    }
+
+    /// As created: what a replay answers.
+    fn created(&self) -> Allocation {
+        Allocation {
+            id: self.id.clone(),
+            pool: self.pool.clone(),
+            amount: self.amount as u64,
+            owner: self.owner.clone(),
+            resources: self.resources.clone(),
+            status: AllocationStatus::Active,
+            created_at: rfc3339(self.created_at),
+            expires_at: self.expires_at.map(rfc3339),
+            note: self.note.clone(),
+        }
+    }
+
+    fn allocation(&self, now_ms: i64) -> Allocation {
+        Allocation {
+            status: self.status(now_ms),
+            ..self.created()
+        }
+    }
+
+    fn same_request(&self, request: &AllocationRequest) -> bool {
+        self.pool == request.pool
+            && self.amount == request.amount
+            && self.owner == request.owner
+            && self.ttl_seconds == request.ttl_seconds
+            && self.note == request.note
+    }
+}
+
+fn select_by(conn: &Connection, column: &str, value: &str) -> rusqlite::Result<Option<Row>> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM allocations WHERE {column} = ?1"
+    ))?
+    .query_row([value], Row::read)
+    .optional()
+}
+
+fn load_grants(conn: &Connection, pools: &[PoolSpec], now_ms: i64) -> anyhow::Result<Vec<Grant>> {
+    let mut statement = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM allocations WHERE released_at IS NULL \
+         AND (expires_at IS NULL OR expires_at > ?1) ORDER BY seq"
+    ))?;
+    let rows = statement.query_map([now_ms], Row::read)?;
+    let mut grants = Vec::new();
+    for row in rows {
+        let row = row?;
+        let Some(pool) = pools.iter().position(|pool| pool.id == row.pool) else {
+            continue;
+        };
+        let units = row
+            .resources
+            .iter()
+            .map(|name| unit_number(name))
+            .collect::<Option<Vec<u32>>>()
+            .with_context(|| format!("allocation {} has a malformed unit name", row.id))?;
+        grants.push(Grant {
+            seq: row.seq,
+            pool,
+            units,
+            expires_at_ms: row.expires_at,
+            allocation: row.created(),
+        });
+    }
+    Ok(grants)
+}
+
+/// `al_` and 16 random base-62 characters.
+fn new_allocation_id() -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut rng = rand::rng();
+    let tail: String = (0..16)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect();
+    format!("al_{tail}")
+}
+
+struct Writer {
+    conn: Connection,
+    working: Ledger,
+    published: Arc<RwLock<Ledger>>,
+    clock: Clock,
+}
+
+enum Reply {
+    Allocate(
+        oneshot::Sender<anyhow::Result<AllocateOutcome>>,
+        AllocateOutcome,
+    ),
+    Release(
+        oneshot::Sender<anyhow::Result<ReleaseOutcome>>,
+        ReleaseOutcome,
+    ),
+}
+
+impl Writer {
+    fn run(mut self, queue: mpsc::Receiver<Command>) {
+        while let Ok(first) = queue.recv() {
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match queue.try_recv() {
+                    Ok(command) => batch.push(command),
+                    Err(_) => break,
+                }
+            }
+            self.run_batch(batch);
+        }
+    }
+
+    fn run_batch(&mut self, batch: Vec<Command>) {
+        let now = self.clock.now_ms();
+        // Expiry needs no write (status follows from `expires_at`), only
+        // the units' return.
+        let mut changes = self.working.expiry_changes(now);
+        for change in &changes {
+            self.working.apply(change);
+        }
+        let mut replies = Vec::with_capacity(batch.len());
+        let mut failed = Vec::new();
+        if let Err(error) = self.conn.execute_batch("BEGIN IMMEDIATE") {
+            return self.fail(batch, &error.into());
+        }
+        for command in batch {
+            match command {
+                Command::Allocate {
+                    request,
+                    key,
+                    reply,
+                } => match self.allocate(&request, key.as_deref(), now) {
+                    Ok((outcome, change)) => {
+                        if let Some(change) = change {
+                            self.working.apply(&change);
+                            changes.push(change);
+                        }
+                        replies.push(Reply::Allocate(reply, outcome));
+                    }
+                    // A statement's error undoes only that statement.
+                    Err(error) => failed.push((Command::reply_to_allocate(reply), error)),
+                },
+                Command::Release { id, reply } => match self.release(&id, now) {
+                    Ok((outcome, change)) => {
+                        if let Some(change) = change {
+                            self.working.apply(&change);
+                            changes.push(change);
+                        }
+                        replies.push(Reply::Release(reply, outcome));
+                    }
+                    Err(error) => failed.push((Command::reply_to_release(reply), error)),
+                },
+            }
+        }
+        if let Err(error) = self.conn.execute_batch("COMMIT") {
+            let error = anyhow::Error::from(error);
+            tracing::error!("commit failed: {error:#}");
+            let _ = self.conn.execute_batch("ROLLBACK");
+            self.working = self.published.read().expect("ledger lock").clone();
+            for reply in replies {
+                match reply {
+                    Reply::Allocate(reply, _) => {
+                        let _ = reply.send(Err(anyhow::anyhow!("commit failed: {error:#}")));
+                    }
+                    Reply::Release(reply, _) => {
+                        let _ = reply.send(Err(anyhow::anyhow!("commit failed: {error:#}")));
+                    }
+                }
+            }
+            for (reply, _) in failed {
+                reply(anyhow::anyhow!("commit failed: {error:#}"));
+            }
+            return;
+        }
+        {
+            let mut published = self.published.write().expect("ledger lock");
+            for change in &changes {
+                published.apply(change);
+            }
+        }
+        for reply in replies {
+            match reply {
+                Reply::Allocate(reply, outcome) => {
+                    let _ = reply.send(Ok(outcome));
+                }
+                Reply::Release(reply, outcome) => {
+                    let _ = reply.send(Ok(outcome));
+                }
+            }
+        }
+        for (reply, error) in failed {
+            tracing::error!("write failed: {error:#}");
+            reply(error);
+        }
+    }
+
+    fn fail(&mut self, batch: Vec<Command>, error: &anyhow::Error) {
+        tracing::error!("cannot begin a transaction: {error:#}");
+        self.working = self.published.read().expect("ledger lock").clone();
+        for command in batch {
+            let message = anyhow::anyhow!("cannot begin a transaction: {error:#}");
+            match command {
+                Command::Allocate { reply, .. } => {
+                    let _ = reply.send(Err(message));
+                }
+                Command::Release { reply, .. } => {
+                    let _ = reply.send(Err(message));
+                }
+            }
+        }
+    }
+
+    fn allocate(
+        &mut self,
+        request: &AllocationRequest,
+        key: Option<&str>,
+        now: i64,
+    ) -> anyhow::Result<(AllocateOutcome, Option<Change>)> {
+        if let Some(key) = key {
+            if let Some(row) = select_by(&self.conn, "idempotency_key", key)? {
+                return Ok(if row.same_request(request) {
+                    (AllocateOutcome::Replayed(row.created()), None)
+                } else {
+                    (AllocateOutcome::KeyReused, None)
+                });
+            }
+        }
+        let Some((pool_index, pool)) = self.working.pool_by_id(&request.pool) else {
+            return Ok((AllocateOutcome::UnknownPool, None));
+        };
+        let amount = u64::try_from(request.amount).unwrap_or(0);
+        let units = match pool.units.pick(amount) {
+            Ok(units) => units,
+            Err(available) => return Ok((AllocateOutcome::Insufficient { available }, None)),
+        };
+        let resources: Vec<String> = units
+            .iter()
+            .map(|&unit| unit_name(&pool.spec.id, unit, pool.units.capacity()))
+            .collect();
+        let expires_at = request
+            .ttl_seconds
+            .map(|ttl| now.saturating_add(ttl.saturating_mul(1000)).min(MAX_MS));
+        let id = new_allocation_id();
+        self.conn
+            .prepare_cached(
+                "INSERT INTO allocations (id, pool, amount, owner, resources, created_at, \
+                 expires_at, ttl_seconds, note, idempotency_key) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![
+                id,
+                request.pool,
+                request.amount,
+                request.owner,
+                serde_json::to_string(&resources)?,
+                now,
+                expires_at,
+                request.ttl_seconds,
+                request.note,
+                key,
+            ])?;
+        let allocation = Allocation {
+            id,
+            pool: request.pool.clone(),
+            amount,
+            owner: request.owner.clone(),
+            resources,
+            status: AllocationStatus::Active,
+            created_at: rfc3339(now),
+            expires_at: expires_at.map(rfc3339),
+            note: request.note.clone(),
+        };
+        let grant = Grant {
+            seq: self.conn.last_insert_rowid(),
+            pool: pool_index,
+            units,
+            expires_at_ms: expires_at,
+            allocation: allocation.clone(),
+        };
+        Ok((AllocateOutcome::Created(allocation), Some(Change::Grant(grant))))
+    }
+
+    fn release(&mut self, id: &str, now: i64) -> anyhow::Result<(ReleaseOutcome, Option<Change>)> {
+        // Expired grants left the working ledger at the start of the batch.
+        let updated = self
+            .conn
+            .prepare_cached(
+                "UPDATE allocations SET released_at = ?2 WHERE id = ?1 AND released_at IS NULL \
+                 AND (expires_at IS NULL OR expires_at > ?2)",
+            )?
+            .execute(params![id, now])?;
+        if updated == 1 {
+            let change = self
+                .working
+                .grant(id)
+                .map(|_| Change::Return(id.to_owned()));
+            return Ok((ReleaseOutcome::Released, change));
+        }
+        let exists = self
+            .conn
+            .prepare_cached("SELECT 1 FROM allocations WHERE id = ?1")?
+            .exists([id])?;
+        Ok((
+            if exists {
+                ReleaseOutcome::AlreadyEnded
+            } else {
+                ReleaseOutcome::NotFound
+            },
+            None,
+        ))
+    }
+}
+
+type FailedReply = Box<dyn FnOnce(anyhow::Error) + Send>;
+
+impl Command {
+    fn reply_to_allocate(reply: oneshot::Sender<anyhow::Result<AllocateOutcome>>) -> FailedReply {
+        Box::new(move |error| {
+            let _ = reply.send(Err(error));
+        })
+    }
+
+    fn reply_to_release(reply: oneshot::Sender<anyhow::Result<ReleaseOutcome>>) -> FailedReply {
+        Box::new(move |error| {
+            let _ = reply.send(Err(error));
+        })
+    }
+}
