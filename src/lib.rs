@@ -1,1 +1,9 @@
 //! Allocation console.
+
+// Pure core (no browser types), tested natively.
+pub mod config;
+pub mod format;
+pub mod i18n;
+pub mod problem;
+pub mod request;
+pub mod time;

@@ -1,0 +1,534 @@
+//! Every word the console shows, English and Korean side by side, so a missing
+//! translation is a compile error rather than a blank on screen.
+
+use crate::config::{ConfigIssue, ConfigIssueKind, ConfigSource};
+use crate::format::{format_count, format_duration_short};
+use crate::problem::Failure;
+use crate::request::form::FormIssue;
+use allocation_contract::{problem_type, FieldIssue, NOTE_MAX_CHARS, OWNER_MAX_CHARS};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    En,
+    Ko,
+}
+
+impl Lang {
+    /// For `<html lang>`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Ko => "ko",
+        }
+    }
+
+    /// `ko`, `ko-KR`, `EN_us` → the language; others → `None`.
+    pub fn from_tag(tag: &str) -> Option<Lang> {
+        let primary = tag.trim().split(['-', '_']).next()?.to_ascii_lowercase();
+        match primary.as_str() {
+            "en" => Some(Lang::En),
+            "ko" => Some(Lang::Ko),
+            _ => None,
+        }
+    }
+}
+
+/// The language to use when the configuration names none: the browser's
+/// (`navigator.language`) if we have it, English otherwise.
+pub fn default_lang(navigator_language: &str) -> Lang {
+    Lang::from_tag(navigator_language).unwrap_or(Lang::En)
+}
+
+/// Fixed UI text. Parameterised messages are functions below.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Text {
+    AppTitle,
+    Usage,
+    Allocations,
+    RequestResources,
+    Allocated,
+    Available,
+    /// Between two counts: `10 of 16` (ko `10 / 16`).
+    Of,
+    LevelOk,
+    LevelWarning,
+    LevelCritical,
+    ColumnId,
+    ColumnPool,
+    ColumnAmount,
+    ColumnOwner,
+    ColumnResources,
+    ColumnCreated,
+    ColumnExpiresIn,
+    ColumnNote,
+    /// No expiry.
+    Never,
+    Expired,
+    FilterByPool,
+    AllPools,
+    FilterByOwner,
+    SortBy,
+    SortAscending,
+    SortDescending,
+    Release,
+    ConfirmRelease,
+    Cancel,
+    Releasing,
+    Released,
+    LabelPool,
+    LabelAmount,
+    LabelOwner,
+    LabelDuration,
+    LabelNote,
+    ChoosePool,
+    Request,
+    Requesting,
+    Duration1Hour,
+    Duration8Hours,
+    Duration1Day,
+    Duration1Week,
+    DurationNoLimit,
+    AlreadyGranted,
+    Refresh,
+    UpdatedJustNow,
+    Stale,
+    Loading,
+    NoAllocations,
+    NoPools,
+    ConfigurationProblem,
+    NetworkError,
+    Timeout,
+    PausedWhileHidden,
+    BackOnline,
+    Theme,
+    ThemeLight,
+    ThemeDark,
+    ThemeAuto,
+    Dismiss,
+    Unauthorized,
+    NotFound,
+    ServerBusy,
+    RequestInFlight,
+}
+
+/// The text in the language; one arm per key, both languages together.
+pub fn tr(lang: Lang, text: Text) -> &'static str {
+    let (en, ko) = match text {
+        Text::AppTitle => ("Allocation console", "할당 콘솔"),
+        Text::Usage => ("Usage", "사용량"),
+        Text::Allocations => ("Allocations", "할당 목록"),
+        Text::RequestResources => ("Request resources", "자원 요청"),
+        Text::Allocated => ("allocated", "할당됨"),
+        Text::Available => ("available", "사용 가능"),
+        Text::Of => ("of", "/"),
+        Text::LevelOk => ("OK", "정상"),
+        Text::LevelWarning => ("Warning", "주의"),
+        Text::LevelCritical => ("Critical", "위험"),
+        Text::ColumnId => ("ID", "ID"),
+        Text::ColumnPool => ("Pool", "풀"),
+        Text::ColumnAmount => ("Amount", "수량"),
+        Text::ColumnOwner => ("Owner", "소유자"),
+        Text::ColumnResources => ("Resources", "자원"),
+        Text::ColumnCreated => ("Created", "생성 시각"),
+        Text::ColumnExpiresIn => ("Expires in", "만료까지"),
+        Text::ColumnNote => ("Note", "메모"),
+        Text::Never => ("never", "만료 없음"),
+        Text::Expired => ("expired", "만료됨"),
+        Text::FilterByPool => ("Filter by pool", "풀로 필터링"),
+        Text::AllPools => ("All pools", "모든 풀"),
+        Text::FilterByOwner => ("Filter by owner", "소유자로 필터링"),
+        Text::SortBy => ("Sort by", "정렬 기준"),
+        Text::SortAscending => ("ascending", "오름차순"),
+        Text::SortDescending => ("descending", "내림차순"),
+        Text::Release => ("Release", "반납"),
+        Text::ConfirmRelease => ("Confirm release", "반납 확인"),
+        Text::Cancel => ("Cancel", "취소"),
+        Text::Releasing => ("Releasing…", "반납 중…"),
+        Text::Released => ("Released", "반납했습니다"),
+        Text::LabelPool => ("Pool", "풀"),
+        Text::LabelAmount => ("Amount", "수량"),
+        Text::LabelOwner => ("Owner", "소유자"),
+        Text::LabelDuration => ("Duration", "사용 기간"),
+        Text::LabelNote => ("Note", "메모"),
+        Text::ChoosePool => ("Choose a pool", "풀을 선택하세요"),
+        Text::Request => ("Request", "요청"),
+        Text::Requesting => ("Requesting…", "요청 중…"),
+        Text::Duration1Hour => ("1 hour", "1시간"),
+        Text::Duration8Hours => ("8 hours", "8시간"),
+        Text::Duration1Day => ("1 day", "1일"),
+        Text::Duration1Week => ("1 week", "1주"),
+        Text::DurationNoLimit => ("No limit", "제한 없음"),
+        Text::AlreadyGranted => (
+            "This request had already been granted; nothing was allocated twice.",
+            "이미 처리된 요청입니다. 중복으로 할당되지 않았습니다.",
+        ),
+        Text::Refresh => ("Refresh", "새로 고침"),
+        Text::UpdatedJustNow => ("Updated just now", "방금 업데이트됨"),
+        Text::Stale => ("Stale", "오래된 데이터"),
+        Text::Loading => ("Loading…", "불러오는 중…"),
+        Text::NoAllocations => ("No allocations", "할당된 항목이 없습니다"),
+        Text::NoPools => ("No pools to show", "표시할 풀이 없습니다"),
+        Text::ConfigurationProblem => ("Configuration problem", "설정 문제"),
+        Text::NetworkError => (
+            "Network error: could not reach the server",
+            "네트워크 오류: 서버에 연결할 수 없습니다",
+        ),
+        Text::Timeout => (
+            "The server took too long to answer",
+            "서버 응답 시간이 초과되었습니다",
+        ),
+        Text::PausedWhileHidden => (
+            "Paused while the page is hidden",
+            "페이지가 숨겨져 있는 동안 일시 중지됨",
+        ),
+        Text::BackOnline => ("Back online", "다시 연결되었습니다"),
+        Text::Theme => ("Theme", "테마"),
+        Text::ThemeLight => ("Light", "밝게"),
+        Text::ThemeDark => ("Dark", "어둡게"),
+        Text::ThemeAuto => ("System", "시스템 설정"),
+        Text::Dismiss => ("Dismiss", "닫기"),
+        Text::Unauthorized => (
+            "Not authorised: the server needs a valid token",
+            "인증 실패: 서버에 유효한 토큰이 필요합니다",
+        ),
+        Text::NotFound => ("Not found", "찾을 수 없습니다"),
+        Text::ServerBusy => (
+            "The server is busy; try again shortly",
+            "서버가 혼잡합니다. 잠시 후 다시 시도하세요",
+        ),
+        Text::RequestInFlight => (
+            "The same request is still being processed",
+            "같은 요청을 아직 처리하는 중입니다",
+        ),
+    };
+    match lang {
+        Lang::En => en,
+        Lang::Ko => ko,
+    }
+}
+
+/// `Updated just now` under 5 s, else `Updated 12 s ago` / `12초 전 업데이트됨`.
+pub fn updated_ago(lang: Lang, secs: i64) -> String {
+    if secs < 5 {
+        return tr(lang, Text::UpdatedJustNow).to_owned();
+    }
+    let ago = format_duration_short(lang, secs);
+    match lang {
+        Lang::En => format!("Updated {ago} ago"),
+        Lang::Ko => format!("{ago} 전 업데이트됨"),
+    }
+}
+
+/// The "expires in" cell: `12 min` / `12분`, or `expired` once past.
+pub fn expires_in(lang: Lang, secs: i64) -> String {
+    if secs <= 0 {
+        tr(lang, Text::Expired).to_owned()
+    } else {
+        format_duration_short(lang, secs)
+    }
+}
+
+/// `Retrying in 8 s` / `8초 후 다시 시도합니다`.
+pub fn retrying_in(lang: Lang, secs: i64) -> String {
+    let wait = format_duration_short(lang, secs);
+    match lang {
+        Lang::En => format!("Retrying in {wait}"),
+        Lang::Ko => format!("{wait} 후 다시 시도합니다"),
+    }
+}
+
+/// The release button's accessible name: `Release al_7Q2k` / `al_7Q2k 반납`.
+pub fn release_label(lang: Lang, id: &str) -> String {
+    match lang {
+        Lang::En => format!("Release {id}"),
+        Lang::Ko => format!("{id} 반납"),
+    }
+}
+
+/// `10 of 16 GPU allocated` / `16 GPU 중 10 할당됨`.
+pub fn usage_summary(lang: Lang, allocated: u64, capacity: u64, unit: &str) -> String {
+    let (a, c) = (format_count(allocated), format_count(capacity));
+    match lang {
+        Lang::En => format!("{a} of {c} {unit} allocated"),
+        Lang::Ko => format!("{c} {unit} 중 {a} 할당됨"),
+    }
+}
+
+/// `6 GPU available` / `6 GPU 사용 가능`.
+pub fn available_summary(lang: Lang, available: u64, unit: &str) -> String {
+    let n = format_count(available);
+    match lang {
+        Lang::En => format!("{n} {unit} available"),
+        Lang::Ko => format!("{n} {unit} 사용 가능"),
+    }
+}
+
+/// The success line after a grant: `Granted: 2 GPU from A100 GPU (al_7Q2k)`.
+pub fn granted(lang: Lang, id: &str, amount: u64, unit: &str, pool_name: &str) -> String {
+    let n = format_count(amount);
+    match lang {
+        Lang::En => format!("Granted: {n} {unit} from {pool_name} ({id})"),
+        Lang::Ko => format!("할당 완료: {pool_name}에서 {n} {unit} ({id})"),
+    }
+}
+
+/// `The server's answer could not be read: …` / `서버 응답을 읽을 수 없습니다: …`.
+pub fn unreadable_answer(lang: Lang, detail: &str) -> String {
+    match lang {
+        Lang::En => format!("The server's answer could not be read: {detail}"),
+        Lang::Ko => format!("서버 응답을 읽을 수 없습니다: {detail}"),
+    }
+}
+
+/// Words for any failed request. Problems the contract names are worded in
+/// the reader's language; others show the server's own title and detail.
+pub fn failure_message(lang: Lang, failure: &Failure) -> String {
+    let problem = match failure {
+        Failure::Network(_) => return tr(lang, Text::NetworkError).to_owned(),
+        Failure::Timeout => return tr(lang, Text::Timeout).to_owned(),
+        Failure::Unreadable { reason, .. } => return unreadable_answer(lang, reason),
+        Failure::Http(problem) => problem,
+    };
+    if problem.is(problem_type::INSUFFICIENT_CAPACITY) {
+        let n = format_count(problem.available.unwrap_or(0));
+        return match lang {
+            Lang::En => format!("Not enough free units: {n} available"),
+            Lang::Ko => format!("여유 수량이 부족합니다: {n}개 사용 가능"),
+        };
+    }
+    let known = match problem.status {
+        401 => Some(Text::Unauthorized),
+        404 => Some(Text::NotFound),
+        429 | 503 => Some(Text::ServerBusy),
+        409 if problem.is(problem_type::IDEMPOTENCY_KEY_IN_FLIGHT) => Some(Text::RequestInFlight),
+        _ => None,
+    };
+    let head = known.map_or_else(|| problem.title.clone(), |text| tr(lang, text).to_owned());
+    match &problem.detail {
+        Some(detail) if known.is_none() => format!("{head} (HTTP {}): {detail}", problem.status),
+        _ => format!("{head} (HTTP {})", problem.status),
+    }
+}
+
+/// A contract rule, beside its form field.
+pub fn field_issue_message(lang: Lang, issue: FieldIssue) -> String {
+    match (lang, issue) {
+        (Lang::En, FieldIssue::AmountBelowOne) => "Must be at least 1".to_owned(),
+        (Lang::Ko, FieldIssue::AmountBelowOne) => "1 이상이어야 합니다".to_owned(),
+        (Lang::En, FieldIssue::AmountOverMax { max }) => format!("At most {max} per request"),
+        (Lang::Ko, FieldIssue::AmountOverMax { max }) => {
+            format!("요청당 최대 {max}까지 가능합니다")
+        }
+        (Lang::En, FieldIssue::OwnerEmpty) => "Enter an owner".to_owned(),
+        (Lang::Ko, FieldIssue::OwnerEmpty) => "소유자를 입력하세요".to_owned(),
+        (Lang::En, FieldIssue::OwnerTooLong) => format!("At most {OWNER_MAX_CHARS} characters"),
+        (Lang::Ko, FieldIssue::OwnerTooLong) => {
+            format!("최대 {OWNER_MAX_CHARS}자까지 입력할 수 있습니다")
+        }
+        (Lang::En, FieldIssue::NoteTooLong) => format!("At most {NOTE_MAX_CHARS} characters"),
+        (Lang::Ko, FieldIssue::NoteTooLong) => {
+            format!("최대 {NOTE_MAX_CHARS}자까지 입력할 수 있습니다")
+        }
+        (Lang::En, FieldIssue::TtlBelowOne) => "Must be at least 1 second".to_owned(),
+        (Lang::Ko, FieldIssue::TtlBelowOne) => "1초 이상이어야 합니다".to_owned(),
+    }
+}
+
+/// Any issue of the request form, beside its field.
+pub fn form_issue_message(lang: Lang, issue: FormIssue) -> String {
+    match (lang, issue) {
+        (_, FormIssue::Field(issue)) => field_issue_message(lang, issue),
+        (Lang::En, FormIssue::AmountNotANumber) => "Enter a whole number".to_owned(),
+        (Lang::Ko, FormIssue::AmountNotANumber) => "정수를 입력하세요".to_owned(),
+        (Lang::En, FormIssue::AmountOverAvailable { available }) => {
+            format!("Only {} available", format_count(available))
+        }
+        (Lang::Ko, FormIssue::AmountOverAvailable { available }) => {
+            format!("{}개만 사용 가능합니다", format_count(available))
+        }
+        (Lang::En, FormIssue::PoolMissing) => "Choose a pool".to_owned(),
+        (Lang::Ko, FormIssue::PoolMissing) => "풀을 선택하세요".to_owned(),
+        (Lang::En, FormIssue::UnknownPool) => "This pool is no longer offered".to_owned(),
+        (Lang::Ko, FormIssue::UnknownPool) => "더 이상 제공되지 않는 풀입니다".to_owned(),
+    }
+}
+
+/// What the key accepts, for an `Invalid` issue.
+fn expected(lang: Lang, key: &str) -> &'static str {
+    let (en, ko) = match key {
+        "endpoint" => (
+            "a path starting with / or an http(s) URL",
+            "/로 시작하는 경로 또는 http(s) URL",
+        ),
+        "interval" => ("whole seconds from 5 to 86400", "5~86400 사이의 정수(초)"),
+        "lang" => ("en or ko", "en 또는 ko"),
+        "theme" => ("light, dark or auto", "light, dark 또는 auto"),
+        "view" => ("full, compact or kiosk", "full, compact 또는 kiosk"),
+        "warn" | "critical" => ("a percentage from 0 to 100", "0~100 사이의 백분율"),
+        "parent_origin" => (
+            "an origin such as https://portal.example, without a path",
+            "경로 없는 출처(예: https://portal.example)",
+        ),
+        "credentials" => (
+            "omit, same-origin or include",
+            "omit, same-origin 또는 include",
+        ),
+        _ => ("another value", "다른 값"),
+    };
+    match lang {
+        Lang::En => en,
+        Lang::Ko => ko,
+    }
+}
+
+/// One configuration issue in a sentence that says where, what, and what now.
+pub fn config_issue_message(lang: Lang, issue: &ConfigIssue) -> String {
+    let source = match (lang, issue.source) {
+        (_, ConfigSource::File) => "config.json",
+        (Lang::En, ConfigSource::Attribute) => "page attribute",
+        (Lang::Ko, ConfigSource::Attribute) => "페이지 속성",
+        (_, ConfigSource::Query) => "URL",
+    };
+    let key = &issue.key;
+    match (lang, &issue.kind) {
+        (Lang::En, ConfigIssueKind::Invalid { value }) => format!(
+            "{source}: “{value}” is not a valid {key} (expected {}); using the default.",
+            expected(lang, key)
+        ),
+        (Lang::Ko, ConfigIssueKind::Invalid { value }) => format!(
+            "{source}: “{value}”은(는) 올바른 {key} 값이 아닙니다({} 필요). 기본값을 사용합니다.",
+            expected(lang, key)
+        ),
+        (Lang::En, ConfigIssueKind::WarnNotBelowCritical { warn, critical }) => format!(
+            "{source}: warn ({warn}) must be below critical ({critical}); using 80 and 95."
+        ),
+        (Lang::Ko, ConfigIssueKind::WarnNotBelowCritical { warn, critical }) => format!(
+            "{source}: warn({warn})은 critical({critical})보다 작아야 합니다. 80과 95를 사용합니다."
+        ),
+        (Lang::En, ConfigIssueKind::TokenInUrlIgnored) => {
+            "A token in the URL is ignored: URLs end up in history and logs. Put it in config.json.".to_owned()
+        }
+        (Lang::Ko, ConfigIssueKind::TokenInUrlIgnored) => {
+            "URL의 토큰은 무시됩니다. URL은 방문 기록과 로그에 남기 때문입니다. config.json에 넣으세요.".to_owned()
+        }
+        (Lang::En, ConfigIssueKind::TokenInAttributeIgnored) => {
+            "A token in a page attribute is ignored: use config.json or the embedding page's message.".to_owned()
+        }
+        (Lang::Ko, ConfigIssueKind::TokenInAttributeIgnored) => {
+            "페이지 속성의 토큰은 무시됩니다. config.json이나 임베드한 페이지의 메시지를 사용하세요.".to_owned()
+        }
+        (Lang::En, ConfigIssueKind::TokenInvalid) => {
+            "config.json: the token contains control characters and is not used.".to_owned()
+        }
+        (Lang::Ko, ConfigIssueKind::TokenInvalid) => {
+            "config.json: 토큰에 제어 문자가 있어 사용하지 않습니다.".to_owned()
+        }
+        (Lang::En, ConfigIssueKind::FileUnreadable { reason }) => {
+            format!("config.json could not be read ({reason}); using the other settings.")
+        }
+        (Lang::Ko, ConfigIssueKind::FileUnreadable { reason }) => {
+            format!("config.json을 읽을 수 없습니다({reason}). 나머지 설정을 사용합니다.")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::problem::problem_from_response;
+
+    #[test]
+    fn language_tags() {
+        assert_eq!(default_lang("ko-KR"), Lang::Ko);
+        assert_eq!(default_lang("en-GB"), Lang::En);
+        assert_eq!(default_lang("fr-FR"), Lang::En);
+        assert_eq!(default_lang(""), Lang::En);
+        assert_eq!(Lang::from_tag("kor"), None);
+        assert_eq!(Lang::Ko.code(), "ko");
+    }
+
+    #[test]
+    fn text_in_both_languages() {
+        assert_eq!(tr(Lang::En, Text::AppTitle), "Allocation console");
+        assert_eq!(tr(Lang::Ko, Text::AppTitle), "할당 콘솔");
+        assert_eq!(release_label(Lang::En, "al_1"), "Release al_1");
+        assert_eq!(release_label(Lang::Ko, "al_1"), "al_1 반납");
+    }
+
+    #[test]
+    fn ages_and_expiry() {
+        assert_eq!(updated_ago(Lang::En, 2), "Updated just now");
+        assert_eq!(updated_ago(Lang::En, 12), "Updated 12 s ago");
+        assert_eq!(updated_ago(Lang::Ko, 180), "3분 전 업데이트됨");
+        assert_eq!(expires_in(Lang::En, 0), "expired");
+        assert_eq!(expires_in(Lang::Ko, 3600), "1시간");
+        assert_eq!(retrying_in(Lang::Ko, 8), "8초 후 다시 시도합니다");
+        assert_eq!(
+            usage_summary(Lang::En, 10, 16, "GPU"),
+            "10 of 16 GPU allocated"
+        );
+        assert_eq!(
+            usage_summary(Lang::Ko, 1000, 1200, "IP"),
+            "1,200 IP 중 1,000 할당됨"
+        );
+    }
+
+    #[test]
+    fn failures_in_words() {
+        let capacity = problem_from_response(
+            409,
+            "",
+            Some("application/problem+json"),
+            r#"{"type":"x/insufficient-capacity","title":"Not enough","available":3}"#,
+        );
+        assert_eq!(
+            failure_message(Lang::Ko, &Failure::Http(capacity)),
+            "여유 수량이 부족합니다: 3개 사용 가능"
+        );
+        let gateway = problem_from_response(502, "", Some("text/html"), "<h1>bad</h1>");
+        assert_eq!(
+            failure_message(Lang::En, &Failure::Http(gateway)),
+            "Bad Gateway (HTTP 502)"
+        );
+        let unauthorized = problem_from_response(401, "", None, "");
+        assert_eq!(
+            failure_message(Lang::En, &Failure::Http(unauthorized)),
+            "Not authorised: the server needs a valid token (HTTP 401)"
+        );
+        assert_eq!(
+            failure_message(Lang::En, &Failure::Network("x".into())),
+            "Network error: could not reach the server"
+        );
+    }
+
+    #[test]
+    fn issues_in_words() {
+        let (_, issues) = crate::config::resolve_config(
+            &[],
+            &[],
+            &[
+                ("interval".into(), "2".into()),
+                ("token".into(), "s3cret".into()),
+            ],
+        );
+        let en = config_issue_message(Lang::En, &issues[0]);
+        assert!(
+            en.contains("“2”") && en.contains("interval") && en.contains("default"),
+            "{en}"
+        );
+        let ko = config_issue_message(Lang::Ko, &issues[1]);
+        assert!(ko.contains("URL의 토큰") && !ko.contains("s3cret"));
+        assert_eq!(
+            form_issue_message(Lang::Ko, FormIssue::AmountOverAvailable { available: 2 }),
+            "2개만 사용 가능합니다"
+        );
+        assert_eq!(
+            form_issue_message(
+                Lang::En,
+                FormIssue::Field(FieldIssue::AmountOverMax { max: 4 })
+            ),
+            "At most 4 per request"
+        );
+    }
+}

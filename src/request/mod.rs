@@ -1,0 +1,3 @@
+//! The request form's pure side: checking a draft and keeping submissions idempotent.
+
+pub mod form;
