@@ -4,6 +4,7 @@
 pub mod config;
 pub mod format;
 pub mod i18n;
+pub mod poll;
 pub mod problem;
 pub mod request;
 pub mod time;
