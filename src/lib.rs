@@ -8,3 +8,4 @@ pub mod poll;
 pub mod problem;
 pub mod request;
 pub mod time;
+pub mod usage;

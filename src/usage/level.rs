@@ -1,0 +1,72 @@
+//! How full a pool is, in the three levels the configured thresholds define,
+//! shown as colour and as a word (colour alone is not enough).
+
+use crate::format::usage_percent;
+use crate::i18n::Text;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UsageLevel {
+    Ok,
+    Warn,
+    Critical,
+}
+
+impl UsageLevel {
+    /// At or above `critical_percent` is critical, at or above `warn_percent` a
+    /// warning. A pool with no capacity has nothing to give: as full as can be.
+    pub fn of(allocated: u64, capacity: u64, warn_percent: f64, critical_percent: f64) -> Self {
+        let percent = if capacity == 0 {
+            100.0
+        } else {
+            usage_percent(allocated, capacity)
+        };
+        if percent >= critical_percent {
+            UsageLevel::Critical
+        } else if percent >= warn_percent {
+            UsageLevel::Warn
+        } else {
+            UsageLevel::Ok
+        }
+    }
+
+    /// For the card's class: `level-ok`, `level-warn`, `level-critical`.
+    pub fn css_class(self) -> &'static str {
+        match self {
+            UsageLevel::Ok => "level-ok",
+            UsageLevel::Warn => "level-warn",
+            UsageLevel::Critical => "level-critical",
+        }
+    }
+
+    /// The word shown beside the colour.
+    pub fn text(self) -> Text {
+        match self {
+            UsageLevel::Ok => Text::LevelOk,
+            UsageLevel::Warn => Text::LevelWarning,
+            UsageLevel::Critical => Text::LevelCritical,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds_are_inclusive() {
+        assert_eq!(UsageLevel::of(79, 100, 80.0, 95.0), UsageLevel::Ok);
+        assert_eq!(UsageLevel::of(80, 100, 80.0, 95.0), UsageLevel::Warn);
+        assert_eq!(UsageLevel::of(94, 100, 80.0, 95.0), UsageLevel::Warn);
+        assert_eq!(UsageLevel::of(95, 100, 80.0, 95.0), UsageLevel::Critical);
+        assert_eq!(UsageLevel::of(10, 16, 60.0, 90.0), UsageLevel::Warn);
+        assert_eq!(UsageLevel::of(0, 16, 0.0, 95.0), UsageLevel::Warn);
+    }
+
+    #[test]
+    fn empty_and_overfull_pools() {
+        assert_eq!(UsageLevel::of(0, 0, 80.0, 95.0), UsageLevel::Critical);
+        assert_eq!(UsageLevel::of(5, 2, 80.0, 95.0), UsageLevel::Critical);
+        assert_eq!(UsageLevel::Critical.css_class(), "level-critical");
+        assert_eq!(UsageLevel::Warn.text(), Text::LevelWarning);
+    }
+}
