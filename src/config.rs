@@ -1,6 +1,7 @@
 //! Every configuration source folded into one `Config`: a bad value is
 //! reported in words and that key runs on with its default (CONTRACT.md).
 
+pub use crate::i18n::default_lang;
 use crate::i18n::Lang;
 
 /// Colour scheme; `Auto` follows the system's `prefers-color-scheme`.

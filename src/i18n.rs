@@ -5,7 +5,7 @@ use crate::config::{ConfigIssue, ConfigIssueKind, ConfigSource};
 use crate::format::{format_count, format_duration_short};
 use crate::problem::Failure;
 use crate::request::form::FormIssue;
-use allocation_contract::{problem_type, FieldIssue, NOTE_MAX_CHARS, OWNER_MAX_CHARS};
+use allocation_contract::{problem_type, Allocation, FieldIssue, NOTE_MAX_CHARS, OWNER_MAX_CHARS};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Lang {
@@ -44,9 +44,9 @@ pub fn default_lang(navigator_language: &str) -> Lang {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Text {
     AppTitle,
-    Usage,
-    Allocations,
-    RequestResources,
+    UsageHeading,
+    AllocationsHeading,
+    RequestHeading,
     Allocated,
     Available,
     /// Between two counts: `10 of 16` (ko `10 / 16`).
@@ -60,14 +60,24 @@ pub enum Text {
     ColumnOwner,
     ColumnResources,
     ColumnCreated,
-    ColumnExpiresIn,
+    ColumnExpires,
     ColumnNote,
+    /// Heading of the column of row buttons (visually hidden).
+    ColumnActions,
+    SparklineLabel,
+    /// Before a limit: `at most 4`.
+    AtMost,
+    Pages,
+    PreviousPage,
+    NextPage,
+    /// After a count of table rows.
+    Rows,
     /// No expiry.
     Never,
     Expired,
-    FilterByPool,
+    FilterPool,
     AllPools,
-    FilterByOwner,
+    FilterOwner,
     SortBy,
     SortAscending,
     SortDescending,
@@ -75,12 +85,11 @@ pub enum Text {
     ConfirmRelease,
     Cancel,
     Releasing,
-    Released,
-    LabelPool,
-    LabelAmount,
-    LabelOwner,
-    LabelDuration,
-    LabelNote,
+    FieldPool,
+    FieldAmount,
+    FieldOwner,
+    FieldDuration,
+    FieldNote,
     ChoosePool,
     Request,
     Requesting,
@@ -96,10 +105,10 @@ pub enum Text {
     Loading,
     NoAllocations,
     NoPools,
-    ConfigurationProblem,
+    ConfigProblem,
     NetworkError,
     Timeout,
-    PausedWhileHidden,
+    PausedHidden,
     BackOnline,
     Theme,
     ThemeLight,
@@ -116,9 +125,9 @@ pub enum Text {
 pub fn tr(lang: Lang, text: Text) -> &'static str {
     let (en, ko) = match text {
         Text::AppTitle => ("Allocation console", "할당 콘솔"),
-        Text::Usage => ("Usage", "사용량"),
-        Text::Allocations => ("Allocations", "할당 목록"),
-        Text::RequestResources => ("Request resources", "자원 요청"),
+        Text::UsageHeading => ("Usage", "사용량"),
+        Text::AllocationsHeading => ("Allocations", "할당 목록"),
+        Text::RequestHeading => ("Request resources", "자원 요청"),
         Text::Allocated => ("allocated", "할당됨"),
         Text::Available => ("available", "사용 가능"),
         Text::Of => ("of", "/"),
@@ -131,13 +140,20 @@ pub fn tr(lang: Lang, text: Text) -> &'static str {
         Text::ColumnOwner => ("Owner", "소유자"),
         Text::ColumnResources => ("Resources", "자원"),
         Text::ColumnCreated => ("Created", "생성 시각"),
-        Text::ColumnExpiresIn => ("Expires in", "만료까지"),
+        Text::ColumnExpires => ("Expires in", "만료까지"),
         Text::ColumnNote => ("Note", "메모"),
+        Text::ColumnActions => ("Actions", "작업"),
+        Text::SparklineLabel => ("Usage over the last 24 hours", "최근 24시간 사용량"),
+        Text::AtMost => ("at most", "최대"),
+        Text::Pages => ("Pages", "페이지"),
+        Text::PreviousPage => ("Previous", "이전"),
+        Text::NextPage => ("Next", "다음"),
+        Text::Rows => ("rows", "행"),
         Text::Never => ("never", "만료 없음"),
         Text::Expired => ("expired", "만료됨"),
-        Text::FilterByPool => ("Filter by pool", "풀로 필터링"),
+        Text::FilterPool => ("Filter by pool", "풀로 필터링"),
         Text::AllPools => ("All pools", "모든 풀"),
-        Text::FilterByOwner => ("Filter by owner", "소유자로 필터링"),
+        Text::FilterOwner => ("Filter by owner", "소유자로 필터링"),
         Text::SortBy => ("Sort by", "정렬 기준"),
         Text::SortAscending => ("ascending", "오름차순"),
         Text::SortDescending => ("descending", "내림차순"),
@@ -145,12 +161,11 @@ pub fn tr(lang: Lang, text: Text) -> &'static str {
         Text::ConfirmRelease => ("Confirm release", "반납 확인"),
         Text::Cancel => ("Cancel", "취소"),
         Text::Releasing => ("Releasing…", "반납 중…"),
-        Text::Released => ("Released", "반납했습니다"),
-        Text::LabelPool => ("Pool", "풀"),
-        Text::LabelAmount => ("Amount", "수량"),
-        Text::LabelOwner => ("Owner", "소유자"),
-        Text::LabelDuration => ("Duration", "사용 기간"),
-        Text::LabelNote => ("Note", "메모"),
+        Text::FieldPool => ("Pool", "풀"),
+        Text::FieldAmount => ("Amount", "수량"),
+        Text::FieldOwner => ("Owner", "소유자"),
+        Text::FieldDuration => ("Duration", "사용 기간"),
+        Text::FieldNote => ("Note", "메모"),
         Text::ChoosePool => ("Choose a pool", "풀을 선택하세요"),
         Text::Request => ("Request", "요청"),
         Text::Requesting => ("Requesting…", "요청 중…"),
@@ -169,7 +184,7 @@ pub fn tr(lang: Lang, text: Text) -> &'static str {
         Text::Loading => ("Loading…", "불러오는 중…"),
         Text::NoAllocations => ("No allocations", "할당된 항목이 없습니다"),
         Text::NoPools => ("No pools to show", "표시할 풀이 없습니다"),
-        Text::ConfigurationProblem => ("Configuration problem", "설정 문제"),
+        Text::ConfigProblem => ("Configuration problem", "설정 문제"),
         Text::NetworkError => (
             "Network error: could not reach the server",
             "네트워크 오류: 서버에 연결할 수 없습니다",
@@ -178,7 +193,7 @@ pub fn tr(lang: Lang, text: Text) -> &'static str {
             "The server took too long to answer",
             "서버 응답 시간이 초과되었습니다",
         ),
-        Text::PausedWhileHidden => (
+        Text::PausedHidden => (
             "Paused while the page is hidden",
             "페이지가 숨겨져 있는 동안 일시 중지됨",
         ),
@@ -264,14 +279,55 @@ pub fn available_summary(lang: Lang, available: u64, unit: &str) -> String {
     }
 }
 
-/// The success line after a grant: `Granted: 2 GPU from A100 GPU (al_7Q2k)`.
-pub fn granted(lang: Lang, id: &str, amount: u64, unit: &str, pool_name: &str) -> String {
-    let n = format_count(amount);
+/// Resources listed in full in the success line; more are counted.
+const GRANTED_RESOURCES_SHOWN: usize = 5;
+
+/// The success line after a grant: `Granted 2 from gpu-a100: gpu-a100-03,
+/// gpu-a100-04 (al_7Q2k)`; a long resource list is cut with "and 3 more".
+pub fn granted_message(lang: Lang, allocation: &Allocation) -> String {
+    let n = format_count(allocation.amount);
+    let pool = &allocation.pool;
+    let id = &allocation.id;
+    let mut resources = allocation
+        .resources
+        .iter()
+        .take(GRANTED_RESOURCES_SHOWN)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let more = allocation
+        .resources
+        .len()
+        .saturating_sub(GRANTED_RESOURCES_SHOWN);
+    if more > 0 {
+        let more = format_count(more as u64);
+        resources.push_str(&match lang {
+            Lang::En => format!(" and {more} more"),
+            Lang::Ko => format!(" 외 {more}개"),
+        });
+    }
     match lang {
-        Lang::En => format!("Granted: {n} {unit} from {pool_name} ({id})"),
-        Lang::Ko => format!("할당 완료: {pool_name}에서 {n} {unit} ({id})"),
+        Lang::En => format!("Granted {n} from {pool}: {resources} ({id})"),
+        Lang::Ko => format!("할당 완료: {pool}에서 {n}개 — {resources} ({id})"),
     }
 }
+
+/// Announced after a release: `Released al_7Q2k` / `al_7Q2k 반납 완료`.
+pub fn released_message(lang: Lang, id: &str) -> String {
+    match lang {
+        Lang::En => format!("Released {id}"),
+        Lang::Ko => format!("{id} 반납 완료"),
+    }
+}
+
+/// The request form's duration choices, the first the default.
+pub const DURATION_CHOICES: [(Option<i64>, Text); 5] = [
+    (Some(3_600), Text::Duration1Hour),
+    (Some(8 * 3_600), Text::Duration8Hours),
+    (Some(86_400), Text::Duration1Day),
+    (Some(7 * 86_400), Text::Duration1Week),
+    (None, Text::DurationNoLimit),
+];
 
 /// `The server's answer could not be read: …` / `서버 응답을 읽을 수 없습니다: …`.
 pub fn unreadable_answer(lang: Lang, detail: &str) -> String {
@@ -472,6 +528,30 @@ mod tests {
             usage_summary(Lang::Ko, 1000, 1200, "IP"),
             "1,200 IP 중 1,000 할당됨"
         );
+    }
+
+    #[test]
+    fn grants_and_releases() {
+        let allocation: Allocation = serde_json::from_str(
+            r#"{"id":"al_7Q2k","pool":"gpu-a100","amount":2,"owner":"alice",
+            "resources":["gpu-a100-03","gpu-a100-04"],"status":"active",
+            "created_at":"2026-11-26T10:00:00Z","expires_at":null,"note":null}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            granted_message(Lang::En, &allocation),
+            "Granted 2 from gpu-a100: gpu-a100-03, gpu-a100-04 (al_7Q2k)"
+        );
+        let mut many = allocation.clone();
+        many.amount = 8;
+        many.resources = (1..=8).map(|i| format!("ip-{i}")).collect();
+        assert_eq!(
+            granted_message(Lang::Ko, &many),
+            "할당 완료: gpu-a100에서 8개 — ip-1, ip-2, ip-3, ip-4, ip-5 외 3개 (al_7Q2k)"
+        );
+        assert_eq!(released_message(Lang::Ko, "al_1"), "al_1 반납 완료");
+        assert_eq!(DURATION_CHOICES[0].0, Some(3_600));
+        assert_eq!(tr(Lang::Ko, DURATION_CHOICES[4].1), "제한 없음");
     }
 
     #[test]

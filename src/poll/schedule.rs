@@ -3,9 +3,10 @@
 //! arguments, so the whole schedule runs on a fake clock in tests.
 
 use super::backoff::backoff_delay_ms;
+use super::retry_after::parse_retry_after;
 use crate::problem::{is_retryable, Failure};
 
-/// Jitter on the interval, ± this fraction, so consoles opened together drift apart.
+/// Jitter on the interval, ± this fraction.
 const INTERVAL_JITTER: f64 = 0.1;
 /// A poll that has not reported back in this long is taken as lost (a page
 /// restored from the back/forward cache, a dropped future), so one missing
@@ -38,10 +39,11 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub fn from_failure(failure: &Failure, retry_after_ms: Option<u64>) -> Self {
+    /// A failed poll, with its `Retry-After` header if there was one.
+    pub fn failed(failure: &Failure, retry_after: Option<&str>, now_ms: f64) -> Self {
         Outcome::Failed {
             retryable: is_retryable(failure),
-            retry_after_ms,
+            retry_after_ms: retry_after.and_then(|value| parse_retry_after(value, now_ms)),
         }
     }
 }
@@ -70,10 +72,11 @@ pub struct PollSchedule {
 }
 
 impl PollSchedule {
-    /// Start it with `on_visibility_change(document.hidden, now)`.
-    pub fn new(interval_secs: u32) -> Self {
+    /// Start it with `on_visibility_change(document.hidden, now, random)`,
+    /// or with `PollNow` when the page is visible.
+    pub fn new(interval_ms: u64) -> Self {
         PollSchedule {
-            interval_ms: u64::from(interval_secs.max(1)) * 1000,
+            interval_ms: interval_ms.max(1),
             hidden: false,
             in_flight_since: None,
             poll_again: false,
@@ -120,11 +123,12 @@ impl PollSchedule {
     /// A failure that will not go away by itself (4xx other than 408/429)
     /// gets no quick retries, but polling goes on at the normal interval: an
     /// operator may fix a token or a route, and the monitor must notice.
-    pub fn finish_poll(&mut self, now_ms: f64, outcome: Outcome, random: f64) -> Command {
+    ///
+    /// Returns the wait before the next poll (`Some(0)`: at once, because a
+    /// refresh came during this one), or `None` while the page is hidden.
+    pub fn finish_poll(&mut self, now_ms: f64, outcome: Outcome, random: f64) -> Option<u64> {
         self.in_flight_since = None;
-        let jittered = self.interval_ms as f64
-            * (1.0 - INTERVAL_JITTER + 2.0 * INTERVAL_JITTER * random.clamp(0.0, 1.0));
-        let jittered = jittered.round() as u64;
+        let jittered = self.jittered_interval_ms(random);
         let delay = match outcome {
             Outcome::Fresh | Outcome::NotModified => {
                 self.attempt = 0;
@@ -155,19 +159,25 @@ impl PollSchedule {
         self.due_at_ms = Some(now_ms + delay as f64);
         if std::mem::take(&mut self.poll_again) {
             self.manual = true;
-            Command::PollNow
+            Some(0)
         } else if self.hidden {
-            Command::Idle
+            None
         } else {
-            Command::WaitMs(delay)
+            Some(delay)
         }
     }
 
-    /// The page was hidden or shown (`visibilitychange`; also call it once at
+    /// The interval ± 10%, uniform, so consoles opened together drift apart.
+    fn jittered_interval_ms(&self, random: f64) -> u64 {
+        let spread = 1.0 - INTERVAL_JITTER + 2.0 * INTERVAL_JITTER * random.clamp(0.0, 1.0);
+        (self.interval_ms as f64 * spread).round() as u64
+    }
+
+    /// The page was hidden or shown (`visibilitychange`; also usable once at
     /// start with the current state). Hidden: no timer. Shown: poll at once if
-    /// the data is older than the interval (or there is none), else wait out
-    /// the rest; a pending retry keeps its own time.
-    pub fn on_visibility_change(&mut self, hidden: bool, now_ms: f64) -> Command {
+    /// the data is as old as the interval (or there is none), else wait out
+    /// the rest of a jittered interval; a pending retry keeps its own time.
+    pub fn on_visibility_change(&mut self, hidden: bool, now_ms: f64, random: f64) -> Command {
         self.hidden = hidden;
         if hidden || self.in_flight(now_ms) {
             return Command::Idle;
@@ -175,7 +185,10 @@ impl PollSchedule {
         let due = if self.last_failed {
             self.due_at_ms
         } else {
-            self.last_success_ms.map(|at| at + self.interval_ms as f64)
+            self.last_success_ms.and_then(|at| {
+                let fresh = now_ms - at < self.interval_ms as f64;
+                fresh.then(|| at + self.jittered_interval_ms(random) as f64)
+            })
         };
         self.at_or_after(due.unwrap_or(now_ms), now_ms)
     }
@@ -270,8 +283,11 @@ mod tests {
     };
 
     fn started() -> PollSchedule {
-        let mut schedule = PollSchedule::new(60);
-        assert_eq!(schedule.on_visibility_change(false, T0), Command::PollNow);
+        let mut schedule = PollSchedule::new(60_000);
+        assert_eq!(
+            schedule.on_visibility_change(false, T0, 0.5),
+            Command::PollNow
+        );
         assert!(schedule.start_poll(T0));
         schedule
     }
@@ -281,17 +297,17 @@ mod tests {
         let mut schedule = started();
         assert_eq!(
             schedule.finish_poll(T0 + 100.0, Outcome::Fresh, 0.0),
-            Command::WaitMs(54_000)
+            Some(54_000)
         );
         assert!(schedule.start_poll(T0 + 54_100.0));
         assert_eq!(
             schedule.finish_poll(T0 + 54_200.0, Outcome::NotModified, 0.5),
-            Command::WaitMs(MIN)
+            Some(MIN)
         );
         assert!(schedule.start_poll(T0 + 114_200.0));
         assert_eq!(
             schedule.finish_poll(T0 + 114_300.0, Outcome::Fresh, 0.999_999),
-            Command::WaitMs(66_000)
+            Some(66_000)
         );
         assert_eq!(schedule.last_success_ms(), Some(T0 + 114_300.0));
         assert_eq!(schedule.age_ms(T0 + 124_300.0), Some(10_000));
@@ -304,20 +320,17 @@ mod tests {
         assert_eq!(schedule.on_online(T0 + 2.0), Command::Idle);
         assert_eq!(schedule.on_pageshow(T0 + 3.0), Command::Idle);
         assert_eq!(
-            schedule.on_visibility_change(false, T0 + 4.0),
+            schedule.on_visibility_change(false, T0 + 4.0, 0.5),
             Command::Idle
         );
         // A refresh during the poll: one more poll right after, not a second at once.
         assert_eq!(schedule.refresh(T0 + 5.0), Command::Idle);
         assert!(!schedule.start_poll(T0 + 6.0));
-        assert_eq!(
-            schedule.finish_poll(T0 + 7.0, Outcome::Fresh, 0.5),
-            Command::PollNow
-        );
+        assert_eq!(schedule.finish_poll(T0 + 7.0, Outcome::Fresh, 0.5), Some(0));
         assert!(schedule.start_poll(T0 + 8.0));
         assert_eq!(
             schedule.finish_poll(T0 + 9.0, Outcome::Fresh, 0.5),
-            Command::WaitMs(MIN)
+            Some(MIN)
         );
     }
 
@@ -339,9 +352,7 @@ mod tests {
         let mut delays = Vec::new();
         for _ in 0..9 {
             now += 50.0;
-            let Command::WaitMs(delay) = schedule.finish_poll(now, RETRY, 0.999_999) else {
-                panic!("expected a wait");
-            };
+            let delay = schedule.finish_poll(now, RETRY, 0.999_999).unwrap();
             delays.push(delay);
             assert_eq!(schedule.retry_in_ms(now), Some(delay));
             now += delay as f64;
@@ -355,7 +366,7 @@ mod tests {
         // Success resets the backoff.
         assert_eq!(
             schedule.finish_poll(now + 10.0, Outcome::Fresh, 0.5),
-            Command::WaitMs(MIN)
+            Some(MIN)
         );
         assert_eq!(schedule.attempt(), 0);
         assert!(!schedule.is_stale(now + 10.0));
@@ -369,21 +380,18 @@ mod tests {
             retryable: true,
             retry_after_ms: Some(ms),
         };
-        assert_eq!(
-            schedule.finish_poll(T0, busy(30_000), 0.5),
-            Command::WaitMs(30_000)
-        );
+        assert_eq!(schedule.finish_poll(T0, busy(30_000), 0.5), Some(30_000));
         assert!(schedule.start_poll(T0 + 30_000.0));
         // Shorter than the backoff (attempt 1: up to 2 s; 0.9 → 1.8 s): backoff wins.
         assert_eq!(
             schedule.finish_poll(T0 + 30_000.0, busy(1_000), 0.9),
-            Command::WaitMs(1_800)
+            Some(1_800)
         );
         // Online does not jump a Retry-After still running.
         assert!(schedule.start_poll(T0 + 31_800.0));
         assert_eq!(
             schedule.finish_poll(T0 + 31_800.0, busy(120_000), 0.1),
-            Command::WaitMs(120_000)
+            Some(120_000)
         );
         assert_eq!(schedule.on_online(T0 + 41_800.0), Command::WaitMs(110_000));
         // A refresh by the reader does.
@@ -398,30 +406,27 @@ mod tests {
             retryable: false,
             retry_after_ms: None,
         };
-        assert_eq!(schedule.finish_poll(T0, denied, 0.5), Command::WaitMs(MIN));
+        assert_eq!(schedule.finish_poll(T0, denied, 0.5), Some(MIN));
         assert_eq!(schedule.attempt(), 0);
         assert_eq!(schedule.retry_in_ms(T0), None);
         assert!(schedule.is_stale(T0));
         assert!(schedule.start_poll(T0 + 60_000.0));
-        assert_eq!(
-            schedule.finish_poll(T0 + 60_000.0, denied, 0.5),
-            Command::WaitMs(MIN)
-        );
+        assert_eq!(schedule.finish_poll(T0 + 60_000.0, denied, 0.5), Some(MIN));
     }
 
     #[test]
     fn outcome_from_failures() {
         let gateway = crate::problem::problem_from_response(502, "", None, "");
         assert_eq!(
-            Outcome::from_failure(&Failure::Http(gateway), Some(5)),
+            Outcome::failed(&Failure::Http(gateway), Some("5"), T0),
             Outcome::Failed {
                 retryable: true,
-                retry_after_ms: Some(5)
+                retry_after_ms: Some(5_000)
             }
         );
         let missing = crate::problem::problem_from_response(404, "", None, "");
         assert_eq!(
-            Outcome::from_failure(&Failure::Http(missing), None),
+            Outcome::failed(&Failure::Http(missing), Some("soon"), T0),
             Outcome::Failed {
                 retryable: false,
                 retry_after_ms: None
@@ -433,24 +438,21 @@ mod tests {
     fn hidden_pages_do_not_poll() {
         let mut schedule = started();
         assert_eq!(
-            schedule.on_visibility_change(true, T0 + 10.0),
+            schedule.on_visibility_change(true, T0 + 10.0, 0.5),
             Command::Idle
         );
-        assert_eq!(
-            schedule.finish_poll(T0 + 20.0, Outcome::Fresh, 0.5),
-            Command::Idle
-        );
+        assert_eq!(schedule.finish_poll(T0 + 20.0, Outcome::Fresh, 0.5), None);
         assert!(!schedule.start_poll(T0 + 60_000.0));
         assert_eq!(schedule.on_online(T0 + 60_000.0), Command::Idle);
         // Shown again with fresh-enough data: wait out the rest of the interval.
         assert_eq!(
-            schedule.on_visibility_change(false, T0 + 30_020.0),
+            schedule.on_visibility_change(false, T0 + 30_020.0, 0.5),
             Command::WaitMs(30_000)
         );
         // Hidden again and shown after a long time: poll at once.
-        schedule.on_visibility_change(true, T0 + 30_030.0);
+        schedule.on_visibility_change(true, T0 + 30_030.0, 0.5);
         assert_eq!(
-            schedule.on_visibility_change(false, T0 + 3_600_000.0),
+            schedule.on_visibility_change(false, T0 + 3_600_000.0, 0.5),
             Command::PollNow
         );
         assert!(schedule.start_poll(T0 + 3_600_000.0));
@@ -458,29 +460,26 @@ mod tests {
 
     #[test]
     fn a_refresh_may_poll_while_hidden() {
-        let mut schedule = PollSchedule::new(60);
-        assert_eq!(schedule.on_visibility_change(true, T0), Command::Idle);
+        let mut schedule = PollSchedule::new(60_000);
+        assert_eq!(schedule.on_visibility_change(true, T0, 0.5), Command::Idle);
         assert!(!schedule.start_poll(T0));
         assert_eq!(schedule.refresh(T0), Command::PollNow);
         assert!(schedule.start_poll(T0));
-        assert_eq!(
-            schedule.finish_poll(T0 + 1.0, Outcome::Fresh, 0.5),
-            Command::Idle
-        );
+        assert_eq!(schedule.finish_poll(T0 + 1.0, Outcome::Fresh, 0.5), None);
         assert!(!schedule.start_poll(T0 + 2.0), "one refresh, one poll");
     }
 
     #[test]
     fn shown_during_a_backoff_keeps_the_retry_time() {
         let mut schedule = started();
-        assert_eq!(schedule.finish_poll(T0, RETRY, 0.5), Command::WaitMs(500));
-        schedule.on_visibility_change(true, T0 + 100.0);
+        assert_eq!(schedule.finish_poll(T0, RETRY, 0.5), Some(500));
+        schedule.on_visibility_change(true, T0 + 100.0, 0.5);
         assert_eq!(
-            schedule.on_visibility_change(false, T0 + 200.0),
+            schedule.on_visibility_change(false, T0 + 200.0, 0.5),
             Command::WaitMs(300)
         );
         assert_eq!(
-            schedule.on_visibility_change(false, T0 + 900.0),
+            schedule.on_visibility_change(false, T0 + 900.0, 0.5),
             Command::PollNow
         );
     }
@@ -512,15 +511,15 @@ mod tests {
         assert!(schedule.start_poll(T0 + 700.0));
         assert_eq!(
             schedule.finish_poll(T0 + 800.0, RETRY, 0.999_999),
-            Command::WaitMs(1_000)
+            Some(1_000)
         );
     }
 
     #[test]
     fn staleness_by_age() {
-        let mut schedule = PollSchedule::new(60);
+        let mut schedule = PollSchedule::new(60_000);
         assert!(!schedule.is_stale(T0), "nothing yet is loading, not stale");
-        schedule.on_visibility_change(false, T0);
+        schedule.on_visibility_change(false, T0, 0.5);
         schedule.start_poll(T0);
         schedule.finish_poll(T0, Outcome::Fresh, 0.5);
         assert!(!schedule.is_stale(T0 + 120_000.0));
@@ -532,7 +531,7 @@ mod tests {
     /// goes: one poll at a time, and about one poll per interval when healthy.
     #[test]
     fn a_day_on_a_fake_clock() {
-        let mut schedule = PollSchedule::new(60);
+        let mut schedule = PollSchedule::new(60_000);
         let mut now = T0;
         let mut seed = 42u64;
         let mut random = move || {
@@ -541,7 +540,7 @@ mod tests {
                 .wrapping_add(1_442_695_040_888_963_407);
             (seed >> 11) as f64 / (1u64 << 53) as f64
         };
-        let mut command = schedule.on_visibility_change(false, now);
+        let mut command = schedule.on_visibility_change(false, now, 0.5);
         let (mut polls, mut shortest_gap, mut last_poll) = (0, f64::MAX, f64::MIN);
         let end = T0 + 86_400_000.0;
         while now < end {
@@ -558,7 +557,11 @@ mod tests {
                     } else {
                         Outcome::Fresh
                     };
-                    command = schedule.finish_poll(now, outcome, random());
+                    command = match schedule.finish_poll(now, outcome, random()) {
+                        Some(0) => Command::PollNow,
+                        Some(ms) => Command::WaitMs(ms),
+                        None => Command::Idle,
+                    };
                 }
                 Command::WaitMs(ms) => {
                     now += ms as f64;

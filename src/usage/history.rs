@@ -21,6 +21,8 @@ struct Sample {
 #[derive(Clone, Debug, Default)]
 pub struct UsageHistory {
     pools: HashMap<String, VecDeque<Sample>>,
+    /// The latest `record`: the right edge of every sparkline, so all share one time axis.
+    latest_ms: f64,
 }
 
 impl UsageHistory {
@@ -30,6 +32,7 @@ impl UsageHistory {
 
     /// Add a poll's pools at `now_ms`. Pools no longer reported are forgotten.
     pub fn record(&mut self, now_ms: f64, pools: &[Pool]) {
+        self.latest_ms = now_ms;
         self.pools.retain(|id, _| pools.iter().any(|p| &p.id == id));
         for pool in pools {
             let fraction = if pool.capacity == 0 {
@@ -58,9 +61,10 @@ impl UsageHistory {
     }
 
     /// The SVG `points` of a `<polyline>` in a `width`×`height` box: time on x
-    /// over the day ending at `now_ms`, usage on y (full at the top). Empty if
-    /// the pool has no history.
-    pub fn sparkline_points(&self, pool_id: &str, now_ms: f64, width: f64, height: f64) -> String {
+    /// over the day ending at the latest record, usage on y (full at the top).
+    /// Empty if the pool has no history.
+    pub fn sparkline_points(&self, pool_id: &str, width: f64, height: f64) -> String {
+        let now_ms = self.latest_ms;
         let Some(samples) = self.pools.get(pool_id) else {
             return String::new();
         };
@@ -151,7 +155,7 @@ mod tests {
             );
         }
         assert_eq!(history.len("p"), 4);
-        let points = history.sparkline_points("p", T0 + 300_000.0, 1440.0, 100.0);
+        let points = history.sparkline_points("p", 1440.0, 100.0);
         assert_eq!(points, "1435.0,75.0 1436.0,50.0 1439.0,50.0 1440.0,25.0");
     }
 
@@ -162,14 +166,11 @@ mod tests {
         history.record(T0 + HISTORY_WINDOW_MS / 2.0, &[pool("p", 0, 4)]);
         history.record(now, &[pool("p", 4, 4), pool("q", 9, 0)]);
         assert_eq!(
-            history.sparkline_points("p", now, 100.0, 20.0),
+            history.sparkline_points("p", 100.0, 20.0),
             "50.0,20.0 100.0,0.0"
         );
-        assert_eq!(
-            history.sparkline_points("q", now, 100.0, 20.0),
-            "100.0,20.0"
-        );
-        assert_eq!(history.sparkline_points("missing", now, 100.0, 20.0), "");
+        assert_eq!(history.sparkline_points("q", 100.0, 20.0), "100.0,20.0");
+        assert_eq!(history.sparkline_points("missing", 100.0, 20.0), "");
         history.record(now + 1.0, &[pool("q", 0, 1)]);
         assert_eq!(
             history.len("p"),
@@ -185,7 +186,7 @@ mod tests {
         history.record(T0 + 60_000.0, &[pool("p", 1, 4)]);
         history.record(T0 + 30_000.0, &[pool("p", 2, 4)]);
         assert_eq!(history.len("p"), 2);
-        let points = history.sparkline_points("p", T0 + HISTORY_WINDOW_MS, 86_400.0, 4.0);
-        assert_eq!(points, "0.0,0.0 30.0,2.0");
+        let points = history.sparkline_points("p", 86_400.0, 4.0);
+        assert_eq!(points, "86370.0,0.0 86400.0,2.0");
     }
 }

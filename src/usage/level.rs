@@ -14,7 +14,12 @@ pub enum UsageLevel {
 impl UsageLevel {
     /// At or above `critical_percent` is critical, at or above `warn_percent` a
     /// warning. A pool with no capacity has nothing to give: as full as can be.
-    pub fn of(allocated: u64, capacity: u64, warn_percent: f64, critical_percent: f64) -> Self {
+    pub fn classify(
+        allocated: u64,
+        capacity: u64,
+        warn_percent: f64,
+        critical_percent: f64,
+    ) -> Self {
         let percent = if capacity == 0 {
             100.0
         } else {
@@ -54,18 +59,21 @@ mod tests {
 
     #[test]
     fn thresholds_are_inclusive() {
-        assert_eq!(UsageLevel::of(79, 100, 80.0, 95.0), UsageLevel::Ok);
-        assert_eq!(UsageLevel::of(80, 100, 80.0, 95.0), UsageLevel::Warn);
-        assert_eq!(UsageLevel::of(94, 100, 80.0, 95.0), UsageLevel::Warn);
-        assert_eq!(UsageLevel::of(95, 100, 80.0, 95.0), UsageLevel::Critical);
-        assert_eq!(UsageLevel::of(10, 16, 60.0, 90.0), UsageLevel::Warn);
-        assert_eq!(UsageLevel::of(0, 16, 0.0, 95.0), UsageLevel::Warn);
+        assert_eq!(UsageLevel::classify(79, 100, 80.0, 95.0), UsageLevel::Ok);
+        assert_eq!(UsageLevel::classify(80, 100, 80.0, 95.0), UsageLevel::Warn);
+        assert_eq!(UsageLevel::classify(94, 100, 80.0, 95.0), UsageLevel::Warn);
+        assert_eq!(
+            UsageLevel::classify(95, 100, 80.0, 95.0),
+            UsageLevel::Critical
+        );
+        assert_eq!(UsageLevel::classify(10, 16, 60.0, 90.0), UsageLevel::Warn);
+        assert_eq!(UsageLevel::classify(0, 16, 0.0, 95.0), UsageLevel::Warn);
     }
 
     #[test]
     fn empty_and_overfull_pools() {
-        assert_eq!(UsageLevel::of(0, 0, 80.0, 95.0), UsageLevel::Critical);
-        assert_eq!(UsageLevel::of(5, 2, 80.0, 95.0), UsageLevel::Critical);
+        assert_eq!(UsageLevel::classify(0, 0, 80.0, 95.0), UsageLevel::Critical);
+        assert_eq!(UsageLevel::classify(5, 2, 80.0, 95.0), UsageLevel::Critical);
         assert_eq!(UsageLevel::Critical.css_class(), "level-critical");
         assert_eq!(UsageLevel::Warn.text(), Text::LevelWarning);
     }
