@@ -1,6 +1,7 @@
 //! Allocation console.
 
 // Pure core (no browser types), tested natively.
+pub mod allocations;
 pub mod config;
 pub mod format;
 pub mod i18n;
