@@ -132,7 +132,7 @@ pub enum ConfigIssueKind {
     TokenInUrlIgnored,
     /// The contract accepts a token only from `config.json` or a host message.
     TokenInAttributeIgnored,
-    /// A token with control characters; its value is never echoed.
+    /// A token that is not visible ASCII (see [`is_valid_token`]); never echoed.
     TokenInvalid,
     /// `config.json` exists but could not be fetched or is not a JSON object.
     FileUnreadable { reason: String },
@@ -352,7 +352,7 @@ fn apply(
             ConfigSource::Attribute => return Err(ConfigIssueKind::TokenInAttributeIgnored),
             ConfigSource::File => {
                 config.token = None;
-                if value.chars().any(char::is_control) {
+                if !empty && !is_valid_token(value) {
                     return Err(ConfigIssueKind::TokenInvalid);
                 }
                 config.token = (!empty).then(|| value.to_owned());
@@ -380,6 +380,15 @@ fn parse_endpoint(value: &str) -> Option<String> {
         value.starts_with('/') && !value.starts_with("//")
     };
     ok.then(|| value.trim_end_matches('/').to_owned())
+}
+
+/// Longest bearer token accepted.
+pub const TOKEN_MAX_CHARS: usize = 4096;
+
+/// A bearer token the console can send: visible ASCII only, since anything
+/// else makes the browser refuse the `Authorization` header on every request.
+pub fn is_valid_token(token: &str) -> bool {
+    (1..=TOKEN_MAX_CHARS).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// `scheme://host[:port]`, no path; lower-cased, as browsers serialise `event.origin`.

@@ -475,10 +475,10 @@ pub fn config_issue_message(lang: Lang, issue: &ConfigIssue) -> String {
             "페이지 속성의 토큰은 무시됩니다. config.json이나 임베드한 페이지의 메시지를 사용하세요.".to_owned()
         }
         (Lang::En, ConfigIssueKind::TokenInvalid) => {
-            "config.json: the token contains control characters and is not used.".to_owned()
+            "config.json: the token may hold only visible ASCII characters, so it is not used.".to_owned()
         }
         (Lang::Ko, ConfigIssueKind::TokenInvalid) => {
-            "config.json: 토큰에 제어 문자가 있어 사용하지 않습니다.".to_owned()
+            "config.json: 토큰에는 공백 없는 ASCII 문자만 쓸 수 있어 사용하지 않습니다.".to_owned()
         }
         (Lang::En, ConfigIssueKind::FileUnreadable { reason }) => {
             format!("config.json could not be read ({reason}); using the other settings.")

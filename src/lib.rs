@@ -3,6 +3,7 @@
 // Pure core (no browser types), tested natively.
 pub mod allocations;
 pub mod config;
+pub mod embed;
 pub mod format;
 pub mod i18n;
 pub mod poll;

@@ -1,0 +1,3 @@
+//! The host-page message protocol.
+
+pub mod protocol;
