@@ -167,6 +167,14 @@ impl Store {
         )
     }
 
+    /// Usage and the active allocations at one instant (tests check the
+    /// invariants on it: allocated = sum of active amounts, units unique).
+    pub fn snapshot(&self) -> (Vec<Pool>, Vec<Allocation>) {
+        let now = self.clock.now_ms();
+        let ledger = self.published.read().expect("ledger lock");
+        (ledger.usage(now), ledger.active(None, now))
+    }
+
     /// One allocation in any status.
     pub async fn get(&self, id: &str) -> anyhow::Result<Option<Allocation>> {
         let now = self.clock.now_ms();
@@ -322,6 +330,11 @@ fn load_grants(conn: &Connection, pools: &[PoolSpec], now_ms: i64) -> anyhow::Re
     Ok(grants)
 }
 
+fn is_unique_violation(error: &rusqlite::Error) -> bool {
+    matches!(error, rusqlite::Error::SqliteFailure(failure, _)
+        if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
+}
+
 /// `al_` and 16 random base-62 characters.
 fn new_allocation_id() -> String {
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -470,22 +483,19 @@ impl Writer {
         key: Option<&str>,
         now: i64,
     ) -> anyhow::Result<(AllocateOutcome, Option<Change>)> {
-        if let Some(key) = key {
-            if let Some(row) = select_by(&self.conn, "idempotency_key", key)? {
-                return Ok(if row.same_request(request) {
-                    (AllocateOutcome::Replayed(row.created()), None)
-                } else {
-                    (AllocateOutcome::KeyReused, None)
-                });
-            }
-        }
         let Some((pool_index, pool)) = self.working.pool_by_id(&request.pool) else {
             return Ok((AllocateOutcome::UnknownPool, None));
         };
         let amount = u64::try_from(request.amount).unwrap_or(0);
         let units = match pool.units.pick(amount) {
             Ok(units) => units,
-            Err(available) => return Ok((AllocateOutcome::Insufficient { available }, None)),
+            // A key's first answer is replayed even when the pool is now full.
+            Err(available) => {
+                return Ok(match self.earlier_use(key, request)? {
+                    Some(outcome) => (outcome, None),
+                    None => (AllocateOutcome::Insufficient { available }, None),
+                })
+            }
         };
         let resources: Vec<String> = units
             .iter()
@@ -495,7 +505,9 @@ impl Writer {
             .ttl_seconds
             .map(|ttl| now.saturating_add(ttl.saturating_mul(1000)).min(MAX_MS));
         let id = new_allocation_id();
-        self.conn
+        // The key's UNIQUE index finds an earlier use without a lookup first.
+        let inserted = self
+            .conn
             .prepare_cached(
                 "INSERT INTO allocations (id, pool, amount, owner, resources, created_at, \
                  expires_at, ttl_seconds, note, idempotency_key) \
@@ -512,7 +524,17 @@ impl Writer {
                 request.ttl_seconds,
                 request.note,
                 key,
-            ])?;
+            ]);
+        match inserted {
+            Ok(_) => {}
+            Err(error) if is_unique_violation(&error) => {
+                if let Some(outcome) = self.earlier_use(key, request)? {
+                    return Ok((outcome, None));
+                }
+                return Err(error.into());
+            }
+            Err(error) => return Err(error.into()),
+        }
         let allocation = Allocation {
             id,
             pool: request.pool.clone(),
@@ -532,6 +554,22 @@ impl Writer {
             allocation: allocation.clone(),
         };
         Ok((AllocateOutcome::Created(allocation), Some(Change::Grant(grant))))
+    }
+
+    /// What an earlier request with this key decides: its replay, or `422`.
+    fn earlier_use(
+        &self,
+        key: Option<&str>,
+        request: &AllocationRequest,
+    ) -> anyhow::Result<Option<AllocateOutcome>> {
+        let Some(key) = key else { return Ok(None) };
+        Ok(select_by(&self.conn, "idempotency_key", key)?.map(|row| {
+            if row.same_request(request) {
+                AllocateOutcome::Replayed(row.created())
+            } else {
+                AllocateOutcome::KeyReused
+            }
+        }))
     }
 
     fn release(&mut self, id: &str, now: i64) -> anyhow::Result<(ReleaseOutcome, Option<Change>)> {

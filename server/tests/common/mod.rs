@@ -1,0 +1,112 @@
+//! A server on an ephemeral port with a temporary database, for the tests.
+
+#![allow(dead_code)]
+
+pub mod http;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use allocation_contract::{Allocation, Problem, Usage};
+use allocation_server::{app_with_state, AppState, ServerConfig};
+use serde_json::{json, Value};
+
+pub use http::{Connection, Reply};
+
+pub struct TestServer {
+    pub address: SocketAddr,
+    pub state: AppState,
+    pub db: PathBuf,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A fresh temporary directory that lives as long as the test.
+pub fn temp_dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
+}
+
+/// Serves `config` on 127.0.0.1:0.
+pub async fn start(config: ServerConfig) -> TestServer {
+    let db = config.db.clone();
+    let (router, state) = app_with_state(config).await.expect("app");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router).await.expect("serve");
+    });
+    TestServer {
+        address,
+        state,
+        db,
+        task,
+    }
+}
+
+impl TestServer {
+    pub async fn connect(&self) -> Connection {
+        Connection::open(self.address).await
+    }
+
+    pub async fn usage(&self) -> Usage {
+        let reply = self.connect().await.get("/api/v1/usage").await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        reply.json()
+    }
+
+    pub async fn allocated(&self, pool: &str) -> u64 {
+        let usage = self.usage().await;
+        usage
+            .pools
+            .iter()
+            .find(|p| p.id == pool)
+            .expect("pool")
+            .allocated
+    }
+
+    /// `POST /allocations` with a fresh key.
+    pub async fn allocate(&self, body: Value) -> Reply {
+        let key = format!("key-{}", rand_key());
+        self.connect()
+            .await
+            .post_json("/api/v1/allocations", &key, &body)
+            .await
+    }
+
+    /// Allocates and expects `201`.
+    pub async fn granted(&self, pool: &str, amount: u64, owner: &str) -> Allocation {
+        let reply = self
+            .allocate(json!({"pool": pool, "amount": amount, "owner": owner}))
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.text());
+        reply.json()
+    }
+}
+
+pub fn rand_key() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A problem body, checked to be `application/problem+json` with `status`.
+pub fn problem(reply: &Reply, status: u16) -> Problem {
+    assert_eq!(reply.status, status, "{}", reply.text());
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/problem+json"),
+        "{}",
+        reply.text()
+    );
+    let problem: Problem = reply.json();
+    assert_eq!(problem.status, status);
+    assert!(!problem.title.is_empty());
+    problem
+}
