@@ -75,7 +75,11 @@ impl PoolUnits {
 /// at least two digits (three for a pool of 100 to 999, and so on).
 pub fn unit_name(pool: &str, unit: u32, capacity: u64) -> String {
     let width = capacity.max(1).ilog10() as usize + 1;
-    format!("{pool}-{:0width$}", u64::from(unit) + 1, width = width.max(2))
+    format!(
+        "{pool}-{:0width$}",
+        u64::from(unit) + 1,
+        width = width.max(2)
+    )
 }
 
 /// The 0-based unit a name from [`unit_name`] stands for.

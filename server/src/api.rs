@@ -52,7 +52,10 @@ pub fn router(state: AppState, limits: ApiLimits) -> Router {
     let token = Arc::new(limits.token.clone());
     let api = Router::new()
         .route("/usage", get(usage))
-        .route("/allocations", get(list_allocations).post(create_allocation))
+        .route(
+            "/allocations",
+            get(list_allocations).post(create_allocation),
+        )
         .route(
             "/allocations/{id}",
             get(show_allocation).delete(release_allocation),
@@ -188,11 +191,7 @@ async fn list_allocations(
     let (as_of, allocations, etag) = state.store.active(owner);
     Ok(with_etag(
         &etag,
-        Json(Allocations {
-            as_of,
-            allocations,
-        })
-        .into_response(),
+        Json(Allocations { as_of, allocations }).into_response(),
     ))
 }
 
@@ -256,7 +255,9 @@ async fn create_allocation(
             )
             .detail("use a new key for a new request"))
         }
-        AllocateOutcome::UnknownPool => return Err(ApiError::not_found(format!("no pool {pool_id}"))),
+        AllocateOutcome::UnknownPool => {
+            return Err(ApiError::not_found(format!("no pool {pool_id}")))
+        }
         AllocateOutcome::Insufficient { available } => {
             return Err(ApiError::insufficient(available, &pool_id))
         }
@@ -319,10 +320,12 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
             )
             .detail("send Content-Type: application/json"));
         }
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            let status = rejection.status();
-            ApiError::http(status).detail(rejection.body_text())
-        })?;
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                let status = rejection.status();
+                ApiError::http(status).detail(rejection.body_text())
+            })?;
         serde_json::from_slice(&bytes)
             .map(JsonBody)
             .map_err(|error| ApiError::malformed(format!("the body is not valid JSON: {error}")))
@@ -405,13 +408,85 @@ pub fn allocation_request(body: &Value) -> Result<AllocationRequest, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::body::Body;
     use serde_json::json;
+    use tower::ServiceExt;
+
+    /// A router whose `/slow` holds its admission slot until `release` fires.
+    fn gated(
+        slots: usize,
+        timeout: Duration,
+    ) -> (
+        Router,
+        tokio::sync::mpsc::Receiver<()>,
+        Arc<tokio::sync::Notify>,
+    ) {
+        let (entered, inside) = tokio::sync::mpsc::channel(8);
+        let release = Arc::new(tokio::sync::Notify::new());
+        let gate = Arc::clone(&release);
+        let admission = Arc::new(Admission {
+            slots: Arc::new(Semaphore::new(slots)),
+            timeout,
+        });
+        let router = Router::new()
+            .route(
+                "/slow",
+                get(move || {
+                    let (entered, gate) = (entered.clone(), Arc::clone(&gate));
+                    async move {
+                        entered.send(()).await.unwrap();
+                        gate.notified().await;
+                        "done"
+                    }
+                }),
+            )
+            .layer(middleware::from_fn_with_state(admission, admit));
+        (router, inside, release)
+    }
+
+    fn slow() -> Request {
+        Request::get("/slow").body(Body::empty()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn past_the_concurrency_limit_requests_are_shed_with_503_and_retry_after() {
+        let (router, mut inside, release) = gated(1, Duration::from_secs(30));
+        let first = tokio::spawn(router.clone().oneshot(slow()));
+        inside.recv().await.unwrap();
+        let shed = router.clone().oneshot(slow()).await.unwrap();
+        assert_eq!(shed.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(shed.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(
+            shed.headers()[header::CONTENT_TYPE],
+            allocation_contract::PROBLEM_CONTENT_TYPE
+        );
+        release.notify_one();
+        assert_eq!(first.await.unwrap().unwrap().status(), StatusCode::OK);
+        // The slot is free again.
+        let next = tokio::spawn(router.oneshot(slow()));
+        inside.recv().await.unwrap();
+        release.notify_one();
+        assert_eq!(next.await.unwrap().unwrap().status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn a_request_past_its_deadline_gets_503() {
+        let (router, _inside, _release) = gated(4, Duration::from_millis(50));
+        let late = router.oneshot(slow()).await.unwrap();
+        assert_eq!(late.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(late.headers()[header::RETRY_AFTER], "1");
+    }
 
     #[test]
     fn wrong_types_become_field_errors() {
         let error = allocation_request(&json!({"pool": 1, "amount": "2", "owner": "a", "note": 5}))
             .unwrap_err();
-        let fields: Vec<_> = error.problem.errors.iter().map(|e| e.field.as_str()).collect();
+        let fields: Vec<_> = error
+            .problem
+            .errors
+            .iter()
+            .map(|e| e.field.as_str())
+            .collect();
         assert_eq!(fields, ["pool", "amount", "note"]);
         assert_eq!(error.problem.status, 422);
     }
@@ -428,6 +503,9 @@ mod tests {
 
     #[test]
     fn a_non_object_is_malformed() {
-        assert_eq!(allocation_request(&json!([1])).unwrap_err().problem.status, 400);
+        assert_eq!(
+            allocation_request(&json!([1])).unwrap_err().problem.status,
+            400
+        );
     }
 }

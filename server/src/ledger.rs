@@ -25,7 +25,7 @@ pub struct Grant {
 /// One step the ledger takes. Returning covers release and expiry.
 #[derive(Clone, Debug)]
 pub enum Change {
-    Grant(Grant),
+    Grant(Box<Grant>),
     Return(String),
 }
 
@@ -95,7 +95,7 @@ impl Ledger {
         match change {
             Change::Grant(grant) => {
                 self.pools[grant.pool].units.take(&grant.units);
-                self.index_grant(grant.clone());
+                self.index_grant(Grant::clone(grant));
             }
             Change::Return(id) => {
                 if let Some(grant) = self.active.remove(id) {

@@ -59,7 +59,11 @@ pub async fn app_with_state(config: ServerConfig) -> anyhow::Result<(Router, App
                 .with_context(|| format!("--allow-origin {origin:?} is not a valid origin"))?,
         );
     }
-    let (db, pools, clock) = (config.db.clone(), config.pools.clone(), config.clock.clone());
+    let (db, pools, clock) = (
+        config.db.clone(),
+        config.pools.clone(),
+        config.clock.clone(),
+    );
     let store = tokio::task::spawn_blocking(move || store::Store::open(&db, pools, clock))
         .await
         .context("opening the store panicked")??;

@@ -172,9 +172,10 @@ mod tests {
         .to_string();
         assert!(err.contains("line 5"), "{err}");
         assert!(err.contains("capacity"), "{err}");
-        let err = parse_toml("[[pools]]\nid = \"gpu\"\nname = \"GPU\"\nunit = \"GPU\"\ncapacity = 0\n")
-            .unwrap_err()
-            .to_string();
+        let err =
+            parse_toml("[[pools]]\nid = \"gpu\"\nname = \"GPU\"\nunit = \"GPU\"\ncapacity = 0\n")
+                .unwrap_err()
+                .to_string();
         assert!(err.contains("line 5") && err.contains("capacity"), "{err}");
     }
 

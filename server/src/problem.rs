@@ -10,14 +10,15 @@ use axum::response::{IntoResponse, Response};
 /// A problem document and the headers that go with it.
 #[derive(Debug)]
 pub struct ApiError {
-    pub problem: Problem,
+    /// Boxed: errors travel in `Result`s, which should stay small.
+    pub problem: Box<Problem>,
     headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, slug: &str, title: &str) -> Self {
         ApiError {
-            problem: Problem::new(status.as_u16(), slug, title),
+            problem: Box::new(Problem::new(status.as_u16(), slug, title)),
             headers: Vec::new(),
         }
     }
@@ -31,7 +32,7 @@ impl ApiError {
         );
         problem.problem_type = "about:blank".to_owned();
         ApiError {
-            problem,
+            problem: Box::new(problem),
             headers: Vec::new(),
         }
     }
@@ -111,8 +112,8 @@ impl From<anyhow::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.problem.status)
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status =
+            StatusCode::from_u16(self.problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::to_vec(&self.problem).unwrap_or_default();
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
@@ -136,7 +137,11 @@ pub async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
     let is_problem = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|value| value.as_bytes().starts_with(PROBLEM_CONTENT_TYPE.as_bytes()));
+        .is_some_and(|value| {
+            value
+                .as_bytes()
+                .starts_with(PROBLEM_CONTENT_TYPE.as_bytes())
+        });
     if status.as_u16() < 400 || is_problem {
         return response;
     }
@@ -147,5 +152,8 @@ pub async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
     );
-    Response::from_parts(parts, Body::from(serde_json::to_vec(&problem).unwrap_or_default()))
+    Response::from_parts(
+        parts,
+        Body::from(serde_json::to_vec(&problem).unwrap_or_default()),
+    )
 }

@@ -73,7 +73,13 @@ async fn no_console() -> &'static str {
 async fn index(State(site): State<Arc<Site>>) -> Response {
     let html = match tokio::fs::read_to_string(site.dist.join("index.html")).await {
         Ok(html) => html,
-        Err(_) => return (StatusCode::NOT_FOUND, "no index.html in the console's folder\n").into_response(),
+        Err(_) => {
+            return (
+                StatusCode::NOT_FOUND,
+                "no index.html in the console's folder\n",
+            )
+                .into_response()
+        }
     };
     let nonce = new_nonce();
     let policy = site.csp.policy(Some(&nonce));
@@ -137,7 +143,10 @@ mod tests {
         let html = r#"<head><script type="module">import init from '/app.js';</script>
 <SCRIPT>1</SCRIPT><script src="/x.js"></script><script nonce="old">2</script><scripts></head>"#;
         let out = add_nonce(html, "abc");
-        assert!(out.contains(r#"<script nonce="abc" type="module">import"#), "{out}");
+        assert!(
+            out.contains(r#"<script nonce="abc" type="module">import"#),
+            "{out}"
+        );
         assert!(out.contains(r#"<SCRIPT nonce="abc">1"#), "{out}");
         assert!(out.contains(r#"<script src="/x.js">"#), "{out}");
         assert!(out.contains(r#"<script nonce="old">2"#), "{out}");

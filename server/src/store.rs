@@ -58,7 +58,9 @@ pub enum AllocateOutcome {
     /// The key was used before with a different request.
     KeyReused,
     UnknownPool,
-    Insufficient { available: u64 },
+    Insufficient {
+        available: u64,
+    },
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -146,7 +148,10 @@ impl Store {
     /// The current ETag of both listings.
     pub fn etag(&self) -> String {
         let now = self.clock.now_ms();
-        self.published.read().expect("ledger lock").etag(self.boot, now)
+        self.published
+            .read()
+            .expect("ledger lock")
+            .etag(self.boot, now)
     }
 
     /// Usage now, and its ETag.
@@ -553,7 +558,10 @@ impl Writer {
             expires_at_ms: expires_at,
             allocation: allocation.clone(),
         };
-        Ok((AllocateOutcome::Created(allocation), Some(Change::Grant(grant))))
+        Ok((
+            AllocateOutcome::Created(allocation),
+            Some(Change::Grant(Box::new(grant))),
+        ))
     }
 
     /// What an earlier request with this key decides: its replay, or `422`.

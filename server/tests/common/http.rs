@@ -110,7 +110,10 @@ impl Connection {
         self.send(
             Method::POST,
             path,
-            &[("content-type", "application/json"), ("idempotency-key", key)],
+            &[
+                ("content-type", "application/json"),
+                ("idempotency-key", key),
+            ],
             Some(serde_json::to_vec(body).expect("json")),
         )
         .await

@@ -1,0 +1,153 @@
+//! The real binary, killed with SIGKILL mid-load: whatever was acknowledged is
+//! there after a restart, and nothing that was refused is.
+
+mod common;
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use allocation_contract::{Allocation, AllocationStatus, Allocations};
+use common::{temp_dir, Connection};
+use hyper::Method;
+use serde_json::json;
+use tokio::sync::Mutex;
+
+/// Starts the server binary and reads the address it prints.
+fn spawn_server(dir: &Path) -> (Child, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_allocation-server"))
+        .arg("--db")
+        .arg(dir.join("durable.db"))
+        .arg("--pools")
+        .arg(dir.join("pools.json"))
+        .args(["--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn allocation-server");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("read");
+    let url = line
+        .trim()
+        .strip_prefix("allocation-server listening on http://")
+        .unwrap_or_else(|| panic!("unexpected start-up line {line:?}"));
+    (child, url.trim_end_matches('/').parse().expect("address"))
+}
+
+#[derive(Default)]
+struct Outcomes {
+    acknowledged: Vec<Allocation>,
+    refused: HashSet<String>,
+    /// Sent but never answered: the kill came first, either fate is fine.
+    unanswered: HashSet<String>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_allocations_survive_kill_9_and_refused_ones_never_appear() {
+    let dir = temp_dir();
+    std::fs::write(
+        dir.path().join("pools.json"),
+        r#"{"pools": [{"id": "disk", "name": "Disk", "unit": "disk", "capacity": 100000},
+                      {"id": "tiny", "name": "Tiny", "unit": "slot", "capacity": 20}]}"#,
+    )
+    .unwrap();
+    let (mut child, address) = spawn_server(dir.path());
+    let outcomes = Arc::new(Mutex::new(Outcomes::default()));
+    let (enough_tx, enough_rx) = tokio::sync::watch::channel(false);
+    let mut clients = Vec::new();
+    for client in 0..16 {
+        let outcomes = Arc::clone(&outcomes);
+        let enough_tx = enough_tx.clone();
+        clients.push(tokio::spawn(async move {
+            let mut conn = Connection::open(address).await;
+            // Most clients stream into a big pool; a few fill a tiny one and
+            // then get refused.
+            let pool = if client < 12 { "disk" } else { "tiny" };
+            for round in 0.. {
+                let owner = format!("c{client}-r{round}");
+                let body = serde_json::to_vec(&json!({"pool": pool, "amount": 1, "owner": owner}))
+                    .unwrap();
+                let headers = [
+                    ("content-type", "application/json"),
+                    ("idempotency-key", owner.as_str()),
+                ];
+                let Ok(reply) = conn
+                    .try_send(Method::POST, "/api/v1/allocations", &headers, Some(body))
+                    .await
+                else {
+                    outcomes.lock().await.unanswered.insert(owner);
+                    return;
+                };
+                let mut outcomes = outcomes.lock().await;
+                match reply.status {
+                    201 => outcomes.acknowledged.push(reply.json()),
+                    409 => {
+                        outcomes.refused.insert(owner);
+                    }
+                    other => panic!("unexpected {other}"),
+                }
+                if outcomes.refused.len() >= 20 && outcomes.acknowledged.len() >= 400 {
+                    let _ = enough_tx.send(true);
+                }
+            }
+        }));
+    }
+    let mut enough = enough_rx;
+    enough.wait_for(|enough| *enough).await.unwrap();
+    child.kill().expect("SIGKILL"); // std's kill is SIGKILL on Unix
+    child.wait().unwrap();
+    for client in clients {
+        client.await.unwrap();
+    }
+    let outcomes = outcomes.lock().await;
+    assert!(outcomes.acknowledged.len() >= 400);
+
+    let (mut child, address) = spawn_server(dir.path());
+    let mut conn = Connection::open(address).await;
+    for allocation in &outcomes.acknowledged {
+        let reply = conn
+            .get(&format!("/api/v1/allocations/{}", allocation.id))
+            .await;
+        assert_eq!(reply.status, 200, "acknowledged {} is lost", allocation.id);
+        let stored: Allocation = reply.json();
+        assert_eq!(stored.status, AllocationStatus::Active);
+        assert_eq!(stored.resources, allocation.resources);
+    }
+    let active: Allocations = conn.get("/api/v1/allocations").await.json();
+    let acknowledged: HashSet<&str> = outcomes
+        .acknowledged
+        .iter()
+        .map(|a| a.owner.as_str())
+        .collect();
+    for allocation in &active.allocations {
+        let owner = allocation.owner.as_str();
+        assert!(
+            !outcomes.refused.contains(owner),
+            "refused {owner} appeared"
+        );
+        assert!(
+            acknowledged.contains(owner) || outcomes.unanswered.contains(owner),
+            "{owner} was never sent"
+        );
+    }
+    assert!(active.allocations.len() >= outcomes.acknowledged.len());
+    let units: HashSet<_> = active
+        .allocations
+        .iter()
+        .flat_map(|a| a.resources.clone())
+        .collect();
+    assert_eq!(units.len(), active.allocations.len(), "no unit held twice");
+    let tiny = active
+        .allocations
+        .iter()
+        .filter(|a| a.pool == "tiny")
+        .count();
+    assert_eq!(tiny, 20, "the tiny pool is exactly full");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
