@@ -199,9 +199,9 @@ pub fn tr(lang: Lang, text: Text) -> &'static str {
         ),
         Text::BackOnline => ("Back online", "다시 연결되었습니다"),
         Text::Theme => ("Theme", "테마"),
-        Text::ThemeLight => ("Light", "밝게"),
-        Text::ThemeDark => ("Dark", "어둡게"),
-        Text::ThemeAuto => ("System", "시스템 설정"),
+        Text::ThemeLight => ("Light", "밝은 테마"),
+        Text::ThemeDark => ("Dark", "어두운 테마"),
+        Text::ThemeAuto => ("System", "시스템 설정 따름"),
         Text::Dismiss => ("Dismiss", "닫기"),
         Text::Unauthorized => (
             "Not authorised: the server needs a valid token",
@@ -224,11 +224,11 @@ pub fn tr(lang: Lang, text: Text) -> &'static str {
 }
 
 /// `Updated just now` under 5 s, else `Updated 12 s ago` / `12초 전 업데이트됨`.
-pub fn updated_ago(lang: Lang, secs: i64) -> String {
+pub fn updated_ago(lang: Lang, secs: u64) -> String {
     if secs < 5 {
         return tr(lang, Text::UpdatedJustNow).to_owned();
     }
-    let ago = format_duration_short(lang, secs);
+    let ago = format_duration_short(lang, i64::try_from(secs).unwrap_or(i64::MAX));
     match lang {
         Lang::En => format!("Updated {ago} ago"),
         Lang::Ko => format!("{ago} 전 업데이트됨"),
@@ -245,8 +245,8 @@ pub fn expires_in(lang: Lang, secs: i64) -> String {
 }
 
 /// `Retrying in 8 s` / `8초 후 다시 시도합니다`.
-pub fn retrying_in(lang: Lang, secs: i64) -> String {
-    let wait = format_duration_short(lang, secs);
+pub fn retrying_in(lang: Lang, secs: u64) -> String {
+    let wait = format_duration_short(lang, i64::try_from(secs).unwrap_or(i64::MAX));
     match lang {
         Lang::En => format!("Retrying in {wait}"),
         Lang::Ko => format!("{wait} 후 다시 시도합니다"),

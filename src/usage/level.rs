@@ -43,6 +43,15 @@ impl UsageLevel {
         }
     }
 
+    /// A shape that differs by level, for readers who cannot tell the colours apart.
+    pub fn icon(self) -> &'static str {
+        match self {
+            UsageLevel::Ok => "✓",
+            UsageLevel::Warn => "▲",
+            UsageLevel::Critical => "✖",
+        }
+    }
+
     /// The word shown beside the colour.
     pub fn text(self) -> Text {
         match self {
@@ -76,5 +85,6 @@ mod tests {
         assert_eq!(UsageLevel::classify(5, 2, 80.0, 95.0), UsageLevel::Critical);
         assert_eq!(UsageLevel::Critical.css_class(), "level-critical");
         assert_eq!(UsageLevel::Warn.text(), Text::LevelWarning);
+        assert_ne!(UsageLevel::Warn.icon(), UsageLevel::Critical.icon());
     }
 }
