@@ -297,9 +297,9 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
         .ok_or_else(|| missing("an Idempotency-Key is 1 to 255 visible ASCII characters"))
 }
 
-/// The request body as JSON: a wrong content type is `415`, bad syntax `400`,
-/// too large `413`, always as a problem (never axum's plain-text rejection).
-pub struct JsonBody(pub Value);
+/// A body declared as JSON: a wrong content type is `415`, too large `413`,
+/// always as a problem (never axum's plain-text rejection).
+pub struct JsonBody(pub Bytes);
 
 impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = ApiError;
@@ -326,15 +326,19 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                 let status = rejection.status();
                 ApiError::http(status).detail(rejection.body_text())
             })?;
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(|error| ApiError::malformed(format!("the body is not valid JSON: {error}")))
+        Ok(JsonBody(bytes))
     }
 }
 
-/// Reads the body's fields one by one so that each wrong type becomes a field
-/// error (`422`), and unknown fields are ignored.
-pub fn allocation_request(body: &Value) -> Result<AllocationRequest, ApiError> {
+/// The request in a `POST /allocations` body. Bad JSON is `400`; a body that
+/// does not parse as a request is read again field by field so that each
+/// wrong type becomes a field error (`422`). Unknown fields are ignored.
+pub fn allocation_request(body: &[u8]) -> Result<AllocationRequest, ApiError> {
+    if let Ok(request) = serde_json::from_slice::<AllocationRequest>(body) {
+        return Ok(request);
+    }
+    let body: Value = serde_json::from_slice(body)
+        .map_err(|error| ApiError::malformed(format!("the body is not valid JSON: {error}")))?;
     let Some(object) = body.as_object() else {
         return Err(ApiError::malformed("the body must be a JSON object"));
     };
@@ -477,10 +481,16 @@ mod tests {
         assert_eq!(late.headers()[header::RETRY_AFTER], "1");
     }
 
+    fn bytes(value: Value) -> Vec<u8> {
+        serde_json::to_vec(&value).unwrap()
+    }
+
     #[test]
     fn wrong_types_become_field_errors() {
-        let error = allocation_request(&json!({"pool": 1, "amount": "2", "owner": "a", "note": 5}))
-            .unwrap_err();
+        let error = allocation_request(&bytes(
+            json!({"pool": 1, "amount": "2", "owner": "a", "note": 5}),
+        ))
+        .unwrap_err();
         let fields: Vec<_> = error
             .problem
             .errors
@@ -493,9 +503,9 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_ignored_and_nulls_are_absent() {
-        let request = allocation_request(
-            &json!({"pool": "p", "amount": 2, "owner": "a", "ttl_seconds": null, "extra": true}),
-        )
+        let request = allocation_request(&bytes(
+            json!({"pool": "p", "amount": 2, "owner": "a", "ttl_seconds": null, "extra": true}),
+        ))
         .unwrap();
         assert_eq!(request.amount, 2);
         assert_eq!(request.ttl_seconds, None);
@@ -504,7 +514,10 @@ mod tests {
     #[test]
     fn a_non_object_is_malformed() {
         assert_eq!(
-            allocation_request(&json!([1])).unwrap_err().problem.status,
+            allocation_request(&bytes(json!([1])))
+                .unwrap_err()
+                .problem
+                .status,
             400
         );
     }

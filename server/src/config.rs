@@ -8,6 +8,7 @@ use clap::Parser;
 
 use crate::clock::Clock;
 use crate::pools::{demo_pools, load_pools_file, PoolSpec};
+use crate::store::Synchronous;
 
 /// Request bodies past this size get `413`.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -34,6 +35,8 @@ pub struct ServerConfig {
     /// API requests that take longer get `503`.
     pub request_timeout: Duration,
     pub body_limit: usize,
+    /// When a write counts as done: on disk (default) or in the OS.
+    pub synchronous: Synchronous,
     /// The time source (tests move it instead of sleeping).
     pub clock: Clock,
 }
@@ -52,6 +55,7 @@ impl ServerConfig {
             max_concurrency: 256,
             request_timeout: Duration::from_secs(10),
             body_limit: BODY_LIMIT,
+            synchronous: Synchronous::Full,
             clock: Clock::system(),
         }
     }
@@ -92,6 +96,10 @@ pub struct Cli {
     /// Seconds an API request may take before it is answered with 503.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub request_timeout: u64,
+    /// When a write is acknowledged: `full` = on disk (survives power loss),
+    /// `normal` = handed to the OS (survives kill -9, not power loss).
+    #[arg(long, value_enum, default_value_t = Synchronous::Full)]
+    pub synchronous: Synchronous,
 }
 
 impl Cli {
@@ -117,6 +125,7 @@ impl Cli {
             connect_src,
             max_concurrency: self.max_concurrency as usize,
             request_timeout: Duration::from_secs(self.request_timeout),
+            synchronous: self.synchronous,
             ..ServerConfig::demo(self.db)
         })
     }

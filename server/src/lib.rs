@@ -40,6 +40,7 @@ pub use api::AppState;
 pub use clock::Clock;
 pub use config::{Cli, ServerConfig};
 pub use pools::PoolSpec;
+pub use store::Synchronous;
 
 /// The full router: `/api/v1`, `/healthz` and the console, with logging,
 /// compression and `X-Content-Type-Options: nosniff` on everything.
@@ -64,9 +65,11 @@ pub async fn app_with_state(config: ServerConfig) -> anyhow::Result<(Router, App
         config.pools.clone(),
         config.clock.clone(),
     );
-    let store = tokio::task::spawn_blocking(move || store::Store::open(&db, pools, clock))
-        .await
-        .context("opening the store panicked")??;
+    let synchronous = config.synchronous;
+    let store =
+        tokio::task::spawn_blocking(move || store::Store::open(&db, pools, clock, synchronous))
+            .await
+            .context("opening the store panicked")??;
     let state = AppState {
         store,
         in_flight: idempotency::InFlightKeys::default(),

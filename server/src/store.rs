@@ -3,7 +3,8 @@
 //! Every write goes through the writer: it drains whatever requests are
 //! queued, decides each against its working [`Ledger`] (capacity check and
 //! unit choice), writes them all in one `BEGIN IMMEDIATE` transaction and
-//! commits once (`synchronous=FULL`: the commit is on disk when it returns).
+//! commits once (`synchronous=FULL` by default: the commit is on disk when it
+//! returns).
 //! Only then does it apply the changes to the published ledger and answer the
 //! waiting requests, so nothing is acknowledged or shown before it is durable,
 //! and one fsync serves a whole batch. Reads take the published ledger's lock
@@ -93,25 +94,45 @@ pub struct Store {
     boot: u32,
 }
 
-fn open(path: &Path) -> anyhow::Result<Connection> {
+/// How far a commit has gone when a request is answered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Synchronous {
+    /// On disk (fsync per commit, shared by the batch): survives a crash of
+    /// the process, the OS or the power.
+    #[default]
+    Full,
+    /// In the OS (WAL written, fsync at checkpoints only): survives the
+    /// process being killed, not a power cut.
+    Normal,
+}
+
+fn open(path: &Path, synchronous: Synchronous) -> anyhow::Result<Connection> {
     let conn = Connection::open(path)
         .with_context(|| format!("cannot open database {}", path.display()))?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
-    // FULL: a commit that returned is on disk, so every 201/204 survives a crash.
-    conn.pragma_update(None, "synchronous", "FULL")?;
+    let level = match synchronous {
+        Synchronous::Full => "FULL",
+        Synchronous::Normal => "NORMAL",
+    };
+    conn.pragma_update(None, "synchronous", level)?;
     Ok(conn)
 }
 
 impl Store {
     /// Opens (or creates) the database, loads the live grants and starts the
     /// writer thread, which ends when the last clone of the store is dropped.
-    pub fn open(path: &Path, pools: Vec<PoolSpec>, clock: Clock) -> anyhow::Result<Store> {
-        let writer = open(path)?;
+    pub fn open(
+        path: &Path,
+        pools: Vec<PoolSpec>,
+        clock: Clock,
+        synchronous: Synchronous,
+    ) -> anyhow::Result<Store> {
+        let writer = open(path, synchronous)?;
         writer
             .execute_batch(SCHEMA)
             .context("cannot create the schema")?;
-        let reader = open(path)?;
+        let reader = open(path, synchronous)?;
         let grants = load_grants(&writer, &pools, clock.now_ms())?;
         let ledger = Ledger::new(pools, grants);
         let published = Arc::new(RwLock::new(ledger.clone()));

@@ -3,14 +3,15 @@
 //! a pair count or a time limit. Prints pairs/s, request latency and the
 //! over-allocation count seen by a usage sampler (must be 0).
 //!
-//! `cargo run --release -p allocation-server --bin bench -- [--clients N] [--seconds S] [--pairs N]`
+//! `cargo run --release -p allocation-server --bin bench -- [--clients N] [--seconds S]
+//! [--pairs N] [--synchronous full|normal]`
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use allocation_contract::{Allocation, Usage};
-use allocation_server::{app, PoolSpec, ServerConfig};
+use allocation_server::{app, PoolSpec, ServerConfig, Synchronous};
 
 #[path = "../../tests/common/http.rs"]
 mod http;
@@ -20,6 +21,7 @@ struct Options {
     clients: usize,
     seconds: u64,
     pairs: u64,
+    synchronous: Synchronous,
 }
 
 fn options() -> Options {
@@ -27,16 +29,23 @@ fn options() -> Options {
         clients: 64,
         seconds: 10,
         pairs: 200_000,
+        synchronous: Synchronous::Full,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     for pair in args.chunks(2) {
         let value = pair.get(1).and_then(|v| v.parse::<u64>().ok());
         match (pair[0].as_str(), value) {
+            ("--synchronous", _) if pair.get(1).is_some_and(|v| v == "normal") => {
+                options.synchronous = Synchronous::Normal
+            }
+            ("--synchronous", _) if pair.get(1).is_some_and(|v| v == "full") => {}
             ("--clients", Some(v)) => options.clients = v.max(1) as usize,
             ("--seconds", Some(v)) => options.seconds = v.max(1),
             ("--pairs", Some(v)) => options.pairs = v.max(1),
             _ => {
-                eprintln!("usage: bench [--clients N] [--seconds S] [--pairs N]");
+                eprintln!(
+                    "usage: bench [--clients N] [--seconds S] [--pairs N] [--synchronous full|normal]"
+                );
                 std::process::exit(2);
             }
         }
@@ -52,6 +61,7 @@ async fn main() -> anyhow::Result<()> {
     let config = ServerConfig {
         pools: vec![PoolSpec::new("bench", "Bench unit", "unit", capacity, None)],
         max_concurrency: 4096,
+        synchronous: options.synchronous,
         ..ServerConfig::demo(dir.path().join("bench.db"))
     };
     let router = app(config).await?;
@@ -140,6 +150,7 @@ async fn main() -> anyhow::Result<()> {
         .json();
     let left = final_usage.pools[0].allocated;
     println!("clients            {}", options.clients);
+    println!("synchronous        {:?}", options.synchronous);
     println!("duration           {:.2} s", elapsed.as_secs_f64());
     println!("pairs completed    {completed_pairs}");
     println!(
