@@ -100,10 +100,13 @@ async fn authorize(
     let Some(expected) = token.as_deref() else {
         return next.run(request).await;
     };
+    // The scheme name is case-insensitive (RFC 9110 §11.1), the token is not.
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
-        .and_then(|value| value.as_bytes().strip_prefix(b"Bearer "));
+        .map(|value| value.as_bytes())
+        .filter(|value| value.len() > 7 && value[..7].eq_ignore_ascii_case(b"bearer "))
+        .map(|value| &value[7..]);
     match presented {
         Some(presented) if bool::from(presented.ct_eq(expected.as_bytes())) => {
             next.run(request).await

@@ -546,6 +546,15 @@ async fn a_token_guards_the_api_but_not_health_or_preflight() {
         )
         .await;
     assert_eq!(reply.status, 200);
+    let reply = conn
+        .send(
+            Method::GET,
+            "/api/v1/usage",
+            &[("authorization", "bearer s3cret-token")],
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, 200, "the scheme is case-insensitive");
     assert_eq!(conn.get("/healthz").await.status, 200);
     let preflight = conn
         .send(
