@@ -88,6 +88,8 @@ enum Command {
 #[derive(Clone)]
 pub struct Store {
     commands: mpsc::Sender<Command>,
+    /// Dropped with the last clone, which stops the checkpointer.
+    _checkpoints: Arc<mpsc::Sender<()>>,
     published: Arc<RwLock<Ledger>>,
     reader: Arc<Mutex<Connection>>,
     clock: Clock,
@@ -132,6 +134,10 @@ impl Store {
         writer
             .execute_batch(SCHEMA)
             .context("cannot create the schema")?;
+        // Checkpoints (copying the WAL into the database, with an fsync of
+        // its own) run on another thread, off the writer's critical path.
+        writer.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let checkpoints = start_checkpointer(open(path, synchronous)?)?;
         let reader = open(path, synchronous)?;
         let grants = load_grants(&writer, &pools, clock.now_ms())?;
         let ledger = Ledger::new(pools, grants);
@@ -149,6 +155,7 @@ impl Store {
             .context("cannot start the writer thread")?;
         Ok(Store {
             commands,
+            _checkpoints: Arc::new(checkpoints),
             published,
             reader: Arc::new(Mutex::new(reader)),
             clock,
@@ -244,6 +251,29 @@ impl Store {
             .send(command)
             .map_err(|_| anyhow::anyhow!("the writer stopped"))
     }
+}
+
+/// How often the WAL is copied into the database.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// A thread that checkpoints the WAL until the returned sender is dropped.
+fn start_checkpointer(conn: Connection) -> anyhow::Result<mpsc::Sender<()>> {
+    let (stop, stopped) = mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name("allocation-checkpointer".into())
+        .spawn(move || {
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY)
+            {
+                // PASSIVE: copies what it can without blocking the writer.
+                if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                {
+                    tracing::warn!("checkpoint failed: {error}");
+                }
+            }
+            let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        })
+        .context("cannot start the checkpointer thread")?;
+    Ok(stop)
 }
 
 /// A row of `allocations`.
