@@ -8,6 +8,7 @@ use crate::allocations::allocations_panel::AllocationsPanel;
 use crate::config::{default_lang, parse_config_json, resolve_config, Config, ConfigIssue, Theme};
 use crate::config_problems::ConfigProblems;
 use crate::i18n::{tr, Lang, Text};
+use crate::monitor::announcer::LiveRegion;
 use crate::monitor::live_monitor::use_live_monitor;
 use crate::monitor::status_line::StatusLine;
 use crate::request::request_form::RequestForm;
@@ -75,6 +76,7 @@ fn Console(config: Config, issues: Vec<ConfigIssue>) -> impl IntoView {
     let owner = config.owner.clone();
 
     view! {
+        <LiveRegion>
         <header class="console-header">
             <h1>{tr(lang, Text::AppTitle)}</h1>
             <StatusLine monitor interval_secs=config.interval_secs />
@@ -85,6 +87,7 @@ fn Console(config: Config, issues: Vec<ConfigIssue>) -> impl IntoView {
             <RequestForm monitor owner highlight />
             <AllocationsPanel monitor highlight />
         </div>
+        </LiveRegion>
     }
 }
 
@@ -124,7 +127,12 @@ fn query_pairs() -> Vec<(String, String)> {
         return Vec::new();
     };
     let mut pairs = Vec::new();
-    for entry in js_sys::try_iter(&params).ok().flatten().into_iter().flatten() {
+    for entry in js_sys::try_iter(&params)
+        .ok()
+        .flatten()
+        .into_iter()
+        .flatten()
+    {
         let Ok(entry) = entry else { continue };
         let entry: js_sys::Array = entry.unchecked_into();
         if let (Some(key), Some(value)) = (entry.get(0).as_string(), entry.get(1).as_string()) {

@@ -186,9 +186,7 @@ async fn send(
     read_response(response).await
 }
 
-async fn read_response(
-    response: Response,
-) -> Result<(u16, Option<String>, String), RequestError> {
+async fn read_response(response: Response) -> Result<(u16, Option<String>, String), RequestError> {
     let status = response.status();
     let header = |name: &str| response.headers().get(name);
     let too_large = header("Content-Length")
@@ -225,7 +223,10 @@ async fn read_response(
 }
 
 /// The first of the request and the timeout; `None` when the timeout won.
-async fn futures_select<F: std::future::Future>(request: F, timeout: TimeoutFuture) -> Option<F::Output> {
+async fn futures_select<F: std::future::Future>(
+    request: F,
+    timeout: TimeoutFuture,
+) -> Option<F::Output> {
     use std::future::Future;
     use std::pin::pin;
     use std::task::Poll;

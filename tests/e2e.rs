@@ -4,6 +4,7 @@
 
 mod support;
 
+use allocation_server::PoolSpec;
 use fantoccini::Locator;
 use support::{Browser, Fault, Harness};
 
@@ -22,7 +23,10 @@ async fn request_see_it_then_release_it() {
     let browser = Browser::start().await;
     browser
         .client
-        .goto(&format!("{}?owner=e2e-alice&lang=en&theme=light", harness.base))
+        .goto(&format!(
+            "{}?owner=e2e-alice&lang=en&theme=light",
+            harness.base
+        ))
         .await
         .unwrap();
 
@@ -65,7 +69,9 @@ async fn request_see_it_then_release_it() {
     browser
         .wait_for("//p[@class='granted'][contains(., 'gpu-a100-')]")
         .await;
-    let (status, body) = harness.api("GET", &format!("/allocations/{id}"), None).await;
+    let (status, body) = harness
+        .api("GET", &format!("/allocations/{id}"), None)
+        .await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"amount\":3"), "{body}");
 
@@ -88,7 +94,9 @@ async fn request_see_it_then_release_it() {
     browser
         .wait_for(&format!("{gpu}//span[@class='pool-allocated'][.='0']"))
         .await;
-    let (_, body) = harness.api("GET", &format!("/allocations/{id}"), None).await;
+    let (_, body) = harness
+        .api("GET", &format!("/allocations/{id}"), None)
+        .await;
     assert!(body.contains("\"status\":\"released\""), "{body}");
     browser.close().await;
 }
@@ -161,11 +169,15 @@ async fn server_error_keeps_data_then_recovers() {
         .unwrap();
     // The status in words, not the proxy's HTML; the last good data stays, marked stale.
     browser.wait_for(&alert_containing("502")).await;
-    browser.wait_for("//span[contains(@class,'badge-stale')]").await;
+    browser
+        .wait_for("//span[contains(@class,'badge-stale')]")
+        .await;
     browser.wait_for(&gpu).await;
     let alerts = browser
         .client
-        .find_all(Locator::XPath("//*[@role='alert']//h1 | //*[@role='alert']//script"))
+        .find_all(Locator::XPath(
+            "//*[@role='alert']//h1 | //*[@role='alert']//script",
+        ))
         .await
         .unwrap();
     assert!(alerts.is_empty(), "server markup was rendered");
@@ -178,25 +190,29 @@ async fn server_error_keeps_data_then_recovers() {
 
     // The backoff retries by itself; once the server is back the alert clears.
     harness.set_fault(Fault::None);
-    browser.wait_gone(".//*[@role='alert'][contains(., '502')]").await;
-    browser.wait_gone(".//span[contains(@class,'badge-stale')]").await;
+    browser
+        .wait_gone(".//*[@role='alert'][contains(., '502')]")
+        .await;
+    browser
+        .wait_gone(".//span[contains(@class,'badge-stale')]")
+        .await;
     browser.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pool_names_are_text_never_markup() {
     let hostile = r#"<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>"#;
-    let pools = format!(
-        "[[pool]]\nid = \"evil\"\nname = '{hostile}'\nunit = \"<b>u</b>\"\ncapacity = 4\n"
-    );
-    let harness = Harness::start(Some(&pools)).await;
+    let pools = vec![PoolSpec::new("evil", hostile, "<b>u</b>", 4, None)];
+    let harness = Harness::start(Some(pools)).await;
     let browser = Browser::start().await;
     browser
         .client
         .goto(&format!("{}?lang=en&theme=dark", harness.base))
         .await
         .unwrap();
-    let heading = browser.wait_for("//article[contains(@class,'pool-card')]//h3").await;
+    let heading = browser
+        .wait_for("//article[contains(@class,'pool-card')]//h3")
+        .await;
     assert_eq!(heading.text().await.unwrap(), hostile);
     let injected = browser
         .client

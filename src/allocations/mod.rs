@@ -1,3 +1,5 @@
 //! The allocations table: which rows, in what order.
 
+pub mod allocations_panel;
+pub mod release_button;
 pub mod table_model;

@@ -47,9 +47,10 @@ pub fn ReleaseButton(
         });
     };
 
-    move || match step.get() {
+    move || {
+        match step.get() {
         Step::Ready => view! {
-            <button type="button" class="button-secondary" on:click=move |_| step.set(Step::Confirming)>
+            <button type="button" class="button-secondary" data-release=allocation.with_value(|a| a.id.clone()) on:click=move |_| step.set(Step::Confirming)>
                 {label.clone()}
             </button>
         }
@@ -65,5 +66,6 @@ pub fn ReleaseButton(
             </span>
         }
         .into_any(),
+    }
     }
 }

@@ -44,54 +44,66 @@ struct ETags {
 /// Starts polling at once and wires the page events; everything stops when
 /// the owning component is disposed (the timer and listeners go with it).
 pub fn use_live_monitor(api: Api, interval_secs: u32) -> LiveMonitor {
-    let monitor = LiveMonitor {
-        usage: RwSignal::new(None),
-        allocations: RwSignal::new(None),
-        last_success_ms: RwSignal::new(None),
-        failure: RwSignal::new(None),
-        retry_at_ms: RwSignal::new(None),
-        in_flight: RwSignal::new(false),
-        paused: RwSignal::new(is_page_hidden()),
-        schedule: StoredValue::new_local(PollSchedule::new(u64::from(interval_secs) * 1000)),
-        timer: StoredValue::new_local(None),
-        etags: StoredValue::new_local(ETags::default()),
-        api: StoredValue::new_local(api),
-    };
-
-    let visibility = window_event_listener(ev::visibilitychange, move |_| {
-        let hidden = is_page_hidden();
-        monitor.paused.set(hidden);
-        let command = monitor
-            .schedule
-            .try_update_value(|s| s.on_visibility_change(hidden, now_ms(), random()));
-        monitor.run(command);
-    });
-    let online = window_event_listener(ev::online, move |_| {
-        let command = monitor.schedule.try_update_value(|s| s.on_online(now_ms()));
-        monitor.run(command);
-    });
-    let pageshow = window_event_listener(ev::pageshow, move |_| {
-        let command = monitor.schedule.try_update_value(|s| s.on_pageshow(now_ms()));
-        monitor.run(command);
-    });
-    on_cleanup(move || {
-        visibility.remove();
-        online.remove();
-        pageshow.remove();
-    });
-
-    if monitor.paused.get_untracked() {
-        let command = monitor
-            .schedule
-            .try_update_value(|s| s.on_visibility_change(true, now_ms(), random()));
-        monitor.run(command);
-    } else {
-        monitor.poll_now();
-    }
+    let monitor = LiveMonitor::new(api, interval_secs);
+    monitor.start();
     monitor
 }
 
 impl LiveMonitor {
+    /// A monitor that has not polled yet (`start` begins).
+    pub fn new(api: Api, interval_secs: u32) -> LiveMonitor {
+        LiveMonitor {
+            usage: RwSignal::new(None),
+            allocations: RwSignal::new(None),
+            last_success_ms: RwSignal::new(None),
+            failure: RwSignal::new(None),
+            retry_at_ms: RwSignal::new(None),
+            in_flight: RwSignal::new(false),
+            paused: RwSignal::new(is_page_hidden()),
+            schedule: StoredValue::new_local(PollSchedule::new(u64::from(interval_secs) * 1000)),
+            timer: StoredValue::new_local(None),
+            etags: StoredValue::new_local(ETags::default()),
+            api: StoredValue::new_local(api),
+        }
+    }
+
+    /// Polls now and from then on; listens to visibility, `online`, `pageshow`.
+    pub fn start(self) {
+        let monitor = self;
+        let visibility = window_event_listener(ev::visibilitychange, move |_| {
+            let hidden = is_page_hidden();
+            monitor.paused.set(hidden);
+            let command = monitor
+                .schedule
+                .try_update_value(|s| s.on_visibility_change(hidden, now_ms(), random()));
+            monitor.run(command);
+        });
+        let online = window_event_listener(ev::online, move |_| {
+            let command = monitor.schedule.try_update_value(|s| s.on_online(now_ms()));
+            monitor.run(command);
+        });
+        let pageshow = window_event_listener(ev::pageshow, move |_| {
+            let command = monitor
+                .schedule
+                .try_update_value(|s| s.on_pageshow(now_ms()));
+            monitor.run(command);
+        });
+        on_cleanup(move || {
+            visibility.remove();
+            online.remove();
+            pageshow.remove();
+        });
+
+        if monitor.paused.get_untracked() {
+            let command = monitor
+                .schedule
+                .try_update_value(|s| s.on_visibility_change(true, now_ms(), random()));
+            monitor.run(command);
+        } else {
+            monitor.poll_now();
+        }
+    }
+
     /// Polls now and forgets any pending backoff (the "Refresh" button, or a
     /// host page's `refresh` message).
     pub fn refresh(self) {
@@ -208,6 +220,16 @@ impl LiveMonitor {
         });
     }
 
+    /// Shows new usage; `false` (and nothing touched) when only `as_of` differs.
+    pub fn show_usage(self, usage: Usage) -> bool {
+        set_if_changed(self.usage, usage)
+    }
+
+    /// Shows new allocations; `false` (and nothing touched) when only `as_of` differs.
+    pub fn show_allocations(self, allocations: Allocations) -> bool {
+        set_if_changed(self.allocations, allocations)
+    }
+
     /// Usage first (it is what the monitor is for), then allocations. `Ok(true)`
     /// when anything changed.
     async fn fetch_both(self) -> Result<bool, RequestError> {
@@ -216,7 +238,7 @@ impl LiveMonitor {
         let usage_changed = match api.usage(etag.as_deref()).await? {
             Fetched::Fresh { data, etag } => {
                 self.etags.update_value(|e| e.usage = etag);
-                set_if_changed(self.usage, data)
+                self.show_usage(data)
             }
             Fetched::NotModified => false,
         };
@@ -224,7 +246,7 @@ impl LiveMonitor {
         let allocations_changed = match api.allocations(etag.as_deref()).await? {
             Fetched::Fresh { data, etag } => {
                 self.etags.update_value(|e| e.allocations = etag);
-                set_if_changed(self.allocations, data)
+                self.show_allocations(data)
             }
             Fetched::NotModified => false,
         };

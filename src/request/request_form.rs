@@ -10,9 +10,9 @@ use crate::i18n::{
 };
 use crate::monitor::announcer::use_announcer;
 use crate::monitor::live_monitor::LiveMonitor;
-use crate::problem::{is_retryable, Failure};
+use crate::problem::Failure;
 use crate::request::form::{check_draft, RequestDraft};
-use crate::request::idempotency::SubmissionKeys;
+use crate::request::idempotency::{should_reuse_key, SubmissionKeys};
 
 /// Messages to show beside fields, by contract field name.
 type FieldMessages = Vec<(String, String)>;
@@ -78,7 +78,9 @@ pub fn RequestForm(
         problem.set(None);
         granted.set(None);
         sending.set(true);
-        let key = keys.try_update_value(|k| k.key_for(&request, new_key)).unwrap_or_else(new_key);
+        let key = keys
+            .try_update_value(|k| k.key_for(&request, new_key))
+            .unwrap_or_else(new_key);
         spawn_local(async move {
             let result = monitor.api().allocate(&request, &key).await;
             sending.try_set(false);
@@ -92,7 +94,7 @@ pub fn RequestForm(
                     monitor.refresh();
                 }
                 Err(error) => {
-                    keys.try_update_value(|k| k.settle(is_retryable(&error.failure)));
+                    keys.try_update_value(|k| k.settle(should_reuse_key(&error.failure)));
                     if let Failure::Http(details) = &error.failure {
                         field_messages.set(
                             details
@@ -124,12 +126,14 @@ pub fn RequestForm(
         }
     };
     let invalid = move |field: &'static str| {
-        move || field_messages.with(|m| m.iter().any(|(f, _)| f == field)).to_string()
+        move || {
+            field_messages
+                .with(|m| m.iter().any(|(f, _)| f == field))
+                .to_string()
+        }
     };
     let limit_hint = move || {
-        chosen_pool().map(|pool| {
-            format!("{} {}", tr(lang, Text::AtMost), pool.request_limit())
-        })
+        chosen_pool().map(|pool| format!("{} {}", tr(lang, Text::AtMost), pool.request_limit()))
     };
 
     view! {

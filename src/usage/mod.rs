@@ -2,3 +2,5 @@
 
 pub mod history;
 pub mod level;
+pub mod sparkline;
+pub mod usage_panel;

@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use allocation_server::{app, ServerConfig};
+use allocation_server::{app, PoolSpec, ServerConfig};
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{header, StatusCode};
@@ -40,26 +40,23 @@ pub struct Harness {
 }
 
 impl Harness {
-    /// Starts the server with its demo pools, or with `pools_toml` instead.
-    pub async fn start(pools_toml: Option<&str>) -> Harness {
+    /// Starts the server with its demo pools, or with `pools` instead.
+    pub async fn start(pools: Option<Vec<PoolSpec>>) -> Harness {
         let dist = console_dist();
         let db_dir = tempfile::tempdir().unwrap();
         let mut config = ServerConfig::demo(db_dir.path().join("e2e.db"));
         config.dist = Some(dist);
-        if let Some(toml) = pools_toml {
-            let path = db_dir.path().join("pools.toml");
-            std::fs::write(&path, toml).unwrap();
-            config.pools = allocation_server::load_pools(&path).unwrap();
+        if let Some(pools) = pools {
+            config.pools = pools;
         }
         let fault = Arc::new(Mutex::new(Fault::None));
         let switch = fault.clone();
-        let router = app(config)
-            .await
-            .unwrap()
-            .layer(middleware::from_fn(move |request: Request, next: Next| {
+        let router = app(config).await.unwrap().layer(middleware::from_fn(
+            move |request: Request, next: Next| {
                 let fault = *switch.lock().unwrap();
                 async move { inject(fault, request, next).await }
-            }));
+            },
+        ));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let server = tokio::spawn(async move {
@@ -109,7 +106,9 @@ async fn inject(fault: Fault, request: Request, next: Next) -> Response {
         Fault::BadGatewayHtml if is_api => (
             StatusCode::BAD_GATEWAY,
             [(header::CONTENT_TYPE, "text/html")],
-            Body::from("<html><body><h1>502 Bad Gateway</h1><script>window.__xss=1</script></body></html>"),
+            Body::from(
+                "<html><body><h1>502 Bad Gateway</h1><script>window.__xss=1</script></body></html>",
+            ),
         )
             .into_response(),
         _ => next.run(request).await,
@@ -189,18 +188,6 @@ impl Browser {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("ChromeDriver did not start: {last_error:?}");
-    }
-
-    pub async fn text(&self, css: &str) -> String {
-        self.client
-            .wait()
-            .at_most(WAIT)
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("no {css}: {e}"))
-            .text()
-            .await
-            .unwrap()
     }
 
     /// Waits until an element matching the XPath exists, and returns it.

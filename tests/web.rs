@@ -1,0 +1,316 @@
+//! Component tests in headless Chromium (wasm-bindgen-test): components render
+//! the state they are given, as real, accessible DOM.
+#![cfg(target_arch = "wasm32")]
+
+use allocation_console::allocations::allocations_panel::{AllocationsPanel, PAGE_SIZE};
+use allocation_console::config::Config;
+use allocation_console::i18n::Lang;
+use allocation_console::monitor::announcer::LiveRegion;
+use allocation_console::monitor::live_monitor::LiveMonitor;
+use allocation_console::monitor::status_line::StatusLine;
+use allocation_console::problem::Failure;
+use allocation_console::request::request_form::RequestForm;
+use allocation_console::transport::Api;
+use allocation_console::usage::usage_panel::UsagePanel;
+use allocation_contract::{Allocation, AllocationStatus, Allocations, Pool, Problem, Usage};
+use leptos::prelude::*;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// A fresh container in the document, and a monitor that never polls.
+fn setup() -> (web_sys::HtmlElement, LiveMonitor) {
+    let document = document();
+    let container: web_sys::HtmlElement = document.create_element("div").unwrap().unchecked_into();
+    document.body().unwrap().append_child(&container).unwrap();
+    let monitor = LiveMonitor::new(Api::new(&Config::default()), 60);
+    (container, monitor)
+}
+
+/// Lets the reactive system flush its effects until `ready` holds (bounded).
+async fn until(what: &str, ready: impl Fn() -> bool) {
+    for _ in 0..200 {
+        if ready() {
+            return;
+        }
+        // One turn of the event loop: what Leptos schedules runs in between.
+        let promise = js_sys::Promise::new(&mut |resolve, _| {
+            window()
+                .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0)
+                .unwrap();
+        });
+        wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
+    }
+    panic!("never became true: {what}");
+}
+
+fn pool(id: &str, name: &str, capacity: u64, allocated: u64) -> Pool {
+    Pool {
+        id: id.into(),
+        name: name.into(),
+        unit: "GPU".into(),
+        capacity,
+        allocated,
+        max_per_request: Some(4),
+    }
+}
+
+fn usage(pools: Vec<Pool>, as_of: &str) -> Usage {
+    Usage {
+        as_of: as_of.into(),
+        pools,
+    }
+}
+
+fn allocation(n: usize) -> Allocation {
+    Allocation {
+        id: format!("al_{n:05}"),
+        pool: if n % 2 == 0 { "gpu" } else { "vm" }.into(),
+        amount: 1,
+        owner: format!("owner{}", n % 10),
+        resources: vec![format!("gpu-{n:05}")],
+        status: AllocationStatus::Active,
+        created_at: format!("2026-11-26T{:02}:{:02}:00Z", (n / 60) % 24, n % 60),
+        expires_at: None,
+        note: None,
+    }
+}
+
+#[wasm_bindgen_test]
+async fn pool_cards_show_server_text_as_text_with_words_beside_colour() {
+    let (container, monitor) = setup();
+    let hostile = "<img src=x onerror=alert(1)>A100";
+    let _handle = leptos::mount::mount_to(container.clone(), move || {
+        provide_context(Lang::En);
+        view! { <LiveRegion><UsagePanel monitor thresholds=(80.0, 95.0) shown_pools=None /></LiveRegion> }
+    });
+    monitor.show_usage(usage(
+        vec![pool("gpu", hostile, 16, 16), pool("vm", "VM", 40, 2)],
+        "t1",
+    ));
+    until("two cards", || {
+        container.query_selector_all(".pool-card").unwrap().length() == 2
+    })
+    .await;
+
+    let heading = container.query_selector(".pool-card h3").unwrap().unwrap();
+    assert_eq!(heading.text_content().unwrap(), hostile);
+    assert!(container
+        .query_selector(".pool-card img")
+        .unwrap()
+        .is_none());
+    let first = container.query_selector(".pool-card").unwrap().unwrap();
+    assert!(first.class_name().contains("level-critical"));
+    let text = first.text_content().unwrap();
+    assert!(text.contains("Critical"), "{text}");
+    assert!(text.contains("16 / 16"), "{text}");
+    let second = container
+        .query_selector_all(".pool-card")
+        .unwrap()
+        .get(1)
+        .unwrap();
+    assert!(second.text_content().unwrap().contains("OK"));
+}
+
+#[wasm_bindgen_test]
+async fn an_unchanged_answer_changes_nothing_in_the_dom() {
+    let (container, monitor) = setup();
+    let _handle = leptos::mount::mount_to(container.clone(), move || {
+        provide_context(Lang::En);
+        view! { <LiveRegion><UsagePanel monitor thresholds=(80.0, 95.0) shown_pools=None /></LiveRegion> }
+    });
+    let pools = vec![pool("gpu", "A100", 16, 3), pool("vm", "VM", 40, 2)];
+    monitor.show_usage(usage(pools.clone(), "t1"));
+    until("cards", || {
+        container.query_selector_all(".pool-card").unwrap().length() == 2
+    })
+    .await;
+
+    let mutations = std::rc::Rc::new(std::cell::Cell::new(0u32));
+    let counter = mutations.clone();
+    let callback = Closure::<dyn FnMut(js_sys::Array)>::new(move |records: js_sys::Array| {
+        counter.set(counter.get() + records.length());
+    });
+    let observer = web_sys::MutationObserver::new(callback.as_ref().unchecked_ref()).unwrap();
+    let options = web_sys::MutationObserverInit::new();
+    options.set_subtree(true);
+    options.set_child_list(true);
+    options.set_character_data(true);
+    options.set_attributes(true);
+    observer.observe_with_options(&container, &options).unwrap();
+
+    // Same pools, newer `as_of`: nothing to show.
+    assert!(!monitor.show_usage(usage(pools.clone(), "t2")));
+    // A real change after it, so we know the observer sees what happens.
+    let mut changed = pools;
+    changed[0].allocated = 4;
+    assert!(monitor.show_usage(usage(changed, "t3")));
+    until("the change", || mutations.get() > 0).await;
+    let records = observer.take_records();
+    observer.disconnect();
+    let all = mutations.get() + records.length();
+    // Only the changed card's figures moved: a handful of text/attribute updates.
+    let changed_text = container
+        .query_selector(".pool-card .pool-allocated")
+        .unwrap()
+        .unwrap();
+    assert_eq!(changed_text.text_content().unwrap(), "4");
+    assert!(all <= 12, "{all} mutations for one changed number");
+}
+
+#[wasm_bindgen_test]
+async fn ten_thousand_allocations_render_one_page_in_a_real_table() {
+    let (container, monitor) = setup();
+    let highlight = RwSignal::new(None::<String>);
+    let _handle = leptos::mount::mount_to(container.clone(), move || {
+        provide_context(Lang::En);
+        view! { <LiveRegion><AllocationsPanel monitor highlight /></LiveRegion> }
+    });
+    monitor.show_allocations(Allocations {
+        as_of: "t".into(),
+        allocations: (0..10_000).map(allocation).collect(),
+    });
+    until("rows", || {
+        container.query_selector_all("tbody tr").unwrap().length() > 0
+    })
+    .await;
+    assert_eq!(
+        container.query_selector_all("tbody tr").unwrap().length() as usize,
+        PAGE_SIZE
+    );
+    assert_eq!(
+        container
+            .query_selector_all("thead th[scope=col]")
+            .unwrap()
+            .length(),
+        8
+    );
+    let pager = container
+        .query_selector(".pager")
+        .unwrap()
+        .unwrap()
+        .text_content()
+        .unwrap();
+    assert!(pager.contains("1 / 100"), "{pager}");
+    // Newest first: the latest created_at leads.
+    let first = container
+        .query_selector("tbody tr th")
+        .unwrap()
+        .unwrap()
+        .text_content()
+        .unwrap();
+    assert_eq!(first, "al_01439");
+    assert!(container
+        .query_selector("button[data-release='al_01439']")
+        .unwrap()
+        .is_some_and(|b| b.text_content().unwrap() == "Release al_01439"));
+
+    // Filtering by owner narrows the whole set, not just the page.
+    let owner: web_sys::HtmlInputElement = container
+        .query_selector("input[type=search]")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    owner.set_value("owner3");
+    owner
+        .dispatch_event(&web_sys::Event::new("input").unwrap())
+        .unwrap();
+    until("filtered", || {
+        container
+            .query_selector(".pager")
+            .unwrap()
+            .unwrap()
+            .text_content()
+            .unwrap()
+            .contains("1 / 10")
+    })
+    .await;
+}
+
+#[wasm_bindgen_test]
+async fn a_failed_poll_is_said_in_an_alert_and_cleared_on_recovery() {
+    let (container, monitor) = setup();
+    let _handle = leptos::mount::mount_to(container.clone(), move || {
+        provide_context(Lang::En);
+        view! { <LiveRegion><StatusLine monitor interval_secs=60 /></LiveRegion> }
+    });
+    let mut problem = Problem::new(503, "overloaded", "Server overloaded");
+    problem.detail = Some("Try again in a moment.".into());
+    monitor.failure.set(Some(Failure::Http(problem)));
+    let alert = container.query_selector("[role=alert]").unwrap().unwrap();
+    until("alert text", || {
+        alert.text_content().unwrap().contains("Server overloaded")
+    })
+    .await;
+    assert!(alert
+        .text_content()
+        .unwrap()
+        .contains("Try again in a moment."));
+    assert!(container
+        .query_selector("[role=status][aria-live=polite]")
+        .unwrap()
+        .is_some());
+
+    monitor.failure.set(None);
+    until("alert cleared", || alert.text_content().unwrap().is_empty()).await;
+}
+
+#[wasm_bindgen_test]
+async fn the_form_checks_amount_before_sending() {
+    let (container, monitor) = setup();
+    let highlight = RwSignal::new(None::<String>);
+    let _handle = leptos::mount::mount_to(container.clone(), move || {
+        provide_context(Lang::En);
+        view! { <LiveRegion><RequestForm monitor owner="alice".to_owned() highlight /></LiveRegion> }
+    });
+    monitor.show_usage(usage(vec![pool("gpu", "A100", 16, 14)], "t"));
+    until("pool option", || {
+        container
+            .query_selector("option[value=gpu]")
+            .unwrap()
+            .is_some()
+    })
+    .await;
+    for label in ["Pool", "Amount", "Owner", "Duration", "Note"] {
+        let found = container.query_selector_all("label").unwrap();
+        assert!(
+            (0..found.length()).any(|i| found.get(i).unwrap().text_content().unwrap() == label),
+            "no label {label}"
+        );
+    }
+    let amount: web_sys::HtmlInputElement = container
+        .query_selector("#request-amount")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    amount.set_value("3");
+    amount
+        .dispatch_event(&web_sys::Event::new("input").unwrap())
+        .unwrap();
+    let submit: web_sys::HtmlElement = container
+        .query_selector("button[type=submit]")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    submit.click();
+    let error = container
+        .query_selector("#request-amount-error")
+        .unwrap()
+        .unwrap();
+    until("amount error", || !error.text_content().unwrap().is_empty()).await;
+    assert!(
+        error.text_content().unwrap().contains('2'),
+        "{:?}",
+        error.text_content()
+    );
+    assert_eq!(
+        amount.get_attribute("aria-invalid").as_deref(),
+        Some("true")
+    );
+    // Nothing was sent, so no request is in flight and no server problem is shown.
+    assert!(!submit
+        .unchecked_ref::<web_sys::HtmlButtonElement>()
+        .disabled());
+}
