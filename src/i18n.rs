@@ -3,7 +3,7 @@
 
 use crate::config::{ConfigIssue, ConfigIssueKind, ConfigSource};
 use crate::format::{format_count, format_duration_short};
-use crate::problem::Failure;
+use crate::problem::{reason_phrase, Failure};
 use crate::request::form::FormIssue;
 use allocation_contract::{problem_type, Allocation, FieldIssue, NOTE_MAX_CHARS, OWNER_MAX_CHARS};
 
@@ -346,24 +346,41 @@ pub fn failure_message(lang: Lang, failure: &Failure) -> String {
         Failure::Unreadable { reason, .. } => return unreadable_answer(lang, reason),
         Failure::Http(problem) => problem,
     };
-    if problem.is(problem_type::INSUFFICIENT_CAPACITY) {
+    // Our words for the kinds a reader can act on, then always the server's
+    // own title and detail (plain text): they say what this server knows.
+    let known = if problem.is(problem_type::INSUFFICIENT_CAPACITY) {
         let n = format_count(problem.available.unwrap_or(0));
-        return match lang {
+        Some(match lang {
             Lang::En => format!("Not enough free units: {n} available"),
             Lang::Ko => format!("여유 수량이 부족합니다: {n}개 사용 가능"),
-        };
-    }
-    let known = match problem.status {
-        401 => Some(Text::Unauthorized),
-        404 => Some(Text::NotFound),
-        429 | 503 => Some(Text::ServerBusy),
-        409 if problem.is(problem_type::IDEMPOTENCY_KEY_IN_FLIGHT) => Some(Text::RequestInFlight),
-        _ => None,
+        })
+    } else {
+        match problem.status {
+            401 => Some(Text::Unauthorized),
+            404 => Some(Text::NotFound),
+            429 | 503 => Some(Text::ServerBusy),
+            409 if problem.is(problem_type::IDEMPOTENCY_KEY_IN_FLIGHT) => {
+                Some(Text::RequestInFlight)
+            }
+            _ => None,
+        }
+        .map(|text| tr(lang, text).to_owned())
     };
-    let head = known.map_or_else(|| problem.title.clone(), |text| tr(lang, text).to_owned());
-    match &problem.detail {
-        Some(detail) if known.is_none() => format!("{head} (HTTP {}): {detail}", problem.status),
-        _ => format!("{head} (HTTP {})", problem.status),
+    // A title we made up from the status line adds nothing to our own words.
+    let title = Some(problem.title.as_str()).filter(|title| {
+        !title.is_empty() && (known.is_none() || *title != reason_phrase(problem.status))
+    });
+    let server_words = match (title, problem.detail.as_deref()) {
+        (Some(title), Some(detail)) => Some(format!("{title}: {detail}")),
+        (Some(words), None) | (None, Some(words)) => Some(words.to_owned()),
+        (None, None) => None,
+    };
+    let status = problem.status;
+    match (known, server_words) {
+        (Some(known), Some(words)) => format!("{known} (HTTP {status}). {words}"),
+        (Some(known), None) => format!("{known} (HTTP {status})"),
+        (None, Some(words)) => format!("{words} (HTTP {status})"),
+        (None, None) => format!("HTTP {status}"),
     }
 }
 
@@ -564,7 +581,17 @@ mod tests {
         );
         assert_eq!(
             failure_message(Lang::Ko, &Failure::Http(capacity)),
-            "여유 수량이 부족합니다: 3개 사용 가능"
+            "여유 수량이 부족합니다: 3개 사용 가능 (HTTP 409). Not enough"
+        );
+        let teapot = problem_from_response(
+            418,
+            "",
+            Some("application/problem+json"),
+            r#"{"title":"Pool frozen","detail":"Maintenance until 14:00"}"#,
+        );
+        assert_eq!(
+            failure_message(Lang::En, &Failure::Http(teapot)),
+            "Pool frozen: Maintenance until 14:00 (HTTP 418)"
         );
         let gateway = problem_from_response(502, "", Some("text/html"), "<h1>bad</h1>");
         assert_eq!(
