@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use allocation_contract::{Allocation, Usage};
-use allocation_server::{app, PoolSpec, ServerConfig, Synchronous};
+use allocation_server::{app_with_state, PoolSpec, ServerConfig, Synchronous};
 
 #[path = "../../tests/common/http.rs"]
 mod http;
@@ -64,7 +64,7 @@ async fn main() -> anyhow::Result<()> {
         synchronous: options.synchronous,
         ..ServerConfig::demo(dir.path().join("bench.db"))
     };
-    let router = app(config).await?;
+    let (router, state) = app_with_state(config).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
     tokio::spawn(async move { axum::serve(listener, router).await });
@@ -168,6 +168,19 @@ async fn main() -> anyhow::Result<()> {
     println!("usage samples      {samples}");
     println!("over-allocations   {over}");
     println!("allocated at end   {left}");
+    let stats = state.store.stats();
+    let batches = stats.batches.load(Ordering::Relaxed).max(1);
+    println!(
+        "writes per commit  {:.1}",
+        stats.commands.load(Ordering::Relaxed) as f64 / batches as f64
+    );
+    println!(
+        "commit time avg    {:.2} ms",
+        stats.commit_micros.load(Ordering::Relaxed) as f64 / batches as f64 / 1000.0
+    );
+    let wal = dir.path().join("bench.db-wal");
+    let wal_size = std::fs::metadata(&wal).map_or(0, |m| m.len());
+    println!("WAL size at end    {:.1} MiB", wal_size as f64 / 1048576.0);
     if over > 0 || left != 0 {
         anyhow::bail!("invariant broken: {over} over-allocations, {left} left allocated");
     }
