@@ -1,5 +1,5 @@
-//! The real binary, killed with SIGKILL mid-load: whatever was acknowledged is
-//! there after a restart, and nothing that was refused is.
+//! The real binary, killed with SIGKILL mid-load: every acknowledged grant and
+//! release is there after a restart, and nothing that was refused is.
 
 mod common;
 
@@ -45,6 +45,10 @@ struct Outcomes {
     refused: HashSet<String>,
     /// Sent but never answered: the kill came first, either fate is fine.
     unanswered: HashSet<String>,
+    /// Ids whose release was answered `204`.
+    released: HashSet<String>,
+    /// Ids whose release was sent but never answered.
+    release_unanswered: HashSet<String>,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -83,14 +87,32 @@ async fn acknowledged_allocations_survive_kill_9_and_refused_ones_never_appear()
                     outcomes.lock().await.unanswered.insert(owner);
                     return;
                 };
-                let mut outcomes = outcomes.lock().await;
                 match reply.status {
-                    201 => outcomes.acknowledged.push(reply.json()),
+                    201 => {
+                        let allocation: Allocation = reply.json();
+                        outcomes.lock().await.acknowledged.push(allocation.clone());
+                        if pool == "disk" && round % 3 == 1 {
+                            // Every third grant is released again at once.
+                            let path = format!("/api/v1/allocations/{}", allocation.id);
+                            let Ok(reply) = conn.try_send(Method::DELETE, &path, &[], None).await
+                            else {
+                                outcomes
+                                    .lock()
+                                    .await
+                                    .release_unanswered
+                                    .insert(allocation.id);
+                                return;
+                            };
+                            assert_eq!(reply.status, 204);
+                            outcomes.lock().await.released.insert(allocation.id);
+                        }
+                    }
                     409 => {
-                        outcomes.refused.insert(owner);
+                        outcomes.lock().await.refused.insert(owner);
                     }
                     other => panic!("unexpected {other}"),
                 }
+                let outcomes = outcomes.lock().await;
                 if outcomes.refused.len() >= 20 && outcomes.acknowledged.len() >= 400 {
                     let _ = enough_tx.send(true);
                 }
@@ -115,13 +137,23 @@ async fn acknowledged_allocations_survive_kill_9_and_refused_ones_never_appear()
             .await;
         assert_eq!(reply.status, 200, "acknowledged {} is lost", allocation.id);
         let stored: Allocation = reply.json();
-        assert_eq!(stored.status, AllocationStatus::Active);
+        let id = &allocation.id;
+        if outcomes.released.contains(id) {
+            assert_eq!(
+                stored.status,
+                AllocationStatus::Released,
+                "release of {id} is lost"
+            );
+        } else if !outcomes.release_unanswered.contains(id) {
+            assert_eq!(stored.status, AllocationStatus::Active);
+        }
         assert_eq!(stored.resources, allocation.resources);
     }
     let active: Allocations = conn.get("/api/v1/allocations").await.json();
-    let acknowledged: HashSet<&str> = outcomes
+    let held: HashSet<&str> = outcomes
         .acknowledged
         .iter()
+        .filter(|a| !outcomes.released.contains(&a.id))
         .map(|a| a.owner.as_str())
         .collect();
     for allocation in &active.allocations {
@@ -131,11 +163,12 @@ async fn acknowledged_allocations_survive_kill_9_and_refused_ones_never_appear()
             "refused {owner} appeared"
         );
         assert!(
-            acknowledged.contains(owner) || outcomes.unanswered.contains(owner),
-            "{owner} was never sent"
+            held.contains(owner) || outcomes.unanswered.contains(owner),
+            "{owner} was never granted, or was released"
         );
     }
-    assert!(active.allocations.len() >= outcomes.acknowledged.len());
+    assert!(active.allocations.len() >= held.len());
+    assert!(!outcomes.released.is_empty());
     let units: HashSet<_> = active
         .allocations
         .iter()
