@@ -109,6 +109,47 @@ pub fn format_timestamp(lang: Lang, epoch_ms: i64, tz_offset_minutes: i32) -> St
     }
 }
 
+/// Granted units, with runs of consecutive numbers shortened:
+/// `vm-01, vm-02, vm-03, ip-7` → `vm-01…03, ip-7`. Ids without a numeric
+/// suffix are listed as they are.
+pub fn format_units(units: &[String]) -> String {
+    fn split(unit: &str) -> Option<(&str, &str, u64)> {
+        let digits = unit.len() - unit.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+        let (prefix, number) = unit.split_at(unit.len() - digits);
+        Some((prefix, number, number.parse().ok()?))
+    }
+    let mut parts: Vec<String> = Vec::new();
+    let mut run: Option<(&str, &str, u64, &str, u64)> = None; // prefix, first, n0, last, n
+    let close = |run: Option<(&str, &str, u64, &str, u64)>, parts: &mut Vec<String>| {
+        if let Some((prefix, first, n0, last, n)) = run {
+            parts.push(match n - n0 {
+                0 => format!("{prefix}{first}"),
+                1 => format!("{prefix}{first}, {prefix}{last}"),
+                _ => format!("{prefix}{first}…{last}"),
+            });
+        }
+    };
+    for unit in units {
+        match (split(unit), run) {
+            (Some((prefix, number, n)), Some((p, first, n0, _, last_n)))
+                if prefix == p && n == last_n + 1 =>
+            {
+                run = Some((p, first, n0, number, n));
+            }
+            (Some((prefix, number, n)), _) => {
+                close(run.take(), &mut parts);
+                run = Some((prefix, number, n, number, n));
+            }
+            (None, _) => {
+                close(run.take(), &mut parts);
+                parts.push(unit.clone());
+            }
+        }
+    }
+    close(run, &mut parts);
+    parts.join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,5 +209,30 @@ mod tests {
         let new_year = parse_rfc3339("2026-12-31T20:30:00Z").unwrap();
         assert_eq!(format_timestamp(Lang::Ko, new_year, 540), "1월 1일 05:30");
         assert_eq!(format_timestamp(Lang::En, -1, 0), "Dec 31, 23:59");
+    }
+
+    #[test]
+    fn unit_runs_are_shortened() {
+        let units = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            format_units(&units(&[
+                "vm-01",
+                "vm-02",
+                "vm-03",
+                "ip-7",
+                "gpu-a100-09",
+                "gpu-a100-10"
+            ])),
+            "vm-01…03, ip-7, gpu-a100-09, gpu-a100-10"
+        );
+        assert_eq!(
+            format_units(&units(&["seat-alice", "u-9", "u-11", "u-12", "u-13"])),
+            "seat-alice, u-9, u-11…13"
+        );
+        assert_eq!(
+            format_units(&units(&["x-099", "x-100", "x-101"])),
+            "x-099…101"
+        );
+        assert_eq!(format_units(&[]), "");
     }
 }

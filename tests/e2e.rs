@@ -77,7 +77,7 @@ async fn request_see_it_then_release_it() {
 
     // Release it, with the confirmation step.
     browser
-        .wait_for(&format!("//button[normalize-space()='Release {id}']"))
+        .wait_for(&format!("//button[@aria-label='Release {id}']"))
         .await
         .click()
         .await

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 use crate::allocations::release_button::ReleaseButton;
 use crate::allocations::table_model::{visible_rows, SortKey, SortOrder};
-use crate::format::{format_count, format_duration_short, format_timestamp};
+use crate::format::{format_count, format_duration_short, format_timestamp, format_units};
 use crate::i18n::{tr, Lang, Text};
 use crate::monitor::clock::use_clock;
 use crate::monitor::live_monitor::LiveMonitor;
@@ -177,14 +177,16 @@ fn AllocationRow(
     view! {
         <tr class:highlight=is_new>
             <th scope="row" class="cell-id">{allocation.id.clone()}</th>
-            <td>{allocation.pool.clone()}</td>
+            <td class="nowrap">{allocation.pool.clone()}</td>
             <td class="numeric">{format_count(allocation.amount)}</td>
             <td>{allocation.owner.clone()}</td>
-            <td class="cell-resources">{allocation.resources.join(", ")}</td>
-            <td>
+            <td class="cell-resources" title=allocation.resources.join(", ")>
+                {format_units(&allocation.resources)}
+            </td>
+            <td class="nowrap">
                 {created.map_or_else(|| allocation.created_at.clone(), |at| format_timestamp(lang, at, tz_offset))}
             </td>
-            <td>
+            <td class="nowrap">
                 {move || match expires {
                     Some(at) => format_duration_short(lang, (at - now.get() as i64) / 1000),
                     None => tr(lang, Text::Never).to_owned(),

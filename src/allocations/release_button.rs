@@ -26,7 +26,15 @@ pub fn ReleaseButton(
     let announcer = use_announcer();
     let step = RwSignal::new(Step::Ready);
     let allocation = StoredValue::new(allocation);
-    let label = allocation.with_value(|a| release_label(lang, &a.id));
+    let id = allocation.with_value(|a| a.id.clone());
+    let label = release_label(lang, &id);
+    // The confirmation takes the focus, so keyboard users land on it.
+    let confirm = NodeRef::<leptos::html::Button>::new();
+    Effect::new(move || {
+        if let Some(button) = confirm.get() {
+            let _ = button.focus();
+        }
+    });
 
     let release = move |_| {
         step.set(Step::Releasing);
@@ -50,14 +58,15 @@ pub fn ReleaseButton(
     move || {
         match step.get() {
         Step::Ready => view! {
-            <button type="button" class="button-secondary" data-release=allocation.with_value(|a| a.id.clone()) on:click=move |_| step.set(Step::Confirming)>
-                {label.clone()}
+            // Seen: "Release"; heard: "Release <id>" (the row already shows the id).
+            <button type="button" class="button-secondary" data-release=id.clone() aria-label=label.clone() on:click=move |_| step.set(Step::Confirming)>
+                {tr(lang, Text::Release)}
             </button>
         }
         .into_any(),
         Step::Confirming | Step::Releasing => view! {
             <span class="confirm" role="group" aria-label=label.clone()>
-                <button type="button" class="button-danger" prop:disabled=move || step.get() == Step::Releasing on:click=release>
+                <button type="button" class="button-danger" node_ref=confirm prop:disabled=move || step.get() == Step::Releasing on:click=release>
                     {tr(lang, Text::ConfirmRelease)}
                 </button>
                 <button type="button" class="button-secondary" on:click=move |_| step.set(Step::Ready)>

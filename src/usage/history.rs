@@ -68,18 +68,34 @@ impl UsageHistory {
         let Some(samples) = self.pools.get(pool_id) else {
             return String::new();
         };
-        let start = now_ms - HISTORY_WINDOW_MS;
-        let mut points = String::with_capacity(samples.len() * 12);
-        for sample in samples
+        let window_start = now_ms - HISTORY_WINDOW_MS;
+        let mut visible = samples
             .iter()
-            .filter(|s| s.at_ms >= start && s.at_ms <= now_ms)
-        {
-            let x = (sample.at_ms - start) / HISTORY_WINDOW_MS * width;
+            .filter(|s| s.at_ms >= window_start && s.at_ms <= now_ms)
+            .peekable();
+        // Time runs from the first sample kept (the page's opening, at most a
+        // day ago) to the latest, so a young page still fills the width.
+        let Some(start) = visible.peek().map(|s| s.at_ms) else {
+            return String::new();
+        };
+        let span = now_ms - start;
+        let mut points = String::with_capacity(samples.len() * 12);
+        for sample in visible {
+            let x = if span > 0.0 {
+                (sample.at_ms - start) / span * width
+            } else {
+                0.0
+            };
             let y = (1.0 - sample.fraction) * height;
             if !points.is_empty() {
                 points.push(' ');
             }
             points.push_str(&format!("{x:.1},{y:.1}"));
+        }
+        // One sample: a level line across, not an invisible dot.
+        if span <= 0.0 {
+            let y = (1.0 - samples.back().map_or(0.0, |s| s.fraction)) * height;
+            points.push_str(&format!(" {width:.1},{y:.1}"));
         }
         points
     }
@@ -156,7 +172,7 @@ mod tests {
         }
         assert_eq!(history.len("p"), 4);
         let points = history.sparkline_points("p", 1440.0, 100.0);
-        assert_eq!(points, "1435.0,75.0 1436.0,50.0 1439.0,50.0 1440.0,25.0");
+        assert_eq!(points, "0.0,75.0 288.0,50.0 1152.0,50.0 1440.0,25.0");
     }
 
     #[test]
@@ -167,9 +183,12 @@ mod tests {
         history.record(now, &[pool("p", 4, 4), pool("q", 9, 0)]);
         assert_eq!(
             history.sparkline_points("p", 100.0, 20.0),
-            "50.0,20.0 100.0,0.0"
+            "0.0,20.0 100.0,0.0"
         );
-        assert_eq!(history.sparkline_points("q", 100.0, 20.0), "100.0,20.0");
+        assert_eq!(
+            history.sparkline_points("q", 100.0, 20.0),
+            "0.0,20.0 100.0,20.0"
+        );
         assert_eq!(history.sparkline_points("missing", 100.0, 20.0), "");
         history.record(now + 1.0, &[pool("q", 0, 1)]);
         assert_eq!(
@@ -187,6 +206,6 @@ mod tests {
         history.record(T0 + 30_000.0, &[pool("p", 2, 4)]);
         assert_eq!(history.len("p"), 2);
         let points = history.sparkline_points("p", 86_400.0, 4.0);
-        assert_eq!(points, "86370.0,0.0 86400.0,2.0");
+        assert_eq!(points, "0.0,0.0 86400.0,2.0");
     }
 }

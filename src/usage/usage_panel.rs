@@ -6,6 +6,7 @@ use leptos::prelude::*;
 
 use crate::format::{format_count, format_percent, usage_percent};
 use crate::i18n::{tr, Lang, Text};
+use crate::monitor::announcer::use_announcer;
 use crate::monitor::live_monitor::{now_ms, LiveMonitor};
 use crate::usage::history::UsageHistory;
 use crate::usage::level::UsageLevel;
@@ -30,6 +31,39 @@ pub fn UsagePanel(
                 history.update(|h| h.record(now_ms(), &usage.pools));
             }
         })
+    });
+    // Say it when a pool crosses a threshold, not on every poll.
+    let announcer = use_announcer();
+    Effect::new(move |previous: Option<Vec<(String, UsageLevel)>>| {
+        let mut crossings = Vec::new();
+        let levels = monitor.usage.with(|usage| {
+            let pools = usage.iter().flat_map(|u| u.pools.iter());
+            pools
+                .map(|p| {
+                    let level =
+                        UsageLevel::classify(p.allocated, p.capacity, thresholds.0, thresholds.1);
+                    let before = previous
+                        .iter()
+                        .flatten()
+                        .find(|(id, _)| *id == p.id)
+                        .map(|(_, level)| *level);
+                    if before.is_some_and(|before| before != level) {
+                        crossings.push(format!(
+                            "{}: {} ({} / {})",
+                            p.name,
+                            tr(lang, level.text()),
+                            format_count(p.allocated),
+                            format_count(p.capacity)
+                        ));
+                    }
+                    (p.id.clone(), level)
+                })
+                .collect()
+        });
+        if !crossings.is_empty() {
+            announcer.announce(crossings.join(". "));
+        }
+        levels
     });
     let pool_ids = Memo::new(move |_| {
         monitor.usage.with(|usage| {
