@@ -100,6 +100,8 @@ pub struct Store {
     stats: Arc<WriterStats>,
     /// Dropped with the last clone, which stops the checkpointer.
     _checkpoints: Arc<mpsc::Sender<()>>,
+    /// Held while the store is open: one server per database.
+    _lock: Arc<std::fs::File>,
     published: Arc<RwLock<Ledger>>,
     reader: Arc<Mutex<Connection>>,
     clock: Clock,
@@ -142,6 +144,7 @@ impl Store {
         clock: Clock,
         synchronous: Synchronous,
     ) -> anyhow::Result<Store> {
+        let lock = lock_database(path)?;
         let writer = open(path, synchronous)?;
         writer
             .execute_batch(SCHEMA)
@@ -178,6 +181,7 @@ impl Store {
             commands,
             stats,
             _checkpoints: Arc::new(checkpoints),
+            _lock: Arc::new(lock),
             published,
             reader: Arc::new(Mutex::new(reader)),
             clock,
@@ -277,6 +281,34 @@ impl Store {
             .send(command)
             .map_err(|_| anyhow::anyhow!("the writer stopped"))
     }
+}
+
+/// Takes `<db>.lock` exclusively: a second server on the same database would
+/// keep its own ledger and could grant the same units again.
+fn lock_database(path: &Path) -> anyhow::Result<std::fs::File> {
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let lock_path = std::path::PathBuf::from(lock_path);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("cannot open lock file {}", lock_path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::io::AsRawFd;
+        // SAFETY: flock on a file descriptor this function owns.
+        let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+        if !locked {
+            anyhow::bail!(
+                "database {} is in use by another allocation-server (lock {})",
+                path.display(),
+                lock_path.display()
+            );
+        }
+    }
+    Ok(file)
 }
 
 /// How often the WAL is copied into the database.

@@ -793,7 +793,7 @@ async fn a_pool_shrunk_below_its_allocations_keeps_them_and_refuses_more() {
         second.resources,
         ["seat-05", "seat-06", "seat-07", "seat-08"]
     );
-    drop(server);
+    server.stop().await;
 
     write_pools(4);
     let server = start(config()).await;
@@ -839,7 +839,7 @@ async fn acknowledged_allocations_survive_a_restart_with_their_keys() {
         .post_json("/api/v1/allocations", "k-restart", &body)
         .await
         .json();
-    drop(server);
+    server.stop().await;
     let server = start(demo(&dir)).await;
     assert_eq!(server.allocated("vm-large").await, 3);
     let replay = server
@@ -849,4 +849,18 @@ async fn acknowledged_allocations_survive_a_restart_with_their_keys() {
         .await;
     assert_eq!(replay.header("idempotent-replayed"), Some("true"));
     assert_eq!(replay.json::<Allocation>().id, created.id);
+}
+
+#[tokio::test]
+async fn a_second_server_on_the_same_database_is_refused() {
+    let dir = temp_dir();
+    let first = start(demo(&dir)).await;
+    let error = allocation_server::app(demo(&dir)).await.unwrap_err();
+    assert!(
+        format!("{error:#}").contains("in use by another allocation-server"),
+        "{error:#}"
+    );
+    first.stop().await;
+    let second = start(demo(&dir)).await;
+    assert_eq!(second.usage().await.pools.len(), 3);
 }

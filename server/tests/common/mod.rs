@@ -17,6 +17,7 @@ pub struct TestServer {
     pub address: SocketAddr,
     pub state: AppState,
     pub db: PathBuf,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -39,18 +40,35 @@ pub async fn start(config: ServerConfig) -> TestServer {
         .await
         .expect("bind");
     let address = listener.local_addr().expect("address");
+    let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, router).await.expect("serve");
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = stop.await;
+            })
+            .await
+            .expect("serve");
     });
     TestServer {
         address,
         state,
         db,
+        shutdown: Some(shutdown),
         task,
     }
 }
 
 impl TestServer {
+    /// Shuts down gracefully and waits until the database is closed, so the
+    /// next server can open it.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        (&mut self.task).await.expect("server task");
+        // Dropping `self` drops the last handle on the store and its lock.
+    }
+
     pub async fn connect(&self) -> Connection {
         Connection::open(self.address).await
     }
