@@ -207,6 +207,25 @@ async fn ten_thousand_allocations_render_one_page_in_a_real_table() {
         .unwrap()
         .is_some_and(|b| b.get_attribute("aria-label").as_deref() == Some("Release al_01439")));
 
+    // The pager moves through the whole set.
+    let next: web_sys::HtmlElement = container
+        .query_selector(".pager button:last-of-type")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    assert_eq!(next.text_content().unwrap(), "Next");
+    next.click();
+    until("page two", || {
+        container
+            .query_selector(".pager")
+            .unwrap()
+            .unwrap()
+            .text_content()
+            .unwrap()
+            .contains("2 / 100")
+    })
+    .await;
+
     // Filtering by owner narrows the whole set, not just the page.
     let owner: web_sys::HtmlInputElement = container
         .query_selector("input[type=search]")

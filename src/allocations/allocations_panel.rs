@@ -151,7 +151,7 @@ pub fn AllocationsPanel(
                     {tr(lang, Text::PreviousPage)}
                 </button>
                 <span>{move || format!("{} / {} · {} {}", page.get() + 1, page_count(), format_count(rows.with(Vec::len) as u64), tr(lang, Text::Rows))}</span>
-                <button type="button" class="button-secondary" prop:disabled=move || page.get() + 1 >= page_count() on:click=move |_| page.update(|p| *p += 1)>
+                <button type="button" class="button-secondary" prop:disabled=move || { page.get() + 1 >= page_count() } on:click=move |_| page.update(|p| *p += 1)>
                     {tr(lang, Text::NextPage)}
                 </button>
             </nav>
