@@ -31,6 +31,7 @@ use anyhow::{bail, Context};
 use axum::http::{header, HeaderValue};
 use axum::routing::get;
 use axum::{Json, Router};
+use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
@@ -93,7 +94,12 @@ pub async fn app_with_state(config: ServerConfig) -> anyhow::Result<(Router, App
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
-        .layer(CompressionLayer::new().br(true).gzip(true))
+        .layer(
+            CompressionLayer::new()
+                .br(true)
+                .gzip(true)
+                .compress_when(DefaultPredicate::new().and(without_strong_etag)),
+        )
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
@@ -104,6 +110,18 @@ pub async fn app_with_state(config: ServerConfig) -> anyhow::Result<(Router, App
                 ),
         );
     Ok((router, state))
+}
+
+/// A strong ETag names one exact representation, so a response carrying one
+/// (the polled listings, a few hundred bytes) goes out uncompressed rather
+/// than as a gzip/br body under the identity body's tag.
+fn without_strong_etag(
+    _: axum::http::StatusCode,
+    _: axum::http::Version,
+    headers: &axum::http::HeaderMap,
+    _: &axum::http::Extensions,
+) -> bool {
+    !headers.contains_key(header::ETAG)
 }
 
 async fn healthz() -> Json<serde_json::Value> {

@@ -73,6 +73,20 @@ async fn both_listings_answer_304_until_something_changes() {
             .await;
         assert_eq!(other.status, 200);
     }
+    let gzip = conn
+        .send(
+            Method::GET,
+            "/api/v1/usage",
+            &[("accept-encoding", "gzip, br")],
+            None,
+        )
+        .await;
+    assert_eq!(
+        gzip.header("content-encoding"),
+        None,
+        "one representation per strong tag"
+    );
+    assert!(gzip.header("etag").is_some());
     let before = conn
         .get("/api/v1/usage")
         .await
