@@ -42,7 +42,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .await
         .map_err(|error| anyhow::anyhow!("cannot listen on {listen}: {error}"))?;
     let address = listener.local_addr()?;
+    let serving = serve(listener, router);
     println!("allocation-server listening on http://{address}/");
-    serve(listener, router).await?;
+    serving.await?;
     Ok(())
 }
