@@ -167,7 +167,14 @@ async fn acknowledged_allocations_survive_kill_9_and_refused_ones_never_appear()
             "{owner} was never granted, or was released"
         );
     }
-    assert!(active.allocations.len() >= held.len());
+    // A release sent but unanswered may or may not have happened.
+    let surely_held = outcomes
+        .acknowledged
+        .iter()
+        .filter(|a| !outcomes.released.contains(&a.id))
+        .filter(|a| !outcomes.release_unanswered.contains(&a.id))
+        .count();
+    assert!(active.allocations.len() >= surely_held);
     assert!(!outcomes.released.is_empty());
     let units: HashSet<_> = active
         .allocations
