@@ -14,6 +14,17 @@
 //! - [`app`]: the whole router with every layer; [`app_with_state`] also
 //!   hands back the [`AppState`] (tests hold idempotency keys in flight).
 //! - [`serve`]: serves a router until SIGINT/SIGTERM, then drains.
+//!
+//! Layout: [`config`] (the configuration and the command line), [`pools`]
+//! (demo pools, pools files), [`store`] (SQLite and the group-committing
+//! writer thread) over [`ledger`] (what is granted, in memory) and
+//! [`allocator`] (which units, pure), [`api`] (thin handlers and the API's
+//! layers), [`problem`] (the one error type), [`etag`], [`idempotency`],
+//! [`static_files`] (the console with its CSP nonce), [`clock`].
+//!
+//! One server per database: the store holds an exclusive lock on
+//! `<db>.lock` while it is open, since each server keeps its own in-memory
+//! view of what is granted.
 
 pub mod allocator;
 pub mod api;
