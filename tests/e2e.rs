@@ -196,6 +196,29 @@ async fn server_error_keeps_data_then_recovers() {
     browser
         .wait_gone(".//span[contains(@class,'badge-stale')]")
         .await;
+
+    // A 200 whose body is not what the contract says is an error too, in words.
+    harness.set_fault(Fault::MalformedUsage);
+    browser
+        .wait_for("//button[normalize-space()='Refresh']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_for(&alert_containing("could not be read"))
+        .await;
+    browser.wait_for(&gpu).await;
+    let markup = browser
+        .client
+        .find_all(Locator::Css("article b, [role=alert] b"))
+        .await
+        .unwrap();
+    assert!(markup.is_empty(), "server text became markup");
+    harness.set_fault(Fault::None);
+    browser
+        .wait_gone(".//*[@role='alert'][contains(., 'could not be read')]")
+        .await;
     browser.close().await;
 }
 

@@ -29,6 +29,8 @@ pub enum Fault {
     None,
     /// A proxy's HTML error page: not problem+json.
     BadGatewayHtml,
+    /// `200 OK` whose usage has the wrong types and misses fields.
+    MalformedUsage,
 }
 
 pub struct Harness {
@@ -109,6 +111,12 @@ async fn inject(fault: Fault, request: Request, next: Next) -> Response {
             Body::from(
                 "<html><body><h1>502 Bad Gateway</h1><script>window.__xss=1</script></body></html>",
             ),
+        )
+            .into_response(),
+        Fault::MalformedUsage if request.uri().path() == "/api/v1/usage" => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            Body::from(r#"{"as_of": 7, "pools": [{"id": "<b>x</b>", "capacity": "lots"}]}"#),
         )
             .into_response(),
         _ => next.run(request).await,
