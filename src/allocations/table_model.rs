@@ -3,7 +3,6 @@
 
 use crate::time::parse_rfc3339;
 use allocation_contract::Allocation;
-use std::cmp::Ordering;
 
 /// A sortable column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,45 +63,37 @@ pub fn visible_rows(
         .filter(|&i| pool.is_none_or(|p| all[i].pool == p))
         .filter(|&i| owner.is_empty() || all[i].owner.to_lowercase().contains(&owner))
         .collect();
-    let descending = sort.descending;
-    match sort.key {
-        SortKey::Id => ordered(rows, descending, |i| (false, all[i].id.as_str())),
-        SortKey::Pool => ordered(rows, descending, |i| (false, all[i].pool.as_str())),
-        SortKey::Amount => ordered(rows, descending, |i| (false, all[i].amount)),
-        SortKey::Owner => ordered(rows, descending, |i| {
-            (false, (all[i].owner.to_lowercase(), all[i].owner.as_str()))
-        }),
-        SortKey::Resources => ordered(rows, descending, |i| {
-            let first = all[i].resources.first().map_or("", String::as_str);
-            (false, (first, all[i].resources.len()))
-        }),
-        SortKey::Created => ordered(rows, descending, |i| {
-            match parse_rfc3339(&all[i].created_at) {
-                Some(at) => (false, at),
-                None => (true, 0),
+    let key = |i: usize| -> RowKey {
+        let a = &all[i];
+        let time = |text: Option<&str>| match text.map(parse_rfc3339) {
+            None => (false, i128::from(i64::MAX)),
+            Some(Some(at)) => (false, i128::from(at)),
+            Some(None) => (true, 0),
+        };
+        let mut k = RowKey::default();
+        match sort.key {
+            SortKey::Id => k.text = a.id.as_str(),
+            SortKey::Pool => k.text = a.pool.as_str(),
+            SortKey::Amount => k.number = i128::from(a.amount),
+            SortKey::Owner => {
+                k.folded = a.owner.to_lowercase();
+                k.text = a.owner.as_str();
             }
-        }),
-        SortKey::Expires => ordered(rows, descending, |i| match all[i].expires_at.as_deref() {
-            None => (false, i64::MAX),
-            Some(text) => match parse_rfc3339(text) {
-                Some(at) => (false, at),
-                None => (true, 0),
-            },
-        }),
-    }
-}
-
-/// Sort `rows` by `key(row) = (goes_last, value)`, computing each key once.
-/// The sort is stable, so equal values keep their incoming order.
-fn ordered<K: Ord>(
-    rows: Vec<usize>,
-    descending: bool,
-    key: impl Fn(usize) -> (bool, K),
-) -> Vec<usize> {
-    let mut keyed: Vec<((bool, K), usize)> = rows.into_iter().map(|i| (key(i), i)).collect();
-    keyed.sort_by(|((a_last, a), _), ((b_last, b), _)| {
-        a_last.cmp(b_last).then_with(|| {
-            let order: Ordering = a.cmp(b);
+            SortKey::Resources => {
+                k.text = a.resources.first().map_or("", String::as_str);
+                k.number = a.resources.len() as i128;
+            }
+            SortKey::Created => (k.goes_last, k.number) = time(Some(&a.created_at)),
+            SortKey::Expires => (k.goes_last, k.number) = time(a.expires_at.as_deref()),
+        }
+        k
+    };
+    let mut keyed: Vec<(RowKey, usize)> = rows.into_iter().map(|i| (key(i), i)).collect();
+    let descending = sort.descending;
+    // One key type for every column: one sort in the binary, not one per column.
+    keyed.sort_by(|(a, _), (b, _)| {
+        a.goes_last.cmp(&b.goes_last).then_with(|| {
+            let order = (&a.folded, a.text, a.number).cmp(&(&b.folded, b.text, b.number));
             if descending {
                 order.reverse()
             } else {
@@ -111,6 +102,16 @@ fn ordered<K: Ord>(
         })
     });
     keyed.into_iter().map(|(_, i)| i).collect()
+}
+
+/// A row's sort key, computed once per row: `goes_last` (an unreadable time),
+/// then the case-folded text, the text, the number. A column fills what it needs.
+#[derive(Default)]
+struct RowKey<'a> {
+    goes_last: bool,
+    folded: String,
+    text: &'a str,
+    number: i128,
 }
 
 #[cfg(test)]
