@@ -3,6 +3,7 @@
 
 pub use crate::i18n::default_lang;
 use crate::i18n::Lang;
+use crate::json::Json;
 
 /// Colour scheme; `Auto` follows the system's `prefers-color-scheme`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -174,23 +175,20 @@ fn shorten(value: &str) -> String {
 /// and booleans as their JSON text, an array as its items joined by commas
 /// (`"pools": ["a","b"]`), `null` as absent.
 pub fn parse_config_json(text: &str) -> Result<Vec<(String, String)>, String> {
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| shorten(&e.to_string()))?;
-    let serde_json::Value::Object(map) = value else {
+    let value = Json::parse(text).map_err(|e| shorten(&e))?;
+    let Json::Object(map) = value else {
         return Err("not a JSON object".to_owned());
     };
-    let scalar = |v: &serde_json::Value| match v {
-        serde_json::Value::String(s) => s.clone(),
+    let scalar = |v: &Json| match v {
+        Json::String(s) => s.clone(),
         other => other.to_string(),
     };
     Ok(map
         .iter()
-        .filter(|(_, v)| !v.is_null())
+        .filter(|(_, v)| *v != Json::Null)
         .map(|(k, v)| {
             let text = match v {
-                serde_json::Value::Array(items) => {
-                    items.iter().map(scalar).collect::<Vec<_>>().join(",")
-                }
+                Json::Array(items) => items.iter().map(scalar).collect::<Vec<_>>().join(","),
                 other => scalar(other),
             };
             (k.clone(), text)

@@ -6,6 +6,7 @@ pub mod config;
 pub mod embed;
 pub mod format;
 pub mod i18n;
+pub mod json;
 pub mod poll;
 pub mod problem;
 pub mod request;

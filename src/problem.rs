@@ -2,7 +2,8 @@
 //! document, a proxy's HTML page, or nothing at all (CONTRACT.md "Conventions").
 
 use allocation_contract::Problem;
-use serde::de::DeserializeOwned;
+
+use crate::json::{decode, FromJson, Json};
 
 /// Longest title and detail kept from a server, so a huge body cannot flood the page.
 pub const TITLE_MAX_CHARS: usize = 300;
@@ -139,25 +140,24 @@ pub fn problem_from_response(
 /// A JSON object as a problem; plain `application/json` must look like one
 /// (a `type`, `title` or `detail`), or it is some other error body.
 fn parse_problem(body: &str, must_look_like_one: bool) -> Option<Problem> {
-    let value: serde_json::Value = serde_json::from_str(body).ok()?;
-    let object = value.as_object()?;
+    let value = Json::parse(body).ok()?;
     if must_look_like_one
         && !["type", "title", "detail"]
             .iter()
-            .any(|k| object.contains_key(*k))
+            .any(|k| value.get(k).is_some())
     {
         return None;
     }
-    serde_json::from_value(value).ok()
+    Problem::from_json(&value).ok()
 }
 
 /// A success body as the contract's type, or `Unreadable` with a short reason.
 // A failure is rare and short-lived: boxing its problem would only add noise.
 #[allow(clippy::result_large_err)]
-pub fn decode_json<T: DeserializeOwned>(status: u16, body: &str) -> Result<T, Failure> {
-    serde_json::from_str(body).map_err(|error| Failure::Unreadable {
+pub fn decode_json<T: FromJson>(status: u16, body: &str) -> Result<T, Failure> {
+    decode(body).map_err(|error| Failure::Unreadable {
         status,
-        reason: truncate(&error.to_string(), REASON_MAX_CHARS),
+        reason: truncate(&error, REASON_MAX_CHARS),
     })
 }
 

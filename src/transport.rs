@@ -8,11 +8,11 @@ use std::rc::Rc;
 use allocation_contract::{headers, Allocation, AllocationRequest, Allocations, Usage};
 use gloo_net::http::{Method, RequestBuilder, Response};
 use gloo_timers::future::TimeoutFuture;
-use serde::de::DeserializeOwned;
 use wasm_bindgen::JsCast;
 use web_sys::{AbortController, RequestCache, RequestCredentials};
 
 use crate::config::{Config, Credentials};
+use crate::json::{request_to_json, FromJson};
 use crate::problem::{decode_json, problem_from_response, Failure};
 
 /// A request that has not answered by then is aborted and reported.
@@ -86,7 +86,7 @@ impl Api {
         request: &AllocationRequest,
         idempotency_key: &str,
     ) -> Result<Allocation, RequestError> {
-        let body = serde_json::to_string(request).map_err(|e| Failure::Network(e.to_string()))?;
+        let body = request_to_json(request);
         let builder = self
             .builder(Method::POST, "/allocations")
             .header("Content-Type", "application/json")
@@ -101,7 +101,7 @@ impl Api {
         Ok(())
     }
 
-    async fn get_conditional<T: DeserializeOwned>(
+    async fn get_conditional<T: FromJson>(
         &self,
         path: &str,
         etag: Option<&str>,

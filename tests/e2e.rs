@@ -13,6 +13,11 @@ fn card(name: &str) -> String {
     format!("//article[contains(@class,'pool-card')][.//h3[normalize-space()='{name}']]")
 }
 
+/// A pool card showing `n` allocated.
+fn allocated(card: &str, n: u64) -> String {
+    format!("{card}//span[@class='pool-allocated'][.='{n}']")
+}
+
 fn alert_containing(text: &str) -> String {
     format!("//*[@role='alert'][contains(normalize-space(), '{text}')]")
 }
@@ -20,35 +25,20 @@ fn alert_containing(text: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_see_it_then_release_it() {
     let harness = Harness::start(None).await;
-    let browser = Browser::start().await;
-    browser
-        .client
-        .goto(&format!(
-            "{}?owner=e2e-alice&lang=en&theme=light",
-            harness.base
-        ))
-        .await
-        .unwrap();
+    let browser = Browser::open(&harness, "owner=e2e-alice&lang=en&theme=light").await;
 
     // First data on screen: every demo pool, empty.
     let gpu = card("A100 GPU");
-    browser
-        .wait_for(&format!("{gpu}//span[@class='pool-allocated'][.='0']"))
-        .await;
+    browser.wait_for(&allocated(&gpu, 0)).await;
     browser.wait_for(&card("Large VM")).await;
     browser.wait_for(&card("IPv4 address")).await;
     browser.screenshot("console-light").await;
 
     // Request 3 GPUs: the grant is shown, its row is highlighted, usage moves at once.
-    let amount = browser.wait_for("//input[@id='request-amount']").await;
-    amount.clear().await.unwrap();
-    amount.send_keys("3").await.unwrap();
+    browser.fill("//input[@id='request-amount']", "3").await;
     browser
-        .wait_for("//button[@type='submit'][normalize-space()='Request']")
-        .await
-        .click()
-        .await
-        .unwrap();
+        .click("//button[@type='submit'][normalize-space()='Request']")
+        .await;
     let row = browser
         .wait_for("//table//tbody/tr[contains(@class,'highlight')]")
         .await;
@@ -63,9 +53,7 @@ async fn request_see_it_then_release_it() {
     let row_text = row.text().await.unwrap();
     assert!(row_text.contains("gpu-a100"), "row: {row_text}");
     assert!(row_text.contains("e2e-alice"), "row: {row_text}");
-    browser
-        .wait_for(&format!("{gpu}//span[@class='pool-allocated'][.='3']"))
-        .await;
+    browser.wait_for(&allocated(&gpu, 3)).await;
     browser
         .wait_for("//p[@class='granted'][contains(., 'gpu-a100-')]")
         .await;
@@ -77,23 +65,15 @@ async fn request_see_it_then_release_it() {
 
     // Release it, with the confirmation step.
     browser
-        .wait_for(&format!("//button[@aria-label='Release {id}']"))
-        .await
-        .click()
-        .await
-        .unwrap();
+        .click(&format!("//button[@aria-label='Release {id}']"))
+        .await;
     browser
-        .wait_for("//button[normalize-space()='Confirm release']")
-        .await
-        .click()
-        .await
-        .unwrap();
+        .click("//button[normalize-space()='Confirm release']")
+        .await;
     browser
         .wait_gone(&format!(".//table//tbody/tr[th[normalize-space()='{id}']]"))
         .await;
-    browser
-        .wait_for(&format!("{gpu}//span[@class='pool-allocated'][.='0']"))
-        .await;
+    browser.wait_for(&allocated(&gpu, 0)).await;
     let (_, body) = harness
         .api("GET", &format!("/allocations/{id}"), None)
         .await;
@@ -104,16 +84,9 @@ async fn request_see_it_then_release_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_capacity_shows_the_servers_words() {
     let harness = Harness::start(None).await;
-    let browser = Browser::start().await;
-    browser
-        .client
-        .goto(&format!("{}?owner=e2e-bob&lang=en", harness.base))
-        .await
-        .unwrap();
+    let browser = Browser::open(&harness, "owner=e2e-bob&lang=en").await;
     let gpu = card("A100 GPU");
-    browser
-        .wait_for(&format!("{gpu}//span[@class='pool-allocated'][.='0']"))
-        .await;
+    browser.wait_for(&allocated(&gpu, 0)).await;
 
     // Someone else takes 14 of the 16 GPUs; the page has not polled since.
     for amount in [4, 4, 4, 2] {
@@ -122,15 +95,8 @@ async fn over_capacity_shows_the_servers_words() {
         assert_eq!(status, 201, "{text}");
     }
 
-    let amount = browser.wait_for("//input[@id='request-amount']").await;
-    amount.clear().await.unwrap();
-    amount.send_keys("4").await.unwrap();
-    browser
-        .wait_for("//button[@type='submit']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    browser.fill("//input[@id='request-amount']", "4").await;
+    browser.click("//button[@type='submit']").await;
     // The 409 problem's own title, in the alert; and the usage catches up.
     let (_, problem) = harness
         .api(
@@ -142,31 +108,19 @@ async fn over_capacity_shows_the_servers_words() {
     let title: serde_json::Value = serde_json::from_str(&problem).unwrap();
     let title = title["title"].as_str().unwrap().to_owned();
     browser.wait_for(&alert_containing(&title)).await;
-    browser
-        .wait_for(&format!("{gpu}//span[@class='pool-allocated'][.='14']"))
-        .await;
+    browser.wait_for(&allocated(&gpu, 14)).await;
     browser.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_error_keeps_data_then_recovers() {
     let harness = Harness::start(None).await;
-    let browser = Browser::start().await;
-    browser
-        .client
-        .goto(&format!("{}?interval=5&lang=en", harness.base))
-        .await
-        .unwrap();
+    let browser = Browser::open(&harness, "interval=5&lang=en").await;
     let gpu = card("A100 GPU");
     browser.wait_for(&gpu).await;
 
     harness.set_fault(Fault::BadGatewayHtml);
-    browser
-        .wait_for("//button[normalize-space()='Refresh']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    browser.click("//button[normalize-space()='Refresh']").await;
     // The status in words, not the proxy's HTML; the last good data stays, marked stale.
     browser.wait_for(&alert_containing("502")).await;
     browser
@@ -199,12 +153,7 @@ async fn server_error_keeps_data_then_recovers() {
 
     // A 200 whose body is not what the contract says is an error too, in words.
     harness.set_fault(Fault::MalformedUsage);
-    browser
-        .wait_for("//button[normalize-space()='Refresh']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    browser.click("//button[normalize-space()='Refresh']").await;
     browser
         .wait_for(&alert_containing("could not be read"))
         .await;
@@ -227,12 +176,7 @@ async fn pool_names_are_text_never_markup() {
     let hostile = r#"<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>"#;
     let pools = vec![PoolSpec::new("evil", hostile, "<b>u</b>", 4, None)];
     let harness = Harness::start(Some(pools)).await;
-    let browser = Browser::start().await;
-    browser
-        .client
-        .goto(&format!("{}?lang=en&theme=dark", harness.base))
-        .await
-        .unwrap();
+    let browser = Browser::open(&harness, "lang=en&theme=dark").await;
     let heading = browser
         .wait_for("//article[contains(@class,'pool-card')]//h3")
         .await;

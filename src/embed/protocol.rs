@@ -2,8 +2,8 @@
 //! embedding page"), pure: what the console posts and what it accepts.
 
 use crate::config::is_valid_token;
+use crate::json::{allocation_to_json, object, problem_to_json, string, Json};
 use allocation_contract::{Allocation, Problem};
-use serde_json::{json, Value};
 
 /// The `source` of every message the console posts.
 pub const MESSAGE_SOURCE: &str = "allocation-console";
@@ -27,16 +27,24 @@ impl ConsoleMessage<'_> {
     /// The message as JSON. The shell posts it as an object (`JSON.parse`
     /// first), with the configured parent origin as `targetOrigin`.
     pub fn to_json(&self) -> String {
-        let mut message = match self {
-            ConsoleMessage::Ready => json!({"type": "ready"}),
-            ConsoleMessage::Resize { height } => json!({"type": "resize", "height": height}),
-            ConsoleMessage::Allocated(allocation) => {
-                json!({"type": "allocated", "allocation": allocation})
+        let (kind, detail) = match self {
+            ConsoleMessage::Ready => ("ready", None),
+            ConsoleMessage::Resize { height } => {
+                ("resize", Some(("height", Json::Number(height.to_string()))))
             }
-            ConsoleMessage::Released { id } => json!({"type": "released", "id": id}),
-            ConsoleMessage::Error(problem) => json!({"type": "error", "problem": problem}),
+            ConsoleMessage::Allocated(allocation) => (
+                "allocated",
+                Some(("allocation", allocation_to_json(allocation))),
+            ),
+            ConsoleMessage::Released { id } => ("released", Some(("id", string(id)))),
+            ConsoleMessage::Error(problem) => {
+                ("error", Some(("problem", problem_to_json(problem))))
+            }
         };
-        message["source"] = json!(MESSAGE_SOURCE);
+        let mut message = object([("source", string(MESSAGE_SOURCE)), ("type", string(kind))]);
+        if let (Json::Object(members), Some((name, value))) = (&mut message, detail) {
+            members.push((name.to_owned(), value));
+        }
         message.to_string()
     }
 }
@@ -61,7 +69,7 @@ pub fn parse_host_message(
     if parent_origin? != event_origin {
         return None;
     }
-    let data: Value = serde_json::from_str(data_json).ok()?;
+    let data = Json::parse(data_json).ok()?;
     match data.get("type")?.as_str()? {
         "token" => {
             let token = data.get("token")?.as_str()?;
@@ -76,6 +84,7 @@ pub fn parse_host_message(
 mod tests {
     use super::*;
     use allocation_contract::AllocationStatus;
+    use serde_json::{json, Value};
 
     const PORTAL: &str = "https://portal.example";
 

@@ -113,18 +113,6 @@ pub fn RequestForm(
         });
     };
 
-    let message_for = move |field: &'static str| {
-        move || {
-            field_messages.with(|messages| {
-                messages
-                    .iter()
-                    .filter(|(f, _)| f == field)
-                    .map(|(_, message)| message.clone())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-        }
-    };
     let invalid = move |field: &'static str| {
         move || {
             field_messages
@@ -140,8 +128,7 @@ pub fn RequestForm(
         <section class="request" aria-labelledby="request-heading">
             <h2 id="request-heading">{tr(lang, Text::RequestHeading)}</h2>
             <form on:submit=submit novalidate>
-                <div class="field">
-                    <label for="request-pool">{tr(lang, Text::FieldPool)}</label>
+                <FormField field="pool" label=Text::FieldPool messages=field_messages>
                     <select
                         id="request-pool"
                         aria-invalid=invalid("pool")
@@ -153,10 +140,8 @@ pub fn RequestForm(
                             <option value=pool.id.clone()>{format!("{} ({})", pool.name, pool.id)}</option>
                         </For>
                     </select>
-                    <p class="field-error" id="request-pool-error">{message_for("pool")}</p>
-                </div>
-                <div class="field">
-                    <label for="request-amount">{tr(lang, Text::FieldAmount)}</label>
+                </FormField>
+                <FormField field="amount" label=Text::FieldAmount messages=field_messages>
                     <input
                         id="request-amount"
                         type="number"
@@ -169,10 +154,8 @@ pub fn RequestForm(
                         on:input=move |ev| draft.update(|d| d.amount = event_target_value(&ev))
                     />
                     <p class="field-hint" id="request-amount-hint">{limit_hint}</p>
-                    <p class="field-error" id="request-amount-error">{message_for("amount")}</p>
-                </div>
-                <div class="field">
-                    <label for="request-owner">{tr(lang, Text::FieldOwner)}</label>
+                </FormField>
+                <FormField field="owner" label=Text::FieldOwner messages=field_messages>
                     <input
                         id="request-owner"
                         type="text"
@@ -183,14 +166,12 @@ pub fn RequestForm(
                         prop:value=move || draft.with(|d| d.owner.clone())
                         on:input=move |ev| draft.update(|d| d.owner = event_target_value(&ev))
                     />
-                    <p class="field-error" id="request-owner-error">{message_for("owner")}</p>
-                </div>
-                <div class="field">
-                    <label for="request-duration">{tr(lang, Text::FieldDuration)}</label>
+                </FormField>
+                <FormField field="ttl_seconds" label=Text::FieldDuration messages=field_messages>
                     <select
-                        id="request-duration"
+                        id="request-ttl_seconds"
                         aria-invalid=invalid("ttl_seconds")
-                        aria-describedby="request-duration-error"
+                        aria-describedby="request-ttl_seconds-error"
                         on:change=move |ev| {
                             let index = event_target_value(&ev).parse::<usize>().unwrap_or(0);
                             draft.update(|d| d.ttl_seconds = DURATION_CHOICES.get(index).and_then(|c| c.0));
@@ -202,10 +183,8 @@ pub fn RequestForm(
                             .map(|(index, (_, text))| view! { <option value=index.to_string()>{tr(lang, *text)}</option> })
                             .collect_view()}
                     </select>
-                    <p class="field-error" id="request-duration-error">{message_for("ttl_seconds")}</p>
-                </div>
-                <div class="field field-wide">
-                    <label for="request-note">{tr(lang, Text::FieldNote)}</label>
+                </FormField>
+                <FormField field="note" label=Text::FieldNote messages=field_messages wide=true>
                     <textarea
                         id="request-note"
                         rows="2"
@@ -215,8 +194,7 @@ pub fn RequestForm(
                         prop:value=move || draft.with(|d| d.note.clone())
                         on:input=move |ev| draft.update(|d| d.note = event_target_value(&ev))
                     ></textarea>
-                    <p class="field-error" id="request-note-error">{message_for("note")}</p>
-                </div>
+                </FormField>
                 <div class="form-actions">
                     <button type="submit" class="button-primary" prop:disabled=move || sending.get()>
                         {move || if sending.get() { tr(lang, Text::Requesting) } else { tr(lang, Text::Request) }}
@@ -232,6 +210,39 @@ pub fn RequestForm(
                 </p>
             </Show>
         </section>
+    }
+}
+
+/// A labelled field with its server or console error beneath; the control
+/// inside has the id `request-<field>` and is described by `request-<field>-error`.
+#[component]
+fn FormField(
+    /// The contract's name for the field (`amount`, `ttl_seconds`, …).
+    field: &'static str,
+    label: Text,
+    messages: RwSignal<FieldMessages>,
+    /// Spans the whole form's width.
+    #[prop(optional)]
+    wide: bool,
+    children: Children,
+) -> impl IntoView {
+    let lang = expect_context::<Lang>();
+    let message = move || {
+        messages.with(|messages| {
+            messages
+                .iter()
+                .filter(|(f, _)| f == field)
+                .map(|(_, message)| message.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+    };
+    view! {
+        <div class="field" class:field-wide=wide>
+            <label for=format!("request-{field}")>{tr(lang, label)}</label>
+            {children()}
+            <p class="field-error" id=format!("request-{field}-error")>{message}</p>
+        </div>
     }
 }
 

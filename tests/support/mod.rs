@@ -151,7 +151,15 @@ pub struct Browser {
 }
 
 impl Browser {
-    pub async fn start() -> Browser {
+    /// A new browser on the harness's console, with this URL query.
+    pub async fn open(harness: &Harness, query: &str) -> Browser {
+        let browser = Browser::start().await;
+        let url = format!("{}?{query}", harness.base);
+        browser.client.goto(&url).await.unwrap();
+        browser
+    }
+
+    async fn start() -> Browser {
         let port = {
             let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             probe.local_addr().unwrap().port()
@@ -220,6 +228,17 @@ impl Browser {
                 panic!("waited {WAIT:?} for {xpath}: {error}\npage text:\n{body}")
             }
         }
+    }
+
+    pub async fn click(&self, xpath: &str) {
+        self.wait_for(xpath).await.click().await.unwrap();
+    }
+
+    /// Replaces what a text field holds.
+    pub async fn fill(&self, xpath: &str, text: &str) {
+        let field = self.wait_for(xpath).await;
+        field.clear().await.unwrap();
+        field.send_keys(text).await.unwrap();
     }
 
     /// Waits until nothing matches `relative` (an XPath from the body, `.//…`).
