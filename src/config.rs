@@ -315,10 +315,7 @@ fn apply(
             let parsed = if empty {
                 Some(default)
             } else {
-                value
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|p| (0.0..=100.0).contains(p))
+                crate::format::parse_decimal(value).filter(|p| (0.0..=100.0).contains(p))
             };
             let slot = if key == "warn" {
                 &mut config.warn_percent

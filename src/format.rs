@@ -25,14 +25,110 @@ pub fn format_percent(percent: f64) -> String {
     }
     let percent = percent.max(0.0);
     if percent > 0.0 && percent < 10.0 {
-        let tenths = (percent * 10.0).round().max(1.0) / 10.0;
-        return format!("{tenths}%");
+        let tenths = (percent * 10.0).round().max(1.0) as u64;
+        return match tenths % 10 {
+            0 => format!("{}%", tenths / 10),
+            digit => format!("{}.{digit}%", tenths / 10),
+        };
     }
-    let mut whole = percent.round();
-    if whole >= 100.0 && percent < 100.0 {
-        whole = 99.0;
+    let mut whole = percent.round() as u64;
+    if whole >= 100 && percent < 100.0 {
+        whole = 99;
     }
     format!("{whole}%")
+}
+
+/// `x` rounded to one decimal, like `format!("{x:.1}")` but with integer
+/// arithmetic: the float formatter is the largest piece of `core` a wasm
+/// bundle can pull in. Ties round away from zero; `-0.0` reads `0.0`.
+pub fn format_tenths(x: f64) -> String {
+    if x.is_nan() {
+        return "NaN".to_owned();
+    }
+    let tenths = (x * 10.0).round();
+    let sign = if tenths < 0.0 { "-" } else { "" };
+    let tenths = tenths.abs() as u128; // saturates far beyond any coordinate or percentage
+    format!("{sign}{}.{}", tenths / 10, tenths % 10)
+}
+
+/// A decimal setting as text, shortest first: `80` → `80`, `70.5` → `70.5`.
+/// The inverse of [`parse_decimal`] for what it reads.
+pub fn format_decimal(x: f64) -> String {
+    if !x.is_finite() {
+        return if x.is_nan() {
+            "NaN"
+        } else if x > 0.0 {
+            "inf"
+        } else {
+            "-inf"
+        }
+        .to_owned();
+    }
+    let sign = if x < 0.0 { "-" } else { "" };
+    let x = x.abs();
+    let mut scale = 1.0;
+    for decimals in 0..=15u32 {
+        let scaled = (x * scale).round();
+        if scaled >= 9_007_199_254_740_992.0 {
+            break;
+        }
+        if scaled / scale == x || decimals == 15 {
+            let n = scaled as u64;
+            let unit = 10u64.pow(decimals);
+            return match decimals {
+                0 => format!("{sign}{n}"),
+                _ => format!(
+                    "{sign}{}.{:0width$}",
+                    n / unit,
+                    n % unit,
+                    width = decimals as usize
+                ),
+            };
+        }
+        scale *= 10.0;
+    }
+    // Beyond 2⁵³ a float is a whole number.
+    format!("{sign}{}", x as u128)
+}
+
+/// A decimal number as Rust's `f64` parser reads one (`80`, `+70.5`, `.5`,
+/// `8e1`), without its tables: exact for up to 15 significant digits and
+/// exponents within ±22, close beyond. `inf` and `nan` are not numbers here.
+pub fn parse_decimal(text: &str) -> Option<f64> {
+    let (negative, text) = match text.as_bytes().first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let (mantissa, exponent) = match text.find(['e', 'E']) {
+        Some(at) => (&text[..at], text[at + 1..].parse::<i32>().ok()?),
+        None => (text, 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if whole.is_empty() && fraction.is_empty() {
+        return None;
+    }
+    let mut digits: u64 = 0;
+    let mut scale: i32 = exponent.clamp(-10_000, 10_000);
+    for (i, b) in whole.bytes().chain(fraction.bytes()).enumerate() {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        let in_fraction = i >= whole.len();
+        if digits < 100_000_000_000_000_000 {
+            digits = digits * 10 + u64::from(b - b'0');
+            scale -= i32::from(in_fraction);
+        } else {
+            // Digits past the eighteenth only move the decimal point.
+            scale += i32::from(!in_fraction);
+        }
+    }
+    let magnitude = if scale >= 0 {
+        digits as f64 * 10f64.powi(scale.min(400))
+    } else {
+        digits as f64 / 10f64.powi((-scale).min(400))
+    };
+    Some(if negative { -magnitude } else { magnitude })
 }
 
 /// Fraction of capacity in use, as a percentage; an empty pool (capacity 0) is 0%.
@@ -173,8 +269,58 @@ mod tests {
         assert_eq!(format_percent(99.7), "99%");
         assert_eq!(format_percent(100.0), "100%");
         assert_eq!(format_percent(f64::NAN), "–");
+        assert_eq!(format_percent(1.0), "1%");
+        assert_eq!(format_percent(9.96), "10%");
+        assert_eq!(format_percent(150.0), "150%");
         assert_eq!(usage_percent(10, 16), 62.5);
         assert_eq!(usage_percent(3, 0), 0.0);
+    }
+
+    #[test]
+    fn tenths_read_like_the_float_formatter() {
+        for x in [
+            0.0, 0.04, 0.06, 1.0, 62.5, 99.96, 120.0, 1234.56, 86_400.0, -3.3,
+        ] {
+            assert_eq!(format_tenths(x), format!("{x:.1}"), "{x}");
+        }
+        assert_eq!(format_tenths(-0.0), "0.0");
+        assert_eq!(format_tenths(f64::NAN), "NaN");
+    }
+
+    #[test]
+    fn decimals_read_and_write_like_rust_floats() {
+        for text in [
+            "80",
+            "95",
+            "70.5",
+            "0",
+            "100",
+            "+5",
+            "-5",
+            ".5",
+            "5.",
+            "8e1",
+            "1E-1",
+            "33.3",
+            "0.1",
+            "99.99",
+            "12345678901234567890",
+            "1e400",
+            "1e-400",
+            "007",
+        ] {
+            let expected: f64 = text.parse().unwrap();
+            assert_eq!(parse_decimal(text), Some(expected), "{text}");
+        }
+        for text in [
+            "", "-", ".", "e1", "1e", "1.2.3", "abc", "1 ", " 1", "0x10", "--1", "inf", "NaN",
+        ] {
+            assert_eq!(parse_decimal(text), None, "{text:?}");
+        }
+        for x in [80.0, 95.0, 70.5, 0.0, 100.0, 33.3, 0.1, 99.99, 1e-7, 12.345] {
+            assert_eq!(format_decimal(x), format!("{x}"), "{x}");
+            assert_eq!(parse_decimal(&format_decimal(x)), Some(x));
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! translation is a compile error rather than a blank on screen.
 
 use crate::config::{ConfigIssue, ConfigIssueKind, ConfigSource};
-use crate::format::{format_count, format_duration_short};
+use crate::format::{format_count, format_decimal, format_duration_short};
 use crate::problem::{reason_phrase, Failure};
 use crate::request::form::FormIssue;
 use allocation_contract::{problem_type, Allocation, FieldIssue, NOTE_MAX_CHARS, OWNER_MAX_CHARS};
@@ -474,10 +474,14 @@ pub fn config_issue_message(lang: Lang, issue: &ConfigIssue) -> String {
             expected(lang, key)
         ),
         (Lang::En, ConfigIssueKind::WarnNotBelowCritical { warn, critical }) => format!(
-            "{source}: warn ({warn}) must be below critical ({critical}); using 80 and 95."
+            "{source}: warn ({}) must be below critical ({}); using 80 and 95.",
+            format_decimal(*warn),
+            format_decimal(*critical)
         ),
         (Lang::Ko, ConfigIssueKind::WarnNotBelowCritical { warn, critical }) => format!(
-            "{source}: warn({warn})은 critical({critical})보다 작아야 합니다. 80과 95를 사용합니다."
+            "{source}: warn({})은 critical({})보다 작아야 합니다. 80과 95를 사용합니다.",
+            format_decimal(*warn),
+            format_decimal(*critical)
         ),
         (Lang::En, ConfigIssueKind::TokenInUrlIgnored) => {
             "A token in the URL is ignored: URLs end up in history and logs. Put it in config.json.".to_owned()

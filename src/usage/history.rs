@@ -1,6 +1,7 @@
 //! Each pool's recent usage for its sparkline, kept flat in memory however
 //! long the monitor stays open: a day at most, and a fixed number of points.
 
+use crate::format::format_tenths;
 use allocation_contract::Pool;
 use std::collections::{HashMap, VecDeque};
 
@@ -90,12 +91,12 @@ impl UsageHistory {
             if !points.is_empty() {
                 points.push(' ');
             }
-            points.push_str(&format!("{x:.1},{y:.1}"));
+            points.push_str(&format!("{},{}", format_tenths(x), format_tenths(y)));
         }
         // One sample: a level line across, not an invisible dot.
         if span <= 0.0 {
             let y = (1.0 - samples.back().map_or(0.0, |s| s.fraction)) * height;
-            points.push_str(&format!(" {width:.1},{y:.1}"));
+            points.push_str(&format!(" {},{}", format_tenths(width), format_tenths(y)));
         }
         points
     }

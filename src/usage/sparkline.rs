@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use crate::i18n::{tr, Lang, Text};
 use crate::usage::history::UsageHistory;
 
+// The viewBox below says the same in text (no float formatting in the bundle).
 const WIDTH: f64 = 120.0;
 const HEIGHT: f64 = 28.0;
 
@@ -15,7 +16,7 @@ pub fn Sparkline(history: RwSignal<UsageHistory>, id: String) -> impl IntoView {
     view! {
         <svg
             class="sparkline"
-            viewBox=format!("0 0 {WIDTH} {HEIGHT}")
+            viewBox="0 0 120 28"
             preserveAspectRatio="none"
             role="img"
             aria-label=tr(lang, Text::SparklineLabel)

@@ -4,7 +4,7 @@
 use allocation_contract::Pool;
 use leptos::prelude::*;
 
-use crate::format::{format_count, format_percent, usage_percent};
+use crate::format::{format_count, format_percent, format_tenths, usage_percent};
 use crate::i18n::{tr, Lang, Text};
 use crate::monitor::announcer::use_announcer;
 use crate::monitor::live_monitor::{now_ms, LiveMonitor};
@@ -132,7 +132,7 @@ fn PoolCard(
                 <span class="pool-word">{tr(lang, Text::Allocated)}</span>
             </p>
             <div class="usage-bar" aria-hidden="true">
-                <div class="usage-bar-fill" style:width=move || format!("{:.1}%", percent().min(100.0))></div>
+                <div class="usage-bar-fill" style:width=move || format!("{}%", format_tenths(percent().min(100.0)))></div>
             </div>
             <p class="pool-level">
                 <span class="level-icon" aria-hidden="true">{move || level().icon()}</span>
