@@ -47,7 +47,7 @@ pub fn format_tenths(x: f64) -> String {
     }
     let tenths = (x * 10.0).round();
     let sign = if tenths < 0.0 { "-" } else { "" };
-    let tenths = tenths.abs() as u128; // saturates far beyond any coordinate or percentage
+    let tenths = tenths.abs() as u64; // saturates far beyond any coordinate or percentage
     format!("{sign}{}.{}", tenths / 10, tenths % 10)
 }
 
@@ -87,8 +87,8 @@ pub fn format_decimal(x: f64) -> String {
         }
         scale *= 10.0;
     }
-    // Beyond 2⁵³ a float is a whole number.
-    format!("{sign}{}", x as u128)
+    // Beyond 2⁵³ a float is a whole number (shown to 2⁶⁴; settings never come near).
+    format!("{sign}{}", x as u64)
 }
 
 /// A decimal number as Rust's `f64` parser reads one (`80`, `+70.5`, `.5`,

@@ -119,8 +119,8 @@ pub fn string(text: &str) -> Json {
     Json::String(text.to_owned())
 }
 
-pub fn number(n: impl Into<i128>) -> Json {
-    Json::Number(n.into().to_string())
+pub fn number(n: u64) -> Json {
+    Json::Number(n.to_string())
 }
 
 fn write_string(text: &str, out: &mut String) {
@@ -577,7 +577,7 @@ pub fn problem_to_json(p: &Problem) -> Json {
     let mut members = vec![
         ("type".to_owned(), string(&p.problem_type)),
         ("title".to_owned(), string(&p.title)),
-        ("status".to_owned(), number(p.status)),
+        ("status".to_owned(), number(u64::from(p.status))),
     ];
     let mut add = |name: &str, value: Json| members.push((name.to_owned(), value));
     if let Some(detail) = &p.detail {
@@ -603,11 +603,11 @@ pub fn problem_to_json(p: &Problem) -> Json {
 pub fn request_to_json(r: &AllocationRequest) -> String {
     let mut members = vec![
         ("pool".to_owned(), string(&r.pool)),
-        ("amount".to_owned(), number(r.amount)),
+        ("amount".to_owned(), Json::Number(r.amount.to_string())),
         ("owner".to_owned(), string(&r.owner)),
     ];
     if let Some(ttl) = r.ttl_seconds {
-        members.push(("ttl_seconds".to_owned(), number(ttl)));
+        members.push(("ttl_seconds".to_owned(), Json::Number(ttl.to_string())));
     }
     if let Some(note) = &r.note {
         members.push(("note".to_owned(), string(note)));

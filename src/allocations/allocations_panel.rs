@@ -5,7 +5,7 @@ use allocation_contract::Allocation;
 use leptos::prelude::*;
 
 use crate::allocations::release_button::ReleaseButton;
-use crate::allocations::table_model::{visible_rows, SortKey, SortOrder};
+use crate::allocations::table_model::{visible_rows_with, SortKey, SortOrder};
 use crate::format::{format_count, format_duration_short, format_timestamp, format_units};
 use crate::i18n::{tr, Lang, Text};
 use crate::monitor::clock::use_clock;
@@ -46,7 +46,7 @@ pub fn AllocationsPanel(
             let all = list.as_ref().map_or(&[][..], |l| &l.allocations[..]);
             let pool = pool_filter.with(|p| (!p.is_empty()).then(|| p.clone()));
             owner_filter.with(|owner| {
-                visible_rows(all, pool.as_deref(), owner, sort.get())
+                visible_rows_with(all, pool.as_deref(), owner, sort.get(), lowercase)
                     .into_iter()
                     .map(|i| all[i].clone())
                     .collect::<Vec<_>>()
@@ -197,4 +197,9 @@ fn AllocationRow(
             </td>
         </tr>
     }
+}
+
+/// The browser's Unicode lower-casing (Rust's would add its case tables to the bundle).
+fn lowercase(text: &str) -> String {
+    js_sys::JsString::from(text).to_lower_case().into()
 }

@@ -58,10 +58,22 @@ pub fn visible_rows(
     owner: &str,
     sort: SortOrder,
 ) -> Vec<usize> {
-    let owner = owner.trim().to_lowercase();
+    visible_rows_with(all, pool, owner, sort, str::to_lowercase)
+}
+
+/// [`visible_rows`] with the lower-casing given: the browser's
+/// `String.prototype.toLowerCase` spares the bundle Rust's Unicode case tables.
+pub fn visible_rows_with(
+    all: &[Allocation],
+    pool: Option<&str>,
+    owner: &str,
+    sort: SortOrder,
+    lowercase: fn(&str) -> String,
+) -> Vec<usize> {
+    let owner = lowercase(owner.trim());
     let rows: Vec<usize> = (0..all.len())
         .filter(|&i| pool.is_none_or(|p| all[i].pool == p))
-        .filter(|&i| owner.is_empty() || all[i].owner.to_lowercase().contains(&owner))
+        .filter(|&i| owner.is_empty() || lowercase(&all[i].owner).contains(&owner))
         .collect();
     let key = |i: usize| -> RowKey {
         let a = &all[i];
@@ -76,7 +88,7 @@ pub fn visible_rows(
             SortKey::Pool => k.text = a.pool.as_str(),
             SortKey::Amount => k.number = i128::from(a.amount),
             SortKey::Owner => {
-                k.folded = a.owner.to_lowercase();
+                k.folded = lowercase(&a.owner);
                 k.text = a.owner.as_str();
             }
             SortKey::Resources => {
