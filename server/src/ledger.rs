@@ -183,3 +183,86 @@ impl Ledger {
         Some(allocation)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(seq: i64, id: &str, units: Vec<u32>, expires_at_ms: Option<i64>) -> Grant {
+        Grant {
+            seq,
+            pool: 0,
+            allocation: Allocation {
+                id: id.to_owned(),
+                pool: "p".to_owned(),
+                amount: units.len() as u64,
+                owner: "o".to_owned(),
+                resources: units.iter().map(|u| format!("p-{:02}", u + 1)).collect(),
+                status: AllocationStatus::Active,
+                created_at: String::new(),
+                expires_at: None,
+                note: None,
+            },
+            units,
+            expires_at_ms,
+        }
+    }
+
+    fn ledger() -> Ledger {
+        Ledger::new(vec![PoolSpec::new("p", "P", "u", 10, None)], Vec::new())
+    }
+
+    #[test]
+    fn expiry_stops_counting_at_its_instant_and_changes_the_tag() {
+        let mut ledger = ledger();
+        ledger.apply(&Change::Grant(Box::new(grant(
+            1,
+            "a",
+            vec![0, 1],
+            Some(1_000),
+        ))));
+        ledger.apply(&Change::Grant(Box::new(grant(2, "b", vec![2], None))));
+        assert_eq!(ledger.usage(999)[0].allocated, 3);
+        assert_eq!(ledger.usage(1_000)[0].allocated, 1, "expired at expires_at");
+        assert_ne!(ledger.etag(7, 999), ledger.etag(7, 1_000));
+        assert_eq!(ledger.etag(7, 1_000), ledger.etag(7, 5_000));
+        assert_eq!(
+            ledger.get("a", 1_000).unwrap().status,
+            AllocationStatus::Expired
+        );
+        let listed: Vec<_> = ledger
+            .active(None, 1_000)
+            .into_iter()
+            .map(|a| a.id)
+            .collect();
+        assert_eq!(listed, ["b"]);
+
+        let sweep = ledger.expiry_changes(1_000);
+        assert_eq!(sweep.len(), 1);
+        let before = ledger.etag(7, 1_000);
+        for change in &sweep {
+            ledger.apply(change);
+        }
+        assert_ne!(ledger.etag(7, 1_000), before, "every change moves the tag");
+        assert_eq!(ledger.usage(1_000)[0].allocated, 1);
+        assert!(ledger.get("a", 1_000).is_none(), "no longer held here");
+    }
+
+    #[test]
+    fn listing_is_newest_first_and_filters_by_owner() {
+        let mut ledger = ledger();
+        for (seq, id) in [(1, "old"), (3, "new"), (2, "mid")] {
+            ledger.apply(&Change::Grant(Box::new(grant(
+                seq,
+                id,
+                vec![seq as u32],
+                None,
+            ))));
+        }
+        let ids: Vec<_> = ledger.active(None, 0).into_iter().map(|a| a.id).collect();
+        assert_eq!(ids, ["new", "mid", "old"]);
+        assert!(ledger.active(Some("nobody"), 0).is_empty());
+        ledger.apply(&Change::Return("mid".to_owned()));
+        assert_eq!(ledger.usage(0)[0].allocated, 2);
+    }
+}
