@@ -229,15 +229,6 @@ async fn create_allocation(
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(&headers)?;
     let request = allocation_request(&body)?;
-    let Some(pool) = state.store.pool_spec(&request.pool) else {
-        return Err(ApiError::not_found(format!("no pool {}", request.pool)));
-    };
-    let issues = validate_request(&request, pool.max_per_request);
-    if !issues.is_empty() {
-        return Err(ApiError::validation(
-            issues.into_iter().map(FieldIssue::to_field_error).collect(),
-        ));
-    }
     let Some(_in_flight) = state.in_flight.try_begin(&key) else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -247,7 +238,25 @@ async fn create_allocation(
         .detail("retry once it has finished to get its answer"));
     };
     let pool_id = request.pool.clone();
-    let (allocation, replayed) = match state.store.allocate(request, Some(key)).await? {
+    let refusal = match state.store.pool_spec(&pool_id) {
+        None => Some(ApiError::not_found(format!("no pool {pool_id}"))),
+        Some(pool) => {
+            let issues = validate_request(&request, pool.max_per_request);
+            (!issues.is_empty()).then(|| {
+                ApiError::validation(issues.into_iter().map(FieldIssue::to_field_error).collect())
+            })
+        }
+    };
+    let outcome = match refusal {
+        // A key used before answers as it did then, whatever today's rules say.
+        Some(refusal) => state
+            .store
+            .earlier_use(&key, &request)
+            .await?
+            .ok_or(refusal)?,
+        None => state.store.allocate(request, Some(key)).await?,
+    };
+    let (allocation, replayed) = match outcome {
         AllocateOutcome::Created(allocation) => (allocation, false),
         AllocateOutcome::Replayed(allocation) => (allocation, true),
         AllocateOutcome::KeyReused => {

@@ -253,6 +253,23 @@ impl Store {
         .await?
     }
 
+    /// The replay (or `KeyReused`) an earlier use of `key` calls for, if the
+    /// key was used: for requests refused before they reach the writer, so a
+    /// key's first answer still wins over today's validation.
+    pub async fn earlier_use(
+        &self,
+        key: &str,
+        request: &AllocationRequest,
+    ) -> anyhow::Result<Option<AllocateOutcome>> {
+        let reader = Arc::clone(&self.reader);
+        let (key, request) = (key.to_owned(), request.clone());
+        tokio::task::spawn_blocking(move || {
+            let conn = reader.lock().expect("reader lock");
+            earlier_use(&conn, &key, &request)
+        })
+        .await?
+    }
+
     pub async fn allocate(
         &self,
         request: AllocationRequest,
@@ -416,6 +433,21 @@ fn select_by_id(conn: &Connection, id: &str) -> rusqlite::Result<Option<Row>> {
     ))?
     .query_row(params![seq, id], Row::read)
     .optional()
+}
+
+/// What an earlier, committed request with `key` decides for `request`.
+fn earlier_use(
+    conn: &Connection,
+    key: &str,
+    request: &AllocationRequest,
+) -> anyhow::Result<Option<AllocateOutcome>> {
+    Ok(select_by_key(conn, key)?.map(|row| {
+        if row.same_request(request) {
+            AllocateOutcome::Replayed(row.created())
+        } else {
+            AllocateOutcome::KeyReused
+        }
+    }))
 }
 
 fn select_by_key(conn: &Connection, key: &str) -> rusqlite::Result<Option<Row>> {
@@ -734,13 +766,7 @@ impl Writer {
         request: &AllocationRequest,
     ) -> anyhow::Result<Option<AllocateOutcome>> {
         let Some(key) = key else { return Ok(None) };
-        Ok(select_by_key(&self.conn, key)?.map(|row| {
-            if row.same_request(request) {
-                AllocateOutcome::Replayed(row.created())
-            } else {
-                AllocateOutcome::KeyReused
-            }
-        }))
+        earlier_use(&self.conn, key, request)
     }
 
     fn release(&mut self, id: &str, now: i64) -> anyhow::Result<(ReleaseOutcome, Option<Change>)> {

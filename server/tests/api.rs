@@ -220,6 +220,17 @@ async fn idempotency_replays_refuses_other_bodies_and_needs_a_key() {
         )
         .await;
     assert!(problem(&other, 422).is(problem_type::IDEMPOTENCY_KEY_REUSED));
+    // Also when the other body would be refused anyway: the key decides first.
+    for other in [
+        json!({"pool": "gpu-a100", "amount": 0, "owner": "alice"}),
+        json!({"pool": "no-such-pool", "amount": 1, "owner": "alice"}),
+    ] {
+        let reply = conn.post_json("/api/v1/allocations", "key-1", &other).await;
+        assert!(
+            problem(&reply, 422).is(problem_type::IDEMPOTENCY_KEY_REUSED),
+            "{other}"
+        );
+    }
 
     let missing = conn
         .send(
