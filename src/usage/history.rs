@@ -3,7 +3,7 @@
 
 use crate::format::format_tenths;
 use allocation_contract::Pool;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 /// The sparkline's time window.
 pub const HISTORY_WINDOW_MS: f64 = 86_400_000.0;
@@ -21,7 +21,9 @@ struct Sample {
 
 #[derive(Clone, Debug, Default)]
 pub struct UsageHistory {
-    pools: HashMap<String, VecDeque<Sample>>,
+    /// Per pool id. A list, not a map: a console shows tens of pools, and a
+    /// hash map would add its hasher and table code to the bundle.
+    pools: Vec<(String, VecDeque<Sample>)>,
     /// The latest `record`: the right edge of every sparkline, so all share one time axis.
     latest_ms: f64,
 }
@@ -34,16 +36,23 @@ impl UsageHistory {
     /// Add a poll's pools at `now_ms`. Pools no longer reported are forgotten.
     pub fn record(&mut self, now_ms: f64, pools: &[Pool]) {
         self.latest_ms = now_ms;
-        self.pools.retain(|id, _| pools.iter().any(|p| &p.id == id));
+        self.pools
+            .retain(|(id, _)| pools.iter().any(|p| &p.id == id));
         for pool in pools {
             let fraction = if pool.capacity == 0 {
                 0.0
             } else {
                 (pool.allocated as f64 / pool.capacity as f64).min(1.0)
             };
-            let samples = self.pools.entry(pool.id.clone()).or_default();
+            let at = match self.pools.iter().position(|(id, _)| *id == pool.id) {
+                Some(at) => at,
+                None => {
+                    self.pools.push((pool.id.clone(), VecDeque::new()));
+                    self.pools.len() - 1
+                }
+            };
             push(
-                samples,
+                &mut self.pools[at].1,
                 Sample {
                     at_ms: now_ms,
                     fraction,
@@ -52,13 +61,20 @@ impl UsageHistory {
         }
     }
 
+    fn samples(&self, pool_id: &str) -> Option<&VecDeque<Sample>> {
+        self.pools
+            .iter()
+            .find(|(id, _)| id == pool_id)
+            .map(|(_, samples)| samples)
+    }
+
     /// Points kept for a pool.
     pub fn len(&self, pool_id: &str) -> usize {
-        self.pools.get(pool_id).map_or(0, VecDeque::len)
+        self.samples(pool_id).map_or(0, VecDeque::len)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.pools.values().all(VecDeque::is_empty)
+        self.pools.iter().all(|(_, samples)| samples.is_empty())
     }
 
     /// The SVG `points` of a `<polyline>` in a `width`×`height` box: time on x
@@ -66,7 +82,7 @@ impl UsageHistory {
     /// Empty if the pool has no history.
     pub fn sparkline_points(&self, pool_id: &str, width: f64, height: f64) -> String {
         let now_ms = self.latest_ms;
-        let Some(samples) = self.pools.get(pool_id) else {
+        let Some(samples) = self.samples(pool_id) else {
             return String::new();
         };
         let window_start = now_ms - HISTORY_WINDOW_MS;
