@@ -6,10 +6,10 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use allocation_contract::{headers, Allocation, AllocationRequest, Allocations, Usage};
-use gloo_net::http::{Method, RequestBuilder, Response};
 use gloo_timers::future::TimeoutFuture;
-use wasm_bindgen::JsCast;
-use web_sys::{AbortController, RequestCache, RequestCredentials};
+use js_sys::futures::JsFuture;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{AbortController, Headers, RequestCache, RequestCredentials, RequestInit, Response};
 
 use crate::config::{Config, Credentials};
 use crate::json::{request_to_json, FromJson};
@@ -86,18 +86,21 @@ impl Api {
         request: &AllocationRequest,
         idempotency_key: &str,
     ) -> Result<Allocation, RequestError> {
-        let body = request_to_json(request);
-        let builder = self
-            .builder(Method::POST, "/allocations")
-            .header("Content-Type", "application/json")
-            .header(headers::IDEMPOTENCY_KEY, idempotency_key);
-        let (status, _, text) = send(builder, Some(body)).await?;
+        let mut outgoing = self.request("POST", "/allocations");
+        outgoing
+            .headers
+            .push(("Content-Type", "application/json".to_owned()));
+        outgoing
+            .headers
+            .push((headers::IDEMPOTENCY_KEY, idempotency_key.to_owned()));
+        outgoing.body = Some(request_to_json(request));
+        let (status, _, text) = send(outgoing).await?;
         Ok(decode_json(status, &text)?)
     }
 
     pub async fn release(&self, id: &str) -> Result<(), RequestError> {
         let path = format!("/allocations/{}", encode_path_segment(id));
-        send(self.builder(Method::DELETE, &path), None).await?;
+        send(self.request("DELETE", &path)).await?;
         Ok(())
     }
 
@@ -106,14 +109,13 @@ impl Api {
         path: &str,
         etag: Option<&str>,
     ) -> Result<Fetched<T>, RequestError> {
-        let mut builder = self
-            .builder(Method::GET, path)
-            // The console does its own revalidation; the HTTP cache must not answer for it.
-            .cache(RequestCache::NoStore);
+        let mut outgoing = self.request("GET", path);
+        // The console does its own revalidation; the HTTP cache must not answer for it.
+        outgoing.cache = RequestCache::NoStore;
         if let Some(etag) = etag {
-            builder = builder.header("If-None-Match", etag);
+            outgoing.headers.push(("If-None-Match", etag.to_owned()));
         }
-        let (status, response_etag, text) = send(builder, None).await?;
+        let (status, response_etag, text) = send(outgoing).await?;
         if status == 304 {
             return Ok(Fetched::NotModified);
         }
@@ -123,21 +125,33 @@ impl Api {
         })
     }
 
-    fn builder(&self, method: Method, path: &str) -> RequestBuilder {
-        let builder = RequestBuilder::new(&format!("{}{path}", self.endpoint))
-            .method(method)
-            .credentials(self.credentials);
-        match self.token.borrow().as_deref() {
-            Some(token) => builder.header("Authorization", &format!("Bearer {token}")),
-            None => builder,
+    fn request(&self, method: &'static str, path: &str) -> Outgoing {
+        let mut headers = Vec::new();
+        if let Some(token) = self.token.borrow().as_deref() {
+            headers.push(("Authorization", format!("Bearer {token}")));
+        }
+        Outgoing {
+            method,
+            url: format!("{}{path}", self.endpoint),
+            credentials: Some(self.credentials),
+            cache: RequestCache::Default,
+            headers,
+            body: None,
         }
     }
 }
 
 /// Fetches `config.json` beside `index.html`: `Ok(None)` when there is none.
 pub async fn fetch_config_file() -> Result<Option<String>, String> {
-    let builder = RequestBuilder::new("config.json").cache(RequestCache::NoCache);
-    match send(builder, None).await {
+    let outgoing = Outgoing {
+        method: "GET",
+        url: "config.json".to_owned(),
+        credentials: None,
+        cache: RequestCache::NoCache,
+        headers: Vec::new(),
+        body: None,
+    };
+    match send(outgoing).await {
         Ok((_, _, text)) => Ok(Some(text)),
         Err(RequestError {
             failure: Failure::Http(problem),
@@ -156,28 +170,49 @@ fn failure_summary(failure: &Failure) -> String {
     }
 }
 
+/// A request about to be sent: `fetch` straight from `web_sys`, because an
+/// HTTP client crate costs the bundle more than these few lines.
+struct Outgoing {
+    method: &'static str,
+    url: String,
+    /// `None`: the browser's default (`same-origin`).
+    credentials: Option<RequestCredentials>,
+    cache: RequestCache,
+    headers: Vec<(&'static str, String)>,
+    body: Option<String>,
+}
+
 /// Sends with a timeout; answers (status, ETag, body) for 2xx and 304, and a
 /// [`RequestError`] for everything else.
-async fn send(
-    builder: RequestBuilder,
-    body: Option<String>,
-) -> Result<(u16, Option<String>, String), RequestError> {
+async fn send(outgoing: Outgoing) -> Result<(u16, Option<String>, String), RequestError> {
     let controller = AbortController::new().map_err(js_failure)?;
-    let builder = builder.abort_signal(Some(&controller.signal()));
-    let request = match body {
-        Some(body) => builder.body(body),
-        None => builder.build(),
+    let init = RequestInit::new();
+    init.set_method(outgoing.method);
+    init.set_cache(outgoing.cache);
+    if let Some(credentials) = outgoing.credentials {
+        init.set_credentials(credentials);
     }
-    .map_err(|e| Failure::Network(e.to_string()))?;
+    init.set_signal(Some(&controller.signal()));
+    let headers = Headers::new().map_err(js_failure)?;
+    for (name, value) in &outgoing.headers {
+        headers.set(name, value).map_err(js_failure)?;
+    }
+    init.set_headers(&headers);
+    if let Some(body) = &outgoing.body {
+        init.set_body(&JsValue::from_str(body));
+    }
+    let request =
+        web_sys::Request::new_with_str_and_init(&outgoing.url, &init).map_err(js_failure)?;
+    let window = web_sys::window().ok_or_else(|| Failure::Network("no window".to_owned()))?;
 
     let response = {
         let timeout = TimeoutFuture::new(REQUEST_TIMEOUT_MS);
-        let sent = request.send();
+        let sent = JsFuture::from(window.fetch_with_request(&request));
         futures_select(sent, timeout).await
     };
-    let response = match response {
-        Some(Ok(response)) => response,
-        Some(Err(error)) => return Err(Failure::Network(error.to_string()).into()),
+    let response: Response = match response {
+        Some(Ok(response)) => response.dyn_into().map_err(js_failure)?,
+        Some(Err(error)) => return Err(js_failure(error)),
         None => {
             controller.abort();
             return Err(Failure::Timeout.into());
@@ -188,17 +223,16 @@ async fn send(
 
 async fn read_response(response: Response) -> Result<(u16, Option<String>, String), RequestError> {
     let status = response.status();
-    let header = |name: &str| response.headers().get(name);
+    let header = |name: &str| response.headers().get(name).ok().flatten();
     let too_large = header("Content-Length")
         .and_then(|length| length.trim().parse::<usize>().ok())
         .is_some_and(|length| length > MAX_BODY_BYTES);
     let text = if too_large || status == 304 {
         String::new()
     } else {
-        response
-            .text()
-            .await
-            .map_err(|e| Failure::Network(e.to_string()))?
+        let text = response.text().map_err(js_failure)?;
+        let text = JsFuture::from(text).await.map_err(js_failure)?;
+        text.as_string().unwrap_or_default()
     };
     if too_large || text.len() > MAX_BODY_BYTES {
         return Err(Failure::Unreadable {
@@ -241,10 +275,11 @@ async fn futures_select<F: std::future::Future>(
     .await
 }
 
-fn js_failure(value: wasm_bindgen::JsValue) -> RequestError {
+/// The browser's words for a refusal, as `String(error)`: `TypeError: Failed to fetch`.
+fn js_failure(value: JsValue) -> RequestError {
     let reason = value
         .dyn_ref::<js_sys::Error>()
-        .map(|error| String::from(error.message()))
+        .map(|error| String::from(error.to_string()))
         .unwrap_or_else(|| "the browser refused the request".to_owned());
     Failure::Network(reason).into()
 }
