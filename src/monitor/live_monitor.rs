@@ -25,8 +25,6 @@ pub struct LiveMonitor {
     pub failure: RwSignal<Option<Failure>>,
     /// When the next automatic attempt is due after a failure (epoch ms).
     pub retry_at_ms: RwSignal<Option<f64>>,
-    /// A poll is on its way.
-    pub in_flight: RwSignal<bool>,
     /// The page is hidden and polling is paused.
     pub paused: RwSignal<bool>,
     schedule: StoredValue<PollSchedule, LocalStorage>,
@@ -58,7 +56,6 @@ impl LiveMonitor {
             last_success_ms: RwSignal::new(None),
             failure: RwSignal::new(None),
             retry_at_ms: RwSignal::new(None),
-            in_flight: RwSignal::new(false),
             paused: RwSignal::new(is_page_hidden()),
             schedule: StoredValue::new_local(PollSchedule::new(u64::from(interval_secs) * 1000)),
             timer: StoredValue::new_local(None),
@@ -181,18 +178,20 @@ impl LiveMonitor {
         {
             return;
         }
-        self.in_flight.set(true);
         spawn_local(async move {
             let outcome = self.fetch_both().await;
             // The component may be gone by now: every access below tolerates it.
-            if self.in_flight.try_set(false).is_some() {
+            if self.failure.is_disposed() {
                 return;
             }
             let now = now_ms();
             match &outcome {
                 Ok(_) => {
                     self.last_success_ms.set(Some(now));
-                    self.failure.set(None);
+                    // Only a real change notifies: an unchanged poll stays quiet.
+                    if self.failure.with_untracked(Option::is_some) {
+                        self.failure.set(None);
+                    }
                 }
                 Err(error) => self.failure.set(Some(error.failure.clone())),
             }

@@ -66,7 +66,6 @@ pub fn StatusLine(monitor: LiveMonitor, interval_secs: u32) -> impl IntoView {
             <button
                 type="button"
                 class="button-secondary"
-                aria-busy=move || monitor.in_flight.get().to_string()
                 on:click=move |_| monitor.refresh()
             >
                 {tr(lang, Text::Refresh)}
