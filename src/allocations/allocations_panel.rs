@@ -5,7 +5,7 @@ use allocation_contract::Allocation;
 use leptos::prelude::*;
 
 use crate::allocations::release_button::ReleaseButton;
-use crate::allocations::table_model::{visible_rows_with, SortKey, SortOrder};
+use crate::allocations::table_model::{sort_texts, visible_rows_with, SortKey, SortOrder};
 use crate::format::{format_count, format_duration_short, format_timestamp, format_units};
 use crate::i18n::{tr, Lang, Text};
 use crate::monitor::clock::use_clock;
@@ -72,13 +72,12 @@ pub fn AllocationsPanel(
         })
     });
     let pool_choices = Memo::new(move |_| {
-        let mut ids: Vec<String> = monitor.usage.with(|u| {
+        let ids: Vec<String> = monitor.usage.with(|u| {
             u.iter()
                 .flat_map(|u| u.pools.iter().map(|p| p.id.clone()))
                 .collect()
         });
-        ids.sort();
-        ids
+        sort_texts(ids)
     });
 
     let header = move |(key, text): (SortKey, Text)| {

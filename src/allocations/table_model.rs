@@ -3,6 +3,7 @@
 
 use crate::time::parse_rfc3339;
 use allocation_contract::Allocation;
+use std::cmp::Ordering;
 
 /// A sortable column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,10 +101,11 @@ pub fn visible_rows_with(
         }
         k
     };
-    let mut keyed: Vec<(RowKey, usize)> = rows.into_iter().map(|i| (key(i), i)).collect();
+    let keys: Vec<RowKey> = rows.iter().map(|&i| key(i)).collect();
+    let mut order: Vec<usize> = (0..rows.len()).collect();
     let descending = sort.descending;
-    // One key type for every column: one sort in the binary, not one per column.
-    keyed.sort_by(|(a, _), (b, _)| {
+    sort_indices(&mut order, &|a, b| {
+        let (a, b) = (&keys[a], &keys[b]);
         a.goes_last.cmp(&b.goes_last).then_with(|| {
             let order = (&a.folded, a.text, a.number).cmp(&(&b.folded, b.text, b.number));
             if descending {
@@ -113,7 +115,46 @@ pub fn visible_rows_with(
             }
         })
     });
-    keyed.into_iter().map(|(_, i)| i).collect()
+    order.into_iter().map(|k| rows[k]).collect()
+}
+
+/// A stable merge sort of indices by `cmp`. The standard library's sort is
+/// several kilobytes of wasm per element type; this one is a few hundred
+/// bytes, once, for every list the console orders.
+pub fn sort_indices(order: &mut Vec<usize>, cmp: &dyn Fn(usize, usize) -> Ordering) {
+    let n = order.len();
+    let mut from = std::mem::take(order);
+    let mut to = vec![0; n];
+    let mut width = 1;
+    while width < n {
+        let mut start = 0;
+        while start < n {
+            let mid = (start + width).min(n);
+            let end = (start + 2 * width).min(n);
+            let (mut left, mut right) = (start, mid);
+            for slot in &mut to[start..end] {
+                // The left run wins ties: equal items keep their order.
+                if left < mid && (right >= end || cmp(from[right], from[left]) != Ordering::Less) {
+                    *slot = from[left];
+                    left += 1;
+                } else {
+                    *slot = from[right];
+                    right += 1;
+                }
+            }
+            start = end;
+        }
+        std::mem::swap(&mut from, &mut to);
+        width *= 2;
+    }
+    *order = from;
+}
+
+/// Texts in code-point order (e.g. the pool filter's ids), with [`sort_indices`].
+pub fn sort_texts(texts: Vec<String>) -> Vec<String> {
+    let mut order: Vec<usize> = (0..texts.len()).collect();
+    sort_indices(&mut order, &|a, b| texts[a].cmp(&texts[b]));
+    order.into_iter().map(|i| texts[i].clone()).collect()
 }
 
 /// A row's sort key, computed once per row: `goes_last` (an unreadable time),
@@ -213,6 +254,26 @@ mod tests {
             "ties keep the server's order"
         );
         assert_eq!(by(SortKey::Resources, false), [0, 2, 3, 1]);
+    }
+
+    #[test]
+    fn merge_sort_is_stable_and_agrees_with_the_standard_sort() {
+        let mut seed = 7u64;
+        for n in [0usize, 1, 2, 3, 5, 8, 13, 100, 1000] {
+            let values: Vec<u64> = (0..n)
+                .map(|_| {
+                    seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                    (seed >> 33) % 10
+                })
+                .collect();
+            let mut ours: Vec<usize> = (0..n).collect();
+            sort_indices(&mut ours, &|a, b| values[a].cmp(&values[b]));
+            let mut theirs: Vec<usize> = (0..n).collect();
+            theirs.sort_by_key(|&i| values[i]);
+            assert_eq!(ours, theirs, "n = {n}");
+        }
+        let texts = vec!["vm".to_owned(), "gpu".to_owned(), "ip".to_owned()];
+        assert_eq!(sort_texts(texts), ["gpu", "ip", "vm"]);
     }
 
     #[test]
