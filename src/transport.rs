@@ -205,20 +205,21 @@ async fn send(outgoing: Outgoing) -> Result<(u16, Option<String>, String), Reque
         web_sys::Request::new_with_str_and_init(&outgoing.url, &init).map_err(js_failure)?;
     let window = web_sys::window().ok_or_else(|| Failure::Network("no window".to_owned()))?;
 
-    let response = {
-        let timeout = TimeoutFuture::new(REQUEST_TIMEOUT_MS);
-        let sent = JsFuture::from(window.fetch_with_request(&request));
-        futures_select(sent, timeout).await
+    // The timeout covers the whole exchange: a server that sends headers and
+    // then stalls the body is as stuck as one that never answers.
+    let exchange = async {
+        let response = JsFuture::from(window.fetch_with_request(&request))
+            .await
+            .map_err(js_failure)?;
+        read_response(response.dyn_into().map_err(js_failure)?).await
     };
-    let response: Response = match response {
-        Some(Ok(response)) => response.dyn_into().map_err(js_failure)?,
-        Some(Err(error)) => return Err(js_failure(error)),
+    match futures_select(exchange, TimeoutFuture::new(REQUEST_TIMEOUT_MS)).await {
+        Some(result) => result,
         None => {
             controller.abort();
-            return Err(Failure::Timeout.into());
+            Err(Failure::Timeout.into())
         }
-    };
-    read_response(response).await
+    }
 }
 
 async fn read_response(response: Response) -> Result<(u16, Option<String>, String), RequestError> {

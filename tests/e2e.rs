@@ -6,6 +6,8 @@ mod support;
 
 use allocation_server::PoolSpec;
 use fantoccini::Locator;
+use std::time::Duration;
+
 use support::{Browser, Fault, Harness};
 
 /// The card of a pool, by its heading text.
@@ -167,6 +169,18 @@ async fn server_error_keeps_data_then_recovers() {
     harness.set_fault(Fault::None);
     browser
         .wait_gone(".//*[@role='alert'][contains(., 'could not be read')]")
+        .await;
+
+    // A body that never ends is cut off by the 15 s timeout and said in words.
+    harness.set_fault(Fault::StalledUsage);
+    browser.click("//button[normalize-space()='Refresh']").await;
+    browser
+        .wait_for_within(&alert_containing("took too long"), Duration::from_secs(40))
+        .await;
+    browser.wait_for(&gpu).await;
+    harness.set_fault(Fault::None);
+    browser
+        .wait_gone(".//*[@role='alert'][contains(., 'took too long')]")
         .await;
     browser.close().await;
 }

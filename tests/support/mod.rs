@@ -16,6 +16,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use fantoccini::wd::Capabilities;
 use fantoccini::{Client, ClientBuilder, Locator};
+use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
@@ -31,6 +32,8 @@ pub enum Fault {
     BadGatewayHtml,
     /// `200 OK` whose usage has the wrong types and misses fields.
     MalformedUsage,
+    /// Usage whose headers arrive and whose body then never ends.
+    StalledUsage,
 }
 
 pub struct Harness {
@@ -119,6 +122,18 @@ async fn inject(fault: Fault, request: Request, next: Next) -> Response {
             Body::from(r#"{"as_of": 7, "pools": [{"id": "<b>x</b>", "capacity": "lots"}]}"#),
         )
             .into_response(),
+        Fault::StalledUsage if request.uri().path() == "/api/v1/usage" => {
+            let start = futures_util::stream::once(async {
+                Ok::<_, std::io::Error>(axum::body::Bytes::from_static(b"{\"as_of\":"))
+            });
+            let body = Body::from_stream(start.chain(futures_util::stream::pending()));
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                body,
+            )
+                .into_response()
+        }
         _ => next.run(request).await,
     }
 }
@@ -208,10 +223,18 @@ impl Browser {
 
     /// Waits until an element matching the XPath exists, and returns it.
     pub async fn wait_for(&self, xpath: &str) -> fantoccini::elements::Element {
+        self.wait_for_within(xpath, WAIT).await
+    }
+
+    pub async fn wait_for_within(
+        &self,
+        xpath: &str,
+        limit: Duration,
+    ) -> fantoccini::elements::Element {
         match self
             .client
             .wait()
-            .at_most(WAIT)
+            .at_most(limit)
             .for_element(Locator::XPath(xpath))
             .await
         {
@@ -225,7 +248,7 @@ impl Browser {
                     .text()
                     .await
                     .unwrap_or_default();
-                panic!("waited {WAIT:?} for {xpath}: {error}\npage text:\n{body}")
+                panic!("waited {limit:?} for {xpath}: {error}\npage text:\n{body}")
             }
         }
     }
