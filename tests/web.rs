@@ -102,7 +102,11 @@ async fn pool_cards_show_server_text_as_text_with_words_beside_colour() {
         .unwrap()
         .is_none());
     let first = container.query_selector(".pool-card").unwrap().unwrap();
-    assert!(first.class_name().contains("level-critical"));
+    assert!(
+        first.class_list().contains("level-critical"),
+        "{}",
+        first.class_name()
+    );
     let text = first.text_content().unwrap();
     assert!(text.contains("Critical"), "{text}");
     assert!(text.contains("16 / 16"), "{text}");
@@ -110,8 +114,14 @@ async fn pool_cards_show_server_text_as_text_with_words_beside_colour() {
         .query_selector_all(".pool-card")
         .unwrap()
         .get(1)
-        .unwrap();
+        .unwrap()
+        .unchecked_into::<web_sys::Element>();
     assert!(second.text_content().unwrap().contains("OK"));
+    assert!(
+        second.class_list().contains("level-ok"),
+        "{}",
+        second.class_name()
+    );
 }
 
 #[wasm_bindgen_test]

@@ -120,7 +120,7 @@ fn PoolCard(
     let unit = move || pool.with(|p| p.as_ref().map(|p| p.unit.clone()).unwrap_or_default());
 
     view! {
-        <article class=move || format!("pool-card level-{}", level().css_class()) aria-labelledby=heading_id.clone()>
+        <article class=move || format!("pool-card {}", level().css_class()) aria-labelledby=heading_id.clone()>
             <h3 id=heading_id.clone()>{name}</h3>
             <p class="pool-figures">
                 <span class="pool-allocated">{move || format_count(allocated())}</span>
