@@ -26,6 +26,7 @@ pub fn mount() {
         .unwrap_or_else(|| document().body().expect("a document has a body"));
     let attributes = data_attributes(&mount_point);
     let query = query_pairs();
+    forget_token_in_url();
     mount_point.set_text_content(None);
     leptos::mount::mount_to(mount_point, move || view! { <App attributes query /> }).forget();
 }
@@ -140,4 +141,29 @@ fn query_pairs() -> Vec<(String, String)> {
         }
     }
     pairs
+}
+
+/// A token in the URL is never used (the configuration says so on the page);
+/// it is also taken out of the address bar, so it is not bookmarked, shared
+/// or sent on as a `Referer`.
+fn forget_token_in_url() {
+    let location = window().location();
+    let Ok(params) = web_sys::UrlSearchParams::new_with_str(&location.search().unwrap_or_default())
+    else {
+        return;
+    };
+    if !params.has("token") {
+        return;
+    }
+    params.delete("token");
+    let query = String::from(params.to_string());
+    let url = format!(
+        "{}{}{query}{}",
+        location.pathname().unwrap_or_default(),
+        if query.is_empty() { "" } else { "?" },
+        location.hash().unwrap_or_default()
+    );
+    if let Ok(history) = window().history() {
+        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
+    }
 }

@@ -228,7 +228,7 @@ pub fn format_units(units: &[String]) -> String {
     for unit in units {
         match (split(unit), run) {
             (Some((prefix, number, n)), Some((p, first, n0, _, last_n)))
-                if prefix == p && n == last_n + 1 =>
+                if prefix == p && last_n.checked_add(1) == Some(n) =>
             {
                 run = Some((p, first, n0, number, n));
             }
@@ -380,5 +380,7 @@ mod tests {
             "x-099…101"
         );
         assert_eq!(format_units(&[]), "");
+        let huge = units(&["u-18446744073709551615", "u-0"]);
+        assert_eq!(format_units(&huge), "u-18446744073709551615, u-0");
     }
 }

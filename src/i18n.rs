@@ -143,7 +143,10 @@ pub fn tr(lang: Lang, text: Text) -> &'static str {
         Text::ColumnExpires => ("Expires in", "만료까지"),
         Text::ColumnNote => ("Note", "메모"),
         Text::ColumnActions => ("Actions", "작업"),
-        Text::SparklineLabel => ("Usage over the last 24 hours", "최근 24시간 사용량"),
+        Text::SparklineLabel => (
+            "Usage since the page opened (at most 24 hours)",
+            "페이지를 연 뒤의 사용량 (최대 24시간)",
+        ),
         Text::AtMost => ("at most", "최대"),
         Text::Pages => ("Pages", "페이지"),
         Text::PreviousPage => ("Previous", "이전"),

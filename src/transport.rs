@@ -233,14 +233,18 @@ async fn read_response(response: Response) -> Result<(u16, Option<String>, Strin
     } else {
         let text = response.text().map_err(js_failure)?;
         let text = JsFuture::from(text).await.map_err(js_failure)?;
+        // Measured before the copy into wasm memory, which never shrinks: a
+        // chunked or compressed body has no useful Content-Length.
+        let length = text
+            .dyn_ref::<js_sys::JsString>()
+            .map_or(0, |t| t.length() as usize);
+        if length > MAX_BODY_BYTES {
+            return Err(answer_too_large(status));
+        }
         text.as_string().unwrap_or_default()
     };
     if too_large || text.len() > MAX_BODY_BYTES {
-        return Err(Failure::Unreadable {
-            status,
-            reason: format!("the answer is larger than {} MB", MAX_BODY_BYTES >> 20),
-        }
-        .into());
+        return Err(answer_too_large(status));
     }
     if (200..300).contains(&status) || status == 304 {
         return Ok((status, header("ETag"), text));
@@ -255,6 +259,14 @@ async fn read_response(response: Response) -> Result<(u16, Option<String>, Strin
         failure: Failure::Http(problem),
         retry_after: header("Retry-After"),
     })
+}
+
+fn answer_too_large(status: u16) -> RequestError {
+    Failure::Unreadable {
+        status,
+        reason: format!("the answer is larger than {} MB", MAX_BODY_BYTES >> 20),
+    }
+    .into()
 }
 
 /// The first of the request and the timeout; `None` when the timeout won.

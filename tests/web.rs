@@ -29,6 +29,22 @@ fn setup() -> (web_sys::HtmlElement, LiveMonitor) {
     (container, monitor)
 }
 
+/// Lets everything Leptos has scheduled run (a few turns of the event loop).
+async fn settle() {
+    for _ in 0..5 {
+        next_turn().await;
+    }
+}
+
+async fn next_turn() {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        window()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0)
+            .unwrap();
+    });
+    wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
+}
+
 /// Lets the reactive system flush its effects until `ready` holds (bounded).
 async fn until(what: &str, ready: impl Fn() -> bool) {
     for _ in 0..200 {
@@ -36,12 +52,7 @@ async fn until(what: &str, ready: impl Fn() -> bool) {
             return;
         }
         // One turn of the event loop: what Leptos schedules runs in between.
-        let promise = js_sys::Promise::new(&mut |resolve, _| {
-            window()
-                .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0)
-                .unwrap();
-        });
-        wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
+        next_turn().await;
     }
     panic!("never became true: {what}");
 }
@@ -151,8 +162,14 @@ async fn an_unchanged_answer_changes_nothing_in_the_dom() {
     options.set_attributes(true);
     observer.observe_with_options(&container, &options).unwrap();
 
-    // Same pools, newer `as_of`: nothing to show.
+    // Same pools, newer `as_of`: nothing to show, and nothing moves.
     assert!(!monitor.show_usage(usage(pools.clone(), "t2")));
+    settle().await;
+    assert_eq!(
+        mutations.get() + observer.take_records().length(),
+        0,
+        "an unchanged answer touched the DOM"
+    );
     // A real change after it, so we know the observer sees what happens.
     let mut changed = pools;
     changed[0].allocated = 4;
@@ -302,12 +319,23 @@ async fn the_form_checks_amount_before_sending() {
             .is_some()
     })
     .await;
-    for label in ["Pool", "Amount", "Owner", "Duration", "Note"] {
-        let found = container.query_selector_all("label").unwrap();
-        assert!(
-            (0..found.length()).any(|i| found.get(i).unwrap().text_content().unwrap() == label),
-            "no label {label}"
-        );
+    // Every field has its own label, tied to it by `for`.
+    for (field, label) in [
+        ("pool", "Pool"),
+        ("amount", "Amount"),
+        ("owner", "Owner"),
+        ("ttl_seconds", "Duration"),
+        ("note", "Note"),
+    ] {
+        let tag = container
+            .query_selector(&format!("label[for=request-{field}]"))
+            .unwrap()
+            .unwrap_or_else(|| panic!("no label for {field}"));
+        assert_eq!(tag.text_content().unwrap(), label);
+        assert!(container
+            .query_selector(&format!("#request-{field}"))
+            .unwrap()
+            .is_some());
     }
     let amount: web_sys::HtmlInputElement = container
         .query_selector("#request-amount")
@@ -342,4 +370,40 @@ async fn the_form_checks_amount_before_sending() {
     assert!(!submit
         .unchecked_ref::<web_sys::HtmlButtonElement>()
         .disabled());
+}
+
+#[wasm_bindgen_test]
+async fn a_grant_shown_at_once_is_counted_once() {
+    let (container, monitor) = setup();
+    let _handle = leptos::mount::mount_to(container.clone(), move || {
+        provide_context(Lang::En);
+        view! { <LiveRegion><UsagePanel monitor thresholds=(80.0, 95.0) shown_pools=None /></LiveRegion> }
+    });
+    monitor.show_usage(usage(vec![pool("gpu", "A100", 16, 2)], "t"));
+    monitor.show_allocations(Allocations {
+        as_of: "t".into(),
+        allocations: vec![],
+    });
+    let mut grant = allocation(1);
+    grant.pool = "gpu".into();
+    grant.amount = 3;
+    // The 201, then the same 201 replayed (or a poll that saw it first).
+    monitor.apply_allocated(&grant);
+    monitor.apply_allocated(&grant);
+    let allocated = || {
+        container
+            .query_selector(".pool-allocated")
+            .unwrap()
+            .and_then(|e| e.text_content())
+    };
+    until("the grant", || allocated().as_deref() == Some("5")).await;
+    assert_eq!(
+        monitor
+            .allocations
+            .with_untracked(|a| a.as_ref().unwrap().allocations.len()),
+        1
+    );
+    monitor.apply_released(&grant);
+    monitor.apply_released(&grant);
+    until("the release", || allocated().as_deref() == Some("2")).await;
 }

@@ -39,7 +39,6 @@ pub fn AllocationsPanel(
     let action_error = RwSignal::new(None::<String>);
     // Countdowns move by the minute; one slow clock serves every row.
     let now = use_clock(30_000);
-    let tz_offset = -(js_sys::Date::new_0().get_timezone_offset() as i32);
 
     let rows = Memo::new(move |_| {
         monitor.allocations.with(|list| {
@@ -54,6 +53,8 @@ pub fn AllocationsPanel(
         })
     });
     let page_count = move || rows.with(|r| r.len().div_ceil(PAGE_SIZE).max(1));
+    // Rows can shrink under the reader (a poll, a release): never past the end.
+    let current_page = move || page.get().min(page_count() - 1);
     // A new filter or sort starts from the first page; a new grant shows itself.
     Effect::new(move |_| {
         pool_filter.track();
@@ -65,7 +66,7 @@ pub fn AllocationsPanel(
     let page_rows = Memo::new(move |_| {
         rows.with(|r| {
             r.iter()
-                .skip(page.get() * PAGE_SIZE)
+                .skip(current_page() * PAGE_SIZE)
                 .take(PAGE_SIZE)
                 .cloned()
                 .collect::<Vec<_>>()
@@ -135,7 +136,7 @@ pub fn AllocationsPanel(
                     </thead>
                     <tbody>
                         <For each=move || page_rows.get() key=|a| a.id.clone() let:allocation>
-                            <AllocationRow allocation monitor highlight action_error now tz_offset />
+                            <AllocationRow allocation monitor highlight action_error now />
                         </For>
                     </tbody>
                 </table>
@@ -146,11 +147,11 @@ pub fn AllocationsPanel(
                 </p>
             </Show>
             <nav class="pager" aria-label=tr(lang, Text::Pages)>
-                <button type="button" class="button-secondary" prop:disabled=move || page.get() == 0 on:click=move |_| page.update(|p| *p = p.saturating_sub(1))>
+                <button type="button" class="button-secondary" prop:disabled=move || current_page() == 0 on:click=move |_| page.set(current_page().saturating_sub(1))>
                     {tr(lang, Text::PreviousPage)}
                 </button>
-                <span>{move || format!("{} / {} · {} {}", page.get() + 1, page_count(), format_count(rows.with(Vec::len) as u64), tr(lang, Text::Rows))}</span>
-                <button type="button" class="button-secondary" prop:disabled=move || { page.get() + 1 >= page_count() } on:click=move |_| page.update(|p| *p += 1)>
+                <span>{move || format!("{} / {} · {} {}", current_page() + 1, page_count(), format_count(rows.with(Vec::len) as u64), tr(lang, Text::Rows))}</span>
+                <button type="button" class="button-secondary" prop:disabled=move || { current_page() + 1 >= page_count() } on:click=move |_| page.set(current_page() + 1)>
                     {tr(lang, Text::NextPage)}
                 </button>
             </nav>
@@ -165,8 +166,6 @@ fn AllocationRow(
     highlight: RwSignal<Option<String>>,
     action_error: RwSignal<Option<String>>,
     now: ReadSignal<f64>,
-    /// Minutes east of UTC, for local times.
-    tz_offset: i32,
 ) -> impl IntoView {
     let lang = expect_context::<Lang>();
     let created = parse_rfc3339(&allocation.created_at);
@@ -183,10 +182,11 @@ fn AllocationRow(
                 {format_units(&allocation.resources)}
             </td>
             <td class="nowrap">
-                {created.map_or_else(|| allocation.created_at.clone(), |at| format_timestamp(lang, at, tz_offset))}
+                {created.map_or_else(|| allocation.created_at.clone(), |at| format_timestamp(lang, at, tz_offset_at(at)))}
             </td>
             <td class="nowrap">
                 {move || match expires {
+                    Some(at) if at <= now.get() as i64 => tr(lang, Text::Expired).to_owned(),
                     Some(at) => format_duration_short(lang, (at - now.get() as i64) / 1000),
                     None => tr(lang, Text::Never).to_owned(),
                 }}
@@ -201,4 +201,11 @@ fn AllocationRow(
 /// The browser's Unicode lower-casing (Rust's would add its case tables to the bundle).
 fn lowercase(text: &str) -> String {
     js_sys::JsString::from(text).to_lower_case().into()
+}
+
+/// Minutes east of UTC at that instant, so times either side of a daylight
+/// saving change are both right in a page open for days.
+fn tz_offset_at(epoch_ms: i64) -> i32 {
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(epoch_ms as f64));
+    -(date.get_timezone_offset() as i32)
 }

@@ -79,7 +79,11 @@ impl LiveMonitor {
             let command = monitor.schedule.try_update_value(|s| s.on_online(now_ms()));
             monitor.run(command);
         });
-        let pageshow = window_event_listener(ev::pageshow, move |_| {
+        // Only a page restored from the back/forward cache needs waking up.
+        let pageshow = window_event_listener(ev::pageshow, move |event| {
+            if !event.persisted() {
+                return;
+            }
             let command = monitor
                 .schedule
                 .try_update_value(|s| s.on_pageshow(now_ms()));
@@ -119,28 +123,46 @@ impl LiveMonitor {
         self.api.get_value()
     }
 
-    /// Shows a grant at once, before the next poll confirms it.
+    /// Shows a grant at once, before the next poll confirms it. Applied once
+    /// only: a replayed 201, or a poll that saw the grant first, changes nothing.
     pub fn apply_allocated(self, allocation: &Allocation) {
-        self.adjust_pool(&allocation.pool, |allocated| allocated + allocation.amount);
+        let mut inserted = false;
         self.allocations.update(|list| {
-            if let Some(list) = list {
+            if let Some(list) = list.as_mut() {
                 if !list.allocations.iter().any(|a| a.id == allocation.id) {
                     list.allocations.insert(0, allocation.clone());
+                    inserted = true;
                 }
             }
         });
+        if inserted {
+            self.adjust_pool(&allocation.pool, |allocated| allocated + allocation.amount);
+        }
+        self.forget_etags();
     }
 
-    /// Shows a release at once, before the next poll confirms it.
+    /// Shows a release at once, before the next poll confirms it (once only).
     pub fn apply_released(self, allocation: &Allocation) {
-        self.adjust_pool(&allocation.pool, |allocated| {
-            allocated.saturating_sub(allocation.amount)
-        });
+        let mut removed = false;
         self.allocations.update(|list| {
-            if let Some(list) = list {
+            if let Some(list) = list.as_mut() {
+                let before = list.allocations.len();
                 list.allocations.retain(|a| a.id != allocation.id);
+                removed = list.allocations.len() != before;
             }
         });
+        if removed {
+            self.adjust_pool(&allocation.pool, |allocated| {
+                allocated.saturating_sub(allocation.amount)
+            });
+        }
+        self.forget_etags();
+    }
+
+    /// What is on screen is no longer exactly what the server tagged: the next
+    /// poll must fetch in full, or a 304 would keep a guess on screen.
+    fn forget_etags(self) {
+        self.etags.set_value(ETags::default());
     }
 
     fn adjust_pool(self, pool_id: &str, change: impl FnOnce(u64) -> u64) {
@@ -193,7 +215,15 @@ impl LiveMonitor {
                         self.failure.set(None);
                     }
                 }
-                Err(error) => self.failure.set(Some(error.failure.clone())),
+                // The same problem again (a retry) is not news: the alert stays as it is.
+                Err(error) => {
+                    if self
+                        .failure
+                        .with_untracked(|f| f.as_ref() != Some(&error.failure))
+                    {
+                        self.failure.set(Some(error.failure.clone()));
+                    }
+                }
             }
             let poll_outcome = match outcome {
                 Ok(changed) => {

@@ -47,6 +47,18 @@ pub fn should_reuse_key(failure: &Failure) -> bool {
         || matches!(failure, Failure::Http(p) if p.is(problem_type::IDEMPOTENCY_KEY_IN_FLIGHT))
 }
 
+/// An `Idempotency-Key` from 16 random bytes: 32 lowercase hex digits
+/// (visible ASCII, as the contract asks). The shell supplies the bytes from
+/// `crypto.getRandomValues`, which, unlike `randomUUID`, works on plain HTTP.
+pub fn key_from_random(bytes: [u8; 16]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    bytes
+        .iter()
+        .flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])
+        .map(char::from)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,5 +134,14 @@ mod tests {
             r#"{"type":"https://x/problems/insufficient-capacity","title":"Full","available":0}"#,
         );
         assert!(!should_reuse_key(&Failure::Http(capacity)));
+    }
+
+    #[test]
+    fn keys_from_random_bytes_are_valid_idempotency_keys() {
+        let key = key_from_random([
+            0, 1, 0xab, 0xff, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 0x7f,
+        ]);
+        assert_eq!(key, "0001abff090a0b0c0d0e0f101112137f");
+        assert!(allocation_contract::is_valid_idempotency_key(&key));
     }
 }

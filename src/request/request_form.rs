@@ -12,7 +12,7 @@ use crate::monitor::announcer::use_announcer;
 use crate::monitor::live_monitor::LiveMonitor;
 use crate::problem::Failure;
 use crate::request::form::{check_draft, RequestDraft};
-use crate::request::idempotency::{should_reuse_key, SubmissionKeys};
+use crate::request::idempotency::{key_from_random, should_reuse_key, SubmissionKeys};
 
 /// Messages to show beside fields, by contract field name.
 type FieldMessages = Vec<(String, String)>;
@@ -246,10 +246,17 @@ fn FormField(
     }
 }
 
-/// A fresh random key per submission (the browser's UUID v4).
+/// A fresh random key per submission. `getRandomValues` works in any
+/// context; should even it fail, the clock and `Math.random` still differ per call.
 fn new_key() -> String {
-    leptos::prelude::window()
+    let mut bytes = [0u8; 16];
+    let filled = leptos::prelude::window()
         .crypto()
-        .map(|crypto| crypto.random_uuid())
-        .unwrap_or_else(|_| format!("k{}", js_sys::Math::random().to_bits()))
+        .and_then(|crypto| crypto.get_random_values_with_u8_array(&mut bytes))
+        .is_ok();
+    if !filled {
+        let noise = (js_sys::Date::now() as u64) ^ (js_sys::Math::random() * 9e15) as u64;
+        bytes[..8].copy_from_slice(&noise.to_le_bytes());
+    }
+    key_from_random(bytes)
 }
