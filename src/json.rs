@@ -514,33 +514,35 @@ impl FromJson for Allocation {
 }
 
 impl FromJson for Problem {
-    /// Absent members take RFC 9457's defaults (`type` is `about:blank`).
+    /// Absent members take RFC 9457's defaults (`type` is `about:blank`). A
+    /// member of the wrong type is ignored, as RFC 9457 asks, so one bad
+    /// member cannot cost the reader the title and detail.
     fn from_json(value: &Json) -> Result<Self, String> {
         let f = fields(value, "")?;
+        let text = |name: &str| f.optional(name, read_string).ok().flatten();
+        let field_error = |item: &Json| {
+            let f = fields(item, "errors").ok()?;
+            Some(FieldError {
+                field: f.string("field").ok()?,
+                message: f.string("message").ok()?,
+            })
+        };
         Ok(Problem {
-            problem_type: f
-                .optional("type", read_string)?
-                .unwrap_or_else(|| "about:blank".to_owned()),
-            title: f.optional("title", read_string)?.unwrap_or_default(),
-            status: match f.optional("status", read_count)? {
-                None => 0,
-                Some(status) => u16::try_from(status)
-                    .map_err(|_| format!("status: {status} is not an HTTP status"))?,
+            problem_type: text("type").unwrap_or_else(|| "about:blank".to_owned()),
+            title: text("title").unwrap_or_default(),
+            status: f
+                .optional("status", read_count)
+                .ok()
+                .flatten()
+                .and_then(|status| u16::try_from(status).ok())
+                .unwrap_or(0),
+            detail: text("detail"),
+            instance: text("instance"),
+            errors: match value.get("errors") {
+                Some(Json::Array(items)) => items.iter().filter_map(field_error).collect(),
+                _ => Vec::new(),
             },
-            detail: f.optional("detail", read_string)?,
-            instance: f.optional("instance", read_string)?,
-            errors: f
-                .optional("errors", |v, p| {
-                    read_array(v, p, |item, path| {
-                        let f = fields(item, path)?;
-                        Ok(FieldError {
-                            field: f.string("field")?,
-                            message: f.string("message")?,
-                        })
-                    })
-                })?
-                .unwrap_or_default(),
-            available: f.optional("available", read_count)?,
+            available: f.optional("available", read_count).ok().flatten(),
         })
     }
 }
@@ -720,7 +722,17 @@ mod tests {
         assert_eq!(ours, theirs);
         let ours: Problem = decode(r#"{"title":"Oops"}"#).unwrap();
         assert_eq!(ours.problem_type, "about:blank");
-        assert!(decode::<Problem>(r#"{"status":70000}"#).is_err());
+        // Members of the wrong type are ignored; the rest is kept.
+        let lenient: Problem = decode(
+            r#"{"status":"409","title":"Busy","detail":7,
+                "errors":[{"field":"owner","message":"empty"},{"field":1},"x"],"available":-1}"#,
+        )
+        .unwrap();
+        assert_eq!((lenient.status, lenient.title.as_str()), (0, "Busy"));
+        assert_eq!((lenient.detail, lenient.available), (None, None));
+        assert_eq!(lenient.errors.len(), 1);
+        assert_eq!(decode::<Problem>(r#"{"status":70000}"#).unwrap().status, 0);
+        assert!(decode::<Problem>("[1]").is_err());
     }
 
     #[test]

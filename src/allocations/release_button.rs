@@ -28,13 +28,20 @@ pub fn ReleaseButton(
     let allocation = StoredValue::new(allocation);
     let id = allocation.with_value(|a| a.id.clone());
     let label = release_label(lang, &id);
-    // The confirmation takes the focus, so keyboard users land on it.
+    // Focus follows the step, so keyboard users land on the confirmation and,
+    // after Cancel or a failed release, back on the Release button. Each step
+    // renders its own buttons: focus them once they are on the page.
     let confirm = NodeRef::<leptos::html::Button>::new();
-    Effect::new(move || {
-        if let Some(button) = confirm.get() {
-            let _ = button.focus();
-        }
-    });
+    let start = NodeRef::<leptos::html::Button>::new();
+    let go_to = move |next: Step| {
+        step.set(next);
+        request_animation_frame(move || {
+            let target = if next == Step::Ready { start } else { confirm };
+            if let Some(button) = target.get_untracked() {
+                let _ = button.focus();
+            }
+        });
+    };
 
     let release = move |_| {
         step.set(Step::Releasing);
@@ -49,7 +56,9 @@ pub fn ReleaseButton(
                 }
                 Err(error) => {
                     action_error.set(Some(failure_message(lang, &error.failure)));
-                    step.try_set(Step::Ready);
+                    if !step.is_disposed() {
+                        go_to(Step::Ready);
+                    }
                 }
             }
         });
@@ -59,7 +68,7 @@ pub fn ReleaseButton(
         match step.get() {
         Step::Ready => view! {
             // Seen: "Release"; heard: "Release <id>" (the row already shows the id).
-            <button type="button" class="button-secondary" data-release=id.clone() aria-label=label.clone() on:click=move |_| step.set(Step::Confirming)>
+            <button type="button" class="button-secondary" node_ref=start data-release=id.clone() aria-label=label.clone() on:click=move |_| go_to(Step::Confirming)>
                 {tr(lang, Text::Release)}
             </button>
         }
@@ -69,7 +78,7 @@ pub fn ReleaseButton(
                 <button type="button" class="button-danger" node_ref=confirm prop:disabled=move || step.get() == Step::Releasing on:click=release>
                     {tr(lang, Text::ConfirmRelease)}
                 </button>
-                <button type="button" class="button-secondary" on:click=move |_| step.set(Step::Ready)>
+                <button type="button" class="button-secondary" on:click=move |_| go_to(Step::Ready)>
                     {tr(lang, Text::Cancel)}
                 </button>
             </span>

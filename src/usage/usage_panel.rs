@@ -115,13 +115,12 @@ fn PoolCard(
     let capacity = move || read(|p| p.capacity);
     let percent = move || usage_percent(allocated(), capacity());
     let level = move || UsageLevel::classify(allocated(), capacity(), thresholds.0, thresholds.1);
-    let heading_id = format!("pool-{id}");
     let name = move || pool.with(|p| p.as_ref().map(|p| p.name.clone()).unwrap_or_default());
     let unit = move || pool.with(|p| p.as_ref().map(|p| p.unit.clone()).unwrap_or_default());
 
     view! {
-        <article class=move || format!("pool-card {}", level().css_class()) aria-labelledby=heading_id.clone()>
-            <h3 id=heading_id.clone()>{name}</h3>
+        <article class=move || format!("pool-card {}", level().css_class())>
+            <h3>{name}</h3>
             <p class="pool-figures">
                 <span class="pool-allocated">{move || format_count(allocated())}</span>
                 " / "
