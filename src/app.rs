@@ -70,10 +70,13 @@ pub fn App(attributes: Vec<(String, String)>, query: Vec<(String, String)>) -> i
 #[component]
 fn Console(config: Config, issues: Vec<ConfigIssue>) -> impl IntoView {
     let lang = expect_context::<Lang>();
-    let monitor = use_live_monitor(Api::new(&config), config.interval_secs);
+    let monitor = use_live_monitor(
+        Api::new(&config),
+        config.interval_secs,
+        config.pools.clone(),
+    );
     let highlight = RwSignal::new(None::<String>);
     let thresholds = (config.warn_percent, config.critical_percent);
-    let shown_pools = config.pools.clone();
     let owner = config.owner.clone();
 
     view! {
@@ -83,7 +86,7 @@ fn Console(config: Config, issues: Vec<ConfigIssue>) -> impl IntoView {
             <StatusLine monitor interval_secs=config.interval_secs />
         </header>
         <ConfigProblems issues />
-        <UsagePanel monitor thresholds shown_pools />
+        <UsagePanel monitor thresholds />
         <div class="console-work">
             <RequestForm monitor owner highlight />
             <AllocationsPanel monitor highlight />

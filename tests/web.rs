@@ -25,7 +25,7 @@ fn setup() -> (web_sys::HtmlElement, LiveMonitor) {
     let document = document();
     let container: web_sys::HtmlElement = document.create_element("div").unwrap().unchecked_into();
     document.body().unwrap().append_child(&container).unwrap();
-    let monitor = LiveMonitor::new(Api::new(&Config::default()), 60);
+    let monitor = LiveMonitor::new(Api::new(&Config::default()), 60, None);
     (container, monitor)
 }
 
@@ -95,7 +95,7 @@ async fn pool_cards_show_server_text_as_text_with_words_beside_colour() {
     let hostile = "<img src=x onerror=alert(1)>A100";
     let _handle = leptos::mount::mount_to(container.clone(), move || {
         provide_context(Lang::En);
-        view! { <LiveRegion><UsagePanel monitor thresholds=(80.0, 95.0) shown_pools=None /></LiveRegion> }
+        view! { <LiveRegion><UsagePanel monitor thresholds=(80.0, 95.0) /></LiveRegion> }
     });
     monitor.show_usage(usage(
         vec![pool("gpu", hostile, 16, 16), pool("vm", "VM", 40, 2)],
@@ -140,7 +140,7 @@ async fn an_unchanged_answer_changes_nothing_in_the_dom() {
     let (container, monitor) = setup();
     let _handle = leptos::mount::mount_to(container.clone(), move || {
         provide_context(Lang::En);
-        view! { <LiveRegion><UsagePanel monitor thresholds=(80.0, 95.0) shown_pools=None /></LiveRegion> }
+        view! { <LiveRegion><UsagePanel monitor thresholds=(80.0, 95.0) /></LiveRegion> }
     });
     let pools = vec![pool("gpu", "A100", 16, 3), pool("vm", "VM", 40, 2)];
     monitor.show_usage(usage(pools.clone(), "t1"));
@@ -377,7 +377,7 @@ async fn a_grant_shown_at_once_is_counted_once() {
     let (container, monitor) = setup();
     let _handle = leptos::mount::mount_to(container.clone(), move || {
         provide_context(Lang::En);
-        view! { <LiveRegion><UsagePanel monitor thresholds=(80.0, 95.0) shown_pools=None /></LiveRegion> }
+        view! { <LiveRegion><UsagePanel monitor thresholds=(80.0, 95.0) /></LiveRegion> }
     });
     monitor.show_usage(usage(vec![pool("gpu", "A100", 16, 2)], "t"));
     monitor.show_allocations(Allocations {
@@ -406,4 +406,38 @@ async fn a_grant_shown_at_once_is_counted_once() {
     monitor.apply_released(&grant);
     monitor.apply_released(&grant);
     until("the release", || allocated().as_deref() == Some("2")).await;
+}
+
+#[wasm_bindgen_test]
+async fn the_pools_setting_limits_what_is_shown() {
+    let (container, _) = setup();
+    let monitor = LiveMonitor::new(Api::new(&Config::default()), 60, Some(vec!["vm".into()]));
+    let _handle = leptos::mount::mount_to(container.clone(), move || {
+        provide_context(Lang::En);
+        view! { <LiveRegion><UsagePanel monitor thresholds=(80.0, 95.0) /></LiveRegion> }
+    });
+    monitor.show_usage(usage(
+        vec![pool("gpu", "A100", 16, 1), pool("vm", "VM", 40, 2)],
+        "t",
+    ));
+    monitor.show_allocations(Allocations {
+        as_of: "t".into(),
+        allocations: (0..4).map(allocation).collect(),
+    });
+    until("a card", || {
+        container.query_selector(".pool-card").unwrap().is_some()
+    })
+    .await;
+    let cards = container.query_selector_all(".pool-card h3").unwrap();
+    assert_eq!(cards.length(), 1);
+    assert_eq!(cards.get(0).unwrap().text_content().unwrap(), "VM");
+    let pools: Vec<String> = monitor.allocations.with_untracked(|a| {
+        a.as_ref()
+            .unwrap()
+            .allocations
+            .iter()
+            .map(|a| a.pool.clone())
+            .collect()
+    });
+    assert_eq!(pools, ["vm", "vm"]);
 }

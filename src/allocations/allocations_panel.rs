@@ -135,7 +135,8 @@ pub fn AllocationsPanel(
                         </tr>
                     </thead>
                     <tbody>
-                        <For each=move || page_rows.get() key=|a| a.id.clone() let:allocation>
+                        // Keyed by what can change under one id, so a changed row is redrawn.
+                        <For each=move || page_rows.get() key=|a| (a.id.clone(), a.expires_at.clone()) let:allocation>
                             <AllocationRow allocation monitor highlight action_error now />
                         </For>
                     </tbody>

@@ -31,6 +31,8 @@ pub struct LiveMonitor {
     timer: StoredValue<Option<Timeout>, LocalStorage>,
     etags: StoredValue<ETags, LocalStorage>,
     api: StoredValue<Api, LocalStorage>,
+    /// The configuration's `pools`: only these are shown, `None` for all.
+    shown_pools: StoredValue<Option<Vec<String>>>,
 }
 
 #[derive(Default)]
@@ -41,15 +43,19 @@ struct ETags {
 
 /// Starts polling at once and wires the page events; everything stops when
 /// the owning component is disposed (the timer and listeners go with it).
-pub fn use_live_monitor(api: Api, interval_secs: u32) -> LiveMonitor {
-    let monitor = LiveMonitor::new(api, interval_secs);
+pub fn use_live_monitor(
+    api: Api,
+    interval_secs: u32,
+    shown_pools: Option<Vec<String>>,
+) -> LiveMonitor {
+    let monitor = LiveMonitor::new(api, interval_secs, shown_pools);
     monitor.start();
     monitor
 }
 
 impl LiveMonitor {
     /// A monitor that has not polled yet (`start` begins).
-    pub fn new(api: Api, interval_secs: u32) -> LiveMonitor {
+    pub fn new(api: Api, interval_secs: u32, shown_pools: Option<Vec<String>>) -> LiveMonitor {
         LiveMonitor {
             usage: RwSignal::new(None),
             allocations: RwSignal::new(None),
@@ -61,6 +67,7 @@ impl LiveMonitor {
             timer: StoredValue::new_local(None),
             etags: StoredValue::new_local(ETags::default()),
             api: StoredValue::new_local(api),
+            shown_pools: StoredValue::new(shown_pools),
         }
     }
 
@@ -250,13 +257,25 @@ impl LiveMonitor {
     }
 
     /// Shows new usage; `false` (and nothing touched) when only `as_of` differs.
-    pub fn show_usage(self, usage: Usage) -> bool {
+    pub fn show_usage(self, mut usage: Usage) -> bool {
+        usage.pools.retain(|pool| self.is_shown(&pool.id));
         set_if_changed(self.usage, usage)
     }
 
     /// Shows new allocations; `false` (and nothing touched) when only `as_of` differs.
-    pub fn show_allocations(self, allocations: Allocations) -> bool {
+    pub fn show_allocations(self, mut allocations: Allocations) -> bool {
+        allocations.allocations.retain(|a| self.is_shown(&a.pool));
         set_if_changed(self.allocations, allocations)
+    }
+
+    /// Whether the configuration's `pools` includes this pool (cards, form and
+    /// table all show the same pools).
+    fn is_shown(self, pool_id: &str) -> bool {
+        self.shown_pools.with_value(|shown| {
+            shown
+                .as_ref()
+                .is_none_or(|shown| shown.iter().any(|id| id == pool_id))
+        })
     }
 
     /// Usage first (it is what the monitor is for), then allocations. `Ok(true)`

@@ -136,7 +136,7 @@ pub fn RequestForm(
                         prop:value=move || draft.with(|d| d.pool.clone())
                         on:change=move |ev| draft.update(|d| d.pool = event_target_value(&ev))
                     >
-                        <For each=move || pools.get() key=|pool| pool.id.clone() let:pool>
+                        <For each=move || pools.get() key=|pool| (pool.id.clone(), pool.name.clone()) let:pool>
                             <option value=pool.id.clone()>{format!("{} ({})", pool.name, pool.id)}</option>
                         </For>
                     </select>

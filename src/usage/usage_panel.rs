@@ -16,12 +16,7 @@ use crate::usage::sparkline::Sparkline;
 pub type Thresholds = (f64, f64);
 
 #[component]
-pub fn UsagePanel(
-    monitor: LiveMonitor,
-    thresholds: Thresholds,
-    /// Pool ids to show, `None` for all.
-    shown_pools: Option<Vec<String>>,
-) -> impl IntoView {
+pub fn UsagePanel(monitor: LiveMonitor, thresholds: Thresholds) -> impl IntoView {
     let lang = expect_context::<Lang>();
     let history = RwSignal::new(UsageHistory::default());
     // Each new answer extends every pool's history (bounded inside).
@@ -69,13 +64,7 @@ pub fn UsagePanel(
         monitor.usage.with(|usage| {
             usage
                 .iter()
-                .flat_map(|u| u.pools.iter())
-                .filter(|pool| {
-                    shown_pools
-                        .as_ref()
-                        .is_none_or(|shown| shown.iter().any(|id| id == &pool.id))
-                })
-                .map(|pool| pool.id.clone())
+                .flat_map(|u| u.pools.iter().map(|pool| pool.id.clone()))
                 .collect::<Vec<_>>()
         })
     });
