@@ -99,8 +99,10 @@ fn browser_lang() -> Lang {
     default_lang(&window().navigator().language().unwrap_or_default())
 }
 
-/// `lang` on `<html>` for screen readers and fonts; `data-theme` for the CSS.
+/// The title in the reader's language, `lang` on `<html>` for screen readers
+/// and fonts, `data-theme` for the CSS.
 fn apply_document_settings(lang: Lang, theme: Theme) {
+    document().set_title(tr(lang, Text::AppTitle));
     if let Some(root) = document().document_element() {
         let _ = root.set_attribute("lang", lang.code());
         let theme = match theme {

@@ -276,7 +276,14 @@ fn apply(
                     .ok_or_else(invalid)?;
             }
         }
-        "owner" => config.owner = value.to_owned(),
+        "owner" => {
+            // The contract's limit for an owner; empty is fine (typed in the form).
+            config.owner = defaults.owner;
+            if value.chars().count() > allocation_contract::OWNER_MAX_CHARS {
+                return Err(invalid());
+            }
+            config.owner = value.to_owned();
+        }
         "lang" => {
             config.lang = None;
             if !empty {
@@ -451,6 +458,17 @@ mod tests {
         assert_eq!(config.endpoint, "/api/v1");
         assert_eq!(config.interval_secs, 60);
         assert_eq!(config.credentials.as_str(), "same-origin");
+    }
+
+    #[test]
+    fn an_owner_over_the_contracts_limit_is_refused() {
+        let long = "o".repeat(65);
+        let (config, issues) = resolve_config(&[], &[], &pairs(&[("owner", &long)]));
+        assert_eq!(config.owner, "");
+        assert_eq!(issues.len(), 1);
+        assert_eq!(issues[0].key, "owner");
+        let (config, issues) = resolve_config(&[], &[], &pairs(&[("owner", "앨리스")]));
+        assert_eq!((config.owner.as_str(), issues.len()), ("앨리스", 0));
     }
 
     #[test]
