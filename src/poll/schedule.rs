@@ -527,8 +527,9 @@ mod tests {
         assert_eq!(schedule.age_ms(T0 - 5_000.0), Some(0), "a clock set back");
     }
 
-    /// A day on a fake clock with a flaky server and a page that comes and
-    /// goes: one poll at a time, and about one poll per interval when healthy.
+    /// A day on a fake clock with a flaky server (one poll in ten fails): one
+    /// poll at a time, never sooner than the interval less its jitter after a
+    /// success, and about one poll per interval overall.
     #[test]
     fn a_day_on_a_fake_clock() {
         let mut schedule = PollSchedule::new(60_000);
@@ -541,7 +542,8 @@ mod tests {
             (seed >> 11) as f64 / (1u64 << 53) as f64
         };
         let mut command = schedule.on_visibility_change(false, now, 0.5);
-        let (mut polls, mut shortest_gap, mut last_poll) = (0, f64::MAX, f64::MIN);
+        let (mut polls, mut shortest_healthy_gap, mut last_poll) = (0, f64::MAX, f64::MIN);
+        let mut last_was_fresh = false;
         let end = T0 + 86_400_000.0;
         while now < end {
             match command {
@@ -549,13 +551,16 @@ mod tests {
                     assert!(schedule.start_poll(now));
                     assert!(!schedule.start_poll(now), "second poll in flight");
                     polls += 1;
-                    shortest_gap = shortest_gap.min(now - last_poll);
+                    if last_was_fresh {
+                        shortest_healthy_gap = shortest_healthy_gap.min(now - last_poll);
+                    }
                     last_poll = now;
                     now += 200.0;
-                    let outcome = if random() < 0.1 {
-                        RETRY
-                    } else {
+                    last_was_fresh = random() >= 0.1;
+                    let outcome = if last_was_fresh {
                         Outcome::Fresh
+                    } else {
+                        RETRY
                     };
                     command = match schedule.finish_poll(now, outcome, random()) {
                         Some(0) => Command::PollNow,
@@ -571,6 +576,14 @@ mod tests {
             }
         }
         assert!((1_300..1_700).contains(&polls), "{polls}");
-        assert!(shortest_gap >= 200.0);
+        // Timed from the end of the last poll (200 ms), less 10 % jitter at most.
+        assert!(
+            shortest_healthy_gap >= 200.0 + 54_000.0,
+            "{shortest_healthy_gap}"
+        );
+        assert!(
+            shortest_healthy_gap < 200.0 + 56_000.0,
+            "jitter never went low"
+        );
     }
 }
