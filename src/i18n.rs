@@ -323,6 +323,21 @@ pub fn released_message(lang: Lang, id: &str) -> String {
     }
 }
 
+/// What polling saw change in the list (others' grants, releases, expiries);
+/// `None` when nothing did.
+pub fn allocations_changed(lang: Lang, granted: usize, ended: usize) -> Option<String> {
+    let (granted, ended) = (format_count(granted as u64), format_count(ended as u64));
+    Some(match (lang, granted.as_str(), ended.as_str()) {
+        (_, "0", "0") => return None,
+        (Lang::En, n, "0") => format!("New allocations: {n}"),
+        (Lang::En, "0", n) => format!("Allocations ended: {n}"),
+        (Lang::En, g, e) => format!("New allocations: {g}; ended: {e}"),
+        (Lang::Ko, n, "0") => format!("새 할당 {n}건"),
+        (Lang::Ko, "0", n) => format!("끝난 할당 {n}건"),
+        (Lang::Ko, g, e) => format!("새 할당 {g}건, 끝난 할당 {e}건"),
+    })
+}
+
 /// The request form's duration choices, the first the default.
 pub const DURATION_CHOICES: [(Option<i64>, Text); 5] = [
     (Some(3_600), Text::Duration1Hour),
@@ -574,6 +589,15 @@ mod tests {
             "할당 완료: gpu-a100에서 8개 — ip-1, ip-2, ip-3, ip-4, ip-5 외 3개 (al_7Q2k)"
         );
         assert_eq!(released_message(Lang::Ko, "al_1"), "al_1 반납 완료");
+        assert_eq!(allocations_changed(Lang::En, 0, 0), None);
+        assert_eq!(
+            allocations_changed(Lang::En, 1200, 0).as_deref(),
+            Some("New allocations: 1,200")
+        );
+        assert_eq!(
+            allocations_changed(Lang::Ko, 2, 1).as_deref(),
+            Some("새 할당 2건, 끝난 할당 1건")
+        );
         assert_eq!(DURATION_CHOICES[0].0, Some(3_600));
         assert_eq!(tr(Lang::Ko, DURATION_CHOICES[4].1), "제한 없음");
     }

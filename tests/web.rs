@@ -441,3 +441,36 @@ async fn the_pools_setting_limits_what_is_shown() {
     });
     assert_eq!(pools, ["vm", "vm"]);
 }
+
+#[wasm_bindgen_test]
+async fn changes_seen_by_polling_are_announced_politely() {
+    let (container, monitor) = setup();
+    let highlight = RwSignal::new(None::<String>);
+    let _handle = leptos::mount::mount_to(container.clone(), move || {
+        provide_context(Lang::En);
+        view! { <LiveRegion><AllocationsPanel monitor highlight /></LiveRegion> }
+    });
+    let list = |ns: &[usize]| Allocations {
+        as_of: "t".into(),
+        allocations: ns.iter().map(|&n| allocation(n)).collect(),
+    };
+    let region = container
+        .query_selector("[role=status][aria-live=polite]")
+        .unwrap()
+        .unwrap();
+    monitor.show_allocations(list(&[2, 1]));
+    until("rows", || {
+        container.query_selector_all("tbody tr").unwrap().length() == 2
+    })
+    .await;
+    assert_eq!(
+        region.text_content().unwrap(),
+        "",
+        "the first list is not news"
+    );
+    monitor.show_allocations(list(&[4, 3, 2]));
+    until("news", || {
+        region.text_content().unwrap() == "New allocations: 2; ended: 1"
+    })
+    .await;
+}

@@ -7,7 +7,8 @@ use leptos::prelude::*;
 use crate::allocations::release_button::ReleaseButton;
 use crate::allocations::table_model::{sort_texts, visible_rows_with, SortKey, SortOrder};
 use crate::format::{format_count, format_duration_short, format_timestamp, format_units};
-use crate::i18n::{tr, Lang, Text};
+use crate::i18n::{allocations_changed, tr, Lang, Text};
+use crate::monitor::announcer::use_announcer;
 use crate::monitor::clock::use_clock;
 use crate::monitor::live_monitor::LiveMonitor;
 use crate::time::parse_rfc3339;
@@ -37,6 +38,15 @@ pub fn AllocationsPanel(
     let owner_filter = RwSignal::new(String::new());
     let page = RwSignal::new(0usize);
     let action_error = RwSignal::new(None::<String>);
+    // Say what polling saw change (others' grants, ends), not every poll.
+    let announcer = use_announcer();
+    Effect::new(move |_| {
+        if let Some((granted, ended)) = monitor.list_news.get() {
+            if let Some(message) = allocations_changed(lang, granted, ended) {
+                announcer.announce(message);
+            }
+        }
+    });
     // Countdowns move by the minute; one slow clock serves every row.
     let now = use_clock(30_000);
 

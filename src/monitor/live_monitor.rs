@@ -8,6 +8,7 @@ use leptos::ev;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use crate::allocations::list_changes::list_changes;
 use crate::poll::{Command, Outcome, PollSchedule};
 use crate::problem::Failure;
 use crate::transport::{Api, Fetched, RequestError};
@@ -23,6 +24,9 @@ pub struct LiveMonitor {
     pub last_success_ms: RwSignal<Option<f64>>,
     /// What went wrong with the last poll; `None` once a poll succeeds.
     pub failure: RwSignal<Option<Failure>>,
+    /// What the last changed list brought, as `(granted, ended)` counts, from
+    /// polls only: the console's own grants and releases are already in the list.
+    pub list_news: RwSignal<Option<(usize, usize)>>,
     /// When the next automatic attempt is due after a failure (epoch ms).
     pub retry_at_ms: RwSignal<Option<f64>>,
     /// The page is hidden and polling is paused.
@@ -61,6 +65,7 @@ impl LiveMonitor {
             allocations: RwSignal::new(None),
             last_success_ms: RwSignal::new(None),
             failure: RwSignal::new(None),
+            list_news: RwSignal::new(None),
             retry_at_ms: RwSignal::new(None),
             paused: RwSignal::new(is_page_hidden()),
             schedule: StoredValue::new_local(PollSchedule::new(u64::from(interval_secs) * 1000)),
@@ -265,7 +270,26 @@ impl LiveMonitor {
     /// Shows new allocations; `false` (and nothing touched) when only `as_of` differs.
     pub fn show_allocations(self, mut allocations: Allocations) -> bool {
         allocations.allocations.retain(|a| self.is_shown(&a.pool));
-        set_if_changed(self.allocations, allocations)
+        let news = self.allocations.with_untracked(|before| {
+            // The first list is not news; later ones are, when they differ.
+            let before: Vec<&str> = before
+                .as_ref()?
+                .allocations
+                .iter()
+                .map(|a| a.id.as_str())
+                .collect();
+            let after: Vec<&str> = allocations
+                .allocations
+                .iter()
+                .map(|a| a.id.as_str())
+                .collect();
+            Some(list_changes(&before, &after)).filter(|&changes| changes != (0, 0))
+        });
+        let changed = set_if_changed(self.allocations, allocations);
+        if news.is_some() {
+            self.list_news.set(news);
+        }
+        changed
     }
 
     /// Whether the configuration's `pools` includes this pool (cards, form and
