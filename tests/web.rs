@@ -29,6 +29,18 @@ fn setup() -> (web_sys::HtmlElement, LiveMonitor) {
     (container, monitor)
 }
 
+/// Mounts a component as the console does: English, inside the live region.
+/// Keep the returned handle alive for the test's length.
+fn render<V: IntoView + 'static>(
+    container: &web_sys::HtmlElement,
+    component: impl FnOnce() -> V + Send + 'static,
+) -> impl Sized {
+    leptos::mount::mount_to(container.clone(), move || {
+        provide_context(Lang::En);
+        view! { <LiveRegion>{component()}</LiveRegion> }
+    })
+}
+
 /// Lets everything Leptos has scheduled run (a few turns of the event loop).
 async fn settle() {
     for _ in 0..5 {
@@ -93,10 +105,10 @@ fn allocation(n: usize) -> Allocation {
 async fn pool_cards_show_server_text_as_text_with_words_beside_colour() {
     let (container, monitor) = setup();
     let hostile = "<img src=x onerror=alert(1)>A100";
-    let _handle = leptos::mount::mount_to(container.clone(), move || {
-        provide_context(Lang::En);
-        view! { <LiveRegion><UsagePanel monitor thresholds=(80.0, 95.0) /></LiveRegion> }
-    });
+    let _handle = render(
+        &container,
+        move || view! { <UsagePanel monitor thresholds=(80.0, 95.0) /> },
+    );
     monitor.show_usage(usage(
         vec![pool("gpu", hostile, 16, 16), pool("vm", "VM", 40, 2)],
         "t1",
@@ -138,10 +150,10 @@ async fn pool_cards_show_server_text_as_text_with_words_beside_colour() {
 #[wasm_bindgen_test]
 async fn an_unchanged_answer_changes_nothing_in_the_dom() {
     let (container, monitor) = setup();
-    let _handle = leptos::mount::mount_to(container.clone(), move || {
-        provide_context(Lang::En);
-        view! { <LiveRegion><UsagePanel monitor thresholds=(80.0, 95.0) /></LiveRegion> }
-    });
+    let _handle = render(
+        &container,
+        move || view! { <UsagePanel monitor thresholds=(80.0, 95.0) /> },
+    );
     let pools = vec![pool("gpu", "A100", 16, 3), pool("vm", "VM", 40, 2)];
     monitor.show_usage(usage(pools.clone(), "t1"));
     until("cards", || {
@@ -191,10 +203,10 @@ async fn an_unchanged_answer_changes_nothing_in_the_dom() {
 async fn ten_thousand_allocations_render_one_page_in_a_real_table() {
     let (container, monitor) = setup();
     let highlight = RwSignal::new(None::<String>);
-    let _handle = leptos::mount::mount_to(container.clone(), move || {
-        provide_context(Lang::En);
-        view! { <LiveRegion><AllocationsPanel monitor highlight /></LiveRegion> }
-    });
+    let _handle = render(
+        &container,
+        move || view! { <AllocationsPanel monitor highlight /> },
+    );
     monitor.show_allocations(Allocations {
         as_of: "t".into(),
         allocations: (0..10_000).map(allocation).collect(),
@@ -278,10 +290,10 @@ async fn ten_thousand_allocations_render_one_page_in_a_real_table() {
 #[wasm_bindgen_test]
 async fn a_failed_poll_is_said_in_an_alert_and_cleared_on_recovery() {
     let (container, monitor) = setup();
-    let _handle = leptos::mount::mount_to(container.clone(), move || {
-        provide_context(Lang::En);
-        view! { <LiveRegion><StatusLine monitor interval_secs=60 /></LiveRegion> }
-    });
+    let _handle = render(
+        &container,
+        move || view! { <StatusLine monitor interval_secs=60 /> },
+    );
     let mut problem = Problem::new(503, "overloaded", "Server overloaded");
     problem.detail = Some("Try again in a moment.".into());
     monitor.failure.set(Some(Failure::Http(problem)));
@@ -307,10 +319,10 @@ async fn a_failed_poll_is_said_in_an_alert_and_cleared_on_recovery() {
 async fn the_form_checks_amount_before_sending() {
     let (container, monitor) = setup();
     let highlight = RwSignal::new(None::<String>);
-    let _handle = leptos::mount::mount_to(container.clone(), move || {
-        provide_context(Lang::En);
-        view! { <LiveRegion><RequestForm monitor owner="alice".to_owned() highlight /></LiveRegion> }
-    });
+    let _handle = render(
+        &container,
+        move || view! { <RequestForm monitor owner="alice".to_owned() highlight /> },
+    );
     monitor.show_usage(usage(vec![pool("gpu", "A100", 16, 14)], "t"));
     until("pool option", || {
         container
@@ -375,10 +387,10 @@ async fn the_form_checks_amount_before_sending() {
 #[wasm_bindgen_test]
 async fn a_grant_shown_at_once_is_counted_once() {
     let (container, monitor) = setup();
-    let _handle = leptos::mount::mount_to(container.clone(), move || {
-        provide_context(Lang::En);
-        view! { <LiveRegion><UsagePanel monitor thresholds=(80.0, 95.0) /></LiveRegion> }
-    });
+    let _handle = render(
+        &container,
+        move || view! { <UsagePanel monitor thresholds=(80.0, 95.0) /> },
+    );
     monitor.show_usage(usage(vec![pool("gpu", "A100", 16, 2)], "t"));
     monitor.show_allocations(Allocations {
         as_of: "t".into(),
@@ -412,10 +424,10 @@ async fn a_grant_shown_at_once_is_counted_once() {
 async fn the_pools_setting_limits_what_is_shown() {
     let (container, _) = setup();
     let monitor = LiveMonitor::new(Api::new(&Config::default()), 60, Some(vec!["vm".into()]));
-    let _handle = leptos::mount::mount_to(container.clone(), move || {
-        provide_context(Lang::En);
-        view! { <LiveRegion><UsagePanel monitor thresholds=(80.0, 95.0) /></LiveRegion> }
-    });
+    let _handle = render(
+        &container,
+        move || view! { <UsagePanel monitor thresholds=(80.0, 95.0) /> },
+    );
     monitor.show_usage(usage(
         vec![pool("gpu", "A100", 16, 1), pool("vm", "VM", 40, 2)],
         "t",
@@ -446,10 +458,10 @@ async fn the_pools_setting_limits_what_is_shown() {
 async fn changes_seen_by_polling_are_announced_politely() {
     let (container, monitor) = setup();
     let highlight = RwSignal::new(None::<String>);
-    let _handle = leptos::mount::mount_to(container.clone(), move || {
-        provide_context(Lang::En);
-        view! { <LiveRegion><AllocationsPanel monitor highlight /></LiveRegion> }
-    });
+    let _handle = render(
+        &container,
+        move || view! { <AllocationsPanel monitor highlight /> },
+    );
     let list = |ns: &[usize]| Allocations {
         as_of: "t".into(),
         allocations: ns.iter().map(|&n| allocation(n)).collect(),
