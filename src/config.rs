@@ -1,5 +1,5 @@
 //! Every configuration source folded into one `Config`: a bad value is
-//! reported in words and that key runs on with its default (CONTRACT.md).
+//! reported in words and that key runs on with its default (docs/contract.md).
 
 pub use crate::i18n::default_lang;
 use crate::i18n::Lang;

@@ -1,5 +1,5 @@
 //! What went wrong with a request, from whatever came back: a problem
-//! document, a proxy's HTML page, or nothing at all (CONTRACT.md "Conventions").
+//! document, a proxy's HTML page, or nothing at all (docs/contract.md "Conventions").
 
 use allocation_contract::Problem;
 

@@ -1,4 +1,4 @@
-//! The allocation API contract v1 (`shared/CONTRACT.md`) as Rust types, shared
+//! The allocation API contract v1 (`docs/contract.md`) as Rust types, shared
 //! by the console and the reference server so neither writes them twice.
 //!
 //! Every type ignores unknown fields (forward compatibility). Times stay

@@ -1,5 +1,5 @@
 //! `allocation-server`: the reference server of the allocation API contract v1
-//! (`shared/CONTRACT.md`, `openapi.yaml`).
+//! (`docs/contract.md`, `openapi.yaml`).
 //!
 //! ```no_run
 //! # async fn run() -> anyhow::Result<()> {

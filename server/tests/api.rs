@@ -1,4 +1,4 @@
-//! The contract (`shared/CONTRACT.md`) over HTTP, rule by rule.
+//! The contract (`docs/contract.md`) over HTTP, rule by rule.
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! The embedding page's message protocol (CONTRACT.md "Talking to an
+//! The embedding page's message protocol (docs/contract.md "Talking to an
 //! embedding page"), pure: what the console posts and what it accepts.
 
 use crate::config::is_valid_token;
