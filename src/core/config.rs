@@ -138,7 +138,7 @@ pub enum ConfigIssueKind {
     /// A token that is not visible ASCII (see [`is_valid_token`]); never echoed.
     TokenInvalid,
     /// `config.json` exists but could not be fetched or is not a JSON object.
-    FileUnreadable { failure: Failure },
+    FileUnreadable { failure: Box<Failure> },
 }
 
 /// One problem with the configuration, for the page's "Configuration problem" list.
@@ -156,7 +156,9 @@ impl ConfigIssue {
         ConfigIssue {
             source: ConfigSource::File,
             key: String::new(),
-            kind: ConfigIssueKind::FileUnreadable { failure },
+            kind: ConfigIssueKind::FileUnreadable {
+                failure: Box::new(failure),
+            },
         }
     }
 }

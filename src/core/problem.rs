@@ -6,7 +6,6 @@
 use allocation_contract::Problem;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
-use serde_path_to_error::Segment;
 
 use crate::core::format::shorten;
 
@@ -120,7 +119,7 @@ pub fn problem_from_response(
 /// it is some other error body. A member of the wrong type is dropped, as
 /// RFC 9457 asks, so one bad member cannot cost the reader the title.
 fn parse_problem(body: &str, must_look_like_one: bool) -> Option<Problem> {
-    let Value::Object(mut members) = serde_json::from_str(body).ok()? else {
+    let Value::Object(members) = serde_json::from_str(body).ok()? else {
         return None;
     };
     if must_look_like_one
@@ -130,41 +129,27 @@ fn parse_problem(body: &str, must_look_like_one: bool) -> Option<Problem> {
     {
         return None;
     }
-    if let Some(Value::Array(errors)) = members.get_mut("errors") {
-        errors.truncate(ERRORS_MAX);
-    }
-    let mut document = Value::Object(members);
-    // Each round drops one bad member or field error: bounded by what is there.
-    for _ in 0..ERRORS_MAX + 8 {
-        match serde_path_to_error::deserialize::<_, Problem>(&document) {
-            Ok(problem) => return Some(problem),
-            Err(error) => {
-                let Value::Object(members) = &mut document else {
-                    return None;
-                };
-                drop_bad_member(members, error.path())?;
-            }
+    // Each known member on its own, through the same derive: kept if it reads.
+    let reads = |name: &str, value: Value| {
+        let mut alone = Map::new();
+        alone.insert(name.to_owned(), value);
+        serde_json::from_value::<Problem>(Value::Object(alone)).is_ok()
+    };
+    let mut kept = Map::new();
+    for name in ["type", "title", "status", "detail", "instance", "available"] {
+        if let Some(value) = members.get(name).filter(|v| reads(name, (*v).clone())) {
+            kept.insert(name.to_owned(), value.clone());
         }
     }
-    None
-}
-
-/// Removes the member (or the one field error) a decoding error points at.
-fn drop_bad_member(
-    members: &mut Map<String, Value>,
-    path: &serde_path_to_error::Path,
-) -> Option<()> {
-    let mut segments = path.iter();
-    let Some(Segment::Map { key }) = segments.next() else {
-        return None;
-    };
-    if let (Some(Segment::Seq { index }), Some(Value::Array(items))) =
-        (segments.next(), members.get_mut(key.as_str()))
-    {
-        (*index < items.len()).then(|| drop(items.remove(*index)))
-    } else {
-        members.remove(key.as_str()).map(drop)
+    if let Some(Value::Array(errors)) = members.get("errors") {
+        let readable = errors
+            .iter()
+            .take(ERRORS_MAX)
+            .filter(|e| reads("errors", Value::Array(vec![(*e).clone()])))
+            .cloned();
+        kept.insert("errors".to_owned(), Value::Array(readable.collect()));
     }
+    serde_json::from_value(Value::Object(kept)).ok()
 }
 
 /// `text` as `T` (the contract's serde derive), or why not. Unknown members
