@@ -1,20 +1,10 @@
 //! Allocation console: a Leptos (CSR) front-end for an allocation service.
+//!
+//! Three layers, each importing only the ones before it in this list:
+//! - [`core`]: the pure core (no `leptos`, `web_sys` or `js_sys`), tested natively;
+//! - [`transport`]: the only module that talks HTTP (gloo-net);
+//! - [`ui`]: components, the live monitor's shell and the browser's `Intl`.
 
-// Pure core (no browser types), tested natively.
-pub mod allocations;
-pub mod config;
-pub mod embed;
-pub mod format;
-pub mod i18n;
-pub mod json;
-pub mod poll;
-pub mod problem;
-pub mod request;
-pub mod time;
-pub mod usage;
-
-// Browser shell: components, the live monitor and the one HTTP module.
-pub mod app;
-pub mod config_problems;
-pub mod monitor;
+pub mod core;
 pub mod transport;
+pub mod ui;

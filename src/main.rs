@@ -1,3 +1,3 @@
 fn main() {
-    allocation_console::app::mount();
+    allocation_console::ui::app::mount();
 }

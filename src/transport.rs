@@ -1,24 +1,32 @@
-//! The only module that talks HTTP. Every answer, well-formed or not, comes
-//! back as data: `Ok` with decoded contract types, or a [`Failure`] that says
-//! what went wrong in words. Nothing here panics on what a server sends.
+//! The only module that talks HTTP, through gloo-net. Every answer,
+//! well-formed or not, comes back as data: `Ok` with decoded contract types,
+//! or a [`Failure`] that says what went wrong. Nothing here panics on what a
+//! server or the browser sends.
+//!
+//! What gloo-net gets wrong is wrapped here: its `send()` and `text()` turn a
+//! promise rejection into an error with `unreachable!()` when the rejection is
+//! not a JS `Error` (a patched `fetch`, an extension, `abort(reason)`), which
+//! with `panic = "abort"` would stop the console for good. So gloo-net builds
+//! the request and reads the response's status and headers, and the two
+//! promises are awaited here, where any rejection is a [`Failure::Network`].
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use allocation_contract::{headers, Allocation, AllocationRequest, Allocations, Usage};
+use gloo_net::http::{Request, RequestBuilder, Response};
 use gloo_timers::future::TimeoutFuture;
 use js_sys::futures::JsFuture;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{AbortController, Headers, RequestCache, RequestCredentials, RequestInit, Response};
+use web_sys::{AbortController, RequestCache, RequestCredentials};
 
-use crate::config::{Config, Credentials};
-use crate::json::{request_to_json, FromJson};
-use crate::problem::{decode_json, problem_from_response, Failure};
+use crate::core::config::{Config, Credentials};
+use crate::core::problem::{
+    decode_json, problem_from_response, Failure, Unreadable, MAX_BODY_BYTES,
+};
 
-/// A request that has not answered by then is aborted and reported.
+/// A request that has not answered, body included, by then is aborted and reported.
 const REQUEST_TIMEOUT_MS: u32 = 15_000;
-/// Larger bodies are refused unread: a monitor must not be taken down by one.
-const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// A failed request, with the `Retry-After` header the poll schedule honours.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,8 +51,15 @@ pub enum Fetched<T> {
     NotModified,
 }
 
-/// How the console reaches the API: base URL, credentials mode and the bearer
-/// token, which an embedding page may replace at run time.
+/// A grant, and whether the server replayed an earlier one
+/// (`Idempotent-Replayed: true`: nothing new was allocated).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Granted {
+    pub allocation: Allocation,
+    pub replayed: bool,
+}
+
+/// How the console reaches the API: base URL, credentials mode and the bearer token.
 #[derive(Clone)]
 pub struct Api {
     endpoint: String,
@@ -65,11 +80,6 @@ impl Api {
         }
     }
 
-    /// Use this bearer token from now on (kept in memory only).
-    pub fn set_token(&self, token: String) {
-        *self.token.borrow_mut() = Some(token);
-    }
-
     pub async fn usage(&self, etag: Option<&str>) -> Result<Fetched<Usage>, RequestError> {
         self.get_conditional("/usage", etag).await
     }
@@ -85,135 +95,98 @@ impl Api {
         &self,
         request: &AllocationRequest,
         idempotency_key: &str,
-    ) -> Result<Allocation, RequestError> {
-        let mut outgoing = self.request("POST", "/allocations");
-        outgoing
-            .headers
-            .push(("Content-Type", "application/json".to_owned()));
-        outgoing
-            .headers
-            .push((headers::IDEMPOTENCY_KEY, idempotency_key.to_owned()));
-        outgoing.body = Some(request_to_json(request));
-        let (status, _, text) = send(outgoing).await?;
-        Ok(decode_json(status, &text)?)
+    ) -> Result<Granted, RequestError> {
+        let body = serde_json::to_string(request).map_err(|_| Failure::Network(String::new()))?;
+        let outgoing = self
+            .request(RequestBuilder::new(&self.url("/allocations")).method(http::Method::POST))
+            .header("Content-Type", "application/json")
+            .header(headers::IDEMPOTENCY_KEY, idempotency_key);
+        let answer = send(outgoing, Some(body)).await?;
+        Ok(Granted {
+            allocation: decode_json(answer.status, &answer.text)?,
+            replayed: answer.replayed,
+        })
     }
 
     pub async fn release(&self, id: &str) -> Result<(), RequestError> {
         let path = format!("/allocations/{}", encode_path_segment(id));
-        send(self.request("DELETE", &path)).await?;
+        let outgoing =
+            self.request(RequestBuilder::new(&self.url(&path)).method(http::Method::DELETE));
+        send(outgoing, None).await?;
         Ok(())
     }
 
-    async fn get_conditional<T: FromJson>(
+    async fn get_conditional<T: serde::de::DeserializeOwned>(
         &self,
         path: &str,
         etag: Option<&str>,
     ) -> Result<Fetched<T>, RequestError> {
-        let mut outgoing = self.request("GET", path);
         // The console does its own revalidation; the HTTP cache must not answer for it.
-        outgoing.cache = RequestCache::NoStore;
+        let mut outgoing = self
+            .request(RequestBuilder::new(&self.url(path)))
+            .cache(RequestCache::NoStore);
         if let Some(etag) = etag {
-            outgoing.headers.push(("If-None-Match", etag.to_owned()));
+            outgoing = outgoing.header("If-None-Match", etag);
         }
-        let (status, response_etag, text) = send(outgoing).await?;
-        if status == 304 {
+        let answer = send(outgoing, None).await?;
+        if answer.status == 304 {
             return Ok(Fetched::NotModified);
         }
         Ok(Fetched::Fresh {
-            data: decode_json(status, &text)?,
-            etag: response_etag,
+            data: decode_json(answer.status, &answer.text)?,
+            etag: answer.etag,
         })
     }
 
-    fn request(&self, method: &'static str, path: &str) -> Outgoing {
-        let mut headers = Vec::new();
-        if let Some(token) = self.token.borrow().as_deref() {
-            headers.push(("Authorization", format!("Bearer {token}")));
-        }
-        Outgoing {
-            method,
-            url: format!("{}{path}", self.endpoint),
-            credentials: Some(self.credentials),
-            cache: RequestCache::Default,
-            headers,
-            body: None,
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.endpoint)
+    }
+
+    fn request(&self, builder: RequestBuilder) -> RequestBuilder {
+        let builder = builder.credentials(self.credentials);
+        match self.token.borrow().as_deref() {
+            Some(token) => builder.header("Authorization", &format!("Bearer {token}")),
+            None => builder,
         }
     }
 }
 
 /// Fetches `config.json` beside `index.html`: `Ok(None)` when there is none.
-pub async fn fetch_config_file() -> Result<Option<String>, String> {
-    let outgoing = Outgoing {
-        method: "GET",
-        url: "config.json".to_owned(),
-        credentials: None,
-        cache: RequestCache::NoCache,
-        headers: Vec::new(),
-        body: None,
-    };
-    match send(outgoing).await {
-        Ok((_, _, text)) => Ok(Some(text)),
+// A failure is rare and short-lived: boxing its problem would only add noise.
+#[allow(clippy::result_large_err)]
+pub async fn fetch_config_file() -> Result<Option<String>, Failure> {
+    let outgoing = RequestBuilder::new("config.json").cache(RequestCache::NoCache);
+    match send(outgoing, None).await {
+        Ok(answer) => Ok(Some(answer.text)),
         Err(RequestError {
             failure: Failure::Http(problem),
             ..
         }) if problem.status == 404 => Ok(None),
-        Err(error) => Err(failure_summary(&error.failure)),
+        Err(error) => Err(error.failure),
     }
 }
 
-fn failure_summary(failure: &Failure) -> String {
-    match failure {
-        Failure::Network(reason) => reason.clone(),
-        Failure::Timeout => "timed out".to_owned(),
-        Failure::Http(problem) => format!("HTTP {} {}", problem.status, problem.title),
-        Failure::Unreadable { reason, .. } => reason.clone(),
-    }
+/// A 2xx or 304 answer, body read.
+struct Answer {
+    status: u16,
+    etag: Option<String>,
+    replayed: bool,
+    text: String,
 }
 
-/// A request about to be sent: `fetch` straight from `web_sys`, because an
-/// HTTP client crate costs the bundle more than these few lines.
-struct Outgoing {
-    method: &'static str,
-    url: String,
-    /// `None`: the browser's default (`same-origin`).
-    credentials: Option<RequestCredentials>,
-    cache: RequestCache,
-    headers: Vec<(&'static str, String)>,
-    body: Option<String>,
-}
-
-/// Sends with a timeout; answers (status, ETag, body) for 2xx and 304, and a
+/// Sends with a timeout over the whole exchange; answers 2xx and 304, and a
 /// [`RequestError`] for everything else.
-async fn send(outgoing: Outgoing) -> Result<(u16, Option<String>, String), RequestError> {
+async fn send(outgoing: RequestBuilder, body: Option<String>) -> Result<Answer, RequestError> {
     let controller = AbortController::new().map_err(js_failure)?;
-    let init = RequestInit::new();
-    init.set_method(outgoing.method);
-    init.set_cache(outgoing.cache);
-    if let Some(credentials) = outgoing.credentials {
-        init.set_credentials(credentials);
+    let outgoing = outgoing.abort_signal(Some(&controller.signal()));
+    let request = match body {
+        Some(body) => outgoing.body(body),
+        None => outgoing.build(),
     }
-    init.set_signal(Some(&controller.signal()));
-    let headers = Headers::new().map_err(js_failure)?;
-    for (name, value) in &outgoing.headers {
-        headers.set(name, value).map_err(js_failure)?;
-    }
-    init.set_headers(&headers);
-    if let Some(body) = &outgoing.body {
-        init.set_body(&JsValue::from_str(body));
-    }
-    let request =
-        web_sys::Request::new_with_str_and_init(&outgoing.url, &init).map_err(js_failure)?;
-    let window = web_sys::window().ok_or_else(|| Failure::Network("no window".to_owned()))?;
-
-    // The timeout covers the whole exchange: a server that sends headers and
-    // then stalls the body is as stuck as one that never answers.
-    let exchange = async {
-        let response = JsFuture::from(window.fetch_with_request(&request))
-            .await
-            .map_err(js_failure)?;
-        read_response(response.dyn_into().map_err(js_failure)?).await
-    };
-    match futures_select(exchange, TimeoutFuture::new(REQUEST_TIMEOUT_MS)).await {
+    .map_err(|error| Failure::Network(error.to_string()))?;
+    // A server that sends headers and then stalls the body is as stuck as
+    // one that never answers: the timeout covers reading the body too.
+    match first_of(exchange(request), TimeoutFuture::new(REQUEST_TIMEOUT_MS)).await {
         Some(result) => result,
         None => {
             controller.abort();
@@ -222,32 +195,39 @@ async fn send(outgoing: Outgoing) -> Result<(u16, Option<String>, String), Reque
     }
 }
 
-async fn read_response(response: Response) -> Result<(u16, Option<String>, String), RequestError> {
+async fn exchange(request: Request) -> Result<Answer, RequestError> {
+    let request: web_sys::Request = request.into();
+    let window = web_sys::window().ok_or_else(|| Failure::Network("no window".to_owned()))?;
+    let response = JsFuture::from(window.fetch_with_request(&request))
+        .await
+        .map_err(js_failure)?;
+    let response: web_sys::Response = response.dyn_into().map_err(js_failure)?;
+    read_response(response).await
+}
+
+async fn read_response(raw: web_sys::Response) -> Result<Answer, RequestError> {
+    // `Clone::clone`, not `Response.clone()`, which would tee the body.
+    let response = Response::from(Clone::clone(&raw));
     let status = response.status();
-    let header = |name: &str| response.headers().get(name).ok().flatten();
-    let too_large = header("Content-Length")
+    let header = |name: &str| response.headers().get(name);
+    let declared_too_large = header("Content-Length")
         .and_then(|length| length.trim().parse::<usize>().ok())
         .is_some_and(|length| length > MAX_BODY_BYTES);
-    let text = if too_large || status == 304 {
+    if declared_too_large {
+        return Err(unreadable(status, Unreadable::TooLarge));
+    }
+    let text = if status == 304 {
         String::new()
     } else {
-        let text = response.text().map_err(js_failure)?;
-        let text = JsFuture::from(text).await.map_err(js_failure)?;
-        // Measured before the copy into wasm memory, which never shrinks: a
-        // chunked or compressed body has no useful Content-Length.
-        let length = text
-            .dyn_ref::<js_sys::JsString>()
-            .map_or(0, |t| t.length() as usize);
-        if length > MAX_BODY_BYTES {
-            return Err(answer_too_large(status));
-        }
-        text.as_string().unwrap_or_default()
+        read_text(&raw, status).await?
     };
-    if too_large || text.len() > MAX_BODY_BYTES {
-        return Err(answer_too_large(status));
-    }
     if (200..300).contains(&status) || status == 304 {
-        return Ok((status, header("ETag"), text));
+        return Ok(Answer {
+            status,
+            etag: header("ETag"),
+            replayed: header(headers::IDEMPOTENT_REPLAYED).is_some_and(|v| v.trim() == "true"),
+            text,
+        });
     }
     let problem = problem_from_response(
         status,
@@ -261,19 +241,26 @@ async fn read_response(response: Response) -> Result<(u16, Option<String>, Strin
     })
 }
 
-fn answer_too_large(status: u16) -> RequestError {
-    Failure::Unreadable {
-        status,
-        reason: format!("the answer is larger than {} MB", MAX_BODY_BYTES >> 20),
+/// The body as text, measured before the copy into wasm memory (which never
+/// shrinks): a chunked or compressed body has no useful Content-Length.
+async fn read_text(raw: &web_sys::Response, status: u16) -> Result<String, RequestError> {
+    let promise = raw.text().map_err(js_failure)?;
+    let text = JsFuture::from(promise).await.map_err(js_failure)?;
+    let length = text
+        .dyn_ref::<js_sys::JsString>()
+        .map_or(0, |t| t.length() as usize);
+    if length > MAX_BODY_BYTES {
+        return Err(unreadable(status, Unreadable::TooLarge));
     }
-    .into()
+    Ok(text.as_string().unwrap_or_default())
+}
+
+fn unreadable(status: u16, reason: Unreadable) -> RequestError {
+    Failure::Unreadable { status, reason }.into()
 }
 
 /// The first of the request and the timeout; `None` when the timeout won.
-async fn futures_select<F: std::future::Future>(
-    request: F,
-    timeout: TimeoutFuture,
-) -> Option<F::Output> {
+async fn first_of<F: std::future::Future>(request: F, timeout: TimeoutFuture) -> Option<F::Output> {
     use std::future::Future;
     use std::pin::pin;
     use std::task::Poll;
@@ -288,11 +275,12 @@ async fn futures_select<F: std::future::Future>(
     .await
 }
 
-/// The browser's words for a refusal, as `String(error)`: `TypeError: Failed to fetch`.
+/// Any rejection, `Error` or not: the browser's words when it gave some.
 fn js_failure(value: JsValue) -> RequestError {
     let reason = value
         .dyn_ref::<js_sys::Error>()
         .map(|error| String::from(error.to_string()))
+        .or_else(|| value.as_string())
         .unwrap_or_else(|| "the browser refused the request".to_owned());
     Failure::Network(reason).into()
 }

@@ -2,16 +2,16 @@
 //! the state they are given, as real, accessible DOM.
 #![cfg(target_arch = "wasm32")]
 
-use allocation_console::allocations::allocations_panel::{AllocationsPanel, PAGE_SIZE};
-use allocation_console::config::Config;
-use allocation_console::i18n::Lang;
-use allocation_console::monitor::announcer::LiveRegion;
-use allocation_console::monitor::live_monitor::LiveMonitor;
-use allocation_console::monitor::status_line::StatusLine;
-use allocation_console::problem::Failure;
-use allocation_console::request::request_form::RequestForm;
+use allocation_console::core::config::Config;
+use allocation_console::core::i18n::Lang;
+use allocation_console::core::problem::Failure;
 use allocation_console::transport::Api;
-use allocation_console::usage::usage_panel::UsagePanel;
+use allocation_console::ui::allocations::allocations_panel::{AllocationsPanel, PAGE_SIZE};
+use allocation_console::ui::monitor::announcer::LiveRegion;
+use allocation_console::ui::monitor::live_monitor::LiveMonitor;
+use allocation_console::ui::monitor::status_line::StatusLine;
+use allocation_console::ui::request::request_form::RequestForm;
+use allocation_console::ui::usage::usage_panel::UsagePanel;
 use allocation_contract::{Allocation, AllocationStatus, Allocations, Pool, Problem, Usage};
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
@@ -132,7 +132,7 @@ async fn pool_cards_show_server_text_as_text_with_words_beside_colour() {
     );
     let text = first.text_content().unwrap();
     assert!(text.contains("Critical"), "{text}");
-    assert!(text.contains("16 / 16"), "{text}");
+    assert!(text.contains("16 of 16 GPU allocated"), "{text}");
     let second = container
         .query_selector_all(".pool-card")
         .unwrap()
@@ -290,10 +290,7 @@ async fn ten_thousand_allocations_render_one_page_in_a_real_table() {
 #[wasm_bindgen_test]
 async fn a_failed_poll_is_said_in_an_alert_and_cleared_on_recovery() {
     let (container, monitor) = setup();
-    let _handle = render(
-        &container,
-        move || view! { <StatusLine monitor interval_secs=60 /> },
-    );
+    let _handle = render(&container, move || view! { <StatusLine monitor /> });
     let mut problem = Problem::new(503, "overloaded", "Server overloaded");
     problem.detail = Some("Try again in a moment.".into());
     monitor.failure.set(Some(Failure::Http(problem)));
@@ -378,10 +375,126 @@ async fn the_form_checks_amount_before_sending() {
         amount.get_attribute("aria-invalid").as_deref(),
         Some("true")
     );
-    // Nothing was sent, so no request is in flight and no server problem is shown.
+    // Nothing was sent, so no request is in flight.
     assert!(!submit
         .unchecked_ref::<web_sys::HtmlButtonElement>()
         .disabled());
+    // A screen reader hears it: focus is on the field to fix, the alert says why.
+    let focused = document().active_element().map(|e| e.id());
+    assert_eq!(focused.as_deref(), Some("request-amount"));
+    let alert = container
+        .query_selector(".request [role=alert]")
+        .unwrap()
+        .unwrap()
+        .text_content()
+        .unwrap();
+    assert!(alert.contains("Only 2 available"), "{alert}");
+}
+
+#[wasm_bindgen_test]
+async fn a_pool_with_no_capacity_is_not_zero_percent_and_critical_at_once() {
+    let (container, monitor) = setup();
+    let _handle = render(
+        &container,
+        move || view! { <UsagePanel monitor thresholds=(80.0, 95.0) /> },
+    );
+    monitor.show_usage(usage(vec![pool("empty", "Retired", 0, 0)], "t"));
+    until("the card", || {
+        container.query_selector(".pool-card").unwrap().is_some()
+    })
+    .await;
+    let card = container.query_selector(".pool-card").unwrap().unwrap();
+    let text = card.text_content().unwrap();
+    assert!(text.contains("Critical"), "{text}");
+    assert!(text.contains("no capacity"), "{text}");
+    assert!(!text.contains("0%"), "{text}");
+}
+
+/// Replaces `window.fetch` for one test; the original comes back on drop.
+struct FakeFetch(JsValue);
+
+impl FakeFetch {
+    fn install(body: &str) -> FakeFetch {
+        let original = js_sys::Reflect::get(&window(), &"fetch".into()).unwrap();
+        let fake = js_sys::Function::new_with_args("request", body);
+        js_sys::Reflect::set(&window(), &"fetch".into(), &fake).unwrap();
+        FakeFetch(original)
+    }
+}
+
+impl Drop for FakeFetch {
+    fn drop(&mut self) {
+        js_sys::Reflect::set(&window(), &"fetch".into(), &self.0).unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_fetch_rejected_with_a_non_error_is_a_network_failure_not_a_panic() {
+    let _fake = FakeFetch::install("return Promise.reject('blocked by an extension');");
+    let api = Api::new(&Config::default());
+    let error = api.usage(None).await.unwrap_err();
+    assert_eq!(
+        error.failure,
+        Failure::Network("blocked by an extension".into())
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_replayed_grant_is_told_apart_from_a_new_one() {
+    let _fake = FakeFetch::install(
+        r#"if (request.method !== 'POST') {
+             return Promise.resolve(new Response('', { status: 503 }));
+           }
+           const grant = { id: 'al_replay', pool: 'gpu', amount: 1, owner: 'alice',
+             resources: ['gpu-1'], status: 'active', created_at: '2026-11-26T10:00:00Z' };
+           return Promise.resolve(new Response(JSON.stringify(grant), { status: 201,
+             headers: { 'Content-Type': 'application/json', 'Idempotent-Replayed': 'true' } }));"#,
+    );
+    let (container, monitor) = setup();
+    let highlight = RwSignal::new(None::<String>);
+    let _handle = render(
+        &container,
+        move || view! { <RequestForm monitor owner="alice".to_owned() highlight /> },
+    );
+    monitor.show_usage(usage(vec![pool("gpu", "A100", 16, 0)], "t"));
+    until("pool option", || {
+        container
+            .query_selector("option[value=gpu]")
+            .unwrap()
+            .is_some()
+    })
+    .await;
+    let submit: web_sys::HtmlElement = container
+        .query_selector("button[type=submit]")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    submit.click();
+    let granted = || {
+        container
+            .query_selector(".granted")
+            .unwrap()
+            .and_then(|e| e.text_content())
+    };
+    until("the grant", || {
+        granted().is_some_and(|t| t.contains("al_replay"))
+    })
+    .await;
+    let text = granted().unwrap();
+    assert!(
+        text.starts_with("This request had already been granted"),
+        "{text}"
+    );
+    let region = container
+        .query_selector("[role=status][aria-live=polite]")
+        .unwrap()
+        .unwrap()
+        .text_content()
+        .unwrap();
+    assert!(
+        region.starts_with("This request had already been granted"),
+        "{region}"
+    );
 }
 
 #[wasm_bindgen_test]

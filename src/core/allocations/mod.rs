@@ -1,0 +1,4 @@
+//! The allocations table's rules: which rows, in what order, what changed.
+
+pub mod list_changes;
+pub mod table_model;

@@ -1,0 +1,4 @@
+//! The request form's rules: checking a draft and keeping submissions idempotent.
+
+pub mod form;
+pub mod idempotency;

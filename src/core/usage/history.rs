@@ -1,0 +1,226 @@
+//! Each pool's recent usage for its sparkline, kept flat in memory however
+//! long the monitor stays open: a day at most, and a fixed number of points.
+
+use crate::core::format::{format_tenths, usage_percent};
+use allocation_contract::Pool;
+use std::collections::VecDeque;
+
+/// The sparkline's time window.
+pub const HISTORY_WINDOW_MS: f64 = 86_400_000.0;
+/// Points kept per pool: a day at one a minute. A run of equal samples costs
+/// two points, so only a pool that changes at every poll reaches the bound,
+/// and then the oldest points go first.
+pub const HISTORY_MAX_POINTS: usize = 1_440;
+
+/// One sample: when, and the fraction of capacity allocated (0 to 1).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Sample {
+    at_ms: f64,
+    fraction: f64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct UsageHistory {
+    /// Per pool id. A list, not a map: a console shows tens of pools, and a
+    /// hash map would add its hasher and table code to the bundle.
+    pools: Vec<(String, VecDeque<Sample>)>,
+    /// The latest `record`: the right edge of every sparkline, so all share one time axis.
+    latest_ms: f64,
+}
+
+impl UsageHistory {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Add a poll's pools at `now_ms`. Pools no longer reported are forgotten.
+    pub fn record(&mut self, now_ms: f64, pools: &[Pool]) {
+        self.latest_ms = now_ms;
+        self.pools
+            .retain(|(id, _)| pools.iter().any(|p| &p.id == id));
+        for pool in pools {
+            // As full as the card says: no capacity is drawn full, like its bar.
+            let fraction = usage_percent(pool.allocated, pool.capacity)
+                .map_or(1.0, |percent| (percent / 100.0).min(1.0));
+            let at = match self.pools.iter().position(|(id, _)| *id == pool.id) {
+                Some(at) => at,
+                None => {
+                    self.pools.push((pool.id.clone(), VecDeque::new()));
+                    self.pools.len() - 1
+                }
+            };
+            push(
+                &mut self.pools[at].1,
+                Sample {
+                    at_ms: now_ms,
+                    fraction,
+                },
+            );
+        }
+    }
+
+    fn samples(&self, pool_id: &str) -> Option<&VecDeque<Sample>> {
+        self.pools
+            .iter()
+            .find(|(id, _)| id == pool_id)
+            .map(|(_, samples)| samples)
+    }
+
+    /// Points kept for a pool.
+    pub fn len(&self, pool_id: &str) -> usize {
+        self.samples(pool_id).map_or(0, VecDeque::len)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pools.iter().all(|(_, samples)| samples.is_empty())
+    }
+
+    /// The SVG `points` of a `<polyline>` in a `width`×`height` box: time on x
+    /// over the day ending at the latest record, usage on y (full at the top).
+    /// Empty if the pool has no history.
+    pub fn sparkline_points(&self, pool_id: &str, width: f64, height: f64) -> String {
+        let now_ms = self.latest_ms;
+        let Some(samples) = self.samples(pool_id) else {
+            return String::new();
+        };
+        let window_start = now_ms - HISTORY_WINDOW_MS;
+        let mut visible = samples
+            .iter()
+            .filter(|s| s.at_ms >= window_start && s.at_ms <= now_ms)
+            .peekable();
+        // Time runs from the first sample kept (the page's opening, at most a
+        // day ago) to the latest, so a young page still fills the width.
+        let Some(start) = visible.peek().map(|s| s.at_ms) else {
+            return String::new();
+        };
+        let span = now_ms - start;
+        let mut points = String::with_capacity(samples.len() * 12);
+        for sample in visible {
+            let x = if span > 0.0 {
+                (sample.at_ms - start) / span * width
+            } else {
+                0.0
+            };
+            let y = (1.0 - sample.fraction) * height;
+            if !points.is_empty() {
+                points.push(' ');
+            }
+            points.push_str(&format!("{},{}", format_tenths(x), format_tenths(y)));
+        }
+        // One sample: a level line across, not an invisible dot.
+        if span <= 0.0 {
+            let y = (1.0 - samples.back().map_or(0.0, |s| s.fraction)) * height;
+            points.push_str(&format!(" {},{}", format_tenths(width), format_tenths(y)));
+        }
+        points
+    }
+}
+
+fn push(samples: &mut VecDeque<Sample>, sample: Sample) {
+    // A clock set back: what lies "ahead" can no longer be placed.
+    while samples.back().is_some_and(|last| last.at_ms > sample.at_ms) {
+        samples.pop_back();
+    }
+    // Three equal values in a row: the middle one adds nothing to the shape.
+    let len = samples.len();
+    if len >= 2
+        && samples[len - 1].fraction == sample.fraction
+        && samples[len - 2].fraction == sample.fraction
+    {
+        samples[len - 1].at_ms = sample.at_ms;
+    } else {
+        samples.push_back(sample);
+    }
+    let oldest = sample.at_ms - HISTORY_WINDOW_MS;
+    while samples.front().is_some_and(|first| first.at_ms < oldest)
+        || samples.len() > HISTORY_MAX_POINTS
+    {
+        samples.pop_front();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: f64 = 1_795_687_200_000.0;
+
+    fn pool(id: &str, allocated: u64, capacity: u64) -> Pool {
+        Pool {
+            id: id.into(),
+            name: id.into(),
+            unit: "u".into(),
+            capacity,
+            allocated,
+            max_per_request: None,
+        }
+    }
+
+    #[test]
+    fn memory_stays_bounded_over_many_samples() {
+        let mut history = UsageHistory::new();
+        for i in 0..10_000u64 {
+            let at = T0 + i as f64 * 5_000.0;
+            history.record(at, &[pool("busy", i % 17, 16), pool("calm", 3, 16)]);
+        }
+        assert_eq!(history.len("busy"), HISTORY_MAX_POINTS);
+        assert_eq!(history.len("calm"), 2, "a flat line is two points");
+    }
+
+    #[test]
+    fn old_points_leave_the_window() {
+        let mut history = UsageHistory::new();
+        for hour in 0..48u64 {
+            history.record(T0 + hour as f64 * 3_600_000.0, &[pool("p", hour % 2, 4)]);
+        }
+        assert_eq!(history.len("p"), 25);
+    }
+
+    #[test]
+    fn flat_runs_keep_their_ends_so_the_shape_is_unchanged() {
+        let mut history = UsageHistory::new();
+        for (minute, allocated) in [(0, 1), (1, 2), (2, 2), (3, 2), (4, 2), (5, 3)] {
+            history.record(
+                T0 + f64::from(minute) * 60_000.0,
+                &[pool("p", allocated, 4)],
+            );
+        }
+        assert_eq!(history.len("p"), 4);
+        let points = history.sparkline_points("p", 1440.0, 100.0);
+        assert_eq!(points, "0.0,75.0 288.0,50.0 1152.0,50.0 1440.0,25.0");
+    }
+
+    #[test]
+    fn sparkline_coordinates() {
+        let mut history = UsageHistory::new();
+        let now = T0 + HISTORY_WINDOW_MS;
+        history.record(T0 + HISTORY_WINDOW_MS / 2.0, &[pool("p", 0, 4)]);
+        history.record(now, &[pool("p", 4, 4), pool("q", 9, 0)]);
+        assert_eq!(
+            history.sparkline_points("p", 100.0, 20.0),
+            "0.0,20.0 100.0,0.0"
+        );
+        assert_eq!(
+            history.sparkline_points("q", 100.0, 20.0),
+            "0.0,0.0 100.0,0.0"
+        );
+        assert_eq!(history.sparkline_points("missing", 100.0, 20.0), "");
+        history.record(now + 1.0, &[pool("q", 0, 1)]);
+        assert_eq!(
+            history.len("p"),
+            0,
+            "a pool no longer reported is forgotten"
+        );
+    }
+
+    #[test]
+    fn overfull_is_drawn_full_and_a_clock_set_back_drops_the_future() {
+        let mut history = UsageHistory::new();
+        history.record(T0, &[pool("p", 9, 4)]);
+        history.record(T0 + 60_000.0, &[pool("p", 1, 4)]);
+        history.record(T0 + 30_000.0, &[pool("p", 2, 4)]);
+        assert_eq!(history.len("p"), 2);
+        let points = history.sparkline_points("p", 86_400.0, 4.0);
+        assert_eq!(points, "0.0,0.0 86400.0,2.0");
+    }
+}

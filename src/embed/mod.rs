@@ -1,3 +1,0 @@
-//! The host-page message protocol.
-
-pub mod protocol;

@@ -1,0 +1,5 @@
+//! The allocations table, its rows and their release buttons.
+
+pub mod allocation_row;
+pub mod allocations_panel;
+pub mod release_button;

@@ -1,0 +1,170 @@
+//! Reads the configuration from every source and wires the features together.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use wasm_bindgen::JsCast;
+
+use crate::core::config::{parse_config_json, resolve_config, Config, ConfigIssue, Theme};
+use crate::core::i18n::{tr, Lang, Text};
+use crate::core::lang::default_lang;
+use crate::transport::{fetch_config_file, Api};
+use crate::ui::allocations::allocations_panel::AllocationsPanel;
+use crate::ui::config_problems::ConfigProblems;
+use crate::ui::monitor::announcer::LiveRegion;
+use crate::ui::monitor::live_monitor::use_live_monitor;
+use crate::ui::monitor::status_line::StatusLine;
+use crate::ui::request::request_form::RequestForm;
+use crate::ui::usage::usage_panel::UsagePanel;
+
+/// The element the console mounts into: `#allocation-console`, else `<body>`.
+pub const MOUNT_ID: &str = "allocation-console";
+
+/// Mounts the console into its element, replacing any placeholder content.
+pub fn mount() {
+    let mount_point: web_sys::HtmlElement = document()
+        .get_element_by_id(MOUNT_ID)
+        .and_then(|element| element.dyn_into().ok())
+        .unwrap_or_else(|| document().body().expect("a document has a body"));
+    let attributes = data_attributes(&mount_point);
+    let query = query_pairs();
+    forget_token_in_url();
+    mount_point.set_text_content(None);
+    leptos::mount::mount_to(mount_point, move || view! { <App attributes query /> }).forget();
+}
+
+/// Loads `config.json`, merges it with the attributes and the query, then
+/// shows the console.
+#[component]
+pub fn App(attributes: Vec<(String, String)>, query: Vec<(String, String)>) -> impl IntoView {
+    let resolved = RwSignal::new(None::<(Config, Vec<ConfigIssue>)>);
+    spawn_local(async move {
+        let mut unreadable = None;
+        let file = match fetch_config_file().await {
+            Ok(Some(text)) => parse_config_json(&text).unwrap_or_else(|failure| {
+                unreadable = Some(failure);
+                Vec::new()
+            }),
+            Ok(None) => Vec::new(),
+            Err(failure) => {
+                unreadable = Some(failure);
+                Vec::new()
+            }
+        };
+        let (config, mut issues) = resolve_config(&file, &attributes, &query);
+        if let Some(failure) = unreadable {
+            issues.insert(0, ConfigIssue::file_unreadable(failure));
+        }
+        resolved.set(Some((config, issues)));
+    });
+
+    move || {
+        resolved.get().map(|(config, issues)| {
+            let lang = config.lang.unwrap_or_else(browser_lang);
+            apply_document_settings(lang, config.theme);
+            provide_context(lang);
+            view! { <Console config issues /> }
+        })
+    }
+}
+
+/// The whole console for one configuration.
+#[component]
+fn Console(config: Config, issues: Vec<ConfigIssue>) -> impl IntoView {
+    let lang = expect_context::<Lang>();
+    let monitor = use_live_monitor(
+        Api::new(&config),
+        config.interval_secs,
+        config.pools.clone(),
+    );
+    let highlight = RwSignal::new(None::<String>);
+    let thresholds = (config.warn_percent, config.critical_percent);
+    let owner = config.owner.clone();
+
+    view! {
+        <LiveRegion>
+        <header class="console-header">
+            <h1>{tr(lang, Text::AppTitle)}</h1>
+            <StatusLine monitor />
+        </header>
+        <ConfigProblems issues />
+        <UsagePanel monitor thresholds />
+        <div class="console-work">
+            <RequestForm monitor owner highlight />
+            <AllocationsPanel monitor highlight />
+        </div>
+        </LiveRegion>
+    }
+}
+
+fn browser_lang() -> Lang {
+    default_lang(&window().navigator().language().unwrap_or_default())
+}
+
+/// The title in the reader's language, `lang` on `<html>` for screen readers
+/// and fonts, `data-theme` for the CSS.
+fn apply_document_settings(lang: Lang, theme: Theme) {
+    document().set_title(tr(lang, Text::AppTitle));
+    if let Some(root) = document().document_element() {
+        let _ = root.set_attribute("lang", lang.code());
+        let _ = root.set_attribute("data-theme", theme.as_str());
+    }
+}
+
+/// `data-*` attributes of the mount element, names without the prefix.
+fn data_attributes(element: &web_sys::HtmlElement) -> Vec<(String, String)> {
+    let names = element.get_attribute_names();
+    (0..names.length())
+        .filter_map(|i| names.get(i).as_string())
+        .filter_map(|name| {
+            let key = name.strip_prefix("data-")?.to_owned();
+            Some((key, element.get_attribute(&name)?))
+        })
+        .collect()
+}
+
+/// The page URL's query, decoded by the browser.
+fn query_pairs() -> Vec<(String, String)> {
+    let search = window().location().search().unwrap_or_default();
+    let Ok(params) = web_sys::UrlSearchParams::new_with_str(&search) else {
+        return Vec::new();
+    };
+    let mut pairs = Vec::new();
+    for entry in js_sys::try_iter(&params)
+        .ok()
+        .flatten()
+        .into_iter()
+        .flatten()
+    {
+        let Ok(entry) = entry else { continue };
+        let entry: js_sys::Array = entry.unchecked_into();
+        if let (Some(key), Some(value)) = (entry.get(0).as_string(), entry.get(1).as_string()) {
+            pairs.push((key, value));
+        }
+    }
+    pairs
+}
+
+/// A token in the URL is never used (the configuration says so on the page);
+/// it is also taken out of the address bar, so it is not bookmarked, shared
+/// or sent on as a `Referer`.
+fn forget_token_in_url() {
+    let location = window().location();
+    let Ok(params) = web_sys::UrlSearchParams::new_with_str(&location.search().unwrap_or_default())
+    else {
+        return;
+    };
+    if !params.has("token") {
+        return;
+    }
+    params.delete("token");
+    let query = String::from(params.to_string());
+    let url = format!(
+        "{}{}{query}{}",
+        location.pathname().unwrap_or_default(),
+        if query.is_empty() { "" } else { "?" },
+        location.hash().unwrap_or_default()
+    );
+    if let Ok(history) = window().history() {
+        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
+    }
+}

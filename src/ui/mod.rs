@@ -1,0 +1,11 @@
+//! The browser shell: components that render the core's state, the live
+//! monitor that drives the poll schedule, and locale text through `Intl`.
+
+pub mod alert;
+pub mod allocations;
+pub mod app;
+pub mod config_problems;
+pub mod intl;
+pub mod monitor;
+pub mod request;
+pub mod usage;

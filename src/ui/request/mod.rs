@@ -1,0 +1,4 @@
+//! The request form and its labelled fields.
+
+pub mod form_field;
+pub mod request_form;

@@ -1,0 +1,86 @@
+//! One pool's card: figures in the language's word order, a threshold-coloured
+//! bar with the level in words beside the colour, and the sparkline.
+
+use allocation_contract::Pool;
+use leptos::prelude::*;
+
+use crate::core::format::{format_tenths, usage_percent};
+use crate::core::i18n::{tr, usage_figures, Figure, Lang, Text};
+use crate::core::usage::history::UsageHistory;
+use crate::core::usage::level::UsageLevel;
+use crate::ui::intl;
+use crate::ui::monitor::live_monitor::LiveMonitor;
+use crate::ui::usage::sparkline::Sparkline;
+use crate::ui::usage::usage_panel::Thresholds;
+
+/// A card re-renders only the parts whose values changed: it reads its pool
+/// through a memo, so an unchanged poll touches nothing.
+#[component]
+pub fn PoolCard(
+    monitor: LiveMonitor,
+    history: RwSignal<UsageHistory>,
+    id: String,
+    thresholds: Thresholds,
+) -> impl IntoView {
+    let lang = expect_context::<Lang>();
+    let pool_id = id.clone();
+    let pool = Memo::new(move |_| {
+        monitor.usage.with(|usage| {
+            usage
+                .as_ref()
+                .and_then(|u| u.pools.iter().find(|p| p.id == pool_id).cloned())
+        })
+    });
+    let read = move |f: fn(&Pool) -> u64| pool.with(|p| p.as_ref().map_or(0, f));
+    let allocated = move || read(|p| p.allocated);
+    let capacity = move || read(|p| p.capacity);
+    let percent = move || usage_percent(allocated(), capacity());
+    let level = move || UsageLevel::classify(allocated(), capacity(), thresholds.0, thresholds.1);
+    let name = move || pool.with(|p| p.as_ref().map(|p| p.name.clone()).unwrap_or_default());
+    let unit =
+        Memo::new(move |_| pool.with(|p| p.as_ref().map(|p| p.unit.clone()).unwrap_or_default()));
+    // A pool with no capacity has no share in use: it says so, and its bar is full.
+    let bar_width = move || format!("{}%", format_tenths(percent().unwrap_or(100.0).min(100.0)));
+    let percent_text = move || match percent() {
+        Some(percent) => intl::percent(lang, percent),
+        None => tr(lang, Text::NoCapacity).to_owned(),
+    };
+
+    view! {
+        <article class=move || format!("pool-card {}", level().css_class())>
+            <h3>{name}</h3>
+            <p class="pool-figures">
+                {move || {
+                    usage_figures(lang, &unit.get())
+                        .into_iter()
+                        .map(|figure| match figure {
+                            Figure::Allocated => view! {
+                                <span class="pool-allocated">{move || intl::count(lang, allocated())}</span>
+                            }
+                            .into_any(),
+                            Figure::Capacity => view! {
+                                <span class="pool-capacity">{move || intl::count(lang, capacity())}</span>
+                            }
+                            .into_any(),
+                            Figure::Words(words) => words.into_any(),
+                        })
+                        .collect_view()
+                }}
+            </p>
+            <div class="usage-bar" aria-hidden="true">
+                <div class="usage-bar-fill" style:width=bar_width></div>
+            </div>
+            <p class="pool-level">
+                <span class="level-icon" aria-hidden="true">{move || level().icon()}</span>
+                <span class="level-word">{move || tr(lang, level().text())}</span>
+                " · "
+                <span class="pool-percent">{percent_text}</span>
+                " · "
+                <span class="pool-available">
+                    {move || intl::count(lang, read(Pool::available))} " " {tr(lang, Text::Available)}
+                </span>
+            </p>
+            <Sparkline history id />
+        </article>
+    }
+}

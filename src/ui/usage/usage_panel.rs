@@ -1,0 +1,87 @@
+//! The usage section: one card per pool, each pool's history for its
+//! sparkline, and a word in the live region when a pool crosses a threshold.
+
+use leptos::prelude::*;
+
+use crate::core::i18n::{tr, usage_summary, Lang, Text};
+use crate::core::usage::history::UsageHistory;
+use crate::core::usage::level::UsageLevel;
+use crate::ui::intl;
+use crate::ui::monitor::announcer::use_announcer;
+use crate::ui::monitor::clock::now_ms;
+use crate::ui::monitor::live_monitor::LiveMonitor;
+use crate::ui::usage::pool_card::PoolCard;
+
+/// Warn and critical percentages.
+pub type Thresholds = (f64, f64);
+
+#[component]
+pub fn UsagePanel(monitor: LiveMonitor, thresholds: Thresholds) -> impl IntoView {
+    let lang = expect_context::<Lang>();
+    let history = RwSignal::new(UsageHistory::default());
+    // Each new answer extends every pool's history (bounded inside).
+    Effect::new(move |_| {
+        monitor.usage.with(|usage| {
+            if let Some(usage) = usage {
+                history.update(|h| h.record(now_ms(), &usage.pools));
+            }
+        })
+    });
+    announce_crossings(monitor, thresholds);
+    let pool_ids = Memo::new(move |_| {
+        monitor.usage.with(|usage| {
+            usage
+                .iter()
+                .flat_map(|u| u.pools.iter().map(|pool| pool.id.clone()))
+                .collect::<Vec<_>>()
+        })
+    });
+
+    view! {
+        <section class="usage" aria-labelledby="usage-heading">
+            <h2 id="usage-heading">{tr(lang, Text::UsageHeading)}</h2>
+            <div class="pool-grid">
+                <For each=move || pool_ids.get() key=|id| id.clone() let:id>
+                    <PoolCard monitor history id thresholds />
+                </For>
+            </div>
+        </section>
+    }
+}
+
+/// Says it when a pool crosses a threshold, not on every poll:
+/// `A100 GPU: Critical (16 of 16 GPU allocated)`.
+fn announce_crossings(monitor: LiveMonitor, (warn, critical): Thresholds) {
+    let lang = expect_context::<Lang>();
+    let announcer = use_announcer();
+    Effect::new(move |previous: Option<Vec<(String, UsageLevel)>>| {
+        let mut crossings = Vec::new();
+        let levels = monitor.usage.with(|usage| {
+            let pools = usage.iter().flat_map(|u| u.pools.iter());
+            pools
+                .map(|p| {
+                    let level = UsageLevel::classify(p.allocated, p.capacity, warn, critical);
+                    let before = previous
+                        .iter()
+                        .flatten()
+                        .find(|(id, _)| *id == p.id)
+                        .map(|(_, level)| *level);
+                    if before.is_some_and(|before| before != level) {
+                        let figures =
+                            usage_summary(lang, p.allocated, p.capacity, &p.unit, intl::count);
+                        crossings.push(format!(
+                            "{}: {} ({figures})",
+                            p.name,
+                            tr(lang, level.text())
+                        ));
+                    }
+                    (p.id.clone(), level)
+                })
+                .collect()
+        });
+        if !crossings.is_empty() {
+            announcer.announce(crossings.join(". "));
+        }
+        levels
+    });
+}
