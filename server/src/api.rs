@@ -92,7 +92,7 @@ fn cors(origins: Vec<HeaderValue>) -> CorsLayer {
 
 /// `Authorization: Bearer <token>` when a token is configured, compared in
 /// constant time.
-async fn authorize(
+pub(crate) async fn authorize(
     State(token): State<Arc<Option<String>>>,
     request: Request,
     next: Next,
@@ -165,13 +165,20 @@ fn not_modified(etag: &str) -> Response {
 }
 
 /// `GET /usage`.
-async fn usage(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let etag = state.store.etag();
+async fn usage(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let etag = state.store.etag().await?;
     if none_match_hits(&headers, &etag) {
-        return not_modified(&etag);
+        return Ok(not_modified(&etag));
     }
-    let (as_of, pools, etag) = state.store.usage();
-    with_etag(&etag, Json(Usage { as_of, pools }).into_response())
+    let usage = state.store.usage().await?;
+    Ok(with_etag(
+        &usage.etag,
+        Json(Usage {
+            as_of: usage.as_of,
+            pools: usage.items,
+        })
+        .into_response(),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -186,15 +193,19 @@ async fn list_allocations(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|rejection| ApiError::malformed(rejection.body_text()))?;
-    let etag = state.store.etag();
+    let etag = state.store.etag().await?;
     if none_match_hits(&headers, &etag) {
         return Ok(not_modified(&etag));
     }
     let owner = query.owner.as_deref().filter(|owner| !owner.is_empty());
-    let (as_of, allocations, etag) = state.store.active(owner);
+    let active = state.store.active(owner).await?;
     Ok(with_etag(
-        &etag,
-        Json(Allocations { as_of, allocations }).into_response(),
+        &active.etag,
+        Json(Allocations {
+            as_of: active.as_of,
+            allocations: active.items,
+        })
+        .into_response(),
     ))
 }
 
@@ -230,12 +241,7 @@ async fn create_allocation(
     let key = idempotency_key(&headers)?;
     let request = allocation_request(&body)?;
     let Some(_in_flight) = state.in_flight.try_begin(&key) else {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            problem_type::IDEMPOTENCY_KEY_IN_FLIGHT,
-            "A request with this Idempotency-Key is still in progress",
-        )
-        .detail("retry once it has finished to get its answer"));
+        return Err(key_in_flight());
     };
     let pool_id = request.pool.clone();
     let refusal = match state.store.pool_spec(&pool_id) {
@@ -267,6 +273,7 @@ async fn create_allocation(
             )
             .detail("use a new key for a new request"))
         }
+        AllocateOutcome::InFlight => return Err(key_in_flight()),
         AllocateOutcome::UnknownPool => {
             return Err(ApiError::not_found(format!("no pool {pool_id}")))
         }
@@ -287,6 +294,17 @@ async fn create_allocation(
         );
     }
     Ok(response)
+}
+
+/// The contract's `409` for a key whose first request is still running
+/// (here, or on another replica).
+fn key_in_flight() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        problem_type::IDEMPOTENCY_KEY_IN_FLIGHT,
+        "A request with this Idempotency-Key is still in progress",
+    )
+    .detail("retry once it has finished to get its answer")
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {

@@ -8,7 +8,10 @@ use clap::Parser;
 
 use crate::clock::Clock;
 use crate::pools::{demo_pools, load_pools_file, PoolSpec};
-use crate::store::Synchronous;
+use crate::store::{Database, Synchronous};
+
+/// How long ended allocations (and their idempotency keys) are kept.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// Request bodies past this size get `413`.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -16,8 +19,8 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 /// Everything [`crate::app`] needs. Start from [`ServerConfig::demo`].
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
-    /// SQLite database file (created if missing).
-    pub db: PathBuf,
+    /// SQLite database file (created if missing) or PostgreSQL URL.
+    pub db: Database,
     pub pools: Vec<PoolSpec>,
     /// Bearer token every API request must carry, if set.
     pub token: Option<String>,
@@ -43,9 +46,9 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     /// Demo pools, no token, no CORS, no console, default limits.
-    pub fn demo(db: PathBuf) -> Self {
+    pub fn demo(db: impl Into<Database>) -> Self {
         ServerConfig {
-            db,
+            db: db.into(),
             pools: demo_pools(),
             token: None,
             allow_origins: Vec::new(),
@@ -68,9 +71,15 @@ pub struct Cli {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// SQLite database file.
-    #[arg(long, default_value = "allocations.db")]
-    pub db: PathBuf,
+    /// SQLite database file, or `postgres://user@host:port/dbname` for
+    /// PostgreSQL (any number of replicas on one database).
+    #[arg(
+        long,
+        default_value = "allocations.db",
+        env = "ALLOCATION_SERVER_DB",
+        hide_env_values = true
+    )]
+    pub db: Database,
     /// Pools file (.toml or .json: `pools = [{id, name, unit, capacity, max_per_request}]`);
     /// without it, demo pools.
     #[arg(long)]
@@ -100,6 +109,31 @@ pub struct Cli {
     /// `normal` = handed to the OS (survives kill -9, not power loss).
     #[arg(long, value_enum, default_value_t = Synchronous::Full)]
     pub synchronous: Synchronous,
+    /// Released and expired allocations (and their idempotency keys) older
+    /// than this are deleted, hourly (e.g. `30d`, `12h`).
+    #[arg(long, default_value = "30d", value_parser = humantime::parse_duration)]
+    pub retention: Duration,
+    /// Log lines as human-readable `text` or one JSON object per line.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Copies the SQLite database (`--db`) to a new file, safely while a
+    /// server runs on it. For PostgreSQL use pg_dump (docs/deploy.md).
+    Backup {
+        /// The backup file to create (must not exist).
+        to: PathBuf,
+    },
 }
 
 impl Cli {

@@ -168,16 +168,18 @@ async fn main() -> anyhow::Result<()> {
     println!("usage samples      {samples}");
     println!("over-allocations   {over}");
     println!("allocated at end   {left}");
-    let stats = state.store.stats();
-    let batches = stats.batches.load(Ordering::Relaxed).max(1);
-    println!(
-        "writes per commit  {:.1}",
-        stats.commands.load(Ordering::Relaxed) as f64 / batches as f64
-    );
-    println!(
-        "commit time avg    {:.2} ms",
-        stats.commit_micros.load(Ordering::Relaxed) as f64 / batches as f64 / 1000.0
-    );
+    if let allocation_server::store::Store::Sqlite(store) = &state.store {
+        let stats = store.stats();
+        let batches = stats.batches.load(Ordering::Relaxed).max(1);
+        println!(
+            "writes per commit  {:.1}",
+            stats.commands.load(Ordering::Relaxed) as f64 / batches as f64
+        );
+        println!(
+            "commit time avg    {:.2} ms",
+            stats.commit_micros.load(Ordering::Relaxed) as f64 / batches as f64 / 1000.0
+        );
+    }
     let wal = dir.path().join("bench.db-wal");
     let wal_size = std::fs::metadata(&wal).map_or(0, |m| m.len());
     println!("WAL size at end    {:.1} MiB", wal_size as f64 / 1048576.0);
