@@ -145,7 +145,7 @@ impl SqliteStore {
         let checkpoints = start_checkpointer(open(path, synchronous)?)?;
         let reader = open(path, synchronous)?;
         let grants = load_grants(&writer, &pools, clock.now_ms())?;
-        let ledger = Ledger::new(pools, grants);
+        let ledger = Ledger::new(pools, grants, clock.now_ms());
         let published = Arc::new(RwLock::new(ledger.clone()));
         let (commands, queue) = mpsc::channel();
         let stats = Arc::new(WriterStats::default());
@@ -205,23 +205,24 @@ impl SqliteStore {
             .etag(self.boot, now)
     }
 
-    /// Usage now, and its ETag.
+    /// Usage now, as of when it last changed, and its ETag.
     pub fn usage(&self) -> Listing<Vec<Pool>> {
         let now = self.clock.now_ms();
         let ledger = self.published.read().expect("ledger lock");
         Listing {
-            as_of: rfc3339(now),
+            as_of: rfc3339(ledger.as_of(now)),
             items: ledger.usage(now),
             etag: ledger.etag(self.boot, now),
         }
     }
 
-    /// Active allocations now, newest first, and the ETag.
+    /// Active allocations now, newest first, as of when they last changed,
+    /// and the ETag.
     pub fn active(&self, owner: Option<&str>) -> Listing<Vec<Allocation>> {
         let now = self.clock.now_ms();
         let ledger = self.published.read().expect("ledger lock");
         Listing {
-            as_of: rfc3339(now),
+            as_of: rfc3339(ledger.as_of(now)),
             items: ledger.active(owner, now),
             etag: ledger.etag(self.boot, now),
         }
@@ -525,7 +526,7 @@ impl Writer {
         // the units' return.
         let mut changes = self.working.expiry_changes(now);
         for change in &changes {
-            self.working.apply(change);
+            self.working.apply(change, now);
         }
         if let Err(error) = self.conn.execute_batch("BEGIN IMMEDIATE") {
             let error = anyhow::Error::from(error);
@@ -555,11 +556,11 @@ impl Writer {
                     reply,
                 } => {
                     let outcome = self.allocate(&request, key.as_deref(), now);
-                    answer(reply, self.keep(outcome, &mut changes))
+                    answer(reply, self.keep(outcome, now, &mut changes))
                 }
                 Command::Release { id, reply } => {
                     let outcome = self.release(&id, now);
-                    answer(reply, self.keep(outcome, &mut changes))
+                    answer(reply, self.keep(outcome, now, &mut changes))
                 }
                 Command::Probe { reply } => answer(reply, Ok(())),
                 Command::Purge {
@@ -595,7 +596,7 @@ impl Writer {
         {
             let mut published = self.published.write().expect("ledger lock");
             for change in &changes {
-                published.apply(change);
+                published.apply(change, now);
             }
         }
         for answer in answers {
@@ -607,11 +608,12 @@ impl Writer {
     fn keep<T>(
         &mut self,
         outcome: anyhow::Result<(T, Option<Change>)>,
+        now: i64,
         changes: &mut Vec<Change>,
     ) -> anyhow::Result<T> {
         let (outcome, change) = outcome?;
         if let Some(change) = change {
-            self.working.apply(&change);
+            self.working.apply(&change, now);
             changes.push(change);
         }
         Ok(outcome)
