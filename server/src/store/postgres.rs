@@ -47,7 +47,8 @@ CREATE TABLE pools (
     id        text PRIMARY KEY,
     capacity  bigint NOT NULL CHECK (capacity >= 0),
     allocated bigint NOT NULL DEFAULT 0 CHECK (allocated >= 0),
-    version   bigint NOT NULL DEFAULT 0   -- every write to the pool bumps it
+    version   bigint NOT NULL DEFAULT 0,  -- every write to the pool bumps it
+    changed_at bigint NOT NULL DEFAULT 0  -- Unix ms of the last write, database clock
 );
 CREATE SEQUENCE allocation_seq;
 CREATE TABLE allocations (
@@ -91,13 +92,19 @@ const ATTEMPTS: u32 = 8;
 const COLUMNS: &str = "a.seq, a.id, a.pool, a.amount, a.owner, a.resources, a.created_at, \
      a.expires_at, a.ttl_seconds, a.note, a.released_at";
 
-/// The ETag's parts and "now", as columns `epoch, version, expired, now_ms`.
+/// The ETag's parts and the instant the listings are current from (the last
+/// write or the last expiry, whichever is later: a function of what the tag
+/// names, so one tag is one body), as `tag.epoch, version, expired, as_of`.
 const TAG: &str = "
 WITH n AS (SELECT allocation_now_ms($1) AS ms),
-tag AS (SELECT (SELECT epoch FROM meta) AS epoch,
-               (SELECT COALESCE(sum(version), 0)::bigint FROM pools) AS version,
-               (SELECT count(*) FROM allocations, n
-                 WHERE NOT returned AND expires_at <= n.ms) AS expired)";
+t AS (SELECT (SELECT epoch FROM meta) AS epoch,
+             (SELECT COALESCE(sum(version), 0)::bigint FROM pools) AS version,
+             (SELECT count(*) FROM allocations, n
+               WHERE NOT returned AND expires_at <= n.ms) AS expired,
+             (SELECT COALESCE(max(changed_at), 0) FROM pools) AS changed,
+             (SELECT max(expires_at) FROM allocations, n
+               WHERE NOT returned AND expires_at <= n.ms) AS last_expiry),
+tag AS (SELECT epoch, version, expired, GREATEST(changed, last_expiry) AS as_of FROM t)";
 
 /// Gives back the units of a pool's expired grants (pool row locked).
 const SWEEP: &str = "
@@ -106,7 +113,8 @@ WITH gone AS (
     WHERE pool = $1 AND NOT returned AND expires_at <= allocation_now_ms($2)
     RETURNING seq, amount),
 freed AS (DELETE FROM held_units h USING gone g WHERE h.seq = g.seq)
-UPDATE pools SET allocated = allocated - t.amount, version = version + 1
+UPDATE pools SET allocated = allocated - t.amount, version = version + 1,
+    changed_at = GREATEST(changed_at, allocation_now_ms($2))
 FROM (SELECT sum(amount)::bigint AS amount FROM gone) t
 WHERE id = $1 AND t.amount IS NOT NULL
 RETURNING allocated";
@@ -278,10 +286,12 @@ impl PgStore {
         }
         for spec in self.specs.iter() {
             tx.execute(
-                "INSERT INTO pools (id, capacity) VALUES ($1, $2) \
+                "INSERT INTO pools (id, capacity, changed_at) \
+                 VALUES ($1, $2, allocation_now_ms($3)) \
                  ON CONFLICT (id) DO UPDATE SET capacity = EXCLUDED.capacity, \
-                 version = pools.version + 1 WHERE pools.capacity <> EXCLUDED.capacity",
-                &[&spec.id, &(spec.capacity as i64)],
+                 version = pools.version + 1, changed_at = EXCLUDED.changed_at \
+                 WHERE pools.capacity <> EXCLUDED.capacity",
+                &[&spec.id, &(spec.capacity as i64), &self.offset()],
             )
             .await?;
         }
@@ -329,7 +339,7 @@ impl PgStore {
     async fn usage_in(&self, client: &impl GenericClient) -> anyhow::Result<Listing<Vec<Pool>>> {
         let statement = client
             .prepare_cached(&format!(
-                "{TAG} SELECT tag.epoch, tag.version, tag.expired, n.ms, p.id, \
+                "{TAG} SELECT tag.epoch, tag.version, tag.expired, tag.as_of, p.id, \
                  p.capacity, (p.allocated - COALESCE((SELECT sum(a.amount)::bigint \
                    FROM allocations a WHERE a.pool = p.id AND NOT a.returned \
                    AND a.expires_at <= n.ms), 0))::bigint \
@@ -340,7 +350,7 @@ impl PgStore {
             .query(&statement, &[&self.offset(), &self.pool_ids()])
             .await?;
         let first = rows.first().context("the pools' rows are missing")?;
-        let (etag, now): (String, i64) = (etag_of(first), first.get(3));
+        let (etag, as_of): (String, i64) = (etag_of(first), first.get(3));
         let items = self
             .specs
             .iter()
@@ -359,7 +369,7 @@ impl PgStore {
             })
             .collect();
         Ok(Listing {
-            as_of: rfc3339(now),
+            as_of: rfc3339(as_of),
             items,
             etag,
         })
@@ -377,7 +387,7 @@ impl PgStore {
     ) -> anyhow::Result<Listing<Vec<Allocation>>> {
         let statement = client
             .prepare_cached(&format!(
-                "{TAG} SELECT tag.epoch, tag.version, tag.expired, n.ms, {COLUMNS} \
+                "{TAG} SELECT tag.epoch, tag.version, tag.expired, tag.as_of, {COLUMNS} \
                  FROM n CROSS JOIN tag LEFT JOIN allocations a ON NOT a.returned \
                    AND (a.expires_at IS NULL OR a.expires_at > n.ms) \
                    AND ($2::text IS NULL OR a.owner = $2) AND a.pool = ANY($3) \
@@ -388,14 +398,14 @@ impl PgStore {
             .query(&statement, &[&self.offset(), &owner, &self.pool_ids()])
             .await?;
         let first = rows.first().context("no ETag row")?;
-        let (etag, now): (String, i64) = (etag_of(first), first.get(3));
+        let (etag, as_of): (String, i64) = (etag_of(first), first.get(3));
         let items = rows
             .iter()
             .filter(|row| row.get::<_, Option<i64>>(4).is_some())
             .map(|row| read_record(row, 4).created())
             .collect();
         Ok(Listing {
-            as_of: rfc3339(now),
+            as_of: rfc3339(as_of),
             items,
             etag,
         })
@@ -532,7 +542,8 @@ impl PgStore {
                 "INSERT INTO held_units (pool, unit, seq) SELECT $1, unnest($2::int4[]), $3"
             ),
             tx.prepare_cached(
-                "UPDATE pools SET allocated = allocated + $2, version = version + 1 \
+                "UPDATE pools SET allocated = allocated + $2, version = version + 1, \
+                 changed_at = GREATEST(changed_at, $3) \
                  WHERE id = $1 AND allocated + $2 <= capacity"
             ),
         )?;
@@ -551,8 +562,8 @@ impl PgStore {
             &key,
         ];
         let held: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&request.pool, &units, &seq];
-        let counter: [&(dyn tokio_postgres::types::ToSql + Sync); 2] =
-            [&request.pool, &request.amount];
+        let counter: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
+            [&request.pool, &request.amount, &now];
         let (_, _, counted) = tokio::try_join!(
             tx.execute(&insert, &row),
             tx.execute(&hold, &held),
@@ -608,7 +619,8 @@ impl PgStore {
                        AND (expires_at IS NULL OR expires_at > allocation_now_ms($3))
                      RETURNING seq, pool, amount),
                  freed AS (DELETE FROM held_units h USING released r WHERE h.seq = r.seq)
-                 UPDATE pools p SET allocated = p.allocated - r.amount, version = p.version + 1
+                 UPDATE pools p SET allocated = p.allocated - r.amount, version = p.version + 1,
+                     changed_at = GREATEST(p.changed_at, allocation_now_ms($3))
                  FROM released r WHERE p.id = r.pool"
             ),
         )?;
