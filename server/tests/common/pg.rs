@@ -86,8 +86,13 @@ impl Cluster {
         CLUSTER.get_or_init(|| Cluster::start().unwrap_or_else(|error| panic!("{error}")))
     }
 
-    /// A new cluster of its own (for tests that stop it).
+    /// A new cluster of its own (for tests that stop it), without fsync.
     pub fn start() -> Result<Cluster, String> {
+        Cluster::start_with(false)
+    }
+
+    /// A new cluster; `durable`: fsync on, as in production (the bench).
+    pub fn start_with(durable: bool) -> Result<Cluster, String> {
         let bin = bin_dir()?;
         let dir = tempfile::Builder::new()
             .prefix("allocation-pg-")
@@ -134,11 +139,13 @@ impl Cluster {
         ]);
         run(initdb, "initdb")?;
         let port = free_port();
-        let options = format!(
-            "-p {port} -k {dir} -c listen_addresses=127.0.0.1 -c max_connections=400 \
-             -c fsync=off -c full_page_writes=off",
+        let mut options = format!(
+            "-p {port} -k {dir} -c listen_addresses=127.0.0.1 -c max_connections=400",
             dir = dir.display()
         );
+        if !durable {
+            options.push_str(" -c fsync=off -c full_page_writes=off");
+        }
         let mut pg_ctl = as_postgres(&bin.join("pg_ctl"));
         pg_ctl
             .arg("-D")
