@@ -36,7 +36,9 @@ fn main() -> ExitCode {
 }
 
 fn run_server(args: ServeArgs) -> anyhow::Result<()> {
+    // Logs on stderr; stdout carries only the "listening on" line.
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
