@@ -40,11 +40,13 @@ fn main() -> ExitCode {
 }
 
 fn run_server(args: ServeArgs) -> anyhow::Result<()> {
+    // Logs on stderr; stdout carries only the "listening on" line.
     let logs = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
-        .with_ansi(std::io::stdout().is_terminal());
+        .with_ansi(std::io::stderr().is_terminal());
     match args.log_format {
         LogFormat::Text => logs.init(),
         LogFormat::Json => logs

@@ -145,3 +145,66 @@ async fn backup_copies_a_running_sqlite_database() {
     assert_eq!(reply.status, 200);
     assert_eq!(restored.allocated("vm-large").await, 4);
 }
+
+#[tokio::test]
+async fn json_logs_carry_the_request_id_and_no_colour_codes() {
+    use std::io::{BufRead, BufReader, Read};
+    let dir = Backend::Sqlite.fresh();
+    let allocation_server::Database::Sqlite(db) = &dir.database else {
+        unreachable!()
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_allocation-server"))
+        .arg("--db")
+        .arg(db)
+        .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let address: std::net::SocketAddr = line
+        .trim()
+        .trim_start_matches("allocation-server listening on http://")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    let mut conn = common::Connection::open(address).await;
+    let reply = conn
+        .send(
+            Method::GET,
+            "/api/v1/usage",
+            &[("x-request-id", "find-me-7")],
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, 200);
+    drop(conn);
+    // SAFETY: kill on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let mut logs = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    child.wait().unwrap();
+    assert!(
+        !logs.contains('\u{1b}'),
+        "no colour codes off a terminal:\n{logs}"
+    );
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|line| line["span"]["request_id"] == "find-me-7"),
+        "a line names the request:\n{logs}"
+    );
+}
