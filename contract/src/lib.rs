@@ -9,7 +9,7 @@ mod problem;
 mod validation;
 
 pub use problem::{problem_type, FieldError, Problem, PROBLEM_CONTENT_TYPE};
-pub use validation::{owner_issue, validate_request, FieldIssue};
+pub use validation::{owner_issue, ttl_issue, validate_request, FieldIssue};
 
 use serde::{Deserialize, Serialize};
 
@@ -124,6 +124,37 @@ pub struct AllocationRequest {
     pub ttl_seconds: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+/// Seconds between two points of a usage history.
+pub const HISTORY_RESOLUTION_SECONDS: u64 = 60;
+/// Most points a usage history has per pool: a day at one a minute.
+pub const HISTORY_MAX_POINTS: usize = 1_440;
+
+/// One pool's history: the allocated count and the capacity at the end of
+/// each minute from `start` (the first minute) to the current minute, one
+/// entry a minute, oldest first. Both lists have the same length.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolHistory {
+    pub id: String,
+    pub start: String,
+    pub allocated: Vec<u64>,
+    pub capacity: Vec<u64>,
+}
+
+/// `GET /usage/history[?since=]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageHistory {
+    pub as_of: String,
+    pub resolution_seconds: u64,
+    pub pools: Vec<PoolHistory>,
+}
+
+/// `PATCH /allocations/{id}` body: the allocation now expires `ttl_seconds`
+/// from now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenewRequest {
+    pub ttl_seconds: i64,
 }
 
 /// An `Idempotency-Key` is 1 to 255 visible ASCII characters.

@@ -21,6 +21,8 @@ pub mod problem_type {
     pub const IDEMPOTENCY_KEY_REUSED: &str = "idempotency-key-reused";
     pub const IDEMPOTENCY_KEY_IN_FLIGHT: &str = "idempotency-key-in-flight";
     pub const MALFORMED_REQUEST: &str = "malformed-request";
+    /// A renewal of an allocation that is already released or expired.
+    pub const ALLOCATION_ENDED: &str = "allocation-ended";
     pub const OVERLOADED: &str = "overloaded";
     pub const INTERNAL: &str = "internal";
 

@@ -118,12 +118,19 @@ pub fn validate_request(
     {
         issues.push(FieldIssue::NoteTooLong);
     }
-    match request.ttl_seconds {
-        Some(ttl) if ttl < 1 => issues.push(FieldIssue::TtlBelowOne),
-        Some(ttl) if ttl > TTL_SECONDS_MAX => issues.push(FieldIssue::TtlOverMax),
-        _ => {}
-    }
+    issues.extend(request.ttl_seconds.and_then(ttl_issue));
     issues
+}
+
+/// What is wrong with `ttl_seconds` (a request's, or a renewal's), if anything.
+pub fn ttl_issue(ttl_seconds: i64) -> Option<FieldIssue> {
+    if ttl_seconds < 1 {
+        Some(FieldIssue::TtlBelowOne)
+    } else if ttl_seconds > TTL_SECONDS_MAX {
+        Some(FieldIssue::TtlOverMax)
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use std::net::SocketAddr;
 
+use crate::history;
 use allocation_contract::{
     headers as contract_headers, is_valid_idempotency_key, problem_type, validate_request,
     Allocations, FieldIssue, Usage,
@@ -25,8 +26,8 @@ use crate::etag::none_match_hits;
 use crate::idempotency::{scoped_key, InFlightKeys};
 use crate::identity::{forbidden, Authenticator, Caller};
 use crate::problem::{problem_for_bare_errors, ApiError};
-use crate::request_body::{allocation_request, JsonBody};
-use crate::store::{AllocateOutcome, ReleaseOutcome, Store};
+use crate::request_body::{allocation_request, renew_request, JsonBody};
+use crate::store::{AllocateOutcome, ReleaseOutcome, RenewOutcome, Store};
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -53,13 +54,16 @@ pub fn router(state: AppState, limits: ApiLimits) -> Router {
     let api = Router::new()
         .route("/me", get(me))
         .route("/usage", get(usage))
+        .route("/usage/history", get(usage_history))
         .route(
             "/allocations",
             get(list_allocations).post(create_allocation),
         )
         .route(
             "/allocations/{id}",
-            get(show_allocation).delete(release_allocation),
+            get(show_allocation)
+                .delete(release_allocation)
+                .patch(renew_allocation),
         )
         .fallback(unknown_route)
         .with_state(state)
@@ -84,7 +88,7 @@ fn cors(origins: Vec<HeaderValue>) -> CorsLayer {
     };
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
-        .allow_methods([Method::GET, Method::POST, Method::DELETE])
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
         .allow_headers(names(&contract_headers::CORS_ALLOWED))
         .expose_headers(names(&contract_headers::CORS_EXPOSED))
         .allow_credentials(true)
@@ -179,6 +183,48 @@ async fn usage(State(state): State<AppState>, headers: HeaderMap) -> Result<Resp
 }
 
 #[derive(Deserialize)]
+struct HistoryQuery {
+    since: Option<String>,
+}
+
+/// `GET /usage/history[?since=]`: tagged by its body, which changes at
+/// least once a minute (a new point).
+async fn usage_history(
+    State(state): State<AppState>,
+    query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|rejection| ApiError::malformed(rejection.body_text()))?;
+    let since_ms = match query.since.as_deref() {
+        None | Some("") => None,
+        Some(since) => Some(parse_time(since).ok_or_else(|| {
+            ApiError::malformed(format!("since: {since:?} is not an RFC 3339 time in UTC"))
+        })?),
+    };
+    let body =
+        serde_json::to_vec(&state.store.history(since_ms).await?).map_err(anyhow::Error::from)?;
+    let etag = history::etag(&body);
+    if none_match_hits(&headers, &etag) {
+        return Ok(not_modified(&etag));
+    }
+    let response = (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    );
+    Ok(with_etag(&etag, response.into_response()))
+}
+
+/// An RFC 3339 time in UTC (`Z`), as Unix ms.
+fn parse_time(text: &str) -> Option<i64> {
+    let at = humantime::parse_rfc3339(text).ok()?;
+    let ms = at.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis();
+    i64::try_from(ms).ok()
+}
+
+#[derive(Deserialize)]
 struct ListQuery {
     owner: Option<String>,
 }
@@ -238,6 +284,47 @@ async fn release_allocation(
         }
         ReleaseOutcome::AlreadyEnded => Ok(StatusCode::NO_CONTENT),
         ReleaseOutcome::NotFound => Err(not_found()),
+    }
+}
+
+/// `PATCH /allocations/{id}`: the owner's, or an admin's; expires
+/// `ttl_seconds` from now.
+async fn renew_allocation(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let ttl_seconds = renew_request(&body)?;
+    let not_found = || ApiError::not_found(format!("no allocation {id}"));
+    let allocation = state.store.get(&id).await?.ok_or_else(not_found)?;
+    if !caller.may_act_for(&allocation.owner) {
+        return Err(forbidden(format!(
+            "{id} belongs to {}; only its owner or an admin may extend it",
+            allocation.owner
+        )));
+    }
+    match state.store.renew(&id, ttl_seconds).await? {
+        RenewOutcome::Renewed(renewed) => {
+            tracing::info!(
+                by = %caller,
+                %id,
+                owner = %renewed.owner,
+                ttl_seconds,
+                expires_at = renewed.expires_at.as_deref().unwrap_or_default(),
+                "renewed"
+            );
+            Ok(Json(renewed).into_response())
+        }
+        RenewOutcome::Ended => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            problem_type::ALLOCATION_ENDED,
+            "This allocation has ended",
+        )
+        .detail(format!(
+            "{id} is released or expired; request a new allocation instead"
+        ))),
+        RenewOutcome::NotFound => Err(not_found()),
     }
 }
 

@@ -8,6 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 use allocation_contract::{Allocation, AllocationStatus, Pool};
 
 use crate::allocator::PoolUnits;
+use crate::clock::rfc3339;
 use crate::pools::PoolSpec;
 
 /// An allocation that counts against its pool until released or expired.
@@ -27,6 +28,11 @@ pub struct Grant {
 pub enum Change {
     Grant(Box<Grant>),
     Return(String),
+    /// A renewal: the grant now expires at `expires_at_ms`.
+    Renew {
+        id: String,
+        expires_at_ms: i64,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -114,6 +120,16 @@ impl Ledger {
                     if let Some(at) = grant.expires_at_ms {
                         self.expiries.remove(&(at, grant.allocation.id));
                     }
+                }
+            }
+            Change::Renew { id, expires_at_ms } => {
+                if let Some(grant) = self.active.get_mut(id) {
+                    if let Some(at) = grant.expires_at_ms {
+                        self.expiries.remove(&(at, id.clone()));
+                    }
+                    grant.expires_at_ms = Some(*expires_at_ms);
+                    grant.allocation.expires_at = Some(rfc3339(*expires_at_ms));
+                    self.expiries.insert((*expires_at_ms, id.clone()));
                 }
             }
         }
@@ -286,6 +302,32 @@ mod tests {
         assert_eq!(ledger.as_of(9_000), 3_000);
         assert_eq!(ledger.etag(1, 3_000), ledger.etag(1, 9_000));
         assert_ne!(ledger.etag(1, 2_999), ledger.etag(1, 3_000));
+    }
+
+    #[test]
+    fn a_renewal_moves_the_expiry_and_the_tag() {
+        let mut ledger = ledger();
+        ledger.apply(
+            &Change::Grant(Box::new(grant(1, "a", vec![0], Some(1_000)))),
+            10,
+        );
+        let before = ledger.etag(1, 500);
+        let renew = Change::Renew {
+            id: "a".into(),
+            expires_at_ms: 5_000,
+        };
+        ledger.apply(&renew, 500);
+        assert_ne!(ledger.etag(1, 500), before);
+        assert_eq!(
+            ledger.usage(4_999)[0].allocated,
+            1,
+            "held past the old expiry"
+        );
+        assert_eq!(ledger.usage(5_000)[0].allocated, 0);
+        assert_eq!(
+            ledger.get("a", 600).unwrap().expires_at.as_deref(),
+            Some("1970-01-01T00:00:05.000Z")
+        );
     }
 
     #[test]

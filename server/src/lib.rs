@@ -36,6 +36,7 @@ pub mod api;
 pub mod clock;
 pub mod config;
 pub mod etag;
+pub mod history;
 pub mod host;
 pub mod idempotency;
 pub mod identity;
@@ -202,6 +203,20 @@ pub async fn purge_periodically(store: store::Store, retention: std::time::Durat
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, "purged allocations past the retention period"),
             Err(error) => tracing::warn!("purge failed: {error:#}"),
+        }
+    }
+}
+
+/// Records every pool's usage once a minute (so expiries, which need no
+/// write, reach the history) for as long as the store is open.
+pub async fn sample_periodically(store: store::Store) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(
+        allocation_contract::HISTORY_RESOLUTION_SECONDS,
+    ));
+    loop {
+        every.tick().await;
+        if let Err(error) = store.sample().await {
+            tracing::warn!("usage sample failed: {error:#}");
         }
     }
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use allocation_server::config::{Command, LogFormat, ServeArgs};
 use allocation_server::identity::users::add_user;
-use allocation_server::{app_with_state, purge_periodically, serve, Cli};
+use allocation_server::{app_with_state, purge_periodically, sample_periodically, serve, Cli};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
@@ -63,6 +63,7 @@ fn run_server(args: ServeArgs) -> anyhow::Result<()> {
         let config = args.into_config()?;
         let (router, state) = app_with_state(config).await?;
         tokio::spawn(purge_periodically(state.store.clone(), retention));
+        tokio::spawn(sample_periodically(state.store.clone()));
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|error| anyhow::anyhow!("cannot listen on {listen}: {error}"))?;

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use allocation_contract::{problem_type, AllocationRequest, FieldError};
+use allocation_contract::{problem_type, ttl_issue, AllocationRequest, FieldError};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, StatusCode};
@@ -228,6 +228,32 @@ pub fn allocation_request(
     }
 }
 
+/// The `ttl_seconds` of a `PATCH /allocations/{id}` body, read by the same
+/// rules as a `POST` body's: bad JSON or a duplicate key `400`, a missing,
+/// wrong or out-of-range value a field error (`422`), unknown fields ignored.
+pub fn renew_request(body: &[u8]) -> Result<i64, ApiError> {
+    let body = parse_strict(body)?;
+    let Some(object) = body.as_object() else {
+        return Err(ApiError::malformed("the body must be a JSON object"));
+    };
+    let field_error = |message: String| {
+        ApiError::validation(vec![FieldError {
+            field: "ttl_seconds".to_owned(),
+            message,
+        }])
+    };
+    let ttl = match object.get("ttl_seconds") {
+        Some(Value::Number(number)) => whole_number(number),
+        None | Some(Value::Null) => return Err(field_error("is required".to_owned())),
+        Some(_) => None,
+    }
+    .ok_or_else(|| field_error("must be a whole number of seconds".to_owned()))?;
+    match ttl_issue(ttl) {
+        Some(issue) => Err(field_error(issue.message())),
+        None => Ok(ttl),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -313,6 +339,25 @@ mod tests {
         }
         let huge = allocation_request(br#"{"pool":"p","amount":1e300,"owner":"a"}"#, None).unwrap();
         assert_eq!(huge.amount, i64::MAX, "saturates, then fails the ceiling");
+    }
+
+    #[test]
+    fn a_renewal_is_a_whole_number_of_seconds_within_the_ceiling() {
+        assert_eq!(renew_request(br#"{"ttl_seconds":600,"x":1}"#).unwrap(), 600);
+        assert_eq!(renew_request(br#"{"ttl_seconds":60.0}"#).unwrap(), 60);
+        for (body, status) in [
+            (r#"{"ttl_seconds":1,"ttl_seconds":2}"#, 400),
+            (r#"[600]"#, 400),
+            (r#"{}"#, 422),
+            (r#"{"ttl_seconds":null}"#, 422),
+            (r#"{"ttl_seconds":"600"}"#, 422),
+            (r#"{"ttl_seconds":0}"#, 422),
+            (r#"{"ttl_seconds":1.5}"#, 422),
+            (r#"{"ttl_seconds":1e300}"#, 422),
+        ] {
+            let error = renew_request(body.as_bytes()).unwrap_err();
+            assert_eq!(error.problem.status, status, "{body}");
+        }
     }
 
     #[test]

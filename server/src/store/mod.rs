@@ -13,7 +13,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use allocation_contract::{Allocation, AllocationRequest, Pool};
+use allocation_contract::{Allocation, AllocationRequest, Pool, UsageHistory};
 
 use crate::clock::Clock;
 use crate::pools::PoolSpec;
@@ -35,6 +35,22 @@ pub enum AllocateOutcome {
         available: u64,
     },
 }
+
+/// What `PATCH /allocations/{id}` came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RenewOutcome {
+    Renewed(Allocation),
+    /// Released or expired: it cannot be renewed.
+    Ended,
+    NotFound,
+}
+
+/// Deletes the samples older than `$1` (a Unix minute) except each pool's
+/// last one at or before it, which carries its value into the window. The
+/// same SQL on both stores.
+pub(crate) const PRUNE_SAMPLES: &str = "DELETE FROM usage_samples WHERE minute < $1 \
+     AND EXISTS (SELECT 1 FROM usage_samples t WHERE t.pool = usage_samples.pool \
+     AND t.minute > usage_samples.minute AND t.minute <= $1)";
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum ReleaseOutcome {
@@ -210,6 +226,30 @@ impl Store {
 
     pub async fn release(&self, id: &str) -> anyhow::Result<ReleaseOutcome> {
         each!(self, store => store.release(id).await)
+    }
+
+    /// The allocation now expires `ttl_seconds` from now (if still active).
+    pub async fn renew(&self, id: &str, ttl_seconds: i64) -> anyhow::Result<RenewOutcome> {
+        each!(self, store => store.renew(id, ttl_seconds).await)
+    }
+
+    /// Records the current minute's usage (expiries included) and prunes
+    /// the samples older than the day's window.
+    pub async fn sample(&self) -> anyhow::Result<()> {
+        each!(self, store => store.sample().await)
+    }
+
+    /// Each pool's usage a minute from `since` (Unix ms; at most the last day).
+    pub async fn history(&self, since_ms: Option<i64>) -> anyhow::Result<UsageHistory> {
+        let now_ms = match self {
+            Store::Sqlite(store) => store.clock().now_ms(),
+            Store::Postgres(store) => store.now_ms().await?,
+        };
+        let from =
+            crate::history::first_minute(since_ms, now_ms.div_euclid(crate::history::MINUTE_MS));
+        let samples = each!(self, store => store.samples(from).await)?;
+        let live = self.usage().await?.items;
+        Ok(crate::history::build(&samples, &live, from, now_ms))
     }
 
     /// Commits an empty write: `Ok` when the store can take writes now.

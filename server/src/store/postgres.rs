@@ -27,9 +27,10 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{IsolationLevel, NoTls, Row};
 
 use super::ids::{allocation_id, seq_of};
-use super::{AllocateOutcome, Listing, Record, ReleaseOutcome};
+use super::{AllocateOutcome, Listing, Record, ReleaseOutcome, RenewOutcome, PRUNE_SAMPLES};
 use crate::allocator::unit_name;
 use crate::clock::{rfc3339, Clock, MAX_MS};
+use crate::history::Sample;
 use crate::pools::PoolSpec;
 
 /// Schema versions, applied in order at start; version = position + 1.
@@ -81,6 +82,16 @@ CREATE FUNCTION allocation_now_ms(offset_ms bigint) RETURNS bigint
     LANGUAGE sql STABLE
     AS 'SELECT floor(extract(epoch FROM now()) * 1000)::bigint + offset_ms';
 ",
+    // 2: the usage history.
+    "
+CREATE TABLE usage_samples (
+    pool      text NOT NULL,
+    minute    bigint NOT NULL,        -- Unix ms / 60,000, database clock
+    allocated bigint NOT NULL,        -- at the end of the minute (the last write in it)
+    capacity  bigint NOT NULL,
+    PRIMARY KEY (pool, minute)
+);
+",
 ];
 
 /// Advisory lock key that serialises replicas migrating at the same time.
@@ -118,6 +129,18 @@ UPDATE pools SET allocated = allocated - t.amount, version = version + 1,
 FROM (SELECT sum(amount)::bigint AS amount FROM gone) t
 WHERE id = $1 AND t.amount IS NOT NULL
 RETURNING allocated";
+
+/// Writes the minute's sample of pool `$1` as it is now (expired grants not
+/// counted): run after a write to the pool, under its row lock.
+const RECORD: &str = "
+INSERT INTO usage_samples (pool, minute, allocated, capacity)
+SELECT p.id, allocation_now_ms($2) / 60000,
+    GREATEST(p.allocated - COALESCE((SELECT sum(a.amount)::bigint FROM allocations a
+        WHERE a.pool = p.id AND NOT a.returned AND a.expires_at <= allocation_now_ms($2)), 0), 0),
+    p.capacity
+FROM pools p WHERE p.id = $1
+ON CONFLICT (pool, minute) DO UPDATE
+SET allocated = EXCLUDED.allocated, capacity = EXCLUDED.capacity";
 
 /// Cheap to clone; all clones share one connection pool.
 #[derive(Clone)]
@@ -532,7 +555,7 @@ impl PgStore {
             .ttl_seconds
             .map(|ttl| now.saturating_add(ttl.saturating_mul(1000)).min(MAX_MS));
         let id = allocation_id(seq);
-        let (insert, hold, count) = tokio::try_join!(
+        let (insert, hold, count, record) = tokio::try_join!(
             tx.prepare_cached(
                 "INSERT INTO allocations (seq, id, pool, amount, owner, resources, created_at, \
                  expires_at, ttl_seconds, note, idempotency_key) \
@@ -546,6 +569,7 @@ impl PgStore {
                  changed_at = GREATEST(changed_at, $3) \
                  WHERE id = $1 AND allocated + $2 <= capacity"
             ),
+            tx.prepare_cached(RECORD),
         )?;
         // Pipelined, in this order.
         let row: [&(dyn tokio_postgres::types::ToSql + Sync); 11] = [
@@ -564,10 +588,12 @@ impl PgStore {
         let held: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&request.pool, &units, &seq];
         let counter: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
             [&request.pool, &request.amount, &now];
-        let (_, _, counted) = tokio::try_join!(
+        let sample: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&request.pool, &offset];
+        let (_, _, counted, _) = tokio::try_join!(
             tx.execute(&insert, &row),
             tx.execute(&hold, &held),
             tx.execute(&count, &counter),
+            tx.execute(&record, &sample),
         )?;
         if counted != 1 {
             anyhow::bail!(
@@ -609,7 +635,7 @@ impl PgStore {
         let (lock, release) = tokio::try_join!(
             // The pool first, as allocations lock it: one lock order.
             tx.prepare_cached(
-                "SELECT 1 FROM pools WHERE id = \
+                "SELECT id FROM pools WHERE id = \
                  (SELECT pool FROM allocations WHERE seq = $1 AND id = $2) FOR UPDATE"
             ),
             tx.prepare_cached(
@@ -624,10 +650,15 @@ impl PgStore {
                  FROM released r WHERE p.id = r.pool"
             ),
         )?;
-        if tx.query_opt(&lock, &[&seq, &id]).await?.is_none() {
+        let Some(locked) = tx.query_opt(&lock, &[&seq, &id]).await? else {
             return Ok(ReleaseOutcome::NotFound);
-        }
+        };
         let released = tx.execute(&release, &[&seq, &id, &offset]).await?;
+        if released == 1 {
+            let pool: String = locked.get(0);
+            let record = tx.prepare_cached(RECORD).await?;
+            tx.execute(&record, &[&pool, &offset]).await?;
+        }
         let started = Instant::now();
         tx.commit().await?;
         super::record_commit(1, started.elapsed());
@@ -636,6 +667,104 @@ impl PgStore {
         } else {
             ReleaseOutcome::AlreadyEnded
         })
+    }
+
+    pub async fn renew(&self, id: &str, ttl_seconds: i64) -> anyhow::Result<RenewOutcome> {
+        let Some(seq) = seq_of(id) else {
+            return Ok(RenewOutcome::NotFound);
+        };
+        retrying!(self, client => self.try_renew(&mut client, seq, id, ttl_seconds))
+    }
+
+    async fn try_renew(
+        &self,
+        client: &mut Object,
+        seq: i64,
+        id: &str,
+        ttl_seconds: i64,
+    ) -> anyhow::Result<RenewOutcome> {
+        let offset = self.offset();
+        let tx = client.transaction().await?;
+        let renew_sql = format!(
+            "WITH renewed AS (
+                 UPDATE allocations SET expires_at = LEAST($3::bigint + $4::bigint * 1000, {MAX_MS}::bigint)
+                 WHERE seq = $1 AND id = $2 AND NOT returned
+                   AND (expires_at IS NULL OR expires_at > $3)
+                 RETURNING *),
+             bumped AS (UPDATE pools p SET version = p.version + 1,
+                 changed_at = GREATEST(p.changed_at, $3)
+                 FROM renewed r WHERE p.id = r.pool)
+             SELECT {COLUMNS} FROM renewed a"
+        );
+        let (lock, renew) = tokio::try_join!(
+            // The pool first, as every write does: one lock order.
+            tx.prepare_cached(
+                "SELECT allocation_now_ms($3) FROM pools WHERE id = \
+                 (SELECT pool FROM allocations WHERE seq = $1 AND id = $2) FOR UPDATE"
+            ),
+            // The pool's version moves the listings' ETag.
+            tx.prepare_cached(&renew_sql),
+        )?;
+        let Some(locked) = tx.query_opt(&lock, &[&seq, &id, &offset]).await? else {
+            return Ok(RenewOutcome::NotFound);
+        };
+        let now: i64 = locked.get(0);
+        let ttl = ttl_seconds.min(MAX_MS / 1000);
+        let renewed = tx.query_opt(&renew, &[&seq, &id, &now, &ttl]).await?;
+        let started = Instant::now();
+        tx.commit().await?;
+        super::record_commit(1, started.elapsed());
+        Ok(match renewed {
+            Some(row) => RenewOutcome::Renewed(read_record(&row, 0).allocation(now)),
+            None => RenewOutcome::Ended,
+        })
+    }
+
+    /// "Now" on the database's clock (with the test clock's offset).
+    pub async fn now_ms(&self) -> anyhow::Result<i64> {
+        let client = self.connection().await?;
+        let statement = client
+            .prepare_cached("SELECT allocation_now_ms($1)")
+            .await?;
+        Ok(client
+            .query_one(&statement, &[&self.offset()])
+            .await?
+            .get(0))
+    }
+
+    /// Gives every pool's expired units back and records its sample, each
+    /// under the pool's row lock, then prunes the samples past the day.
+    pub async fn sample(&self) -> anyhow::Result<()> {
+        for spec in self.specs.iter() {
+            retrying!(self, client => self.try_sweep(&mut client, &spec.id, true))?;
+        }
+        let now_ms = self.now_ms().await?;
+        let client = self.connection().await?;
+        let before = crate::history::prune_before(now_ms.div_euclid(crate::history::MINUTE_MS));
+        client.execute(PRUNE_SAMPLES, &[&before]).await?;
+        Ok(())
+    }
+
+    /// The samples from `from_minute` on, with each pool's last one before.
+    pub async fn samples(&self, from_minute: i64) -> anyhow::Result<Vec<Sample>> {
+        let client = self.connection().await?;
+        let statement = client
+            .prepare_cached(
+                "SELECT pool, minute, allocated, capacity FROM usage_samples WHERE minute >= $1 \
+                 UNION ALL (SELECT DISTINCT ON (pool) pool, minute, allocated, capacity \
+                 FROM usage_samples WHERE minute < $1 ORDER BY pool, minute DESC)",
+            )
+            .await?;
+        let rows = client.query(&statement, &[&from_minute]).await?;
+        Ok(rows
+            .iter()
+            .map(|row| Sample {
+                pool: row.get(0),
+                minute: row.get(1),
+                allocated: row.get::<_, i64>(2).max(0) as u64,
+                capacity: row.get::<_, i64>(3).max(0) as u64,
+            })
+            .collect())
     }
 
     /// A real write and commit (the readiness check).
@@ -651,7 +780,7 @@ impl PgStore {
     /// that ended more than `retention_ms` ago.
     pub async fn purge(&self, retention_ms: i64) -> anyhow::Result<u64> {
         for spec in self.specs.iter() {
-            retrying!(self, client => self.try_sweep(&mut client, &spec.id))?;
+            retrying!(self, client => self.try_sweep(&mut client, &spec.id, false))?;
         }
         let client = self.connection().await?;
         let deleted = client
@@ -664,11 +793,16 @@ impl PgStore {
         Ok(deleted)
     }
 
-    async fn try_sweep(&self, client: &mut Object, pool: &str) -> anyhow::Result<()> {
+    /// Gives the pool's expired units back and, with `record`, writes its
+    /// sample for the minute.
+    async fn try_sweep(&self, client: &mut Object, pool: &str, record: bool) -> anyhow::Result<()> {
         let tx = client.transaction().await?;
         tx.execute("SELECT 1 FROM pools WHERE id = $1 FOR UPDATE", &[&pool])
             .await?;
         tx.execute(SWEEP, &[&pool, &self.offset()]).await?;
+        if record {
+            tx.execute(RECORD, &[&pool, &self.offset()]).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

@@ -23,9 +23,10 @@ use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
 use super::ids::{allocation_id, seq_of};
-use super::{AllocateOutcome, Listing, Record, ReleaseOutcome};
+use super::{AllocateOutcome, Listing, Record, ReleaseOutcome, RenewOutcome, PRUNE_SAMPLES};
 use crate::allocator::{unit_name, unit_number};
 use crate::clock::{rfc3339, Clock, MAX_MS};
+use crate::history::{prune_before, Sample, MINUTE_MS};
 use crate::ledger::{Change, Grant, Ledger};
 use crate::pools::PoolSpec;
 
@@ -48,6 +49,13 @@ CREATE TABLE IF NOT EXISTS allocations (
     idempotency_key TEXT UNIQUE         -- kept with the allocation, for replay
 );
 CREATE INDEX IF NOT EXISTS allocations_unreleased ON allocations(seq) WHERE released_at IS NULL;
+CREATE TABLE IF NOT EXISTS usage_samples (
+    pool      TEXT NOT NULL,
+    minute    INTEGER NOT NULL,     -- Unix ms / 60,000
+    allocated INTEGER NOT NULL,     -- at the end of the minute (the last write in it)
+    capacity  INTEGER NOT NULL,
+    PRIMARY KEY (pool, minute)
+) WITHOUT ROWID;
 ";
 
 const COLUMNS: &str =
@@ -70,6 +78,16 @@ enum Command {
     Purge {
         retention_ms: i64,
         reply: oneshot::Sender<anyhow::Result<u64>>,
+    },
+    Renew {
+        id: String,
+        ttl_seconds: i64,
+        reply: oneshot::Sender<anyhow::Result<RenewOutcome>>,
+    },
+    /// Records the minute's usage (expiries included) and prunes the
+    /// samples past the day.
+    Sample {
+        reply: oneshot::Sender<anyhow::Result<()>>,
     },
 }
 
@@ -154,8 +172,10 @@ impl SqliteStore {
             [],
             |row| row.get(0),
         )?;
+        let recorded = last_samples(&writer, &ledger.specs())?;
         let writer_state = Writer {
             next_seq,
+            recorded,
             stats: Arc::clone(&stats),
             conn: writer,
             working: ledger,
@@ -294,6 +314,45 @@ impl SqliteStore {
         let (reply, answer) = oneshot::channel();
         self.send(Command::Probe { reply })?;
         answer.await.context("the writer stopped")?
+    }
+
+    pub async fn renew(&self, id: &str, ttl_seconds: i64) -> anyhow::Result<RenewOutcome> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Renew {
+            id: id.to_owned(),
+            ttl_seconds,
+            reply,
+        })?;
+        answer.await.context("the writer stopped")?
+    }
+
+    pub async fn sample(&self) -> anyhow::Result<()> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Sample { reply })?;
+        answer.await.context("the writer stopped")?
+    }
+
+    /// The samples from `from_minute` on, with each pool's last one before.
+    pub async fn samples(&self, from_minute: i64) -> anyhow::Result<Vec<Sample>> {
+        let reader = Arc::clone(&self.reader);
+        tokio::task::spawn_blocking(move || {
+            let conn = reader.lock().expect("reader lock");
+            let mut statement = conn.prepare_cached(
+                "SELECT pool, minute, allocated, capacity FROM usage_samples WHERE minute >= ?1 \
+                 UNION ALL SELECT pool, MAX(minute), allocated, capacity FROM usage_samples \
+                 WHERE minute < ?1 GROUP BY pool",
+            )?;
+            let rows = statement.query_map([from_minute], |row| {
+                Ok(Sample {
+                    pool: row.get(0)?,
+                    minute: row.get(1)?,
+                    allocated: row.get(2)?,
+                    capacity: row.get(3)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await?
     }
 
     pub async fn purge(&self, retention_ms: i64) -> anyhow::Result<u64> {
@@ -465,6 +524,22 @@ fn load_grants(conn: &Connection, pools: &[PoolSpec], now_ms: i64) -> anyhow::Re
     Ok(grants)
 }
 
+/// Each pool's last recorded (allocated, capacity), by pool index.
+fn last_samples(conn: &Connection, pools: &[PoolSpec]) -> anyhow::Result<Vec<Option<(u64, u64)>>> {
+    let mut statement = conn.prepare(
+        "SELECT allocated, capacity FROM usage_samples WHERE pool = ?1 \
+         ORDER BY minute DESC LIMIT 1",
+    )?;
+    pools
+        .iter()
+        .map(|pool| {
+            Ok(statement
+                .query_row([&pool.id], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()?)
+        })
+        .collect()
+}
+
 fn is_unique_violation(error: &rusqlite::Error) -> bool {
     matches!(error, rusqlite::Error::SqliteFailure(failure, _)
         if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
@@ -473,6 +548,9 @@ fn is_unique_violation(error: &rusqlite::Error) -> bool {
 struct Writer {
     /// The `seq` of the next allocation.
     next_seq: i64,
+    /// Each pool's last sample in `usage_samples` (by pool index): a batch
+    /// writes a new one only for pools whose usage differs.
+    recorded: Vec<Option<(u64, u64)>>,
     stats: Arc<WriterStats>,
     conn: Connection,
     working: Ledger,
@@ -538,6 +616,8 @@ impl Writer {
                     Command::Release { reply, .. } => refuse(reply),
                     Command::Probe { reply } => refuse(reply),
                     Command::Purge { reply, .. } => refuse(reply),
+                    Command::Renew { reply, .. } => refuse(reply),
+                    Command::Sample { reply } => refuse(reply),
                 };
                 answer(Err(anyhow::anyhow!(
                     "cannot begin a transaction: {error:#}"
@@ -567,9 +647,27 @@ impl Writer {
                     retention_ms,
                     reply,
                 } => answer(reply, self.purge(now.saturating_sub(retention_ms))),
+                Command::Renew {
+                    id,
+                    ttl_seconds,
+                    reply,
+                } => {
+                    let outcome = self.renew(&id, ttl_seconds, now);
+                    answer(reply, self.keep(outcome, now, &mut changes))
+                }
+                Command::Sample { reply } => answer(reply, self.prune_samples(now)),
             };
             answers.push(answer);
         }
+        // In the same transaction as the writes: the history is as durable
+        // as what it tells.
+        let recorded = match self.record_samples(now) {
+            Ok(recorded) => recorded,
+            Err(error) => {
+                tracing::warn!("cannot record the usage samples: {error:#}");
+                self.recorded.clone()
+            }
+        };
         let commit_started = std::time::Instant::now();
         let committed = self.conn.execute_batch("COMMIT");
         let took = commit_started.elapsed();
@@ -593,6 +691,7 @@ impl Writer {
             }
             return;
         }
+        self.recorded = recorded;
         {
             let mut published = self.published.write().expect("ledger lock");
             for change in &changes {
@@ -617,6 +716,34 @@ impl Writer {
             changes.push(change);
         }
         Ok(outcome)
+    }
+
+    /// Writes this minute's sample of every pool whose usage differs from its
+    /// last one; what is recorded once the transaction commits.
+    fn record_samples(&self, now: i64) -> anyhow::Result<Vec<Option<(u64, u64)>>> {
+        let mut recorded = self.recorded.clone();
+        let minute = now.div_euclid(MINUTE_MS);
+        let mut upsert = self.conn.prepare_cached(
+            "INSERT INTO usage_samples (pool, minute, allocated, capacity) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (pool, minute) DO UPDATE SET allocated = excluded.allocated, \
+             capacity = excluded.capacity",
+        )?;
+        for (index, pool) in self.working.usage(now).into_iter().enumerate() {
+            let value = (pool.allocated, pool.capacity);
+            if recorded[index] != Some(value) {
+                upsert.execute(params![pool.id, minute, value.0, value.1])?;
+                recorded[index] = Some(value);
+            }
+        }
+        Ok(recorded)
+    }
+
+    /// Deletes the samples the day's window no longer needs.
+    fn prune_samples(&self, now: i64) -> anyhow::Result<()> {
+        self.conn
+            .prepare_cached(PRUNE_SAMPLES)?
+            .execute([prune_before(now.div_euclid(MINUTE_MS))])?;
+        Ok(())
     }
 
     /// Deletes allocations that ended before `before_ms`. The batch applied
@@ -724,6 +851,56 @@ impl Writer {
     ) -> anyhow::Result<Option<AllocateOutcome>> {
         let Some(key) = key else { return Ok(None) };
         earlier_use(&self.conn, key, request)
+    }
+
+    fn renew(
+        &mut self,
+        id: &str,
+        ttl_seconds: i64,
+        now: i64,
+    ) -> anyhow::Result<(RenewOutcome, Option<Change>)> {
+        let Some(seq) = seq_of(id) else {
+            return Ok((RenewOutcome::NotFound, None));
+        };
+        let expires_at = now
+            .saturating_add(ttl_seconds.saturating_mul(1000))
+            .min(MAX_MS);
+        let updated = self
+            .conn
+            .prepare_cached(
+                "UPDATE allocations SET expires_at = ?2 WHERE seq = ?3 AND id = ?1 \
+                 AND released_at IS NULL AND (expires_at IS NULL OR expires_at > ?4)",
+            )?
+            .execute(params![id, expires_at, seq, now])?;
+        if updated == 1 {
+            let renewed = match self.working.grant(id) {
+                Some(grant) => Allocation {
+                    expires_at: Some(rfc3339(expires_at)),
+                    ..grant.allocation.clone()
+                },
+                // A grant of a pool no longer configured is not in the ledger.
+                None => select_by_id(&self.conn, id)?
+                    .context("the renewed allocation is missing")?
+                    .allocation(now),
+            };
+            let change = self.working.grant(id).map(|_| Change::Renew {
+                id: id.to_owned(),
+                expires_at_ms: expires_at,
+            });
+            return Ok((RenewOutcome::Renewed(renewed), change));
+        }
+        let exists = self
+            .conn
+            .prepare_cached("SELECT 1 FROM allocations WHERE seq = ?1 AND id = ?2")?
+            .exists(params![seq, id])?;
+        Ok((
+            if exists {
+                RenewOutcome::Ended
+            } else {
+                RenewOutcome::NotFound
+            },
+            None,
+        ))
     }
 
     fn release(&mut self, id: &str, now: i64) -> anyhow::Result<(ReleaseOutcome, Option<Change>)> {
