@@ -4,7 +4,7 @@
 //! ```no_run
 //! # async fn run() -> anyhow::Result<()> {
 //! use allocation_server::{app, serve, ServeOptions, ServerConfig};
-//! let router = app(ServerConfig::demo(std::path::PathBuf::from("allocations.db").into())).await?;
+//! let router = app(ServerConfig::demo(std::path::PathBuf::from("allocations.db"))).await?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 //! serve(listener, router, ServeOptions::default()).await?;
 //! # Ok(()) }
