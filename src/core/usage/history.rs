@@ -1,8 +1,12 @@
-//! Each pool's recent usage for its sparkline, kept flat in memory however
-//! long the monitor stays open: a day at most, and a fixed number of points.
+//! Each pool's recent usage for its sparkline and forecast, kept flat in
+//! memory however long the monitor stays open: a day at most, and a fixed
+//! number of points. It starts from the server's history when the server
+//! has one (`GET /usage/history`), and grows with every poll.
 
 use crate::core::format::{format_tenths, usage_percent};
-use allocation_contract::Pool;
+use crate::core::time::parse_rfc3339;
+use crate::core::usage::forecast::Observation;
+use allocation_contract::{Pool, UsageHistory as ServerHistory};
 use std::collections::VecDeque;
 
 /// The sparkline's time window.
@@ -12,11 +16,36 @@ pub const HISTORY_WINDOW_MS: f64 = 86_400_000.0;
 /// and then the oldest points go first.
 pub const HISTORY_MAX_POINTS: usize = 1_440;
 
-/// One sample: when, and the fraction of capacity allocated (0 to 1).
+/// One sample: when, and how much of what capacity was allocated.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Sample {
     at_ms: f64,
-    fraction: f64,
+    allocated: u64,
+    capacity: u64,
+}
+
+impl Sample {
+    /// As full as the card says: no capacity is drawn full, like its bar.
+    fn fraction(self) -> f64 {
+        usage_percent(self.allocated, self.capacity)
+            .map_or(1.0, |percent| (percent / 100.0).min(1.0))
+    }
+
+    fn same_value(self, other: Sample) -> bool {
+        (self.allocated, self.capacity) == (other.allocated, other.capacity)
+    }
+}
+
+/// What a pool's line shows, for its axis and its text equivalent.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LineSummary {
+    /// How far back the line goes from the latest point.
+    pub span_ms: f64,
+    /// The most allocated in the window, and the capacity then.
+    pub peak: u64,
+    pub peak_capacity: u64,
+    /// Where the peak is drawn in a box `height` high (see `sparkline_points`).
+    pub peak_fraction: f64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -39,24 +68,96 @@ impl UsageHistory {
         self.pools
             .retain(|(id, _)| pools.iter().any(|p| &p.id == id));
         for pool in pools {
-            // As full as the card says: no capacity is drawn full, like its bar.
-            let fraction = usage_percent(pool.allocated, pool.capacity)
-                .map_or(1.0, |percent| (percent / 100.0).min(1.0));
-            let at = match self.pools.iter().position(|(id, _)| *id == pool.id) {
-                Some(at) => at,
-                None => {
-                    self.pools.push((pool.id.clone(), VecDeque::new()));
-                    self.pools.len() - 1
-                }
+            let sample = Sample {
+                at_ms: now_ms,
+                allocated: pool.allocated,
+                capacity: pool.capacity,
             };
-            push(
-                &mut self.pools[at].1,
-                Sample {
-                    at_ms: now_ms,
-                    fraction,
-                },
-            );
+            push(self.pool_mut(&pool.id), sample);
         }
+    }
+
+    /// Starts each pool the server reports from the server's history (a
+    /// point a minute), keeping what this page saw since the server's last
+    /// point. Points that cannot be read or are out of order are skipped.
+    pub fn load(&mut self, history: &ServerHistory) {
+        let step_ms = history.resolution_seconds.max(1) as f64 * 1000.0;
+        for pool in &history.pools {
+            let Some(start) = parse_rfc3339(&pool.start) else {
+                continue;
+            };
+            let mut samples = VecDeque::new();
+            for (i, (&allocated, &capacity)) in
+                pool.allocated.iter().zip(&pool.capacity).enumerate()
+            {
+                let sample = Sample {
+                    at_ms: start as f64 + i as f64 * step_ms,
+                    allocated,
+                    capacity,
+                };
+                if samples
+                    .back()
+                    .is_none_or(|last: &Sample| last.at_ms < sample.at_ms)
+                {
+                    push(&mut samples, sample);
+                }
+            }
+            let Some(last_ms) = samples.back().map(|s| s.at_ms) else {
+                continue;
+            };
+            let seen = self.pool_mut(&pool.id);
+            for sample in seen.iter().filter(|s| s.at_ms > last_ms) {
+                push(&mut samples, *sample);
+            }
+            *seen = samples;
+            self.latest_ms = self.latest_ms.max(last_ms);
+        }
+    }
+
+    fn pool_mut(&mut self, pool_id: &str) -> &mut VecDeque<Sample> {
+        let at = match self.pools.iter().position(|(id, _)| id == pool_id) {
+            Some(at) => at,
+            None => {
+                self.pools.push((pool_id.to_owned(), VecDeque::new()));
+                self.pools.len() - 1
+            }
+        };
+        &mut self.pools[at].1
+    }
+
+    /// The pool's samples for the forecast, oldest first.
+    pub fn observations(&self, pool_id: &str) -> Vec<Observation> {
+        self.samples(pool_id).map_or_else(Vec::new, |samples| {
+            samples
+                .iter()
+                .map(|s| Observation {
+                    at_ms: s.at_ms,
+                    allocated: s.allocated,
+                    capacity: s.capacity,
+                })
+                .collect()
+        })
+    }
+
+    /// The span and the peak of the pool's line; `None` without history.
+    pub fn summary(&self, pool_id: &str) -> Option<LineSummary> {
+        let window_start = self.latest_ms - HISTORY_WINDOW_MS;
+        let visible = self
+            .samples(pool_id)?
+            .iter()
+            .filter(|s| s.at_ms >= window_start && s.at_ms <= self.latest_ms);
+        let first = visible.clone().next()?;
+        let peak = visible.clone().max_by(|a, b| {
+            a.fraction()
+                .total_cmp(&b.fraction())
+                .then(a.allocated.cmp(&b.allocated))
+        })?;
+        Some(LineSummary {
+            span_ms: self.latest_ms - first.at_ms,
+            peak: peak.allocated,
+            peak_capacity: peak.capacity,
+            peak_fraction: peak.fraction(),
+        })
     }
 
     fn samples(&self, pool_id: &str) -> Option<&VecDeque<Sample>> {
@@ -101,7 +202,7 @@ impl UsageHistory {
             } else {
                 0.0
             };
-            let y = (1.0 - sample.fraction) * height;
+            let y = (1.0 - sample.fraction()) * height;
             if !points.is_empty() {
                 points.push(' ');
             }
@@ -109,7 +210,7 @@ impl UsageHistory {
         }
         // One sample: a level line across, not an invisible dot.
         if span <= 0.0 {
-            let y = (1.0 - samples.back().map_or(0.0, |s| s.fraction)) * height;
+            let y = (1.0 - samples.back().map_or(0.0, |s| s.fraction())) * height;
             points.push_str(&format!(" {},{}", format_tenths(width), format_tenths(y)));
         }
         points
@@ -123,10 +224,7 @@ fn push(samples: &mut VecDeque<Sample>, sample: Sample) {
     }
     // Three equal values in a row: the middle one adds nothing to the shape.
     let len = samples.len();
-    if len >= 2
-        && samples[len - 1].fraction == sample.fraction
-        && samples[len - 2].fraction == sample.fraction
-    {
+    if len >= 2 && samples[len - 1].same_value(sample) && samples[len - 2].same_value(sample) {
         samples[len - 1].at_ms = sample.at_ms;
     } else {
         samples.push_back(sample);
@@ -211,6 +309,62 @@ mod tests {
             0,
             "a pool no longer reported is forgotten"
         );
+    }
+
+    fn server_history(start: &str, allocated: Vec<u64>, capacity: u64) -> ServerHistory {
+        let capacity = vec![capacity; allocated.len()];
+        ServerHistory {
+            as_of: start.into(),
+            resolution_seconds: 60,
+            pools: vec![allocation_contract::PoolHistory {
+                id: "p".into(),
+                start: start.into(),
+                allocated,
+                capacity,
+            }],
+        }
+    }
+
+    #[test]
+    fn the_servers_history_draws_at_once_and_polls_extend_it() {
+        let mut history = UsageHistory::new();
+        // An hour, rising from 0 to 6 of 8, a minute apart.
+        let points: Vec<u64> = (0..61).map(|m| m / 10).collect();
+        history.load(&server_history("2026-11-26T10:00:00Z", points, 8));
+        let summary = history.summary("p").unwrap();
+        assert_eq!(summary.span_ms, 3_600_000.0);
+        assert_eq!((summary.peak, summary.peak_capacity), (6, 8));
+        assert_eq!(summary.peak_fraction, 0.75);
+        let points = history.sparkline_points("p", 60.0, 8.0);
+        assert!(points.starts_with("0.0,8.0 "), "{points}");
+        assert!(points.ends_with(" 60.0,2.0"), "{points}");
+        assert!(
+            crate::core::usage::forecast::seconds_to_full(&history.observations("p")).is_some()
+        );
+        // A poll a minute after the last point extends the same line.
+        let next = parse_rfc3339("2026-11-26T11:01:00Z").unwrap() as f64;
+        history.record(next, &[pool("p", 7, 8)]);
+        assert_eq!(history.summary("p").unwrap().peak, 7);
+    }
+
+    #[test]
+    fn a_server_history_with_bad_parts_loads_what_it_can() {
+        let mut history = UsageHistory::new();
+        history.record(T0, &[pool("p", 1, 4)]);
+        // Unreadable start: skipped, the page's own history stays.
+        history.load(&server_history("yesterday", vec![3, 3], 4));
+        assert_eq!(history.len("p"), 1);
+        // Mismatched list lengths: the shorter one counts.
+        let mut uneven = server_history("2026-11-26T10:00:00Z", vec![1, 2, 3], 4);
+        uneven.pools[0].capacity.truncate(2);
+        history.load(&uneven);
+        assert_eq!(history.summary("p").unwrap().peak, 2);
+        // A capacity change mid-window: the peak is the fullest share.
+        let mut changed = server_history("2026-11-26T10:00:00Z", vec![4, 4, 5], 4);
+        changed.pools[0].capacity = vec![4, 8, 8];
+        history.load(&changed);
+        let summary = history.summary("p").unwrap();
+        assert_eq!((summary.peak, summary.peak_capacity), (4, 4));
     }
 
     #[test]

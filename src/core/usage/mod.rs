@@ -1,4 +1,5 @@
-//! Pool usage: threshold levels and the sparkline history.
+//! Pool usage: threshold levels, the sparkline history and the forecast.
 
+pub mod forecast;
 pub mod history;
 pub mod level;
