@@ -13,7 +13,9 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use allocation_contract::{headers, Allocation, AllocationRequest, Allocations, Usage};
+use allocation_contract::{
+    headers, Allocation, AllocationRequest, Allocations, RenewRequest, Usage, UsageHistory,
+};
 use gloo_net::http::{Request, RequestBuilder, Response};
 use gloo_timers::future::TimeoutFuture;
 use js_sys::futures::JsFuture;
@@ -114,6 +116,33 @@ impl Api {
             self.request(RequestBuilder::new(&self.url(&path)).method(http::Method::DELETE));
         send(outgoing, None).await?;
         Ok(())
+    }
+
+    /// `GET /usage/history`: the last day a minute apart; `Ok(None)` from a
+    /// server that has none (404: older than the history).
+    pub async fn usage_history(&self) -> Result<Option<UsageHistory>, RequestError> {
+        match self.get_conditional("/usage/history", None).await {
+            Ok(Fetched::Fresh { data, .. }) => Ok(Some(data)),
+            Ok(Fetched::NotModified) => Ok(None),
+            Err(RequestError {
+                failure: Failure::Http(problem),
+                ..
+            }) if problem.status == 404 => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// `PATCH /allocations/{id}`: the allocation now expires `ttl_seconds`
+    /// from now; the renewed allocation.
+    pub async fn renew(&self, id: &str, ttl_seconds: i64) -> Result<Allocation, RequestError> {
+        let body = serde_json::to_string(&RenewRequest { ttl_seconds })
+            .map_err(|_| Failure::Network(String::new()))?;
+        let path = format!("/allocations/{}", encode_path_segment(id));
+        let outgoing = self
+            .request(RequestBuilder::new(&self.url(&path)).method(http::Method::PATCH))
+            .header("Content-Type", "application/json");
+        let answer = send(outgoing, Some(body)).await?;
+        Ok(decode_json(answer.status, &answer.text)?)
     }
 
     async fn get_conditional<T: serde::de::DeserializeOwned>(

@@ -37,6 +37,15 @@ pub enum Text {
     /// Heading of the column of row buttons (visually hidden).
     ColumnActions,
     SparklineLabel,
+    /// The right end of a sparkline's time axis.
+    SparklineNow,
+    Extend,
+    /// Beside an own allocation that expires within 10 minutes.
+    ExpiresSoon,
+    /// The button that asks for notification permission.
+    NotifyMe,
+    NotificationsOn,
+    NotificationsBlocked,
     /// Before a limit: `at most 4`.
     AtMost,
     Pages,
@@ -84,6 +93,10 @@ pub enum Text {
     NotFound,
     ServerBusy,
     RequestInFlight,
+    /// A renewal of a released or expired allocation (`409`).
+    AllocationEnded,
+    /// `403`: someone else's allocation.
+    NotYours,
 }
 
 /// The text in the language; one arm per key, both languages together.
@@ -106,8 +119,23 @@ pub fn tr(lang: Lang, text: Text) -> &'static str {
         Text::ColumnExpires => ("Expires in", "만료까지"),
         Text::ColumnActions => ("Actions", "작업"),
         Text::SparklineLabel => (
-            "Usage since the page opened (at most 24 hours)",
-            "페이지를 연 뒤의 사용량 (최대 24시간)",
+            "Usage over time (at most the last 24 hours)",
+            "시간별 사용량 (최근 최대 24시간)",
+        ),
+        Text::SparklineNow => ("now", "현재"),
+        Text::Extend => ("Extend", "연장"),
+        Text::ExpiresSoon => ("expires soon", "곧 만료"),
+        Text::NotifyMe => (
+            "Notify me when a pool crosses a threshold",
+            "풀이 임계값을 넘으면 알림 받기",
+        ),
+        Text::NotificationsOn => (
+            "Notifications on for threshold crossings",
+            "임계값 알림이 켜져 있습니다",
+        ),
+        Text::NotificationsBlocked => (
+            "Notifications are blocked for this page",
+            "이 페이지의 알림이 차단되어 있습니다",
         ),
         Text::AtMost => ("at most", "최대"),
         Text::Pages => ("Pages", "페이지"),
@@ -172,6 +200,14 @@ pub fn tr(lang: Lang, text: Text) -> &'static str {
             "The same request is still being processed",
             "같은 요청을 아직 처리하는 중입니다",
         ),
+        Text::AllocationEnded => (
+            "This allocation has already ended; it cannot be extended",
+            "이미 끝난 할당이라 연장할 수 없습니다",
+        ),
+        Text::NotYours => (
+            "Only the owner or an admin may change this allocation",
+            "소유자나 관리자만 이 할당을 변경할 수 있습니다",
+        ),
     };
     match lang {
         Lang::En => en,
@@ -203,6 +239,52 @@ pub fn expires_in(
         Some(secs) if secs <= 0 => tr(lang, Text::Expired).to_owned(),
         Some(secs) => duration(secs),
     }
+}
+
+/// Under a pool's card: `Full in about 3 hr at the current rate`; `when` is
+/// a duration (`3 hr`).
+pub fn forecast_text(lang: Lang, when: &str) -> String {
+    match lang {
+        Lang::En => format!("Full in about {when} at the current rate"),
+        Lang::Ko => format!("현재 추세라면 약 {when} 후 가득 참"),
+    }
+}
+
+/// A sparkline's text equivalent: `Last 3 hr: peak 15 of 16 GPU`.
+pub fn sparkline_summary(
+    lang: Lang,
+    span: &str,
+    peak: u64,
+    capacity: u64,
+    unit: &str,
+    count: CountText,
+) -> String {
+    let (peak, capacity) = (count(lang, peak), count(lang, capacity));
+    match lang {
+        Lang::En => format!("Last {span}: peak {peak} of {capacity} {unit}"),
+        Lang::Ko => format!("최근 {span}: 최대 {capacity} {unit} 중 {peak}"),
+    }
+}
+
+/// The Extend button's accessible name: `Extend al_7Q2k by 1 hr`.
+pub fn extend_label(lang: Lang, id: &str, by: &str) -> String {
+    match lang {
+        Lang::En => format!("Extend {id} by {by}"),
+        Lang::Ko => format!("{id} {by} 연장"),
+    }
+}
+
+/// Announced after a renewal: `Extended al_7Q2k: expires in 1 hr`.
+pub fn extended_message(lang: Lang, id: &str, expires_in: &str) -> String {
+    match lang {
+        Lang::En => format!("Extended {id}: expires in {expires_in}"),
+        Lang::Ko => format!("{id} 연장됨: {expires_in} 후 만료"),
+    }
+}
+
+/// The page title while a pool is past a threshold: `✖ Critical · Allocation console`.
+pub fn alert_title(lang: Lang, icon: &str, level: Text) -> String {
+    format!("{icon} {} · {}", tr(lang, level), tr(lang, Text::AppTitle))
 }
 
 /// `Retrying in 8 seconds` / `8초 후 다시 시도합니다`; `when` is the relative
@@ -401,6 +483,8 @@ pub fn failure_message(lang: Lang, failure: &Failure, count: CountText) -> Strin
             409 if problem.is(problem_type::IDEMPOTENCY_KEY_IN_FLIGHT) => {
                 Some(Text::RequestInFlight)
             }
+            409 if problem.is(problem_type::ALLOCATION_ENDED) => Some(Text::AllocationEnded),
+            403 => Some(Text::NotYours),
             _ => None,
         }
         .map(|text| tr(lang, text).to_owned())

@@ -9,6 +9,7 @@ use crate::core::i18n::{tr, Lang, Text};
 use crate::core::lang::default_lang;
 use crate::transport::{fetch_config_file, Api};
 use crate::ui::allocations::allocations_panel::AllocationsPanel;
+use crate::ui::allocations::extend_button::YourAllocations;
 use crate::ui::config_problems::ConfigProblems;
 use crate::ui::monitor::announcer::LiveRegion;
 use crate::ui::monitor::live_monitor::use_live_monitor;
@@ -79,6 +80,7 @@ fn Console(config: Config, issues: Vec<ConfigIssue>) -> impl IntoView {
     let highlight = RwSignal::new(None::<String>);
     let thresholds = (config.warn_percent, config.critical_percent);
     let owner = config.owner.clone();
+    provide_context(YourAllocations::new(&owner));
 
     view! {
         <LiveRegion>

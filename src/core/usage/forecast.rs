@@ -167,14 +167,10 @@ mod tests {
         assert_eq!(seconds_to_full(&history), None);
         // Long enough after the change: its own trend (1 a minute, 10 left).
         let mut later = series(60, 20, |m| u64::from(m / 8));
-        later.extend(
-            series(30, 40, |m| u64::from(m))
-                .into_iter()
-                .map(|o| Observation {
-                    at_ms: o.at_ms + 60.0 * MIN,
-                    ..o
-                }),
-        );
+        later.extend(series(30, 40, u64::from).into_iter().map(|o| Observation {
+            at_ms: o.at_ms + 60.0 * MIN,
+            ..o
+        }));
         assert_eq!(seconds_to_full(&later), Some(600));
     }
 

@@ -30,6 +30,16 @@ impl UsageLevel {
         }
     }
 
+    /// How bad: 0 for OK, 1 for a warning, 2 for critical (the worst pool's
+    /// level is the page's).
+    pub fn severity(self) -> u8 {
+        match self {
+            UsageLevel::Ok => 0,
+            UsageLevel::Warn => 1,
+            UsageLevel::Critical => 2,
+        }
+    }
+
     /// For the card's class: `level-ok`, `level-warn`, `level-critical`.
     pub fn css_class(self) -> &'static str {
         match self {
@@ -82,5 +92,7 @@ mod tests {
         assert_eq!(UsageLevel::Critical.css_class(), "level-critical");
         assert_eq!(UsageLevel::Warn.text(), Text::LevelWarning);
         assert_ne!(UsageLevel::Warn.icon(), UsageLevel::Critical.icon());
+        assert!(UsageLevel::Critical.severity() > UsageLevel::Warn.severity());
+        assert!(UsageLevel::Warn.severity() > UsageLevel::Ok.severity());
     }
 }

@@ -4,8 +4,9 @@ use allocation_contract::Allocation;
 use leptos::prelude::*;
 
 use crate::core::format::format_units;
-use crate::core::i18n::{expires_in, Lang};
+use crate::core::i18n::{expires_in, tr, Lang, Text};
 use crate::core::time::parse_rfc3339;
+use crate::ui::allocations::extend_button::{ExtendButton, YourAllocations, EXPIRES_SOON_SECS};
 use crate::ui::allocations::release_button::ReleaseButton;
 use crate::ui::intl;
 use crate::ui::monitor::live_monitor::LiveMonitor;
@@ -24,14 +25,17 @@ pub fn AllocationRow(
         |at| intl::timestamp(lang, at),
     );
     let expires = allocation.expires_at.as_deref().and_then(parse_rfc3339);
-    let expiry = move || {
-        let secs_left = expires.map(|at| (at - now.get() as i64) / 1000);
-        expires_in(lang, secs_left, |secs| intl::duration(lang, secs))
-    };
+    let secs_left = move || expires.map(|at| (at - now.get() as i64) / 1000);
+    let expiry = move || expires_in(lang, secs_left(), |secs| intl::duration(lang, secs));
+    let yours = use_context::<YourAllocations>()
+        .unwrap_or_else(|| YourAllocations::new(""))
+        .is_yours(&allocation);
+    let soon =
+        move || yours && secs_left().is_some_and(|secs| (1..=EXPIRES_SOON_SECS).contains(&secs));
     let id = allocation.id.clone();
     let is_new = move || highlight.with(|h| h.as_deref() == Some(id.as_str()));
     view! {
-        <tr class:highlight=is_new>
+        <tr class:highlight=is_new class:expiring-soon=soon>
             <th scope="row" class="cell-id">{allocation.id.clone()}</th>
             <td class="nowrap">{allocation.pool.clone()}</td>
             <td class="numeric">{intl::count(lang, allocation.amount)}</td>
@@ -40,8 +44,14 @@ pub fn AllocationRow(
                 {format_units(&allocation.resources)}
             </td>
             <td class="nowrap">{created}</td>
-            <td class="nowrap">{expiry}</td>
+            <td class="nowrap">
+                {expiry}
+                <Show when=soon>
+                    " · " <span class="expires-soon">{tr(lang, Text::ExpiresSoon)}</span>
+                </Show>
+            </td>
             <td>
+                <ExtendButton allocation=allocation.clone() monitor />
                 <ReleaseButton allocation monitor action_error />
             </td>
         </tr>

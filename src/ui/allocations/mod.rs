@@ -2,4 +2,5 @@
 
 pub mod allocation_row;
 pub mod allocations_panel;
+pub mod extend_button;
 pub mod release_button;

@@ -156,6 +156,19 @@ impl LiveMonitor {
         self.forget_etags();
     }
 
+    /// Shows a renewal at once: the allocation with its new expiry.
+    pub fn apply_renewed(self, renewed: Allocation) {
+        self.allocations.update(|list| {
+            if let Some(shown) = list
+                .as_mut()
+                .and_then(|l| l.allocations.iter_mut().find(|a| a.id == renewed.id))
+            {
+                *shown = renewed;
+            }
+        });
+        self.forget_etags();
+    }
+
     /// What is on screen is no longer exactly what the server tagged: the next
     /// poll must fetch in full, or a 304 would keep a guess on screen.
     fn forget_etags(self) {

@@ -2,4 +2,5 @@
 
 pub mod pool_card;
 pub mod sparkline;
+pub mod threshold_alerts;
 pub mod usage_panel;

@@ -5,7 +5,8 @@ use allocation_contract::Pool;
 use leptos::prelude::*;
 
 use crate::core::format::{format_tenths, usage_percent};
-use crate::core::i18n::{tr, usage_figures, Figure, Lang, Text};
+use crate::core::i18n::{forecast_text, tr, usage_figures, Figure, Lang, Text};
+use crate::core::usage::forecast::seconds_to_full;
 use crate::core::usage::history::UsageHistory;
 use crate::core::usage::level::UsageLevel;
 use crate::ui::intl;
@@ -41,6 +42,14 @@ pub fn PoolCard(
         Memo::new(move |_| pool.with(|p| p.as_ref().map(|p| p.unit.clone()).unwrap_or_default()));
     // A pool with no capacity has no share in use: it says so, and its bar is full.
     let bar_width = move || format!("{}%", format_tenths(percent().unwrap_or(100.0).min(100.0)));
+    let forecast_id = id.clone();
+    let forecast =
+        Memo::new(move |_| history.with(|h| seconds_to_full(&h.observations(&forecast_id))));
+    let forecast_words = move || {
+        forecast
+            .get()
+            .map(|secs| forecast_text(lang, &intl::duration(lang, secs)))
+    };
     let percent_text = move || match percent() {
         Some(percent) => intl::percent(lang, percent),
         None => tr(lang, Text::NoCapacity).to_owned(),
@@ -80,7 +89,10 @@ pub fn PoolCard(
                     {move || intl::count(lang, read(Pool::available))} " " {tr(lang, Text::Available)}
                 </span>
             </p>
-            <Sparkline history id />
+            <Show when=move || forecast.with(Option::is_some)>
+                <p class="pool-forecast">{forecast_words}</p>
+            </Show>
+            <Sparkline history id unit />
         </article>
     }
 }

@@ -2,6 +2,7 @@
 //! sparkline, and a word in the live region when a pool crosses a threshold.
 
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
 use crate::core::i18n::{tr, usage_summary, Lang, Text};
 use crate::core::usage::history::UsageHistory;
@@ -11,6 +12,7 @@ use crate::ui::monitor::announcer::use_announcer;
 use crate::ui::monitor::clock::now_ms;
 use crate::ui::monitor::live_monitor::LiveMonitor;
 use crate::ui::usage::pool_card::PoolCard;
+use crate::ui::usage::threshold_alerts::{notify, use_page_alert, Notifications, NotifyToggle};
 
 /// Warn and critical percentages.
 pub type Thresholds = (f64, f64);
@@ -19,6 +21,18 @@ pub type Thresholds = (f64, f64);
 pub fn UsagePanel(monitor: LiveMonitor, thresholds: Thresholds) -> impl IntoView {
     let lang = expect_context::<Lang>();
     let history = RwSignal::new(UsageHistory::default());
+    // The server's last day, once: the lines are drawn from the first second.
+    // Without it (404, or any failure) the page's own history grows as before.
+    let api = monitor.api();
+    spawn_local(async move {
+        if let Ok(Some(server_history)) = api.usage_history().await {
+            if !history.is_disposed() {
+                history.update(|h| h.load(&server_history));
+            }
+        }
+    });
+    let notifications = RwSignal::new(Notifications::initial());
+    use_page_alert(monitor, thresholds);
     // Each new answer extends every pool's history (bounded inside).
     Effect::new(move |_| {
         monitor.usage.with(|usage| {
@@ -27,7 +41,7 @@ pub fn UsagePanel(monitor: LiveMonitor, thresholds: Thresholds) -> impl IntoView
             }
         })
     });
-    announce_crossings(monitor, thresholds);
+    announce_crossings(monitor, thresholds, notifications);
     let pool_ids = Memo::new(move |_| {
         monitor.usage.with(|usage| {
             usage
@@ -40,6 +54,7 @@ pub fn UsagePanel(monitor: LiveMonitor, thresholds: Thresholds) -> impl IntoView
     view! {
         <section class="usage" aria-labelledby="usage-heading">
             <h2 id="usage-heading">{tr(lang, Text::UsageHeading)}</h2>
+            <NotifyToggle state=notifications />
             <div class="pool-grid">
                 <For each=move || pool_ids.get() key=|id| id.clone() let:id>
                     <PoolCard monitor history id thresholds />
@@ -50,8 +65,13 @@ pub fn UsagePanel(monitor: LiveMonitor, thresholds: Thresholds) -> impl IntoView
 }
 
 /// Says it when a pool crosses a threshold, not on every poll:
-/// `A100 GPU: Critical (16 of 16 GPU allocated)`.
-fn announce_crossings(monitor: LiveMonitor, (warn, critical): Thresholds) {
+/// `A100 GPU: Critical (16 of 16 GPU allocated)`; a crossing up into warn or
+/// critical is also a notification when they are on.
+fn announce_crossings(
+    monitor: LiveMonitor,
+    (warn, critical): Thresholds,
+    notifications: RwSignal<Notifications>,
+) {
     let lang = expect_context::<Lang>();
     let announcer = use_announcer();
     Effect::new(move |previous: Option<Vec<(String, UsageLevel)>>| {
@@ -69,11 +89,12 @@ fn announce_crossings(monitor: LiveMonitor, (warn, critical): Thresholds) {
                     if before.is_some_and(|before| before != level) {
                         let figures =
                             usage_summary(lang, p.allocated, p.capacity, &p.unit, intl::count);
-                        crossings.push(format!(
-                            "{}: {} ({figures})",
-                            p.name,
-                            tr(lang, level.text())
-                        ));
+                        let title = format!("{}: {}", p.name, tr(lang, level.text()));
+                        // Up into warn or critical; not back down.
+                        if before.is_some_and(|before| level.severity() > before.severity()) {
+                            notify(notifications, &title, &figures);
+                        }
+                        crossings.push(format!("{title} ({figures})"));
                     }
                     (p.id.clone(), level)
                 })

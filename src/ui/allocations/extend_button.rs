@@ -1,0 +1,103 @@
+//! "Extend": renews one of your allocations by its original duration in one
+//! click (`PATCH /allocations/{id}`); a refusal is said in words beside it.
+
+use allocation_contract::Allocation;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::core::i18n::{extend_label, extended_message, failure_message, tr, Lang, Text};
+use crate::core::time::parse_rfc3339;
+use crate::ui::intl;
+use crate::ui::monitor::announcer::use_announcer;
+use crate::ui::monitor::live_monitor::LiveMonitor;
+
+/// An own allocation expiring within this many seconds is marked.
+pub const EXPIRES_SOON_SECS: i64 = 10 * 60;
+
+/// Whose allocations are "yours", and each one's original duration as this
+/// page first saw it (a renewal moves `expires_at`, not the duration).
+#[derive(Clone, Copy)]
+pub struct YourAllocations {
+    name: StoredValue<Option<String>>,
+    durations: StoredValue<Vec<(String, i64)>>,
+}
+
+impl YourAllocations {
+    /// `name`: the signed-in user, else the `owner` configuration; empty for no one.
+    pub fn new(name: &str) -> Self {
+        YourAllocations {
+            name: StoredValue::new(Some(name.to_owned()).filter(|n| !n.is_empty())),
+            durations: StoredValue::new(Vec::new()),
+        }
+    }
+
+    pub fn is_yours(self, allocation: &Allocation) -> bool {
+        self.name
+            .with_value(|name| name.as_deref() == Some(allocation.owner.as_str()))
+    }
+
+    /// The duration it was granted for, in seconds; `None` without an expiry.
+    fn duration(self, allocation: &Allocation) -> Option<i64> {
+        if let Some(known) = self.durations.with_value(|d| {
+            d.iter()
+                .find(|(id, _)| *id == allocation.id)
+                .map(|(_, secs)| *secs)
+        }) {
+            return Some(known);
+        }
+        let created = parse_rfc3339(&allocation.created_at)?;
+        let expires = parse_rfc3339(allocation.expires_at.as_deref()?)?;
+        let secs = ((expires - created) / 1000).max(60);
+        self.durations
+            .update_value(|d| d.push((allocation.id.clone(), secs)));
+        Some(secs)
+    }
+}
+
+#[component]
+pub fn ExtendButton(allocation: Allocation, monitor: LiveMonitor) -> impl IntoView {
+    let lang = expect_context::<Lang>();
+    let announcer = use_announcer();
+    let yours = use_context::<YourAllocations>().unwrap_or_else(|| YourAllocations::new(""));
+    let Some(duration) = yours
+        .is_yours(&allocation)
+        .then(|| yours.duration(&allocation))
+        .flatten()
+    else {
+        return ().into_any();
+    };
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let id = allocation.id.clone();
+    let label = extend_label(lang, &id, &intl::duration(lang, duration));
+    let extend = move |_| {
+        busy.set(true);
+        let id = id.clone();
+        spawn_local(async move {
+            match monitor.api().renew(&id, duration).await {
+                Ok(renewed) => {
+                    announcer.announce(extended_message(
+                        lang,
+                        &renewed.id,
+                        &intl::duration(lang, duration),
+                    ));
+                    // Redraws the row (keyed by its expiry) with the new one.
+                    monitor.apply_renewed(renewed);
+                }
+                Err(failure) => {
+                    if !error.is_disposed() {
+                        error.set(Some(failure_message(lang, &failure.failure, intl::count)));
+                        busy.set(false);
+                    }
+                }
+            }
+        });
+    };
+    view! {
+        <button type="button" class="button-secondary" data-extend=allocation.id.clone() aria-label=label prop:disabled=move || busy.get() on:click=extend>
+            {tr(lang, Text::Extend)}
+        </button>
+        <span class="row-error" role="alert">{move || error.get()}</span>
+    }
+    .into_any()
+}
