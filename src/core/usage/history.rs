@@ -55,6 +55,10 @@ pub struct UsageHistory {
     pools: Vec<(String, VecDeque<Sample>)>,
     /// The latest `record`: the right edge of every sparkline, so all share one time axis.
     latest_ms: f64,
+    /// Added to the page's clock in `record` once a server history is
+    /// loaded, so the page's samples follow on from the server's points on
+    /// the server's clock, however far the two clocks are apart.
+    clock_offset_ms: f64,
 }
 
 impl UsageHistory {
@@ -64,6 +68,7 @@ impl UsageHistory {
 
     /// Add a poll's pools at `now_ms`. Pools no longer reported are forgotten.
     pub fn record(&mut self, now_ms: f64, pools: &[Pool]) {
+        let now_ms = now_ms + self.clock_offset_ms;
         self.latest_ms = now_ms;
         self.pools
             .retain(|(id, _)| pools.iter().any(|p| &p.id == id));
@@ -80,8 +85,21 @@ impl UsageHistory {
     /// Starts each pool the server reports from the server's history (a
     /// point a minute), keeping what this page saw since the server's last
     /// point. Points that cannot be read or are out of order are skipped.
-    pub fn load(&mut self, history: &ServerHistory) {
+    /// `now_ms` is the page's clock as the history arrives.
+    pub fn load(&mut self, history: &ServerHistory, now_ms: f64) {
         let step_ms = history.resolution_seconds.max(1) as f64 * 1000.0;
+        // `as_of` is the server's current minute: its middle is the server's
+        // "now" to within half a minute, and never before the last point.
+        if let Some(server_minute) = parse_rfc3339(&history.as_of) {
+            let offset = server_minute as f64 + step_ms / 2.0 - now_ms;
+            for (_, samples) in &mut self.pools {
+                for sample in samples.iter_mut() {
+                    sample.at_ms += offset - self.clock_offset_ms;
+                }
+            }
+            self.latest_ms += offset - self.clock_offset_ms;
+            self.clock_offset_ms = offset;
+        }
         for pool in &history.pools {
             let Some(start) = parse_rfc3339(&pool.start) else {
                 continue;
@@ -330,7 +348,11 @@ mod tests {
         let mut history = UsageHistory::new();
         // An hour, rising from 0 to 6 of 8, a minute apart.
         let points: Vec<u64> = (0..61).map(|m| m / 10).collect();
-        history.load(&server_history("2026-11-26T10:00:00Z", points, 8));
+        let as_of = parse_rfc3339("2026-11-26T11:00:00Z").unwrap() as f64;
+        let mut loaded = server_history("2026-11-26T10:00:00Z", points, 8);
+        loaded.as_of = "2026-11-26T11:00:00Z".into();
+        // The page's clock is an hour behind the server's.
+        history.load(&loaded, as_of - 3_600_000.0);
         let summary = history.summary("p").unwrap();
         assert_eq!(summary.span_ms, 3_600_000.0);
         assert_eq!((summary.peak, summary.peak_capacity), (6, 8));
@@ -341,10 +363,12 @@ mod tests {
         assert!(
             crate::core::usage::forecast::seconds_to_full(&history.observations("p")).is_some()
         );
-        // A poll a minute after the last point extends the same line.
-        let next = parse_rfc3339("2026-11-26T11:01:00Z").unwrap() as f64;
-        history.record(next, &[pool("p", 7, 8)]);
-        assert_eq!(history.summary("p").unwrap().peak, 7);
+        // A poll a minute later (page clock) extends the same line.
+        history.record(as_of - 3_600_000.0 + 60_000.0, &[pool("p", 7, 8)]);
+        let summary = history.summary("p").unwrap();
+        assert_eq!(summary.peak, 7);
+        assert_eq!(summary.span_ms, 3_690_000.0, "on the server's clock");
+        assert!(history.len("p") > 3, "the server's points are kept");
     }
 
     #[test]
@@ -352,17 +376,17 @@ mod tests {
         let mut history = UsageHistory::new();
         history.record(T0, &[pool("p", 1, 4)]);
         // Unreadable start: skipped, the page's own history stays.
-        history.load(&server_history("yesterday", vec![3, 3], 4));
+        history.load(&server_history("yesterday", vec![3, 3], 4), T0);
         assert_eq!(history.len("p"), 1);
         // Mismatched list lengths: the shorter one counts.
         let mut uneven = server_history("2026-11-26T10:00:00Z", vec![1, 2, 3], 4);
         uneven.pools[0].capacity.truncate(2);
-        history.load(&uneven);
+        history.load(&uneven, T0);
         assert_eq!(history.summary("p").unwrap().peak, 2);
         // A capacity change mid-window: the peak is the fullest share.
         let mut changed = server_history("2026-11-26T10:00:00Z", vec![4, 4, 5], 4);
         changed.pools[0].capacity = vec![4, 8, 8];
-        history.load(&changed);
+        history.load(&changed, T0);
         let summary = history.summary("p").unwrap();
         assert_eq!((summary.peak, summary.peak_capacity), (4, 4));
     }

@@ -27,7 +27,7 @@ pub fn UsagePanel(monitor: LiveMonitor, thresholds: Thresholds) -> impl IntoView
     spawn_local(async move {
         if let Ok(Some(server_history)) = api.usage_history().await {
             if !history.is_disposed() {
-                history.update(|h| h.load(&server_history));
+                history.update(|h| h.load(&server_history, now_ms()));
             }
         }
     });
