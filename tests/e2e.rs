@@ -209,3 +209,134 @@ async fn pool_names_are_text_never_markup() {
     assert_eq!(clean, serde_json::Value::Bool(true));
     browser.close().await;
 }
+
+/// Moves the server's clock to the start of its next minute.
+fn to_a_minute_start(clock: &allocation_server::Clock) {
+    let into_minute = clock.now_ms().rem_euclid(60_000) as u64;
+    clock.advance(Duration::from_millis(60_000 - into_minute + 100));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_hour_of_history_is_drawn_at_once_with_a_forecast_and_the_title_follows() {
+    let harness = Harness::start(None).await;
+    to_a_minute_start(&harness.clock);
+    // An hour in which a GPU was granted every 10 minutes: 7 of 16 now.
+    for step in 0..7 {
+        if step > 0 {
+            harness.clock.advance(Duration::from_secs(600));
+        }
+        let (status, body) = harness
+            .api(
+                "POST",
+                "/allocations",
+                Some(r#"{"pool":"gpu-a100","amount":1,"owner":"ops"}"#),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let browser = Browser::open(&harness, "lang=en&theme=light&warn=50&critical=90").await;
+    let gpu = card("A100 GPU");
+    browser.wait_for(&allocated(&gpu, 7)).await;
+    // The line is the server's hour, not the page's first minute.
+    browser
+        .wait_for(&format!(
+            "{gpu}//figcaption[contains(., 'Last 1 hr')][contains(., 'peak 7 of 16 GPU')]"
+        ))
+        .await;
+    let points = browser
+        .wait_for(&format!("{gpu}//polyline"))
+        .await
+        .attr("points")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(points.split(' ').count() >= 7, "a staircase: {points}");
+    // Rising 1 every 10 min, 9 left: full in about 2 hours (1.5 rounded).
+    browser
+        .wait_for(&format!(
+            "{gpu}//p[@class='pool-forecast'][contains(., 'Full in about 2 hr at the current rate')]"
+        ))
+        .await;
+    browser
+        .wait_for("//html/head/title[normalize-space()='Allocation console']")
+        .await;
+    browser.screenshot("card-forecast").await;
+
+    // Past `warn` (50 %): the title and the favicon say it after the next poll.
+    let (status, body) = harness
+        .api(
+            "POST",
+            "/allocations",
+            Some(r#"{"pool":"gpu-a100","amount":1,"owner":"ops"}"#),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    browser.click("//button[normalize-space()='Refresh']").await;
+    browser
+        .wait_for("//html/head/title[normalize-space()='▲ Warning · Allocation console']")
+        .await;
+    browser
+        .wait_for("//html/head/link[@rel='icon'][@data-level='level-warn']")
+        .await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extend_moves_the_expiry_of_your_allocation() {
+    let harness = Harness::start(None).await;
+    let (status, body) = harness
+        .api(
+            "POST",
+            "/allocations",
+            Some(r#"{"pool":"vm-large","amount":2,"owner":"e2e-alice","ttl_seconds":600}"#),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let granted: allocation_contract::Allocation = serde_json::from_str(&body).unwrap();
+    let (_, body) = harness
+        .api(
+            "POST",
+            "/allocations",
+            Some(r#"{"pool":"vm-large","amount":1,"owner":"someone-else","ttl_seconds":600}"#),
+        )
+        .await;
+    let others: allocation_contract::Allocation = serde_json::from_str(&body).unwrap();
+    let browser = Browser::open(&harness, "owner=e2e-alice&lang=en&theme=light").await;
+    let row = |id: &str| format!("//table//tbody/tr[th[normalize-space()='{id}']]");
+    // Yours, expiring within 10 minutes: marked, with Extend; another's is not.
+    browser
+        .wait_for(&format!(
+            "{}[contains(@class,'expiring-soon')]//span[@class='expires-soon']",
+            row(&granted.id)
+        ))
+        .await;
+    browser.wait_for(&row(&others.id)).await;
+    let extend_others = browser
+        .client
+        .find_all(Locator::XPath(&format!("{}//button[@data-extend]", row(&others.id))))
+        .await
+        .unwrap();
+    assert!(extend_others.is_empty(), "Extend only on your own");
+
+    // Five minutes on (server clock), Extend renews by the original 10 minutes.
+    harness.clock.advance(Duration::from_secs(300));
+    browser
+        .click(&format!(
+            "//button[@aria-label='Extend {} by 10 min']",
+            granted.id
+        ))
+        .await;
+    browser
+        .wait_for(&format!(
+            "{}[not(contains(@class,'expiring-soon'))]/td[contains(., '15 min')]",
+            row(&granted.id)
+        ))
+        .await;
+    let (status, body) = harness
+        .api("GET", &format!("/allocations/{}", granted.id), None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let renewed: allocation_contract::Allocation = serde_json::from_str(&body).unwrap();
+    assert!(renewed.expires_at > granted.expires_at, "{body}");
+    browser.close().await;
+}

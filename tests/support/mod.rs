@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use allocation_server::{app, PoolSpec, ServerConfig};
+use allocation_server::{app, Clock, PoolSpec, ServerConfig};
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{header, StatusCode};
@@ -39,6 +39,8 @@ pub enum Fault {
 pub struct Harness {
     pub base: String,
     pub addr: SocketAddr,
+    /// The server's clock: tests move it instead of waiting.
+    pub clock: Clock,
     fault: Arc<Mutex<Fault>>,
     _db_dir: tempfile::TempDir,
     _server: tokio::task::JoinHandle<()>,
@@ -54,6 +56,7 @@ impl Harness {
         if let Some(pools) = pools {
             config.pools = pools;
         }
+        let clock = config.clock.clone();
         let fault = Arc::new(Mutex::new(Fault::None));
         let switch = fault.clone();
         let router = app(config).await.unwrap().layer(middleware::from_fn(
@@ -70,6 +73,7 @@ impl Harness {
         Harness {
             base: format!("http://{addr}/"),
             addr,
+            clock,
             fault,
             _db_dir: db_dir,
             _server: server,
