@@ -244,7 +244,7 @@ async fn an_hour_of_history_is_drawn_at_once_with_a_forecast_and_the_title_follo
         ))
         .await;
     let points = browser
-        .wait_for(&format!("{gpu}//polyline"))
+        .wait_for(&format!("{gpu}//*[local-name()='polyline']"))
         .await
         .attr("points")
         .await
