@@ -313,7 +313,10 @@ async fn extend_moves_the_expiry_of_your_allocation() {
     browser.wait_for(&row(&others.id)).await;
     let extend_others = browser
         .client
-        .find_all(Locator::XPath(&format!("{}//button[@data-extend]", row(&others.id))))
+        .find_all(Locator::XPath(&format!(
+            "{}//button[@data-extend]",
+            row(&others.id)
+        )))
         .await
         .unwrap();
     assert!(extend_others.is_empty(), "Extend only on your own");

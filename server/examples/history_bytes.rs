@@ -38,8 +38,12 @@ async fn main() -> anyhow::Result<()> {
             seed ^= seed >> 7;
             seed ^= seed << 17;
             if seed % 2 == 0 || held.len() < 20 {
-                let body = format!(r#"{{"pool":"pool-{pool}","amount":{},"owner":"b"}}"#, 1 + seed % 5);
+                let body = format!(
+                    r#"{{"pool":"pool-{pool}","amount":{},"owner":"b"}}"#,
+                    1 + seed % 5
+                );
                 let request = Request::post("/api/v1/allocations")
+                    .header(header::HOST, "127.0.0.1")
                     .header(header::CONTENT_TYPE, "application/json")
                     .header("idempotency-key", format!("k{seed}"))
                     .body(Body::from(body))?;
@@ -50,7 +54,9 @@ async fn main() -> anyhow::Result<()> {
                     held.push(id.to_owned());
                 }
             } else if let Some(id) = held.pop() {
-                let request = Request::delete(format!("/api/v1/allocations/{id}")).body(Body::empty())?;
+                let request = Request::delete(format!("/api/v1/allocations/{id}"))
+                    .header(header::HOST, "127.0.0.1")
+                    .body(Body::empty())?;
                 router.clone().oneshot(request).await?;
             }
         }
@@ -60,7 +66,8 @@ async fn main() -> anyhow::Result<()> {
     let fetch = |query: String, coding: &'static str, etag: Option<String>| {
         let router = router.clone();
         async move {
-            let mut request = Request::get(format!("/api/v1/usage/history{query}"));
+            let mut request = Request::get(format!("/api/v1/usage/history{query}"))
+                .header(header::HOST, "127.0.0.1");
             if !coding.is_empty() {
                 request = request.header(header::ACCEPT_ENCODING, coding);
             }
@@ -69,7 +76,10 @@ async fn main() -> anyhow::Result<()> {
             }
             let response = router.oneshot(request.body(Body::empty())?).await?;
             let status = response.status();
-            let etag = response.headers().get(header::ETAG).map(|v| v.to_str().unwrap_or("").to_owned());
+            let etag = response
+                .headers()
+                .get(header::ETAG)
+                .map(|v| v.to_str().unwrap_or("").to_owned());
             let headers: usize = response
                 .headers()
                 .iter()
@@ -86,16 +96,40 @@ async fn main() -> anyhow::Result<()> {
     for coding in ["", "gzip", "br"] {
         let (status, body, headers, etag) = fetch(String::new(), coding, None).await?;
         assert_eq!(status, StatusCode::OK);
-        println!("full day, {:>8}: body {:>7} B, headers {headers} B", if coding.is_empty() { "identity" } else { coding }, body.len());
+        println!(
+            "full day, {:>8}: body {:>7} B, headers {headers} B",
+            if coding.is_empty() {
+                "identity"
+            } else {
+                coding
+            },
+            body.len()
+        );
         let (status, body, headers, _) = fetch(String::new(), coding, etag).await?;
         assert_eq!(status, StatusCode::NOT_MODIFIED);
-        println!("304,       {:>8}: body {:>7} B, headers {headers} B", if coding.is_empty() { "identity" } else { coding }, body.len());
+        println!(
+            "304,       {:>8}: body {:>7} B, headers {headers} B",
+            if coding.is_empty() {
+                "identity"
+            } else {
+                coding
+            },
+            body.len()
+        );
     }
     let since = history.as_of.clone();
     for coding in ["", "br"] {
         let (status, body, headers, _) = fetch(format!("?since={since}"), coding, None).await?;
         assert_eq!(status, StatusCode::OK);
-        println!("since the current minute, {:>8}: body {:>5} B, headers {headers} B", if coding.is_empty() { "identity" } else { coding }, body.len());
+        println!(
+            "since the current minute, {:>8}: body {:>5} B, headers {headers} B",
+            if coding.is_empty() {
+                "identity"
+            } else {
+                coding
+            },
+            body.len()
+        );
     }
     Ok(())
 }
