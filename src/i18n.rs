@@ -423,6 +423,20 @@ pub fn field_issue_message(lang: Lang, issue: FieldIssue) -> String {
         }
         (Lang::En, FieldIssue::TtlBelowOne) => "Must be at least 1 second".to_owned(),
         (Lang::Ko, FieldIssue::TtlBelowOne) => "1초 이상이어야 합니다".to_owned(),
+        (Lang::En, FieldIssue::OwnerInvisibleCharacters) => {
+            "No control, direction or zero-width characters".to_owned()
+        }
+        (Lang::Ko, FieldIssue::OwnerInvisibleCharacters) => {
+            "제어 문자, 방향 문자, 폭 없는 문자는 쓸 수 없습니다".to_owned()
+        }
+        (Lang::En, FieldIssue::TtlOverMax) => format!(
+            "At most {} days",
+            allocation_contract::TTL_SECONDS_MAX / 86_400
+        ),
+        (Lang::Ko, FieldIssue::TtlOverMax) => format!(
+            "최대 {}일까지 가능합니다",
+            allocation_contract::TTL_SECONDS_MAX / 86_400
+        ),
     }
 }
 
