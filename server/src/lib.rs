@@ -86,6 +86,20 @@ pub async fn app_with_state(config: ServerConfig) -> anyhow::Result<(Router, App
         store,
         in_flight: idempotency::InFlightKeys::default(),
     };
+    // The console's files too: a portal's `embed.js` fetches its module and
+    // wasm cross-origin, so they answer the same allow-list.
+    let site = static_files::router(
+        config.dist.clone(),
+        static_files::CspSources {
+            connect_src: config.connect_src.clone(),
+            frame_ancestors: config.frame_ancestors.clone(),
+        },
+    );
+    let site = if allow_origins.is_empty() {
+        site
+    } else {
+        site.layer(api::cors(allow_origins.clone()))
+    };
     let limits = api::ApiLimits {
         token: config.token.clone(),
         allow_origins,
@@ -93,14 +107,10 @@ pub async fn app_with_state(config: ServerConfig) -> anyhow::Result<(Router, App
         request_timeout: config.request_timeout,
         body_limit: config.body_limit,
     };
-    let csp = static_files::CspSources {
-        connect_src: config.connect_src.clone(),
-        frame_ancestors: config.frame_ancestors.clone(),
-    };
     let router = Router::new()
         .nest("/api/v1", api::router(state.clone(), limits))
         .route("/healthz", get(healthz))
-        .merge(static_files::router(config.dist.clone(), csp))
+        .merge(site)
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
