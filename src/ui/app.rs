@@ -119,23 +119,6 @@ pub fn Console(
     let thresholds = (config.warn_percent, config.critical_percent);
     let owner = config.owner.clone();
     let kiosk = config.view == View::Kiosk;
-    let below = match config.view {
-        View::Full => view! {
-            <div class="console-work">
-                <RequestForm monitor owner highlight />
-                <AllocationsPanel monitor highlight />
-            </div>
-        }
-        .into_any(),
-        View::Compact => view! {
-            <p class="full-console-link">
-                <a href=console_url target="_blank" rel="noopener">{tr(lang, Text::OpenFullConsole)}</a>
-            </p>
-        }
-        .into_any(),
-        View::Kiosk => ().into_any(),
-    };
-
     view! {
         <div class=format!("console view-{}", config.view.as_str())>
             <LiveRegion>
@@ -146,7 +129,23 @@ pub fn Console(
             </header>
             <ConfigProblems issues />
             <UsagePanel monitor thresholds />
-            {below}
+            // Inside the live region's children, which run once it is provided.
+            {match config.view {
+                View::Full => view! {
+                    <div class="console-work">
+                        <RequestForm monitor owner highlight />
+                        <AllocationsPanel monitor highlight />
+                    </div>
+                }
+                .into_any(),
+                View::Compact => view! {
+                    <p class="full-console-link">
+                        <a href=console_url target="_blank" rel="noopener">{tr(lang, Text::OpenFullConsole)}</a>
+                    </p>
+                }
+                .into_any(),
+                View::Kiosk => ().into_any(),
+            }}
             </LiveRegion>
         </div>
     }

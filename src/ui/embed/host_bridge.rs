@@ -63,7 +63,9 @@ fn listen(host: HostLink, monitor: LiveMonitor, theme: RwSignal<Theme>) {
 }
 
 /// Posts the document's height (CSS pixels, rounded up) at once and whenever
-/// it changes, smaller as well as larger.
+/// it changes, smaller as well as larger. Never `0` (the moment before the
+/// first render): a host that sized the frame to nothing would see a frame
+/// the browser no longer renders.
 fn observe_height(host: HostLink) {
     let Some(root) = document().document_element() else {
         return;
@@ -72,7 +74,7 @@ fn observe_height(host: HostLink) {
     let measured = root.clone();
     let post_height = move || {
         let height = measured.get_bounding_client_rect().height().ceil().max(0.0) as u32;
-        if last.get_value() != Some(height) {
+        if height > 0 && last.get_value() != Some(height) {
             last.set_value(Some(height));
             host.post(&ConsoleMessage::Resize { height });
         }
