@@ -39,6 +39,8 @@ pub fn mount_console(
     stylesheet: String,
     console_url: String,
 ) -> EmbeddedConsole {
+    // The shared poller spawns its first poll before `mount_to` has run.
+    let _ = any_spawner::Executor::init_wasm_bindgen();
     let (config, issues) = resolve_config(&[], &data_attributes(&element), &[]);
     let lang = config.lang.unwrap_or_else(browser_lang);
     let Some(root) = shadow_container(&element, &stylesheet, lang.code()) else {
