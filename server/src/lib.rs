@@ -3,56 +3,70 @@
 //!
 //! ```no_run
 //! # async fn run() -> anyhow::Result<()> {
-//! use allocation_server::{app, serve, ServerConfig};
+//! use allocation_server::{app, serve, ServeOptions, ServerConfig};
 //! let router = app(ServerConfig::demo("allocations.db".into())).await?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-//! serve(listener, router).await?;
+//! serve(listener, router, ServeOptions::default()).await?;
 //! # Ok(()) }
 //! ```
 //!
-//! - [`ServerConfig::demo`]: demo pools, no token, no CORS, no console.
+//! - [`ServerConfig::demo`]: demo pools, no authentication, no CORS, no console.
 //! - [`app`]: the whole router with every layer; [`app_with_state`] also
 //!   hands back the [`AppState`] (tests hold idempotency keys in flight).
-//! - [`serve`]: serves a router until SIGINT/SIGTERM, then drains.
+//! - [`serve`]: serves a router until SIGINT/SIGTERM, then drains;
+//!   [`serve_until`] until any future completes.
 //!
 //! Layout: [`config`] (the configuration and the command line), [`pools`]
-//! (demo pools, pools files), [`store`] (SQLite and the group-committing
-//! writer thread) over [`ledger`] (what is granted, in memory) and
-//! [`allocator`] (which units, pure), [`api`] (thin handlers and the API's
-//! layers), [`problem`] (the one error type), [`etag`], [`idempotency`],
-//! [`static_files`] (the console with its CSP nonce), [`clock`].
+//! (demo pools, pools files), [`store`] (SQLite with its group-committing
+//! writer thread over [`ledger`] (what is granted, in memory) and
+//! [`allocator`] (which units, pure); or PostgreSQL), [`api`] (thin handlers
+//! and the API's layers), [`identity`] (who is calling), [`request_body`]
+//! (reading a request), [`problem`] (the one error type), [`etag`],
+//! [`idempotency`], [`host`] (the `Host` allow-list), [`telemetry`]
+//! (`/metrics`, request ids), [`static_files`] (the console with its CSP
+//! nonce), [`serve`] (connections under slow clients), [`clock`].
 //!
-//! One server per database: the store holds an exclusive lock on
+//! On SQLite, one server per database: the store holds an exclusive lock on
 //! `<db>.lock` while it is open, since each server keeps its own in-memory
-//! view of what is granted.
+//! view of what is granted. On PostgreSQL, any number of replicas share one
+//! database, which makes every decision.
 
 pub mod allocator;
 pub mod api;
 pub mod clock;
 pub mod config;
 pub mod etag;
+pub mod host;
 pub mod idempotency;
+pub mod identity;
 pub mod ledger;
 pub mod pools;
 pub mod problem;
+pub mod request_body;
+pub mod serve;
 pub mod static_files;
 pub mod store;
+pub mod telemetry;
 
-use anyhow::{bail, Context};
+use std::sync::Arc;
+
+use axum::extract::State;
 use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{middleware, Json, Router};
 use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 pub use api::AppState;
 pub use clock::Clock;
 pub use config::{Cli, ServerConfig};
 pub use pools::PoolSpec;
-pub use store::Synchronous;
+pub use serve::{serve_until, ServeOptions};
+pub use store::{Database, Synchronous};
 
 /// The full router: `/api/v1`, `/healthz` and the console, with logging,
 /// compression and `X-Content-Type-Options: nosniff` on everything.
@@ -62,55 +76,72 @@ pub async fn app(config: ServerConfig) -> anyhow::Result<Router> {
 
 /// [`app`], and the state its handlers share.
 pub async fn app_with_state(config: ServerConfig) -> anyhow::Result<(Router, AppState)> {
-    let mut allow_origins = Vec::new();
-    for origin in &config.allow_origins {
-        if origin == "*" {
-            bail!("--allow-origin: list origins one by one; `*` is not allowed");
-        }
-        allow_origins.push(
-            HeaderValue::from_str(origin.trim_end_matches('/'))
-                .with_context(|| format!("--allow-origin {origin:?} is not a valid origin"))?,
-        );
-    }
-    let (db, pools, clock) = (
-        config.db.clone(),
+    let allow_origins = config
+        .allow_origins
+        .iter()
+        .map(|origin| config::check_origin(origin))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let csp = static_files::CspSources {
+        connect_src: config.connect_src.clone(),
+        frame_ancestors: config.frame_ancestors.clone(),
+    };
+    csp.check()?;
+    let auth = Arc::new(identity::Authenticator {
+        shared_token: config.token.clone(),
+        users: Arc::clone(&config.users),
+        proxy: config.trusted_proxy.clone(),
+        jwt: config.jwt.clone(),
+    });
+    let hosts = host::HostAllowList::new(&config.allow_hosts)?;
+    telemetry::install();
+    let store = store::Store::open(
+        &config.db,
         config.pools.clone(),
         config.clock.clone(),
-    );
-    let synchronous = config.synchronous;
-    let store =
-        tokio::task::spawn_blocking(move || store::Store::open(&db, pools, clock, synchronous))
-            .await
-            .context("opening the store panicked")??;
+        config.synchronous,
+    )
+    .await?;
     let state = AppState {
         store,
         in_flight: idempotency::InFlightKeys::default(),
     };
-    // The console's files too: a portal's `embed.js` fetches its module and
-    // wasm cross-origin, so they answer the same allow-list.
-    let site = static_files::router(
-        config.dist.clone(),
-        static_files::CspSources {
-            connect_src: config.connect_src.clone(),
-            frame_ancestors: config.frame_ancestors.clone(),
-        },
-    );
+    let open = auth.is_open();
+    let metrics = Router::new()
+        .route("/metrics", get(telemetry::metrics_text))
+        .with_state(state.clone())
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&auth),
+            api::identify,
+        ));
+    // The console's files answer the API's CORS allow-list too: a portal's
+    // `embed.js` loads its module and wasm from another origin.
+    let site = static_files::router(config.dist.clone(), csp);
     let site = if allow_origins.is_empty() {
         site
     } else {
         site.layer(api::cors(allow_origins.clone()))
     };
     let limits = api::ApiLimits {
-        token: config.token.clone(),
+        auth,
         allow_origins,
         max_concurrency: config.max_concurrency.max(1),
         request_timeout: config.request_timeout,
         body_limit: config.body_limit,
     };
-    let router = Router::new()
+    let mut router = Router::new()
         .nest("/api/v1", api::router(state.clone(), limits))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz).with_state(state.clone()))
+        .merge(metrics)
         .merge(site)
+        .layer(middleware::from_fn(telemetry::track));
+    if open {
+        router = router.layer(middleware::from_fn_with_state(
+            Arc::new(hosts),
+            host::check_host,
+        ));
+    }
+    let router = router
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -123,13 +154,14 @@ pub async fn app_with_state(config: ServerConfig) -> anyhow::Result<(Router, App
         )
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .make_span_with(telemetry::request_span)
                 .on_response(
                     DefaultOnResponse::new()
                         .level(Level::INFO)
                         .latency_unit(tower_http::LatencyUnit::Micros),
                 ),
-        );
+        )
+        .layer(middleware::from_fn(telemetry::with_request_id));
     Ok((router, state))
 }
 
@@ -145,24 +177,55 @@ fn without_strong_etag(
     !headers.contains_key(header::ETAG)
 }
 
+/// Liveness: the process answers.
 async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok"}))
 }
 
+/// Readiness: the store can commit a write now (within 2 s).
+async fn readyz(State(state): State<AppState>) -> Response {
+    let probe = tokio::time::timeout(std::time::Duration::from_secs(2), state.store.probe());
+    match probe.await {
+        Ok(Ok(())) => Json(serde_json::json!({"status": "ready"})).into_response(),
+        failed => {
+            let reason = match failed {
+                Ok(Err(error)) => format!("{error:#}"),
+                _ => "the commit took over 2 s".to_owned(),
+            };
+            tracing::warn!("not ready: {reason}");
+            problem::ApiError::http(axum::http::StatusCode::SERVICE_UNAVAILABLE)
+                .detail("the store cannot commit writes")
+                .into_response()
+        }
+    }
+}
+
+/// Purges allocations that ended more than `retention` ago, now and then
+/// every hour, for as long as the store is open.
+pub async fn purge_periodically(store: store::Store, retention: std::time::Duration) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        every.tick().await;
+        match store.purge(retention).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "purged allocations past the retention period"),
+            Err(error) => tracing::warn!("purge failed: {error:#}"),
+        }
+    }
+}
+
 /// Serves `router` on `listener` until SIGINT or SIGTERM, then lets requests
-/// in progress finish. The signal handlers are in place when this returns (before
-/// the future is first polled), so a signal sent right after start-up is not
-/// lost. Call it inside a tokio runtime.
+/// in progress finish within `options.shutdown_timeout`. The signal handlers
+/// are in place when this returns (before the future is first polled), so a
+/// signal sent right after start-up is not lost. Call it inside a tokio
+/// runtime.
 pub fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
+    options: ServeOptions,
 ) -> impl std::future::Future<Output = std::io::Result<()>> {
     let shutdown = shutdown_signal();
-    async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await
-    }
+    serve_until(listener, router, options, shutdown)
 }
 
 fn shutdown_signal() -> impl std::future::Future<Output = ()> {

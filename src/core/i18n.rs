@@ -8,7 +8,9 @@ use crate::core::format::format_decimal;
 pub use crate::core::lang::Lang;
 use crate::core::problem::{reason_phrase, Failure, Unreadable};
 use crate::core::request::form::FormIssue;
-use allocation_contract::{problem_type, Allocation, FieldIssue, NOTE_MAX_CHARS, OWNER_MAX_CHARS};
+use allocation_contract::{
+    problem_type, Allocation, FieldIssue, NOTE_MAX_CHARS, OWNER_MAX_CHARS, TTL_SECONDS_MAX,
+};
 
 /// A count as the reader's language writes it: `ui::intl::count`
 /// (`Intl.NumberFormat`) on screen; plain digits will do in tests.
@@ -454,6 +456,18 @@ pub fn field_issue_message(lang: Lang, issue: FieldIssue) -> String {
         }
         (Lang::En, FieldIssue::TtlBelowOne) => "Must be at least 1 second".to_owned(),
         (Lang::Ko, FieldIssue::TtlBelowOne) => "1초 이상이어야 합니다".to_owned(),
+        (Lang::En, FieldIssue::TtlOverMax) => {
+            format!("At most {} days", TTL_SECONDS_MAX / 86_400)
+        }
+        (Lang::Ko, FieldIssue::TtlOverMax) => {
+            format!("최대 {}일까지 가능합니다", TTL_SECONDS_MAX / 86_400)
+        }
+        (Lang::En, FieldIssue::OwnerInvisibleCharacters) => {
+            "No control, direction or zero-width characters".to_owned()
+        }
+        (Lang::Ko, FieldIssue::OwnerInvisibleCharacters) => {
+            "제어 문자, 방향 문자, 폭 없는 문자는 쓸 수 없습니다".to_owned()
+        }
     }
 }
 
