@@ -232,7 +232,9 @@ fn script_portal(console: &str, other: &str) -> String {
 </body></html>"#,
         one = instance(&format!(r#"data-endpoint="{console}/api/v1""#)),
         two = instance(&format!(r#"data-endpoint="{console}/api/v1""#)),
-        three = instance(&format!(r#"data-endpoint="{other}/api/v1""#)),
+        three = instance(&format!(
+            r#"data-endpoint="{other}/api/v1" data-credentials="include""#
+        )),
         bad = instance(r#"data-endpoint="ftp://nowhere" data-theme="neon""#),
     )
 }
@@ -261,7 +263,9 @@ async fn script_instances_share_a_poller_per_endpoint_and_stop_when_removed() {
     host.serve(vec![("/portal.html", script_portal(&console, &other))]);
     let browser = Browser::open_url(&format!("{}/portal.html", host.origin)).await;
 
-    // Each instance shows its own endpoint's data.
+    // Each instance shows its own endpoint's data (the other one with
+    // `credentials=include`, as a cookie-SSO portal would: the server's
+    // allow-list answers it with Access-Control-Allow-Credentials).
     for id in ["one", "two"] {
         let text = browser.wait_until_js(&cards_text(id)).await;
         assert!(text.as_str().unwrap().contains("A100 GPU"), "{id}: {text}");
