@@ -393,7 +393,7 @@ async fn compact_and_kiosk_show_usage_without_a_form() {
     // The whole screen: as tall as the viewport at least, as wide as its content box.
     let fills = browser
         .run(
-            "const r = document.querySelector('.console').getBoundingClientRect(); \
+            "const r = document.getElementById('allocation-console').getBoundingClientRect(); \
              return r.height >= innerHeight && r.width >= document.documentElement.clientWidth;",
         )
         .await;

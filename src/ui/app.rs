@@ -77,6 +77,7 @@ pub fn App(attributes: Vec<(String, String)>, query: Vec<(String, String)>) -> i
             let host = config.parent_origin.clone().map(HostLink::new);
             let surface = Surface {
                 theme_root: document().document_element(),
+                view_root: document().get_element_by_id(MOUNT_ID),
                 console_url: window().location().pathname().unwrap_or_default(),
             };
             view! { <Console config issues poller host surface /> }
@@ -84,10 +85,12 @@ pub fn App(attributes: Vec<(String, String)>, query: Vec<(String, String)>) -> i
     }
 }
 
-/// Where a console lives: the element its `data-theme` goes on, and the
-/// address of the full console (the compact card links to it).
+/// Where a console lives: the element its `data-theme` goes on, the one its
+/// `view-…` class goes on (the element it is mounted in), and the address of
+/// the full console (the compact card links to it).
 pub struct Surface {
     pub theme_root: Option<web_sys::Element>,
+    pub view_root: Option<web_sys::Element>,
     pub console_url: String,
 }
 
@@ -104,6 +107,7 @@ pub fn Console(
     let theme = RwSignal::new(config.theme);
     let Surface {
         theme_root,
+        view_root,
         console_url,
     } = surface;
     Effect::new(move |_| {
@@ -118,36 +122,45 @@ pub fn Console(
     let highlight = RwSignal::new(None::<String>);
     let thresholds = (config.warn_percent, config.critical_percent);
     let owner = config.owner.clone();
-    let kiosk = config.view == View::Kiosk;
+    let shown = config.view;
+    let kiosk = shown == View::Kiosk;
+    if let Some(root) = &view_root {
+        root.class_list()
+            .add_1(&format!("view-{}", shown.as_str()))
+            .ok();
+    }
     view! {
-        <div class=format!("console view-{}", config.view.as_str())>
-            <LiveRegion>
-            <header class="console-header">
-                <h1>{tr(lang, Text::AppTitle)}</h1>
-                {kiosk.then(|| view! { <WallClock /> })}
-                <StatusLine monitor controls=!kiosk />
-            </header>
-            <ConfigProblems issues />
+        <LiveRegion>
+        <header class="console-header">
+            <h1>{tr(lang, Text::AppTitle)}</h1>
+            {kiosk.then(|| view! { <WallClock /> })}
+            <StatusLine monitor controls=!kiosk />
+        </header>
+        <ConfigProblems issues />
+        // Everything below the header appears with the first answer, all at
+        // once: nothing on screen is pushed down when the data arrives.
+        <Show when=move || monitor.has_answered()>
             <UsagePanel monitor thresholds />
-            // Inside the live region's children, which run once it is provided.
-            {match config.view {
+            {match shown {
                 View::Full => view! {
                     <div class="console-work">
-                        <RequestForm monitor owner highlight />
+                        <RequestForm monitor owner=owner.clone() highlight />
                         <AllocationsPanel monitor highlight />
                     </div>
                 }
                 .into_any(),
                 View::Compact => view! {
                     <p class="full-console-link">
-                        <a href=console_url target="_blank" rel="noopener">{tr(lang, Text::OpenFullConsole)}</a>
+                        <a href=console_url.clone() target="_blank" rel="noopener">
+                            {tr(lang, Text::OpenFullConsole)}
+                        </a>
                     </p>
                 }
                 .into_any(),
                 View::Kiosk => ().into_any(),
             }}
-            </LiveRegion>
-        </div>
+        </Show>
+        </LiveRegion>
     }
 }
 

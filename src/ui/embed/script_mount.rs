@@ -51,6 +51,7 @@ pub fn mount_console(
     let poller = shared_pollers::acquire(&config);
     let surface = Surface {
         theme_root: Some(root.clone().into()),
+        view_root: Some(root.clone().into()),
         console_url,
     };
     let handle = leptos::mount::mount_to(root, move || {
