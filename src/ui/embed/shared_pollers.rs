@@ -81,8 +81,3 @@ pub fn release(key: &PollerKey) {
         shared.owner.cleanup();
     }
 }
-
-/// How many pollers are running (for tests).
-pub fn running() -> usize {
-    POLLERS.with(|pollers| pollers.borrow().len())
-}
