@@ -82,6 +82,12 @@ impl Api {
         }
     }
 
+    /// Sends `Authorization: Bearer <token>` from now on (every clone of this
+    /// `Api` shares it); the token lives in memory only.
+    pub fn set_token(&self, token: String) {
+        *self.token.borrow_mut() = Some(token);
+    }
+
     pub async fn usage(&self, etag: Option<&str>) -> Result<Fetched<Usage>, RequestError> {
         self.get_conditional("/usage", etag).await
     }

@@ -343,3 +343,30 @@ async fn extend_moves_the_expiry_of_your_allocation() {
     assert!(renewed.expires_at > granted.expires_at, "{body}");
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_data_moves_nothing_already_on_screen() {
+    let harness = Harness::start(None).await;
+    let browser = Browser::open(&harness, "lang=en&theme=light").await;
+    browser.wait_for(&allocated(&card("A100 GPU"), 0)).await;
+    browser
+        .wait_for("//table[contains(@class,'allocations-table')]")
+        .await;
+    // Every layout shift since navigation (buffered), less those right after input.
+    let shift = browser
+        .client
+        .execute(
+            "const observer = new PerformanceObserver(() => {});
+             observer.observe({ type: 'layout-shift', buffered: true });
+             const entries = observer.takeRecords();
+             observer.disconnect();
+             return entries.filter((e) => !e.hadRecentInput).reduce((sum, e) => sum + e.value, 0);",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_f64()
+        .unwrap();
+    assert!(shift < 0.01, "cumulative layout shift {shift}");
+    browser.close().await;
+}

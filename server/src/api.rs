@@ -79,8 +79,9 @@ pub fn router(state: AppState, limits: ApiLimits) -> Router {
     }
 }
 
-/// The contract's CORS: listed origins only, its headers allowed and exposed.
-fn cors(origins: Vec<HeaderValue>) -> CorsLayer {
+/// The contract's CORS: listed origins only, its headers allowed and exposed,
+/// credentials (cookies) allowed for those origins only (never `*`).
+pub(crate) fn cors(origins: Vec<HeaderValue>) -> CorsLayer {
     let names = |list: &[&str]| {
         list.iter()
             .map(|name| HeaderName::from_bytes(name.as_bytes()).expect("valid header name"))

@@ -113,6 +113,14 @@ pub async fn app_with_state(config: ServerConfig) -> anyhow::Result<(Router, App
             Arc::clone(&auth),
             api::identify,
         ));
+    // The console's files answer the API's CORS allow-list too: a portal's
+    // `embed.js` loads its module and wasm from another origin.
+    let site = static_files::router(config.dist.clone(), csp);
+    let site = if allow_origins.is_empty() {
+        site
+    } else {
+        site.layer(api::cors(allow_origins.clone()))
+    };
     let limits = api::ApiLimits {
         auth,
         allow_origins,
@@ -125,7 +133,7 @@ pub async fn app_with_state(config: ServerConfig) -> anyhow::Result<(Router, App
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz).with_state(state.clone()))
         .merge(metrics)
-        .merge(static_files::router(config.dist.clone(), csp))
+        .merge(site)
         .layer(middleware::from_fn(telemetry::track));
     if open {
         router = router.layer(middleware::from_fn_with_state(

@@ -1,8 +1,8 @@
 //! The embedding page's message protocol (docs/contract.md "Talking to an
-//! embedding page"), pure: what the console posts and what it accepts. Kept,
-//! tested, for the embedding issue to wire in (docs/decisions.md).
+//! embedding page"), pure: what the console posts and what it accepts.
 
-use crate::core::config::is_valid_token;
+use crate::core::config::{is_valid_token, Theme};
+use crate::core::problem::Failure;
 use allocation_contract::{Allocation, Problem};
 use serde_json::{json, Value};
 
@@ -55,17 +55,23 @@ pub enum HostMessage {
     Token(String),
     /// Poll now.
     Refresh,
+    /// Use this colour scheme from now on.
+    Theme(Theme),
 }
 
+/// Longest message read at all: a token message at the longest token fits.
+pub const MAX_MESSAGE_CHARS: usize = 8 * 1024;
+
 /// The host's message, or `None` to drop it: no parent origin configured, an
-/// origin that is not exactly the configured one, or a shape the contract does
-/// not name. `data_json` is `JSON.stringify(event.data)`.
+/// origin that is not exactly the configured one, a message over
+/// [`MAX_MESSAGE_CHARS`], or a shape the contract does not name. `data_json`
+/// is `JSON.stringify(event.data)`.
 pub fn parse_host_message(
     event_origin: &str,
     parent_origin: Option<&str>,
     data_json: &str,
 ) -> Option<HostMessage> {
-    if parent_origin? != event_origin {
+    if parent_origin? != event_origin || data_json.len() > MAX_MESSAGE_CHARS {
         return None;
     }
     let data: Value = serde_json::from_str(data_json).ok()?;
@@ -75,7 +81,26 @@ pub fn parse_host_message(
             is_valid_token(token).then(|| HostMessage::Token(token.to_owned()))
         }
         "refresh" => Some(HostMessage::Refresh),
+        "theme" => match data.get("theme")?.as_str()? {
+            "light" => Some(HostMessage::Theme(Theme::Light)),
+            "dark" => Some(HostMessage::Theme(Theme::Dark)),
+            "auto" => Some(HostMessage::Theme(Theme::Auto)),
+            _ => None,
+        },
         _ => None,
+    }
+}
+
+/// The problem an `error` message carries: the server's own for an HTTP
+/// failure, else one of the console's (`network`, `timeout`, `unreadable`)
+/// with `title` (the console's words for it) and status `0` when no HTTP
+/// answer came at all.
+pub fn failure_problem(failure: &Failure, title: String) -> Problem {
+    match failure {
+        Failure::Http(problem) => problem.clone(),
+        Failure::Network(_) => Problem::new(0, "network", title),
+        Failure::Timeout => Problem::new(0, "timeout", title),
+        Failure::Unreadable { status, .. } => Problem::new(*status, "unreadable", title),
     }
 }
 
@@ -125,7 +150,7 @@ mod tests {
     }
 
     #[test]
-    fn accepts_the_two_messages_from_the_exact_origin() {
+    fn accepts_the_three_messages_from_the_exact_origin() {
         assert_eq!(
             parse_host_message(
                 PORTAL,
@@ -138,6 +163,34 @@ mod tests {
             parse_host_message(PORTAL, Some(PORTAL), r#"{"type":"refresh","extra":1}"#),
             Some(HostMessage::Refresh)
         );
+        for (name, theme) in [
+            ("light", Theme::Light),
+            ("dark", Theme::Dark),
+            ("auto", Theme::Auto),
+        ] {
+            let data = format!(r#"{{"type":"theme","theme":"{name}"}}"#);
+            assert_eq!(
+                parse_host_message(PORTAL, Some(PORTAL), &data),
+                Some(HostMessage::Theme(theme))
+            );
+        }
+    }
+
+    #[test]
+    fn an_error_carries_the_servers_problem_or_the_consoles_own() {
+        let problem = Problem::new(409, "insufficient-capacity", "Full");
+        assert_eq!(
+            failure_problem(&Failure::Http(problem.clone()), "ignored".into()),
+            problem
+        );
+        let timeout = failure_problem(&Failure::Timeout, "Took too long".into());
+        assert_eq!(
+            (timeout.status, timeout.title.as_str()),
+            (0, "Took too long")
+        );
+        assert!(timeout.problem_type.ends_with("/timeout"));
+        let network = failure_problem(&Failure::Network("x".into()), "Offline".into());
+        assert!(network.problem_type.ends_with("/network"));
     }
 
     #[test]
@@ -162,10 +215,17 @@ mod tests {
                 "{origin}"
             );
         }
+        let oversized = format!(r#"{{"type":"token","token":"{}"}}"#, "a".repeat(4097));
+        let padded = format!(r#"{{"type":"refresh","pad":"{}"}}"#, "a".repeat(9000));
         for data in [
+            oversized.as_str(),
+            padded.as_str(),
             r#"{"type":"token","token":""}"#,
             r#"{"type":"token","token":"a\nb"}"#,
             r#"{"type":"token","token":"has space"}"#,
+            r#"{"type":"theme","theme":"neon"}"#,
+            r#"{"type":"theme","theme":"DARK"}"#,
+            r#"{"type":"theme"}"#,
             r#"{"type":"token","token":42}"#,
             r#"{"type":"token"}"#,
             r#"{"type":"TOKEN","token":"abc"}"#,

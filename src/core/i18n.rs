@@ -80,6 +80,12 @@ pub enum Text {
     /// Before the fields that need fixing, when the form's checks refuse a request.
     FixFields,
     Refresh,
+    /// The compact card's link to the whole console.
+    OpenFullConsole,
+    /// The kiosk's wall clock, for screen readers.
+    CurrentTime,
+    /// An embedding element that cannot hold a shadow root.
+    EmbedElementUnsupported,
     UpdatedJustNow,
     Stale,
     Loading,
@@ -169,6 +175,12 @@ pub fn tr(lang: Lang, text: Text) -> &'static str {
         Text::NoCapacity => ("no capacity", "용량 없음"),
         Text::FixFields => ("Please fix:", "다음을 고치세요:"),
         Text::Refresh => ("Refresh", "새로 고침"),
+        Text::OpenFullConsole => ("Open the full console", "전체 콘솔 열기"),
+        Text::CurrentTime => ("Current time", "현재 시각"),
+        Text::EmbedElementUnsupported => (
+            "The allocation console cannot be shown in this element: use a <div> or <allocation-console>.",
+            "이 요소에는 할당 콘솔을 표시할 수 없습니다. <div> 또는 <allocation-console>을 사용하세요.",
+        ),
         Text::UpdatedJustNow => ("Updated just now", "방금 업데이트됨"),
         Text::Stale => ("Stale", "오래된 데이터"),
         Text::Loading => ("Loading…", "불러오는 중…"),

@@ -4,28 +4,38 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::JsCast;
 
-use crate::core::config::{parse_config_json, resolve_config, Config, ConfigIssue, Theme};
+use crate::core::config::{parse_config_json, resolve_config, Config, ConfigIssue, View};
 use crate::core::i18n::{tr, Lang, Text};
 use crate::core::lang::default_lang;
 use crate::transport::{fetch_config_file, Api};
 use crate::ui::allocations::allocations_panel::AllocationsPanel;
 use crate::ui::allocations::extend_button::YourAllocations;
 use crate::ui::config_problems::ConfigProblems;
+use crate::ui::embed::host_bridge::use_host_bridge;
+use crate::ui::embed::host_link::HostLink;
 use crate::ui::monitor::announcer::LiveRegion;
 use crate::ui::monitor::live_monitor::use_live_monitor;
+use crate::ui::monitor::poller::Poller;
 use crate::ui::monitor::status_line::StatusLine;
+use crate::ui::monitor::wall_clock::WallClock;
 use crate::ui::request::request_form::RequestForm;
 use crate::ui::usage::usage_panel::UsagePanel;
 
-/// The element the console mounts into: `#allocation-console`, else `<body>`.
+/// The element the console's own page mounts into.
 pub const MOUNT_ID: &str = "allocation-console";
 
-/// Mounts the console into its element, replacing any placeholder content.
+/// Mounts the console into `#allocation-console`, replacing any placeholder
+/// content. A page without one (a portal that loaded `embed.js`, which
+/// mounts its own elements) is left alone, as is one marked
+/// `data-allocation-console` (`embed.js` mounts that).
 pub fn mount() {
-    let mount_point: web_sys::HtmlElement = document()
+    let Some(mount_point) = document()
         .get_element_by_id(MOUNT_ID)
-        .and_then(|element| element.dyn_into().ok())
-        .unwrap_or_else(|| document().body().expect("a document has a body"));
+        .filter(|element| !element.has_attribute("data-allocation-console"))
+        .and_then(|element| element.dyn_into::<web_sys::HtmlElement>().ok())
+    else {
+        return;
+    };
     let attributes = data_attributes(&mount_point);
     let query = query_pairs();
     forget_token_in_url();
@@ -61,59 +71,116 @@ pub fn App(attributes: Vec<(String, String)>, query: Vec<(String, String)>) -> i
     move || {
         resolved.get().map(|(config, issues)| {
             let lang = config.lang.unwrap_or_else(browser_lang);
-            apply_document_settings(lang, config.theme);
+            apply_document_settings(lang);
             provide_context(lang);
-            view! { <Console config issues /> }
+            let poller = Poller::new(Api::new(&config), config.interval_secs);
+            poller.start();
+            let host = config.parent_origin.clone().map(HostLink::new);
+            let surface = Surface {
+                theme_root: document().document_element(),
+                view_root: document().get_element_by_id(MOUNT_ID),
+                console_url: window().location().pathname().unwrap_or_default(),
+            };
+            view! { <Console config issues poller host surface /> }
         })
     }
 }
 
-/// The whole console for one configuration.
+/// Where a console lives: the element its `data-theme` goes on, the one its
+/// `view-…` class goes on (the element it is mounted in), and the address of
+/// the full console (the compact card links to it).
+pub struct Surface {
+    pub theme_root: Option<web_sys::Element>,
+    pub view_root: Option<web_sys::Element>,
+    pub console_url: String,
+}
+
+/// The whole console for one configuration, in its `view`.
 #[component]
-fn Console(config: Config, issues: Vec<ConfigIssue>) -> impl IntoView {
+pub fn Console(
+    config: Config,
+    issues: Vec<ConfigIssue>,
+    poller: Poller,
+    host: Option<HostLink>,
+    surface: Surface,
+) -> impl IntoView {
     let lang = expect_context::<Lang>();
-    let monitor = use_live_monitor(
-        Api::new(&config),
-        config.interval_secs,
-        config.pools.clone(),
-    );
+    let theme = RwSignal::new(config.theme);
+    let Surface {
+        theme_root,
+        view_root,
+        console_url,
+    } = surface;
+    Effect::new(move |_| {
+        if let Some(root) = &theme_root {
+            let _ = root.set_attribute("data-theme", theme.get().as_str());
+        }
+    });
+    let monitor = use_live_monitor(poller, config.pools.clone(), host);
+    if let Some(host) = host {
+        use_host_bridge(host, monitor, theme);
+    }
     let highlight = RwSignal::new(None::<String>);
     let thresholds = (config.warn_percent, config.critical_percent);
     let owner = config.owner.clone();
     provide_context(YourAllocations::new(&owner));
-
+    let shown = config.view;
+    let kiosk = shown == View::Kiosk;
+    if let Some(root) = &view_root {
+        root.class_list()
+            .add_1(&format!("view-{}", shown.as_str()))
+            .ok();
+    }
     view! {
         <LiveRegion>
         <header class="console-header">
             <h1>{tr(lang, Text::AppTitle)}</h1>
-            <StatusLine monitor />
+            {kiosk.then(|| view! { <WallClock /> })}
+            <StatusLine monitor controls=!kiosk />
         </header>
         <ConfigProblems issues />
-        <UsagePanel monitor thresholds />
-        <div class="console-work">
-            <RequestForm monitor owner highlight />
-            <AllocationsPanel monitor highlight />
-        </div>
+        // Everything below the header appears with the first answer, all at
+        // once: nothing on screen is pushed down when the data arrives.
+        <Show when=move || monitor.has_answered()>
+            <UsagePanel monitor thresholds />
+            {match shown {
+                View::Full => view! {
+                    <div class="console-work">
+                        <RequestForm monitor owner=owner.clone() highlight />
+                        <AllocationsPanel monitor highlight />
+                    </div>
+                }
+                .into_any(),
+                View::Compact => view! {
+                    <p class="full-console-link">
+                        <a href=console_url.clone() target="_blank" rel="noopener">
+                            {tr(lang, Text::OpenFullConsole)}
+                        </a>
+                    </p>
+                }
+                .into_any(),
+                View::Kiosk => ().into_any(),
+            }}
+        </Show>
         </LiveRegion>
     }
 }
 
-fn browser_lang() -> Lang {
+pub fn browser_lang() -> Lang {
     default_lang(&window().navigator().language().unwrap_or_default())
 }
 
 /// The title in the reader's language, `lang` on `<html>` for screen readers
-/// and fonts, `data-theme` for the CSS.
-fn apply_document_settings(lang: Lang, theme: Theme) {
+/// and fonts (the console's own page only).
+fn apply_document_settings(lang: Lang) {
     document().set_title(tr(lang, Text::AppTitle));
     if let Some(root) = document().document_element() {
         let _ = root.set_attribute("lang", lang.code());
-        let _ = root.set_attribute("data-theme", theme.as_str());
     }
 }
 
 /// `data-*` attributes of the mount element, names without the prefix.
-fn data_attributes(element: &web_sys::HtmlElement) -> Vec<(String, String)> {
+pub fn data_attributes(element: &web_sys::HtmlElement) -> Vec<(String, String)> {
     let names = element.get_attribute_names();
     (0..names.length())
         .filter_map(|i| names.get(i).as_string())

@@ -79,6 +79,20 @@ pub fn timestamp(lang: Lang, epoch_ms: i64) -> String {
     call_format(&format, &date)
 }
 
+/// `14:05:09`, the wall clock in the browser's time zone.
+pub fn time_of_day(lang: Lang, epoch_ms: f64) -> String {
+    let format = cached(lang, "time_of_day", || {
+        let options = options(&[
+            ("hour", JsValue::from_str("2-digit")),
+            ("minute", JsValue::from_str("2-digit")),
+            ("second", JsValue::from_str("2-digit")),
+            ("hourCycle", JsValue::from_str("h23")),
+        ]);
+        Intl::DateTimeFormat::new(&locales(lang), &options).into()
+    });
+    call_format(&format, &js_sys::Date::new(&JsValue::from_f64(epoch_ms)))
+}
+
 fn relative(lang: Lang, value: f64, unit: TimeUnit) -> String {
     let format: Intl::RelativeTimeFormat = cached(lang, "relative", || {
         let options = options(&[("numeric", JsValue::from_str("always"))]);

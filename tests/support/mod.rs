@@ -1,12 +1,16 @@
 //! End-to-end harness: the real reference server (in-process, temp database)
 //! serving the built console, a fault switch in front of its API, and a
-//! headless Chromium driven through ChromeDriver.
+//! headless Chromium driven through ChromeDriver; for the embedding tests, a
+//! portal on another origin.
+// Each test file uses its own part of this module.
+#![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use allocation_server::{app, Clock, PoolSpec, ServerConfig};
 use axum::body::Body;
@@ -36,11 +40,60 @@ pub enum Fault {
     StalledUsage,
 }
 
+/// One request the server saw, as it arrived.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub method: String,
+    /// Path and query, e.g. `/api/v1/usage`.
+    pub uri: String,
+    pub authorization: Option<String>,
+    pub origin: Option<String>,
+    pub at: Instant,
+}
+
+/// Every request a server saw, in order.
+#[derive(Clone, Default)]
+pub struct RequestLog(Arc<Mutex<Vec<Seen>>>);
+
+impl RequestLog {
+    fn record(&self, request: &Request) {
+        let header = |name| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        self.0.lock().unwrap().push(Seen {
+            method: request.method().to_string(),
+            uri: request.uri().to_string(),
+            authorization: header(header::AUTHORIZATION),
+            origin: header(header::ORIGIN),
+            at: Instant::now(),
+        });
+    }
+
+    pub fn all(&self) -> Vec<Seen> {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// The `GET`s of this path (a poll asks for `/api/v1/usage` once).
+    pub fn gets(&self, path: &str) -> Vec<Seen> {
+        self.all()
+            .into_iter()
+            .filter(|seen| seen.method == "GET" && seen.uri.split('?').next() == Some(path))
+            .collect()
+    }
+}
+
 pub struct Harness {
     pub base: String,
     pub addr: SocketAddr,
     /// The server's clock: tests move it instead of waiting.
     pub clock: Clock,
+    /// Every request the server saw.
+    pub log: RequestLog,
+    token: Option<String>,
     fault: Arc<Mutex<Fault>>,
     _db_dir: tempfile::TempDir,
     _server: tokio::task::JoinHandle<()>,
@@ -49,6 +102,15 @@ pub struct Harness {
 impl Harness {
     /// Starts the server with its demo pools, or with `pools` instead.
     pub async fn start(pools: Option<Vec<PoolSpec>>) -> Harness {
+        Harness::start_with(pools, |_| {}).await
+    }
+
+    /// [`Harness::start`], with the configuration changed by `configure`
+    /// (a token, CORS origins, `frame-ancestors`).
+    pub async fn start_with(
+        pools: Option<Vec<PoolSpec>>,
+        configure: impl FnOnce(&mut ServerConfig),
+    ) -> Harness {
         let dist = console_dist();
         let db_dir = tempfile::tempdir().unwrap();
         let mut config = ServerConfig::demo(db_dir.path().join("e2e.db"));
@@ -57,10 +119,17 @@ impl Harness {
             config.pools = pools;
         }
         let clock = config.clock.clone();
+        configure(&mut config);
+        let token = config.token.clone();
         let fault = Arc::new(Mutex::new(Fault::None));
         let switch = fault.clone();
+        let log = RequestLog::default();
+        let seen = log.clone();
         let router = app(config).await.unwrap().layer(middleware::from_fn(
             move |request: Request, next: Next| {
+                if request.uri().path().starts_with("/api/") {
+                    seen.record(&request);
+                }
                 let fault = *switch.lock().unwrap();
                 async move { inject(fault, request, next).await }
             },
@@ -74,6 +143,8 @@ impl Harness {
             base: format!("http://{addr}/"),
             addr,
             clock,
+            log,
+            token,
             fault,
             _db_dir: db_dir,
             _server: server,
@@ -88,10 +159,13 @@ impl Harness {
     pub async fn api(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
         let mut stream = TcpStream::connect(self.addr).await.unwrap();
         let body = body.unwrap_or("");
+        let authorization = self.token.as_ref().map_or(String::new(), |token| {
+            format!("Authorization: Bearer {token}\r\n")
+        });
         let request = format!(
             "{method} /api/v1{path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\
              Content-Type: application/json\r\nIdempotency-Key: e2e-{}\r\n\
-             Content-Length: {}\r\n\r\n{body}",
+             {authorization}Content-Length: {}\r\n\r\n{body}",
             self.addr,
             unique(),
             body.len()
@@ -106,6 +180,69 @@ impl Harness {
             .map(|(_, b)| b.to_owned())
             .unwrap_or_default();
         (status, body)
+    }
+}
+
+/// A portal on another origin (another loopback port): a static server of
+/// the pages a test gives it, logging what it is asked for.
+pub struct HostSite {
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub origin: String,
+    pub log: RequestLog,
+    listener: Option<TcpListener>,
+    _server: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl HostSite {
+    /// Takes a port, so its origin is known before the pages are written.
+    pub async fn bind() -> HostSite {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        HostSite {
+            origin,
+            log: RequestLog::default(),
+            listener: Some(listener),
+            _server: None,
+        }
+    }
+
+    /// Serves `pages` (path → HTML); anything else is a plain 404.
+    pub fn serve(&mut self, pages: Vec<(&str, String)>) {
+        let pages: Arc<HashMap<String, String>> = Arc::new(
+            pages
+                .into_iter()
+                .map(|(path, html)| (path.to_owned(), html))
+                .collect(),
+        );
+        let log = self.log.clone();
+        let router = axum::Router::new().fallback(move |request: Request| {
+            log.record(&request);
+            let page = pages.get(request.uri().path()).cloned();
+            async move {
+                match page {
+                    Some(html) => (
+                        StatusCode::OK,
+                        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                        html,
+                    )
+                        .into_response(),
+                    None => (StatusCode::NOT_FOUND, "not here").into_response(),
+                }
+            }
+        });
+        let listener = self.listener.take().expect("serve once");
+        self._server = Some(tokio::spawn(async move {
+            axum::serve(listener, router).await.unwrap();
+        }));
+    }
+}
+
+/// Waits until `ready` holds, checking every 50 ms, for at most `limit`.
+pub async fn wait_until(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ready() {
+        assert!(start.elapsed() < limit, "waited {limit:?} for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -278,6 +415,35 @@ impl Browser {
         std::fs::create_dir_all(&dir).unwrap();
         let png = self.client.screenshot().await.unwrap();
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+
+    /// Opens any URL.
+    pub async fn open_url(url: &str) -> Browser {
+        let browser = Browser::start().await;
+        browser.client.goto(url).await.unwrap();
+        browser
+    }
+
+    /// Runs `script` (a function body; `return` gives the value) in the current frame.
+    pub async fn run(&self, script: &str) -> serde_json::Value {
+        self.client.execute(script, vec![]).await.unwrap()
+    }
+
+    /// Runs `script` until it returns something other than `null`, `false`
+    /// or `undefined`, and gives that; bounded by [`WAIT`].
+    pub async fn wait_until_js(&self, script: &str) -> serde_json::Value {
+        let start = Instant::now();
+        loop {
+            let value = self.run(script).await;
+            if !matches!(
+                value,
+                serde_json::Value::Null | serde_json::Value::Bool(false)
+            ) {
+                return value;
+            }
+            assert!(start.elapsed() < WAIT, "waited {WAIT:?} for: {script}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     pub async fn close(self) {

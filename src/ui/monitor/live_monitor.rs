@@ -1,18 +1,17 @@
-//! The live monitor's shell: drives the pure [`PollSchedule`] with a gloo
-//! timer, page visibility, `online` and `pageshow`, and keeps the last good
-//! usage and allocations on screen whatever the server answers.
+//! The live monitor of one console: the poller's answers filtered to the
+//! configuration's pools, kept on screen whatever the server answers, with the
+//! console's own grants and releases shown at once.
 
 use allocation_contract::{Allocation, Allocations, Usage};
-use gloo_timers::callback::Timeout;
-use leptos::ev;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
 use crate::core::allocations::list_changes::list_changes;
-use crate::core::poll::{Command, Outcome, PollSchedule};
+use crate::core::embed::ConsoleMessage;
+use crate::core::poll::PollSchedule;
 use crate::core::problem::Failure;
-use crate::transport::{Api, Fetched, RequestError};
-use crate::ui::monitor::clock::now_ms;
+use crate::transport::Api;
+use crate::ui::embed::host_link::HostLink;
+use crate::ui::monitor::poller::Poller;
 
 /// What the monitor shows; every field is a signal, the handle is `Copy`.
 #[derive(Clone, Copy)]
@@ -26,98 +25,70 @@ pub struct LiveMonitor {
     /// What the last changed list brought, as `(granted, ended)` counts, from
     /// polls only: the console's own grants and releases are already in the list.
     pub list_news: RwSignal<Option<(usize, usize)>>,
-    /// The poll schedule: the one place that knows how old the data is,
-    /// whether it is stale, when a retry is due and whether polling is paused.
+    /// The poller's schedule: how old the data is, whether it is stale, when
+    /// a retry is due and whether polling is paused.
     pub schedule: RwSignal<PollSchedule, LocalStorage>,
-    timer: StoredValue<Option<Timeout>, LocalStorage>,
-    etags: StoredValue<ETags, LocalStorage>,
-    api: StoredValue<Api, LocalStorage>,
+    poller: Poller,
     /// The configuration's `pools`: only these are shown, `None` for all.
     shown_pools: StoredValue<Option<Vec<String>>>,
+    /// The embedding page, told of the console's own grants and releases.
+    host: Option<HostLink>,
 }
 
-#[derive(Default)]
-struct ETags {
-    usage: Option<String>,
-    allocations: Option<String>,
-}
-
-/// Starts polling at once and wires the page events; everything stops when
-/// the owning component is disposed (the timer and listeners go with it).
+/// Shows what `poller` brings (started elsewhere: by the console, or shared);
+/// the subscription ends with the owning component.
 pub fn use_live_monitor(
-    api: Api,
-    interval_secs: u32,
+    poller: Poller,
     shown_pools: Option<Vec<String>>,
+    host: Option<HostLink>,
 ) -> LiveMonitor {
-    let monitor = LiveMonitor::new(api, interval_secs, shown_pools);
-    monitor.start();
+    let monitor = LiveMonitor::on(poller, shown_pools, host);
+    Effect::new(move |_| {
+        if let Some(usage) = poller.usage.get() {
+            monitor.show_usage(usage);
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(allocations) = poller.allocations.get() {
+            monitor.show_allocations(allocations);
+        }
+    });
     monitor
 }
 
 impl LiveMonitor {
-    /// A monitor that has not polled yet (`start` begins).
+    /// A monitor with a poller of its own that has not polled (for tests).
     pub fn new(api: Api, interval_secs: u32, shown_pools: Option<Vec<String>>) -> LiveMonitor {
+        LiveMonitor::on(Poller::new(api, interval_secs), shown_pools, None)
+    }
+
+    fn on(poller: Poller, shown_pools: Option<Vec<String>>, host: Option<HostLink>) -> Self {
         LiveMonitor {
             usage: RwSignal::new(None),
             allocations: RwSignal::new(None),
-            failure: RwSignal::new(None),
+            failure: poller.failure,
             list_news: RwSignal::new(None),
-            schedule: RwSignal::new_local(PollSchedule::new(u64::from(interval_secs) * 1000)),
-            timer: StoredValue::new_local(None),
-            etags: StoredValue::new_local(ETags::default()),
-            api: StoredValue::new_local(api),
+            schedule: poller.schedule,
+            poller,
             shown_pools: StoredValue::new(shown_pools),
-        }
-    }
-
-    /// Polls now and from then on; listens to visibility, `online`, `pageshow`.
-    pub fn start(self) {
-        let monitor = self;
-        let visibility = window_event_listener(ev::visibilitychange, move |_| {
-            let hidden = is_page_hidden();
-            let command = monitor
-                .schedule
-                .try_update(|s| s.on_visibility_change(hidden, now_ms(), random()));
-            monitor.run(command);
-        });
-        let online = window_event_listener(ev::online, move |_| {
-            let command = monitor.schedule.try_update(|s| s.on_online(now_ms()));
-            monitor.run(command);
-        });
-        // Only a page restored from the back/forward cache needs waking up.
-        let pageshow = window_event_listener(ev::pageshow, move |event| {
-            if !event.persisted() {
-                return;
-            }
-            let command = monitor.schedule.try_update(|s| s.on_pageshow(now_ms()));
-            monitor.run(command);
-        });
-        on_cleanup(move || {
-            visibility.remove();
-            online.remove();
-            pageshow.remove();
-        });
-
-        if is_page_hidden() {
-            let command = monitor
-                .schedule
-                .try_update(|s| s.on_visibility_change(true, now_ms(), random()));
-            monitor.run(command);
-        } else {
-            monitor.poll_now();
+            host,
         }
     }
 
     /// Polls now and forgets any pending backoff (the "Refresh" button, or a
     /// host page's `refresh` message).
     pub fn refresh(self) {
-        let command = self.schedule.try_update(|s| s.refresh(now_ms()));
-        self.run(command);
+        self.poller.refresh();
+    }
+
+    /// Whether the first poll has been answered, with data or with a failure.
+    pub fn has_answered(self) -> bool {
+        self.usage.with(Option::is_some) || self.failure.with(Option::is_some)
     }
 
     /// The API this monitor polls, for the request and release actions.
     pub fn api(self) -> Api {
-        self.api.get_value()
+        self.poller.api()
     }
 
     /// Shows a grant at once, before the next poll confirms it. Applied once
@@ -135,7 +106,10 @@ impl LiveMonitor {
         if inserted {
             self.adjust_pool(&allocation.pool, |allocated| allocated + allocation.amount);
         }
-        self.forget_etags();
+        self.poller.forget_etags();
+        if let Some(host) = self.host {
+            host.post(&ConsoleMessage::Allocated(allocation));
+        }
     }
 
     /// Shows a release at once, before the next poll confirms it (once only).
@@ -153,7 +127,10 @@ impl LiveMonitor {
                 allocated.saturating_sub(allocation.amount)
             });
         }
-        self.forget_etags();
+        self.poller.forget_etags();
+        if let Some(host) = self.host {
+            host.post(&ConsoleMessage::Released { id: &allocation.id });
+        }
     }
 
     /// Shows a renewal at once: the allocation with its new expiry.
@@ -166,13 +143,7 @@ impl LiveMonitor {
                 *shown = renewed;
             }
         });
-        self.forget_etags();
-    }
-
-    /// What is on screen is no longer exactly what the server tagged: the next
-    /// poll must fetch in full, or a 304 would keep a guess on screen.
-    fn forget_etags(self) {
-        self.etags.set_value(ETags::default());
+        self.poller.forget_etags();
     }
 
     fn adjust_pool(self, pool_id: &str, change: impl FnOnce(u64) -> u64) {
@@ -182,76 +153,6 @@ impl LiveMonitor {
                 .and_then(|u| u.pools.iter_mut().find(|p| p.id == pool_id))
             {
                 pool.allocated = change(pool.allocated);
-            }
-        });
-    }
-
-    fn run(self, command: Option<Command>) {
-        match command {
-            Some(Command::PollNow) => self.poll_now(),
-            Some(Command::WaitMs(delay)) => self.wait(delay),
-            Some(Command::Idle) | None => self.timer.set_value(None),
-        }
-    }
-
-    fn wait(self, delay_ms: u64) {
-        let delay = u32::try_from(delay_ms).unwrap_or(u32::MAX);
-        // Replacing the stored Timeout drops, and so cancels, the pending one.
-        self.timer
-            .set_value(Some(Timeout::new(delay, move || self.poll_now())));
-    }
-
-    fn poll_now(self) {
-        self.timer.set_value(None);
-        let Some(ticket) = self
-            .schedule
-            .try_update(|s| s.start_poll(now_ms()))
-            .flatten()
-        else {
-            return;
-        };
-        spawn_local(async move {
-            let outcome = self.fetch_both().await;
-            // The component may be gone by now: every access below tolerates it.
-            if self.failure.is_disposed() {
-                return;
-            }
-            let now = now_ms();
-            match &outcome {
-                Ok(_) => {
-                    // Only a real change notifies: an unchanged poll stays quiet.
-                    if self.failure.with_untracked(Option::is_some) {
-                        self.failure.set(None);
-                    }
-                }
-                // The same problem again (a retry) is not news: the alert stays as it is.
-                Err(error) => {
-                    if self
-                        .failure
-                        .with_untracked(|f| f.as_ref() != Some(&error.failure))
-                    {
-                        self.failure.set(Some(error.failure.clone()));
-                    }
-                }
-            }
-            let poll_outcome = match outcome {
-                Ok(changed) => {
-                    if changed {
-                        Outcome::Fresh
-                    } else {
-                        Outcome::NotModified
-                    }
-                }
-                Err(error) => Outcome::failed(&error.failure, error.retry_after.as_deref(), now),
-            };
-            let next = self
-                .schedule
-                .try_update(|s| s.finish_poll(ticket, now, poll_outcome, random()))
-                .flatten();
-            // `None`: hidden, or this poll was given up as lost and a newer
-            // one owns the timer; no timer is pending either way.
-            if let Some(delay) = next {
-                self.wait(delay);
             }
         });
     }
@@ -296,29 +197,6 @@ impl LiveMonitor {
                 .is_none_or(|shown| shown.iter().any(|id| id == pool_id))
         })
     }
-
-    /// Usage first (it is what the monitor is for), then allocations. `Ok(true)`
-    /// when anything changed.
-    async fn fetch_both(self) -> Result<bool, RequestError> {
-        let api = self.api.get_value();
-        let etag = self.etags.with_value(|e| e.usage.clone());
-        let usage_changed = match api.usage(etag.as_deref()).await? {
-            Fetched::Fresh { data, etag } => {
-                self.etags.update_value(|e| e.usage = etag);
-                self.show_usage(data)
-            }
-            Fetched::NotModified => false,
-        };
-        let etag = self.etags.with_value(|e| e.allocations.clone());
-        let allocations_changed = match api.allocations(etag.as_deref()).await? {
-            Fetched::Fresh { data, etag } => {
-                self.etags.update_value(|e| e.allocations = etag);
-                self.show_allocations(data)
-            }
-            Fetched::NotModified => false,
-        };
-        Ok(usage_changed || allocations_changed)
-    }
 }
 
 /// Writes only when the content differs (ignoring `as_of`), so an unchanged
@@ -353,12 +231,4 @@ impl AsOf for Allocations {
     fn same_content(&self, other: &Self) -> bool {
         self.allocations == other.allocations
     }
-}
-
-fn random() -> f64 {
-    js_sys::Math::random()
-}
-
-fn is_page_hidden() -> bool {
-    document().hidden()
 }

@@ -11,9 +11,10 @@ use crate::ui::monitor::live_monitor::LiveMonitor;
 
 /// "Updated 12 seconds ago", stale and paused marks and the retry countdown,
 /// all read from the monitor's poll schedule; the problem of the last poll in
-/// `role="alert"` (cleared on recovery).
+/// `role="alert"` (cleared on recovery). `controls=false` (the kiosk) leaves
+/// out the "Refresh" button.
 #[component]
-pub fn StatusLine(monitor: LiveMonitor) -> impl IntoView {
+pub fn StatusLine(monitor: LiveMonitor, #[prop(default = true)] controls: bool) -> impl IntoView {
     let lang = expect_context::<Lang>();
     let now = use_clock(1000);
     let announcer = use_announcer();
@@ -65,13 +66,15 @@ pub fn StatusLine(monitor: LiveMonitor) -> impl IntoView {
                         })
                 }}
             </p>
-            <button
-                type="button"
-                class="button-secondary"
-                on:click=move |_| monitor.refresh()
-            >
-                {tr(lang, Text::Refresh)}
-            </button>
+            {controls.then(|| view! {
+                <button
+                    type="button"
+                    class="button-secondary"
+                    on:click=move |_| monitor.refresh()
+                >
+                    {tr(lang, Text::Refresh)}
+                </button>
+            })}
         </div>
         <Alert message=problem />
     }

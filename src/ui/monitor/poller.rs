@@ -1,0 +1,207 @@
+//! The poller: drives the pure [`PollSchedule`] with a gloo timer, page
+//! visibility, `online` and `pageshow`, and publishes every fresh answer as it
+//! came (unfiltered). One per console, or one per endpoint shared by the
+//! script-embedded consoles of a page (`shared_pollers`).
+
+use allocation_contract::{Allocations, Usage};
+use gloo_timers::callback::Timeout;
+use leptos::ev;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::core::poll::{Command, Outcome, PollSchedule};
+use crate::core::problem::Failure;
+use crate::transport::{Api, Fetched, RequestError};
+use crate::ui::monitor::clock::now_ms;
+
+/// Signals and stored values only: the handle is `Copy`, and everything it
+/// holds goes (timer cancelled, listeners removed) with the owner it was made in.
+#[derive(Clone, Copy)]
+pub struct Poller {
+    /// What went wrong with the last poll; `None` once a poll succeeds.
+    pub failure: RwSignal<Option<Failure>>,
+    /// The poll schedule: the one place that knows how old the data is,
+    /// whether it is stale, when a retry is due and whether polling is paused.
+    pub schedule: RwSignal<PollSchedule, LocalStorage>,
+    /// Every `200` answer to `/usage`, as it came; a `304` sets nothing.
+    pub usage: RwSignal<Option<Usage>>,
+    /// Every `200` answer to `/allocations`, as it came.
+    pub allocations: RwSignal<Option<Allocations>>,
+    timer: StoredValue<Option<Timeout>, LocalStorage>,
+    etags: StoredValue<ETags, LocalStorage>,
+    api: StoredValue<Api, LocalStorage>,
+}
+
+#[derive(Default)]
+struct ETags {
+    usage: Option<String>,
+    allocations: Option<String>,
+}
+
+impl Poller {
+    /// A poller that has not polled yet (`start` begins).
+    pub fn new(api: Api, interval_secs: u32) -> Poller {
+        Poller {
+            failure: RwSignal::new(None),
+            schedule: RwSignal::new_local(PollSchedule::new(u64::from(interval_secs) * 1000)),
+            usage: RwSignal::new(None),
+            allocations: RwSignal::new(None),
+            timer: StoredValue::new_local(None),
+            etags: StoredValue::new_local(ETags::default()),
+            api: StoredValue::new_local(api),
+        }
+    }
+
+    /// Polls now and from then on; listens to visibility, `online`, `pageshow`.
+    pub fn start(self) {
+        let poller = self;
+        let visibility = window_event_listener(ev::visibilitychange, move |_| {
+            let hidden = is_page_hidden();
+            let command = poller
+                .schedule
+                .try_update(|s| s.on_visibility_change(hidden, now_ms(), random()));
+            poller.run(command);
+        });
+        let online = window_event_listener(ev::online, move |_| {
+            let command = poller.schedule.try_update(|s| s.on_online(now_ms()));
+            poller.run(command);
+        });
+        // Only a page restored from the back/forward cache needs waking up.
+        let pageshow = window_event_listener(ev::pageshow, move |event| {
+            if !event.persisted() {
+                return;
+            }
+            let command = poller.schedule.try_update(|s| s.on_pageshow(now_ms()));
+            poller.run(command);
+        });
+        on_cleanup(move || {
+            visibility.remove();
+            online.remove();
+            pageshow.remove();
+        });
+
+        if is_page_hidden() {
+            let command = poller
+                .schedule
+                .try_update(|s| s.on_visibility_change(true, now_ms(), random()));
+            poller.run(command);
+        } else {
+            poller.poll_now();
+        }
+    }
+
+    /// Polls now and forgets any pending backoff.
+    pub fn refresh(self) {
+        let command = self.schedule.try_update(|s| s.refresh(now_ms()));
+        self.run(command);
+    }
+
+    /// The API this poller polls, for the request and release actions.
+    pub fn api(self) -> Api {
+        self.api.get_value()
+    }
+
+    /// What is on screen is no longer exactly what the server tagged: the next
+    /// poll must fetch in full, or a 304 would keep a guess on screen.
+    pub fn forget_etags(self) {
+        self.etags.set_value(ETags::default());
+    }
+
+    fn run(self, command: Option<Command>) {
+        match command {
+            Some(Command::PollNow) => self.poll_now(),
+            Some(Command::WaitMs(delay)) => self.wait(delay),
+            Some(Command::Idle) | None => self.timer.set_value(None),
+        }
+    }
+
+    fn wait(self, delay_ms: u64) {
+        let delay = u32::try_from(delay_ms).unwrap_or(u32::MAX);
+        // Replacing the stored Timeout drops, and so cancels, the pending one.
+        self.timer
+            .set_value(Some(Timeout::new(delay, move || self.poll_now())));
+    }
+
+    fn poll_now(self) {
+        self.timer.set_value(None);
+        let Some(ticket) = self
+            .schedule
+            .try_update(|s| s.start_poll(now_ms()))
+            .flatten()
+        else {
+            return;
+        };
+        spawn_local(async move {
+            let outcome = self.fetch_both().await;
+            // The owner may be gone by now: every access below tolerates it.
+            if self.failure.is_disposed() {
+                return;
+            }
+            let now = now_ms();
+            match &outcome {
+                Ok(_) => {
+                    // Only a real change notifies: an unchanged poll stays quiet.
+                    if self.failure.with_untracked(Option::is_some) {
+                        self.failure.set(None);
+                    }
+                }
+                // The same problem again (a retry) is not news: the alert stays as it is.
+                Err(error) => {
+                    if self
+                        .failure
+                        .with_untracked(|f| f.as_ref() != Some(&error.failure))
+                    {
+                        self.failure.set(Some(error.failure.clone()));
+                    }
+                }
+            }
+            let poll_outcome = match outcome {
+                Ok(true) => Outcome::Fresh,
+                Ok(false) => Outcome::NotModified,
+                Err(error) => Outcome::failed(&error.failure, error.retry_after.as_deref(), now),
+            };
+            let next = self
+                .schedule
+                .try_update(|s| s.finish_poll(ticket, now, poll_outcome, random()))
+                .flatten();
+            // `None`: hidden, or this poll was given up as lost and a newer
+            // one owns the timer; no timer is pending either way.
+            if let Some(delay) = next {
+                self.wait(delay);
+            }
+        });
+    }
+
+    /// Usage first (it is what the monitor is for), then allocations. `Ok(true)`
+    /// when either answered `200`.
+    async fn fetch_both(self) -> Result<bool, RequestError> {
+        let api = self.api.get_value();
+        let etag = self.etags.with_value(|e| e.usage.clone());
+        let usage_fresh = match api.usage(etag.as_deref()).await? {
+            Fetched::Fresh { data, etag } => {
+                self.etags.update_value(|e| e.usage = etag);
+                self.usage.try_set(Some(data));
+                true
+            }
+            Fetched::NotModified => false,
+        };
+        let etag = self.etags.with_value(|e| e.allocations.clone());
+        let allocations_fresh = match api.allocations(etag.as_deref()).await? {
+            Fetched::Fresh { data, etag } => {
+                self.etags.update_value(|e| e.allocations = etag);
+                self.allocations.try_set(Some(data));
+                true
+            }
+            Fetched::NotModified => false,
+        };
+        Ok(usage_fresh || allocations_fresh)
+    }
+}
+
+fn random() -> f64 {
+    js_sys::Math::random()
+}
+
+fn is_page_hidden() -> bool {
+    document().hidden()
+}
