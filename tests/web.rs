@@ -599,3 +599,144 @@ async fn changes_seen_by_polling_are_announced_politely() {
     })
     .await;
 }
+
+/// `now` plus `secs`, as RFC 3339.
+fn iso_in(secs: f64) -> String {
+    let at = js_sys::Date::new(&JsValue::from_f64(js_sys::Date::now() + secs * 1000.0));
+    String::from(at.to_iso_string())
+}
+
+#[wasm_bindgen_test]
+async fn the_servers_history_draws_the_line_and_the_forecast_at_once() {
+    // An hour rising from 1 to 7 of 16, a minute apart, ending this minute.
+    let start = iso_in(-3_600.0);
+    let as_of = iso_in(0.0);
+    let points: Vec<String> = (0..61).map(|m| (1 + m / 10).to_string()).collect();
+    let history = format!(
+        r#"{{"as_of":"{as_of}","resolution_seconds":60,"pools":[{{"id":"gpu","start":"{start}",
+            "allocated":[{}],"capacity":[{}]}}]}}"#,
+        points.join(","),
+        vec!["16"; 61].join(",")
+    );
+    let _fake = FakeFetch::install(&format!(
+        r#"if (String(request.url).includes('/usage/history')) {{
+             return Promise.resolve(new Response({history:?}, {{ status: 200,
+               headers: {{ 'Content-Type': 'application/json' }} }}));
+           }}
+           return Promise.resolve(new Response('', {{ status: 503 }}));"#
+    ));
+    let (container, monitor) = setup();
+    let _handle = render(
+        &container,
+        move || view! { <UsagePanel monitor thresholds=(80.0, 95.0) /> },
+    );
+    monitor.show_usage(usage(vec![pool("gpu", "A100", 16, 7)], "t"));
+    until("the server's hour in words", || {
+        container
+            .query_selector(".sparkline-caption")
+            .unwrap()
+            .and_then(|c| c.text_content())
+            .is_some_and(|text| text.contains("Last 1 hr") && text.contains("peak 7 of 16 GPU"))
+    })
+    .await;
+    let forecast = container.query_selector(".pool-forecast").unwrap().unwrap();
+    let words = forecast.text_content().unwrap();
+    assert!(words.starts_with("Full in about 2 hr"), "{words}");
+}
+
+#[wasm_bindgen_test]
+async fn without_a_server_history_the_page_keeps_its_own_and_forecasts_nothing() {
+    let _fake = FakeFetch::install(
+        r#"return Promise.resolve(new Response('{"type":"about:blank","title":"Not Found","status":404}',
+             { status: 404, headers: { 'Content-Type': 'application/problem+json' } }));"#,
+    );
+    let (container, monitor) = setup();
+    let _handle = render(
+        &container,
+        move || view! { <UsagePanel monitor thresholds=(80.0, 95.0) /> },
+    );
+    monitor.show_usage(usage(vec![pool("gpu", "A100", 16, 7)], "t"));
+    until("the page's own minute", || {
+        container
+            .query_selector(".sparkline-caption")
+            .unwrap()
+            .and_then(|c| c.text_content())
+            .is_some_and(|text| text.contains("Last 1 min") && text.contains("peak 7 of 16"))
+    })
+    .await;
+    settle().await;
+    assert!(container
+        .query_selector(".pool-forecast")
+        .unwrap()
+        .is_none());
+}
+
+#[wasm_bindgen_test]
+async fn a_refused_extend_is_said_in_words_beside_the_row() {
+    use allocation_console::ui::allocations::extend_button::YourAllocations;
+    let _fake = FakeFetch::install(
+        r#"if (request.method !== 'PATCH') {
+             return Promise.resolve(new Response('', { status: 503 }));
+           }
+           const problem = { type: 'https://x.test/problems/forbidden', title: 'Not allowed',
+             status: 403, detail: 'al_mine belongs to alice' };
+           return Promise.resolve(new Response(JSON.stringify(problem), { status: 403,
+             headers: { 'Content-Type': 'application/problem+json' } }));"#,
+    );
+    let (container, monitor) = setup();
+    let highlight = RwSignal::new(None::<String>);
+    let _handle = render(&container, move || {
+        provide_context(YourAllocations::new("alice"));
+        view! { <AllocationsPanel monitor highlight /> }
+    });
+    let mine = Allocation {
+        id: "al_mine".into(),
+        owner: "alice".into(),
+        created_at: iso_in(-300.0),
+        expires_at: Some(iso_in(300.0)),
+        ..allocation(1)
+    };
+    let theirs = Allocation {
+        id: "al_theirs".into(),
+        owner: "bob".into(),
+        created_at: iso_in(-300.0),
+        expires_at: Some(iso_in(300.0)),
+        ..allocation(2)
+    };
+    monitor.show_allocations(Allocations {
+        as_of: "t".into(),
+        allocations: vec![mine, theirs],
+    });
+    until("Extend on your own row only", || {
+        container
+            .query_selector_all("button[data-extend]")
+            .unwrap()
+            .length()
+            == 1
+    })
+    .await;
+    let row = container
+        .query_selector("tr.expiring-soon")
+        .unwrap()
+        .unwrap();
+    assert!(row.text_content().unwrap().contains("expires soon"));
+    let extend: web_sys::HtmlElement = container
+        .query_selector("button[data-extend='al_mine']")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    assert_eq!(
+        extend.get_attribute("aria-label").as_deref(),
+        Some("Extend al_mine by 10 min")
+    );
+    extend.click();
+    until("the refusal beside the row", || {
+        row.query_selector(".row-error[role=alert]")
+            .unwrap()
+            .and_then(|e| e.text_content())
+            .is_some_and(|text| {
+                text.contains("Only the owner or an admin may change this allocation")
+            })
+    })
+    .await;
+}
