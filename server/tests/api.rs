@@ -703,9 +703,10 @@ async fn unknown_routes_and_wrong_methods_are_problems(backend: Backend) {
     problem(&reply, 405);
     assert!(reply.header("allow").unwrap().contains("GET"));
     let reply = conn
-        .send(Method::PATCH, "/api/v1/allocations/al_x", &[], None)
+        .send(Method::PUT, "/api/v1/allocations/al_x", &[], None)
         .await;
     problem(&reply, 405);
+    assert!(reply.header("allow").unwrap().contains("PATCH"));
 }
 
 async fn healthz_answers_ok(backend: Backend) {
