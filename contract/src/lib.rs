@@ -9,7 +9,7 @@ mod problem;
 mod validation;
 
 pub use problem::{problem_type, FieldError, Problem, PROBLEM_CONTENT_TYPE};
-pub use validation::{validate_request, FieldIssue};
+pub use validation::{owner_issue, validate_request, FieldIssue};
 
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +19,11 @@ pub const OWNER_MAX_CHARS: usize = 64;
 pub const NOTE_MAX_CHARS: usize = 500;
 /// Longest `Idempotency-Key`, in visible ASCII characters.
 pub const IDEMPOTENCY_KEY_MAX: usize = 255;
+/// Most units one request may ask for from a pool that sets no
+/// `max_per_request` of its own.
+pub const UNITS_PER_REQUEST_MAX: u64 = 1_000;
+/// Longest `ttl_seconds` a request may ask for: 366 days.
+pub const TTL_SECONDS_MAX: i64 = 366 * 24 * 60 * 60;
 
 /// Headers the contract names.
 pub mod headers {
@@ -54,11 +59,13 @@ impl Pool {
         self.capacity.saturating_sub(self.allocated)
     }
 
-    /// The most one request may ask for right now.
+    /// The most one request may ask for right now: the pool's
+    /// `max_per_request`, or [`UNITS_PER_REQUEST_MAX`] when it sets none, and
+    /// never more than is available.
     pub fn request_limit(&self) -> u64 {
-        let available = self.available();
         self.max_per_request
-            .map_or(available, |max| max.min(available))
+            .unwrap_or(UNITS_PER_REQUEST_MAX)
+            .min(self.available())
     }
 }
 
@@ -106,6 +113,8 @@ pub struct Allocations {
 
 /// `POST /allocations` body. `amount` and `ttl_seconds` are signed so that a
 /// negative value reaches validation and gets a field error, not a parse error.
+/// (A caller with an identity may leave `owner` out of the JSON: the server
+/// fills in the caller's name before this type is built.)
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AllocationRequest {
     pub pool: String,
@@ -138,12 +147,17 @@ mod tests {
     }
 
     #[test]
-    fn null_or_missing_max_means_availability_is_the_limit() {
+    fn null_or_missing_max_means_availability_up_to_the_ceiling() {
         let pool: Pool = serde_json::from_str(
             r#"{"id":"ip","name":"IP","unit":"IP","capacity":254,"allocated":4,"max_per_request":null}"#,
         )
         .unwrap();
         assert_eq!(pool.request_limit(), 250);
+        let big = Pool {
+            capacity: 1_000_000,
+            ..pool
+        };
+        assert_eq!(big.request_limit(), UNITS_PER_REQUEST_MAX);
     }
 
     #[test]

@@ -13,6 +13,10 @@ pub mod problem_type {
     pub const VALIDATION: &str = "validation";
     pub const NOT_FOUND: &str = "not-found";
     pub const UNAUTHORIZED: &str = "unauthorized";
+    /// A known caller acting for another owner without being an admin.
+    pub const FORBIDDEN: &str = "forbidden";
+    /// A `Host` the server does not answer for (an API without authentication).
+    pub const MISDIRECTED_REQUEST: &str = "misdirected-request";
     pub const IDEMPOTENCY_KEY_MISSING: &str = "idempotency-key-missing";
     pub const IDEMPOTENCY_KEY_REUSED: &str = "idempotency-key-reused";
     pub const IDEMPOTENCY_KEY_IN_FLIGHT: &str = "idempotency-key-in-flight";

@@ -1,18 +1,27 @@
 //! The request rules of the contract, in one place for the console's form and
 //! the server's `422`.
 
-use crate::{AllocationRequest, FieldError, NOTE_MAX_CHARS, OWNER_MAX_CHARS};
+use crate::{
+    AllocationRequest, FieldError, NOTE_MAX_CHARS, OWNER_MAX_CHARS, TTL_SECONDS_MAX,
+    UNITS_PER_REQUEST_MAX,
+};
 
 /// One broken rule. The console words it in the reader's language; the server
 /// sends [`FieldIssue::message`] in English.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FieldIssue {
     AmountBelowOne,
-    AmountOverMax { max: u64 },
+    AmountOverMax {
+        max: u64,
+    },
     OwnerEmpty,
     OwnerTooLong,
+    /// Control, bidirectional-override or zero-width characters: a name that
+    /// prints like another (`ali\u{200b}ce` as `alice`) or breaks a log line.
+    OwnerInvisibleCharacters,
     NoteTooLong,
     TtlBelowOne,
+    TtlOverMax,
 }
 
 impl FieldIssue {
@@ -20,9 +29,11 @@ impl FieldIssue {
     pub fn field(self) -> &'static str {
         match self {
             FieldIssue::AmountBelowOne | FieldIssue::AmountOverMax { .. } => "amount",
-            FieldIssue::OwnerEmpty | FieldIssue::OwnerTooLong => "owner",
+            FieldIssue::OwnerEmpty
+            | FieldIssue::OwnerTooLong
+            | FieldIssue::OwnerInvisibleCharacters => "owner",
             FieldIssue::NoteTooLong => "note",
-            FieldIssue::TtlBelowOne => "ttl_seconds",
+            FieldIssue::TtlBelowOne | FieldIssue::TtlOverMax => "ttl_seconds",
         }
     }
 
@@ -32,8 +43,12 @@ impl FieldIssue {
             FieldIssue::AmountOverMax { max } => format!("must be at most {max} per request"),
             FieldIssue::OwnerEmpty => "must not be empty".to_owned(),
             FieldIssue::OwnerTooLong => format!("must be at most {OWNER_MAX_CHARS} characters"),
+            FieldIssue::OwnerInvisibleCharacters => {
+                "must not contain control, bidirectional or zero-width characters".to_owned()
+            }
             FieldIssue::NoteTooLong => format!("must be at most {NOTE_MAX_CHARS} characters"),
             FieldIssue::TtlBelowOne => "must be at least 1 second".to_owned(),
+            FieldIssue::TtlOverMax => format!("must be at most {TTL_SECONDS_MAX} seconds"),
         }
     }
 
@@ -45,25 +60,57 @@ impl FieldIssue {
     }
 }
 
+/// Characters an owner name may not hold: C0 and C1 controls, the soft
+/// hyphen, bidirectional marks, embeddings, overrides and isolates, zero-width
+/// spaces and joiners, invisible operators, the byte-order mark and the
+/// interlinear annotation marks. `openapi.yaml`'s `owner` pattern lists the
+/// same ranges.
+pub fn is_forbidden_in_owner(c: char) -> bool {
+    matches!(c,
+        '\u{0}'..='\u{1f}'
+        | '\u{7f}'..='\u{9f}'
+        | '\u{ad}'
+        | '\u{61c}'
+        | '\u{180e}'
+        | '\u{200b}'..='\u{200f}'
+        | '\u{2028}'..='\u{202e}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{206f}'
+        | '\u{feff}'
+        | '\u{fff9}'..='\u{fffb}'
+        | '\u{e0000}'..='\u{e007f}')
+}
+
+/// What is wrong with `owner` as an owner name (also an identity's name), if
+/// anything.
+pub fn owner_issue(owner: &str) -> Option<FieldIssue> {
+    if owner.chars().any(is_forbidden_in_owner) {
+        Some(FieldIssue::OwnerInvisibleCharacters)
+    } else if owner.trim().is_empty() {
+        Some(FieldIssue::OwnerEmpty)
+    } else if owner.chars().count() > OWNER_MAX_CHARS {
+        Some(FieldIssue::OwnerTooLong)
+    } else {
+        None
+    }
+}
+
 /// Every rule of the request that does not depend on current availability
 /// (running out of units is a `409`, not a field error). `max_per_request` is
-/// the pool's limit, `None` for no limit.
+/// the pool's limit, `None` when it sets none ([`UNITS_PER_REQUEST_MAX`]
+/// then applies).
 pub fn validate_request(
     request: &AllocationRequest,
     max_per_request: Option<u64>,
 ) -> Vec<FieldIssue> {
     let mut issues = Vec::new();
+    let max = max_per_request.unwrap_or(UNITS_PER_REQUEST_MAX);
     if request.amount < 1 {
         issues.push(FieldIssue::AmountBelowOne);
-    } else if let Some(max) = max_per_request.filter(|&max| request.amount as u64 > max) {
+    } else if request.amount as u64 > max {
         issues.push(FieldIssue::AmountOverMax { max });
     }
-    let owner_chars = request.owner.trim().chars().count();
-    if owner_chars == 0 {
-        issues.push(FieldIssue::OwnerEmpty);
-    } else if request.owner.chars().count() > OWNER_MAX_CHARS {
-        issues.push(FieldIssue::OwnerTooLong);
-    }
+    issues.extend(owner_issue(&request.owner));
     if request
         .note
         .as_ref()
@@ -71,8 +118,10 @@ pub fn validate_request(
     {
         issues.push(FieldIssue::NoteTooLong);
     }
-    if request.ttl_seconds.is_some_and(|ttl| ttl < 1) {
-        issues.push(FieldIssue::TtlBelowOne);
+    match request.ttl_seconds {
+        Some(ttl) if ttl < 1 => issues.push(FieldIssue::TtlBelowOne),
+        Some(ttl) if ttl > TTL_SECONDS_MAX => issues.push(FieldIssue::TtlOverMax),
+        _ => {}
     }
     issues
 }
@@ -95,6 +144,7 @@ mod tests {
     fn a_good_request_has_no_issues() {
         assert!(validate_request(&request(4, "alice"), Some(4)).is_empty());
         assert!(validate_request(&request(1000, "alice"), None).is_empty());
+        assert!(validate_request(&request(5000, "alice"), Some(5000)).is_empty());
     }
 
     #[test]
@@ -114,6 +164,17 @@ mod tests {
     }
 
     #[test]
+    fn a_pool_without_a_max_gets_the_ceiling() {
+        assert_eq!(
+            validate_request(&request(1_000_000, "a"), None),
+            [FieldIssue::AmountOverMax {
+                max: UNITS_PER_REQUEST_MAX
+            }]
+        );
+        assert!(validate_request(&request(UNITS_PER_REQUEST_MAX as i64, "a"), None).is_empty());
+    }
+
+    #[test]
     fn owner_note_and_ttl_limits_count_characters_not_bytes() {
         assert_eq!(
             validate_request(&request(1, "   "), None),
@@ -130,5 +191,39 @@ mod tests {
         let issues = validate_request(&long, None);
         assert_eq!(issues, [FieldIssue::NoteTooLong, FieldIssue::TtlBelowOne]);
         assert_eq!(issues[1].to_field_error().field, "ttl_seconds");
+    }
+
+    #[test]
+    fn ttl_has_a_ceiling() {
+        let mut ttl = request(1, "a");
+        ttl.ttl_seconds = Some(TTL_SECONDS_MAX);
+        assert!(validate_request(&ttl, None).is_empty());
+        ttl.ttl_seconds = Some(1_000_000_000_000);
+        assert_eq!(validate_request(&ttl, None), [FieldIssue::TtlOverMax]);
+    }
+
+    #[test]
+    fn owners_with_controls_bidi_or_zero_width_characters_are_refused() {
+        for bad in [
+            "ali\u{200b}ce",
+            "nul\u{0}",
+            "line\r\nbreak",
+            "tab\there",
+            "\u{202e}ecila",
+            "bom\u{feff}",
+            "join\u{200d}er",
+            "isolate\u{2066}",
+            "tag\u{e0041}",
+            "c1\u{85}",
+        ] {
+            assert_eq!(
+                owner_issue(bad),
+                Some(FieldIssue::OwnerInvisibleCharacters),
+                "{bad:?}"
+            );
+        }
+        for good in ["alice", "Jean-Luc Picard", "김철수", "o'brien", "ops@team"] {
+            assert_eq!(owner_issue(good), None, "{good:?}");
+        }
     }
 }

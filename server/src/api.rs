@@ -1,30 +1,31 @@
 //! `/api/v1`: thin handlers over [`Store`], and the layers every API request
-//! passes (auth, admission, body limit, problem bodies, CORS).
+//! passes (identity, admission, body limit, problem bodies, CORS).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::net::SocketAddr;
+
 use allocation_contract::{
     headers as contract_headers, is_valid_idempotency_key, problem_type, validate_request,
-    AllocationRequest, Allocations, FieldError, FieldIssue, Usage,
+    Allocations, FieldIssue, Usage,
 };
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest, OriginalUri, Path, Query, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, OriginalUri, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::Value;
-use subtle::ConstantTimeEq;
+use axum::{Extension, Json, Router};
+use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::etag::none_match_hits;
-use crate::idempotency::InFlightKeys;
+use crate::idempotency::{scoped_key, InFlightKeys};
+use crate::identity::{forbidden, Authenticator, Caller};
 use crate::problem::{problem_for_bare_errors, ApiError};
+use crate::request_body::{allocation_request, JsonBody};
 use crate::store::{AllocateOutcome, ReleaseOutcome, Store};
 
 /// What the handlers share.
@@ -37,7 +38,7 @@ pub struct AppState {
 /// Limits every API request is admitted under.
 #[derive(Clone)]
 pub struct ApiLimits {
-    pub token: Option<String>,
+    pub auth: Arc<Authenticator>,
     pub allow_origins: Vec<HeaderValue>,
     pub max_concurrency: usize,
     pub request_timeout: Duration,
@@ -49,8 +50,8 @@ pub fn router(state: AppState, limits: ApiLimits) -> Router {
         slots: Arc::new(Semaphore::new(limits.max_concurrency)),
         timeout: limits.request_timeout,
     });
-    let token = Arc::new(limits.token.clone());
     let api = Router::new()
+        .route("/me", get(me))
         .route("/usage", get(usage))
         .route(
             "/allocations",
@@ -65,7 +66,7 @@ pub fn router(state: AppState, limits: ApiLimits) -> Router {
         .layer(DefaultBodyLimit::max(limits.body_limit))
         .layer(RequestBodyLimitLayer::new(limits.body_limit))
         .layer(middleware::from_fn_with_state(admission, admit))
-        .layer(middleware::from_fn_with_state(token, authorize))
+        .layer(middleware::from_fn_with_state(limits.auth, identify))
         .layer(middleware::from_fn(problem_for_bare_errors));
     if limits.allow_origins.is_empty() {
         api
@@ -90,42 +91,23 @@ fn cors(origins: Vec<HeaderValue>) -> CorsLayer {
         .max_age(Duration::from_secs(600))
 }
 
-/// `Authorization: Bearer <token>` when a token is configured, compared in
-/// constant time.
-async fn authorize(
-    State(token): State<Arc<Option<String>>>,
-    request: Request,
+/// Who is calling ([`Authenticator::authenticate`]): `401` for no one, else
+/// the [`Caller`] for the handlers.
+async fn identify(
+    State(auth): State<Arc<Authenticator>>,
+    mut request: Request,
     next: Next,
 ) -> Response {
-    let Some(expected) = token.as_deref() else {
-        return next.run(request).await;
-    };
-    // The scheme name is case-insensitive (RFC 9110 §11.1), the token is not.
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map(|value| value.as_bytes())
-        .filter(|value| value.len() > 7 && value[..7].eq_ignore_ascii_case(b"bearer "))
-        .map(|value| &value[7..]);
-    match presented {
-        Some(presented) if bool::from(presented.ct_eq(expected.as_bytes())) => {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(address)| address.ip());
+    match auth.authenticate(request.headers(), peer) {
+        Ok(caller) => {
+            request.extensions_mut().insert(caller);
             next.run(request).await
         }
-        _ => {
-            let challenge = if presented.is_some() {
-                "Bearer realm=\"allocation-api\", error=\"invalid_token\""
-            } else {
-                "Bearer realm=\"allocation-api\""
-            };
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                problem_type::UNAUTHORIZED,
-                "Authentication required",
-            )
-            .detail("send Authorization: Bearer <token>")
-            .header(header::WWW_AUTHENTICATE, challenge)
-            .into_response()
-        }
+        Err(refusal) => refusal.into_response(),
     }
 }
 
@@ -162,6 +144,21 @@ fn with_etag(etag: &str, body: Response) -> Response {
 
 fn not_modified(etag: &str) -> Response {
     with_etag(etag, StatusCode::NOT_MODIFIED.into_response())
+}
+
+/// `GET /me`.
+#[derive(Serialize)]
+struct Me<'a> {
+    name: Option<&'a str>,
+    admin: bool,
+}
+
+async fn me(Extension(caller): Extension<Caller>) -> Response {
+    Json(Me {
+        name: caller.name.as_deref(),
+        admin: caller.admin,
+    })
+    .into_response()
 }
 
 /// `GET /usage`.
@@ -209,26 +206,49 @@ async fn show_allocation(
     }
 }
 
-/// `DELETE /allocations/{id}`.
+/// `DELETE /allocations/{id}`: the owner's, or an admin's.
 async fn release_allocation(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    let not_found = || ApiError::not_found(format!("no allocation {id}"));
+    let allocation = state.store.get(&id).await?.ok_or_else(not_found)?;
+    if !caller.may_act_for(&allocation.owner) {
+        return Err(forbidden(format!(
+            "{id} belongs to {}; only its owner or an admin may release it",
+            allocation.owner
+        )));
+    }
     match state.store.release(&id).await? {
-        ReleaseOutcome::Released | ReleaseOutcome::AlreadyEnded => Ok(StatusCode::NO_CONTENT),
-        ReleaseOutcome::NotFound => Err(ApiError::not_found(format!("no allocation {id}"))),
+        ReleaseOutcome::Released => {
+            tracing::info!(by = %caller, %id, owner = %allocation.owner, "released");
+            Ok(StatusCode::NO_CONTENT)
+        }
+        ReleaseOutcome::AlreadyEnded => Ok(StatusCode::NO_CONTENT),
+        ReleaseOutcome::NotFound => Err(not_found()),
     }
 }
 
-/// `POST /allocations`.
+/// `POST /allocations`: for the caller (the default owner) or, by an admin,
+/// for anyone.
 async fn create_allocation(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(&headers)?;
-    let request = allocation_request(&body)?;
+    let request = allocation_request(&body, caller.name.as_deref())?;
+    if !caller.may_act_for(&request.owner) {
+        return Err(forbidden(format!(
+            "you may allocate for yourself ({}) only",
+            caller.name.as_deref().unwrap_or_default()
+        )));
+    }
+    // Keys are the caller's own: another identity's same key is another request.
+    let key = scoped_key(caller.name.as_deref(), &key);
     let Some(_in_flight) = state.in_flight.try_begin(&key) else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -274,6 +294,16 @@ async fn create_allocation(
             return Err(ApiError::insufficient(available, &pool_id))
         }
     };
+    if !replayed {
+        tracing::info!(
+            by = %caller,
+            id = %allocation.id,
+            pool = %allocation.pool,
+            amount = allocation.amount,
+            owner = %allocation.owner,
+            "granted"
+        );
+    }
     let location = format!("{}/{}", uri.path().trim_end_matches('/'), allocation.id);
     let mut response = (StatusCode::CREATED, Json(allocation)).into_response();
     let headers = response.headers_mut();
@@ -309,123 +339,10 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
         .ok_or_else(|| missing("an Idempotency-Key is 1 to 255 visible ASCII characters"))
 }
 
-/// A body declared as JSON: a wrong content type is `415`, too large `413`,
-/// always as a problem (never axum's plain-text rejection).
-pub struct JsonBody(pub Bytes);
-
-impl<S: Send + Sync> FromRequest<S> for JsonBody {
-    type Rejection = ApiError;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let is_json = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.split(';').next())
-            .map(|mime| mime.trim().to_ascii_lowercase())
-            .is_some_and(|mime| mime == "application/json" || mime.ends_with("+json"));
-        if !is_json {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                problem_type::MALFORMED_REQUEST,
-                "The body must be JSON",
-            )
-            .detail("send Content-Type: application/json"));
-        }
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                let status = rejection.status();
-                ApiError::http(status).detail(rejection.body_text())
-            })?;
-        Ok(JsonBody(bytes))
-    }
-}
-
-/// The request in a `POST /allocations` body. Bad JSON is `400`; a body that
-/// does not parse as a request is read again field by field so that each
-/// wrong type becomes a field error (`422`). Unknown fields are ignored.
-pub fn allocation_request(body: &[u8]) -> Result<AllocationRequest, ApiError> {
-    if let Ok(request) = serde_json::from_slice::<AllocationRequest>(body) {
-        return Ok(request);
-    }
-    let body: Value = serde_json::from_slice(body)
-        .map_err(|error| ApiError::malformed(format!("the body is not valid JSON: {error}")))?;
-    let Some(object) = body.as_object() else {
-        return Err(ApiError::malformed("the body must be a JSON object"));
-    };
-    let mut errors = Vec::new();
-    let mut error = |field: &str, message: &str| {
-        errors.push(FieldError {
-            field: field.to_owned(),
-            message: message.to_owned(),
-        })
-    };
-    let text = |field: &str, error: &mut dyn FnMut(&str, &str)| match object.get(field) {
-        Some(Value::String(text)) => Some(text.clone()),
-        None | Some(Value::Null) => {
-            error(field, "is required");
-            None
-        }
-        Some(_) => {
-            error(field, "must be a string");
-            None
-        }
-    };
-    let pool = text("pool", &mut error);
-    let owner = text("owner", &mut error);
-    let amount = match object.get("amount") {
-        Some(Value::Number(number)) => match number.as_i64() {
-            Some(amount) => Some(amount),
-            None if number.as_u64().is_some() => Some(i64::MAX),
-            None => {
-                error("amount", "must be a whole number");
-                None
-            }
-        },
-        None | Some(Value::Null) => {
-            error("amount", "is required");
-            None
-        }
-        Some(_) => {
-            error("amount", "must be a whole number");
-            None
-        }
-    };
-    let ttl_seconds = match object.get("ttl_seconds") {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(number)) if number.as_i64().is_some() => number.as_i64(),
-        Some(Value::Number(number)) if number.as_u64().is_some() => Some(i64::MAX),
-        Some(_) => {
-            error("ttl_seconds", "must be a whole number of seconds or null");
-            None
-        }
-    };
-    let note = match object.get("note") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(note)) => Some(note.clone()),
-        Some(_) => {
-            error("note", "must be a string or null");
-            None
-        }
-    };
-    match (pool, owner, amount) {
-        (Some(pool), Some(owner), Some(amount)) if errors.is_empty() => Ok(AllocationRequest {
-            pool,
-            amount,
-            owner,
-            ttl_seconds,
-            note,
-        }),
-        _ => Err(ApiError::validation(errors)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use axum::body::Body;
-    use serde_json::json;
     use tower::ServiceExt;
 
     /// A router whose `/slow` holds its admission slot until `release` fires.
@@ -491,46 +408,5 @@ mod tests {
         let late = router.oneshot(slow()).await.unwrap();
         assert_eq!(late.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(late.headers()[header::RETRY_AFTER], "1");
-    }
-
-    fn bytes(value: Value) -> Vec<u8> {
-        serde_json::to_vec(&value).unwrap()
-    }
-
-    #[test]
-    fn wrong_types_become_field_errors() {
-        let error = allocation_request(&bytes(
-            json!({"pool": 1, "amount": "2", "owner": "a", "note": 5}),
-        ))
-        .unwrap_err();
-        let fields: Vec<_> = error
-            .problem
-            .errors
-            .iter()
-            .map(|e| e.field.as_str())
-            .collect();
-        assert_eq!(fields, ["pool", "amount", "note"]);
-        assert_eq!(error.problem.status, 422);
-    }
-
-    #[test]
-    fn unknown_fields_are_ignored_and_nulls_are_absent() {
-        let request = allocation_request(&bytes(
-            json!({"pool": "p", "amount": 2, "owner": "a", "ttl_seconds": null, "extra": true}),
-        ))
-        .unwrap();
-        assert_eq!(request.amount, 2);
-        assert_eq!(request.ttl_seconds, None);
-    }
-
-    #[test]
-    fn a_non_object_is_malformed() {
-        assert_eq!(
-            allocation_request(&bytes(json!([1])))
-                .unwrap_err()
-                .problem
-                .status,
-            400
-        );
     }
 }

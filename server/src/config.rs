@@ -1,13 +1,17 @@
 //! The server's configuration, and the command line that fills it.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Parser;
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
 
 use crate::clock::Clock;
+use crate::identity::{JwtOptions, JwtVerifier, TrustedProxy, Users};
 use crate::pools::{demo_pools, load_pools_file, PoolSpec};
+use crate::serve::ServeOptions;
 use crate::store::Synchronous;
 
 /// Request bodies past this size get `413`.
@@ -19,8 +23,16 @@ pub struct ServerConfig {
     /// SQLite database file (created if missing).
     pub db: PathBuf,
     pub pools: Vec<PoolSpec>,
-    /// Bearer token every API request must carry, if set.
+    /// One shared bearer token (no identity), if set.
     pub token: Option<String>,
+    /// Named users by token hash (`--users`); empty: none.
+    pub users: Arc<Users>,
+    /// An authenticating proxy's header, believed from its addresses only.
+    pub trusted_proxy: Option<TrustedProxy>,
+    /// A portal's signed tokens.
+    pub jwt: Option<Arc<JwtVerifier>>,
+    /// Host names answered besides loopback ones, when the API is open.
+    pub allow_hosts: Vec<String>,
     /// Origins allowed by CORS (exact, e.g. `https://portal.example`); none:
     /// no CORS headers, same origin only.
     pub allow_origins: Vec<String>,
@@ -48,6 +60,10 @@ impl ServerConfig {
             db,
             pools: demo_pools(),
             token: None,
+            users: Arc::new(Users::default()),
+            trusted_proxy: None,
+            jwt: None,
+            allow_hosts: Vec::new(),
             allow_origins: Vec::new(),
             dist: None,
             frame_ancestors: "'self'".to_owned(),
@@ -63,8 +79,38 @@ impl ServerConfig {
 
 /// Reference server for the allocation API contract v1.
 #[derive(Debug, Parser)]
-#[command(name = "allocation-server", version, about)]
+#[command(
+    name = "allocation-server",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Adds a user to a users file with a fresh token, prints the token once
+    /// and writes only its SHA-256.
+    AddUser {
+        /// The users file (created if missing).
+        #[arg(long)]
+        users: PathBuf,
+        /// Make the user an admin (may act for any owner).
+        #[arg(long)]
+        admin: bool,
+        /// The user's name (the owner name of their allocations).
+        name: String,
+    },
+}
+
+/// Serving (the default command).
+#[derive(Debug, Args)]
+pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
@@ -75,9 +121,56 @@ pub struct Cli {
     /// without it, demo pools.
     #[arg(long)]
     pub pools: Option<PathBuf>,
-    /// Require `Authorization: Bearer TOKEN` on the API.
-    #[arg(long, env = "ALLOCATION_SERVER_TOKEN", hide_env_values = true)]
+    /// One shared bearer token for the API, no identity (for demos; visible in
+    /// `ps`: prefer --token-file or the environment).
+    #[arg(
+        long,
+        env = "ALLOCATION_SERVER_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "token_file"
+    )]
     pub token: Option<String>,
+    /// The shared token, read from this file (first line).
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Users file (TOML `[[user]] name, token_sha256, admin`): bearer tokens
+    /// that name a user. See the `add-user` command.
+    #[arg(long, value_name = "FILE")]
+    pub users: Option<PathBuf>,
+    /// Take the user's name from this header (set by an authenticating proxy),
+    /// on connections from --trusted-proxy addresses only.
+    #[arg(long, value_name = "NAME", requires = "trusted_proxies")]
+    pub trust_proxy_header: Option<String>,
+    /// Address or CIDR of the authenticating proxy (repeatable).
+    #[arg(
+        long = "trusted-proxy",
+        value_name = "CIDR",
+        requires = "trust_proxy_header"
+    )]
+    pub trusted_proxies: Vec<String>,
+    /// PEM public key (RSA, EC P-256/P-384, Ed25519) that signs a portal's JWTs.
+    #[arg(long, value_name = "FILE", requires_all = ["jwt_issuer", "jwt_audience"])]
+    pub jwt_public_key: Option<PathBuf>,
+    /// The `iss` the JWTs must carry.
+    #[arg(long, value_name = "ISSUER", requires = "jwt_public_key")]
+    pub jwt_issuer: Option<String>,
+    /// The `aud` the JWTs must carry (this API's name at the portal).
+    #[arg(long, value_name = "AUDIENCE", requires = "jwt_public_key")]
+    pub jwt_audience: Option<String>,
+    /// The claim naming the user.
+    #[arg(long, value_name = "CLAIM", default_value = "sub")]
+    pub jwt_user_claim: String,
+    /// The claim that can make an admin (a string or an array of strings).
+    #[arg(long, value_name = "CLAIM", default_value = "roles")]
+    pub jwt_admin_claim: String,
+    /// The value of --jwt-admin-claim that makes an admin; without it, no JWT
+    /// caller is an admin.
+    #[arg(long, value_name = "VALUE", requires = "jwt_public_key")]
+    pub jwt_admin_value: Option<String>,
+    /// Host name answered when the API has no authentication, besides
+    /// loopback ones (repeatable; guards against DNS rebinding).
+    #[arg(long = "allow-host", value_name = "NAME")]
+    pub allow_hosts: Vec<String>,
     /// Allow this origin by CORS (repeatable); default: same origin only.
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
     pub allow_origins: Vec<String>,
@@ -96,13 +189,45 @@ pub struct Cli {
     /// Seconds an API request may take before it is answered with 503.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub request_timeout: u64,
+    /// Connections served at once; more wait to be accepted.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// Seconds a request's headers may take to arrive.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout: u64,
+    /// Seconds without a byte moving after which a connection is closed.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout: u64,
+    /// Seconds SIGTERM waits for requests in progress before closing the rest.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub shutdown_timeout: u64,
     /// When a write is acknowledged: `full` = on disk (survives power loss),
     /// `normal` = handed to the OS (survives kill -9, not power loss).
     #[arg(long, value_enum, default_value_t = Synchronous::Full)]
     pub synchronous: Synchronous,
 }
 
-impl Cli {
+/// The first line of a token file, which must not be empty.
+fn read_token_file(path: &Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read --token-file {}", path.display()))?;
+    let token = text.lines().next().unwrap_or_default().trim().to_owned();
+    if token.is_empty() {
+        bail!("--token-file {} is empty", path.display());
+    }
+    Ok(token)
+}
+
+impl ServeArgs {
+    pub fn serve_options(&self) -> ServeOptions {
+        ServeOptions {
+            max_connections: self.max_connections as usize,
+            header_read_timeout: Duration::from_secs(self.header_read_timeout),
+            idle_timeout: Duration::from_secs(self.idle_timeout),
+            shutdown_timeout: Duration::from_secs(self.shutdown_timeout),
+        }
+    }
+
     pub fn into_config(self) -> anyhow::Result<ServerConfig> {
         let pools = match &self.pools {
             Some(path) => load_pools_file(path)?,
@@ -116,9 +241,47 @@ impl Cli {
         } else {
             self.connect_src
         };
+        let token = match &self.token_file {
+            Some(path) => Some(read_token_file(path)?),
+            None => self.token.filter(|token| !token.is_empty()),
+        };
+        let users = match &self.users {
+            Some(path) => Users::load(path)?,
+            None => Users::default(),
+        };
+        let trusted_proxy = self
+            .trust_proxy_header
+            .as_deref()
+            .map(|header| TrustedProxy::new(header, &self.trusted_proxies))
+            .transpose()?;
+        let jwt = match &self.jwt_public_key {
+            Some(path) => {
+                let pem = std::fs::read(path)
+                    .with_context(|| format!("cannot read --jwt-public-key {}", path.display()))?;
+                let options = JwtOptions {
+                    issuer: self.jwt_issuer.unwrap_or_default(),
+                    audience: self.jwt_audience.unwrap_or_default(),
+                    user_claim: self.jwt_user_claim,
+                    admin_claim: self.jwt_admin_claim,
+                    admin_value: self.jwt_admin_value,
+                };
+                Some(Arc::new(JwtVerifier::new(&pem, options)?))
+            }
+            None => None,
+        };
+        let mut allow_hosts = self.allow_hosts;
+        // A server listening on one non-loopback address answers for it.
+        let ip = self.listen.ip();
+        if !ip.is_unspecified() && !ip.is_loopback() {
+            allow_hosts.push(ip.to_string());
+        }
         Ok(ServerConfig {
             pools,
-            token: self.token.filter(|token| !token.is_empty()),
+            token,
+            users: Arc::new(users),
+            trusted_proxy,
+            jwt,
+            allow_hosts,
             allow_origins: self.allow_origins,
             dist,
             frame_ancestors: self.frame_ancestors,
@@ -128,5 +291,68 @@ impl Cli {
             synchronous: self.synchronous,
             ..ServerConfig::demo(self.db)
         })
+    }
+}
+
+/// An `--allow-origin` as a browser sends it in `Origin`:
+/// `http(s)://host[:port]`, no path, no credentials; never `*` or `null`
+/// (the origin of sandboxed frames and files, which any page can make).
+pub fn check_origin(origin: &str) -> anyhow::Result<axum::http::HeaderValue> {
+    let trimmed = origin.trim_end_matches('/');
+    let refuse = |why: &str| anyhow::anyhow!("--allow-origin {origin:?}: {why}");
+    if trimmed == "*" {
+        return Err(refuse("list origins one by one; `*` is not allowed"));
+    }
+    if trimmed.eq_ignore_ascii_case("null") {
+        return Err(refuse(
+            "`null` is the origin of sandboxed frames and local files, which any page can \
+             claim; it is not allowed",
+        ));
+    }
+    let uri: axum::http::Uri = trimmed
+        .parse()
+        .map_err(|_| refuse("not an origin (e.g. https://portal.example)"))?;
+    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+    let bare = uri
+        .path_and_query()
+        .is_none_or(|path| path.as_str().is_empty() || path.as_str() == "/");
+    let authority_ok = uri
+        .authority()
+        .is_some_and(|authority| !authority.as_str().contains('@') && !authority.host().is_empty());
+    if !(scheme_ok && bare && authority_ok) {
+        return Err(refuse(
+            "an origin is http:// or https://, a host and maybe a port, nothing more \
+             (e.g. https://portal.example)",
+        ));
+    }
+    axum::http::HeaderValue::from_str(trimmed).map_err(|_| refuse("not a valid header value"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_exact_http_origins() {
+        for good in [
+            "https://portal.example",
+            "http://127.0.0.1:8080/",
+            "https://[::1]:9",
+        ] {
+            assert!(check_origin(good).is_ok(), "{good}");
+        }
+        for (bad, words) in [
+            ("*", "one by one"),
+            ("null", "null"),
+            ("NULL", "null"),
+            ("portal.example", "an origin is"),
+            ("ftp://portal.example", "an origin is"),
+            ("https://portal.example/app", "an origin is"),
+            ("https://user@portal.example", "an origin is"),
+            ("https://portal.example\n", "origin"),
+        ] {
+            let error = check_origin(bad).unwrap_err().to_string();
+            assert!(error.contains(words), "{bad:?}: {error}");
+        }
     }
 }

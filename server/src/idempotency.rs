@@ -4,6 +4,17 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
+/// The key as kept (in flight and in the store): a named caller's keys are
+/// prefixed with the name and U+001F, which neither a name nor a key may hold,
+/// so two identities' keys never meet; keys without an identity stay as
+/// sent (as they were before identities).
+pub fn scoped_key(identity: Option<&str>, key: &str) -> String {
+    match identity {
+        Some(name) => format!("{name}\u{1f}{key}"),
+        None => key.to_owned(),
+    }
+}
+
 #[derive(Clone, Default)]
 pub struct InFlightKeys {
     keys: Arc<Mutex<HashSet<String>>>,
@@ -35,6 +46,15 @@ impl Drop for InFlightGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scoped_keys_never_meet_across_identities() {
+        assert_eq!(scoped_key(None, "k"), "k");
+        assert_ne!(scoped_key(Some("alice"), "k"), scoped_key(Some("bob"), "k"));
+        assert_ne!(scoped_key(Some("alice"), "k"), scoped_key(None, "k"));
+        // "a" + "b\x1fk" cannot be spelled: keys are visible ASCII.
+        assert_ne!(scoped_key(Some("a"), "bk"), scoped_key(Some("ab"), "k"));
+    }
 
     #[test]
     fn a_key_is_in_flight_until_its_guard_drops() {

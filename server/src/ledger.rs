@@ -43,12 +43,15 @@ pub struct Ledger {
     expiries: BTreeSet<(i64, String)>,
     /// Bumped by every change: the cheap half of the ETag.
     version: u64,
+    /// When the last change was applied (or the ledger was loaded), Unix ms.
+    changed_at_ms: i64,
 }
 
 impl Ledger {
-    /// Pools as configured, with the grants still live in storage. Grants of a
-    /// pool no longer configured are left out (they stay readable by id).
-    pub fn new(specs: Vec<PoolSpec>, grants: Vec<Grant>) -> Self {
+    /// Pools as configured, with the grants still live in storage at
+    /// `now_ms`. Grants of a pool no longer configured are left out (they
+    /// stay readable by id).
+    pub fn new(specs: Vec<PoolSpec>, grants: Vec<Grant>, now_ms: i64) -> Self {
         let pool_index = specs
             .iter()
             .enumerate()
@@ -74,6 +77,7 @@ impl Ledger {
             active: HashMap::new(),
             expiries: BTreeSet::new(),
             version: 0,
+            changed_at_ms: now_ms,
         };
         for grant in grants {
             ledger.index_grant(grant);
@@ -90,8 +94,10 @@ impl Ledger {
         self.active.get(id)
     }
 
-    pub fn apply(&mut self, change: &Change) {
+    /// Applies `change`, made at `at_ms`.
+    pub fn apply(&mut self, change: &Change, at_ms: i64) {
         self.version += 1;
+        self.changed_at_ms = self.changed_at_ms.max(at_ms);
         match change {
             Change::Grant(grant) => {
                 self.pools[grant.pool].units.take(&grant.units);
@@ -136,6 +142,17 @@ impl Ledger {
     pub fn etag(&self, boot: u32, now_ms: i64) -> String {
         let expired = self.expired(now_ms).count();
         format!("\"{boot:08x}-{}-{expired}\"", self.version)
+    }
+
+    /// The instant the listings at `now_ms` are current from: the last change
+    /// or the last expiry, whichever is later. A function of the state the
+    /// ETag names, so one tag always means one body, `as_of` included.
+    pub fn as_of(&self, now_ms: i64) -> i64 {
+        let last_expiry = self
+            .expired(now_ms)
+            .last()
+            .and_then(|grant| grant.expires_at_ms);
+        last_expiry.map_or(self.changed_at_ms, |at| at.max(self.changed_at_ms))
     }
 
     /// Every configured pool with what is allocated at `now_ms`.
@@ -209,19 +226,17 @@ mod tests {
     }
 
     fn ledger() -> Ledger {
-        Ledger::new(vec![PoolSpec::new("p", "P", "u", 10, None)], Vec::new())
+        Ledger::new(vec![PoolSpec::new("p", "P", "u", 10, None)], Vec::new(), 0)
     }
 
     #[test]
     fn expiry_stops_counting_at_its_instant_and_changes_the_tag() {
         let mut ledger = ledger();
-        ledger.apply(&Change::Grant(Box::new(grant(
-            1,
-            "a",
-            vec![0, 1],
-            Some(1_000),
-        ))));
-        ledger.apply(&Change::Grant(Box::new(grant(2, "b", vec![2], None))));
+        ledger.apply(
+            &Change::Grant(Box::new(grant(1, "a", vec![0, 1], Some(1_000)))),
+            10,
+        );
+        ledger.apply(&Change::Grant(Box::new(grant(2, "b", vec![2], None))), 20);
         assert_eq!(ledger.usage(999)[0].allocated, 3);
         assert_eq!(ledger.usage(1_000)[0].allocated, 1, "expired at expires_at");
         assert_ne!(ledger.etag(7, 999), ledger.etag(7, 1_000));
@@ -241,7 +256,7 @@ mod tests {
         assert_eq!(sweep.len(), 1);
         let before = ledger.etag(7, 1_000);
         for change in &sweep {
-            ledger.apply(change);
+            ledger.apply(change, 1_000);
         }
         assert_ne!(ledger.etag(7, 1_000), before, "every change moves the tag");
         assert_eq!(ledger.usage(1_000)[0].allocated, 1);
@@ -249,20 +264,38 @@ mod tests {
     }
 
     #[test]
+    fn as_of_moves_with_the_tag_and_only_with_it() {
+        let mut ledger = ledger();
+        assert_eq!(ledger.as_of(5_000), 0, "loaded at 0, unchanged since");
+        ledger.apply(
+            &Change::Grant(Box::new(grant(1, "a", vec![0], Some(3_000)))),
+            1_000,
+        );
+        for now in [1_000, 2_999] {
+            assert_eq!(
+                (ledger.as_of(now), ledger.etag(1, now)),
+                (1_000, ledger.etag(1, 1_000))
+            );
+        }
+        assert_eq!(ledger.as_of(3_000), 3_000, "the expiry is a change");
+        assert_eq!(ledger.as_of(9_000), 3_000);
+        assert_eq!(ledger.etag(1, 3_000), ledger.etag(1, 9_000));
+        assert_ne!(ledger.etag(1, 2_999), ledger.etag(1, 3_000));
+    }
+
+    #[test]
     fn listing_is_newest_first_and_filters_by_owner() {
         let mut ledger = ledger();
         for (seq, id) in [(1, "old"), (3, "new"), (2, "mid")] {
-            ledger.apply(&Change::Grant(Box::new(grant(
+            ledger.apply(
+                &Change::Grant(Box::new(grant(seq, id, vec![seq as u32], None))),
                 seq,
-                id,
-                vec![seq as u32],
-                None,
-            ))));
+            );
         }
         let ids: Vec<_> = ledger.active(None, 0).into_iter().map(|a| a.id).collect();
         assert_eq!(ids, ["new", "mid", "old"]);
         assert!(ledger.active(Some("nobody"), 0).is_empty());
-        ledger.apply(&Change::Return("mid".to_owned()));
+        ledger.apply(&Change::Return("mid".to_owned()), 9);
         assert_eq!(ledger.usage(0)[0].allocated, 2);
     }
 }

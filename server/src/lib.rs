@@ -3,24 +3,27 @@
 //!
 //! ```no_run
 //! # async fn run() -> anyhow::Result<()> {
-//! use allocation_server::{app, serve, ServerConfig};
+//! use allocation_server::{app, serve, ServeOptions, ServerConfig};
 //! let router = app(ServerConfig::demo("allocations.db".into())).await?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-//! serve(listener, router).await?;
+//! serve(listener, router, ServeOptions::default()).await?;
 //! # Ok(()) }
 //! ```
 //!
-//! - [`ServerConfig::demo`]: demo pools, no token, no CORS, no console.
+//! - [`ServerConfig::demo`]: demo pools, no authentication, no CORS, no console.
 //! - [`app`]: the whole router with every layer; [`app_with_state`] also
 //!   hands back the [`AppState`] (tests hold idempotency keys in flight).
-//! - [`serve`]: serves a router until SIGINT/SIGTERM, then drains.
+//! - [`serve`]: serves a router until SIGINT/SIGTERM, then drains;
+//!   [`serve_until`] until any future completes.
 //!
 //! Layout: [`config`] (the configuration and the command line), [`pools`]
 //! (demo pools, pools files), [`store`] (SQLite and the group-committing
 //! writer thread) over [`ledger`] (what is granted, in memory) and
 //! [`allocator`] (which units, pure), [`api`] (thin handlers and the API's
-//! layers), [`problem`] (the one error type), [`etag`], [`idempotency`],
-//! [`static_files`] (the console with its CSP nonce), [`clock`].
+//! layers), [`identity`] (who is calling), [`request_body`] (reading a
+//! request), [`problem`] (the one error type), [`etag`], [`idempotency`],
+//! [`host`] (the `Host` allow-list), [`static_files`] (the console with its
+//! CSP nonce), [`serve`] (connections under slow clients), [`clock`].
 //!
 //! One server per database: the store holds an exclusive lock on
 //! `<db>.lock` while it is open, since each server keeps its own in-memory
@@ -31,15 +34,22 @@ pub mod api;
 pub mod clock;
 pub mod config;
 pub mod etag;
+pub mod host;
 pub mod idempotency;
+pub mod identity;
 pub mod ledger;
 pub mod pools;
 pub mod problem;
+pub mod request_body;
+pub mod serve;
 pub mod static_files;
 pub mod store;
 
-use anyhow::{bail, Context};
+use std::sync::Arc;
+
+use anyhow::Context;
 use axum::http::{header, HeaderValue};
+use axum::middleware;
 use axum::routing::get;
 use axum::{Json, Router};
 use tower_http::compression::predicate::{DefaultPredicate, Predicate};
@@ -52,6 +62,7 @@ pub use api::AppState;
 pub use clock::Clock;
 pub use config::{Cli, ServerConfig};
 pub use pools::PoolSpec;
+pub use serve::{serve_until, ServeOptions};
 pub use store::Synchronous;
 
 /// The full router: `/api/v1`, `/healthz` and the console, with logging,
@@ -62,16 +73,23 @@ pub async fn app(config: ServerConfig) -> anyhow::Result<Router> {
 
 /// [`app`], and the state its handlers share.
 pub async fn app_with_state(config: ServerConfig) -> anyhow::Result<(Router, AppState)> {
-    let mut allow_origins = Vec::new();
-    for origin in &config.allow_origins {
-        if origin == "*" {
-            bail!("--allow-origin: list origins one by one; `*` is not allowed");
-        }
-        allow_origins.push(
-            HeaderValue::from_str(origin.trim_end_matches('/'))
-                .with_context(|| format!("--allow-origin {origin:?} is not a valid origin"))?,
-        );
-    }
+    let allow_origins = config
+        .allow_origins
+        .iter()
+        .map(|origin| config::check_origin(origin))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let csp = static_files::CspSources {
+        connect_src: config.connect_src.clone(),
+        frame_ancestors: config.frame_ancestors.clone(),
+    };
+    csp.check()?;
+    let auth = Arc::new(identity::Authenticator {
+        shared_token: config.token.clone(),
+        users: Arc::clone(&config.users),
+        proxy: config.trusted_proxy.clone(),
+        jwt: config.jwt.clone(),
+    });
+    let hosts = host::HostAllowList::new(&config.allow_hosts)?;
     let (db, pools, clock) = (
         config.db.clone(),
         config.pools.clone(),
@@ -86,21 +104,25 @@ pub async fn app_with_state(config: ServerConfig) -> anyhow::Result<(Router, App
         store,
         in_flight: idempotency::InFlightKeys::default(),
     };
+    let open = auth.is_open();
     let limits = api::ApiLimits {
-        token: config.token.clone(),
+        auth,
         allow_origins,
         max_concurrency: config.max_concurrency.max(1),
         request_timeout: config.request_timeout,
         body_limit: config.body_limit,
     };
-    let csp = static_files::CspSources {
-        connect_src: config.connect_src.clone(),
-        frame_ancestors: config.frame_ancestors.clone(),
-    };
-    let router = Router::new()
+    let mut router = Router::new()
         .nest("/api/v1", api::router(state.clone(), limits))
         .route("/healthz", get(healthz))
-        .merge(static_files::router(config.dist.clone(), csp))
+        .merge(static_files::router(config.dist.clone(), csp));
+    if open {
+        router = router.layer(middleware::from_fn_with_state(
+            Arc::new(hosts),
+            host::check_host,
+        ));
+    }
+    let router = router
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -140,19 +162,17 @@ async fn healthz() -> Json<serde_json::Value> {
 }
 
 /// Serves `router` on `listener` until SIGINT or SIGTERM, then lets requests
-/// in progress finish. The signal handlers are in place when this returns (before
-/// the future is first polled), so a signal sent right after start-up is not
-/// lost. Call it inside a tokio runtime.
+/// in progress finish within `options.shutdown_timeout`. The signal handlers
+/// are in place when this returns (before the future is first polled), so a
+/// signal sent right after start-up is not lost. Call it inside a tokio
+/// runtime.
 pub fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
+    options: ServeOptions,
 ) -> impl std::future::Future<Output = std::io::Result<()>> {
     let shutdown = shutdown_signal();
-    async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await
-    }
+    serve_until(listener, router, options, shutdown)
 }
 
 fn shutdown_signal() -> impl std::future::Future<Output = ()> {

@@ -1,12 +1,15 @@
 //! Serves the console (`--dist`) with a Content-Security-Policy that lets the
 //! wasm app start and nothing else run: Trunk's inline start-up script gets a
-//! fresh nonce on every response.
+//! fresh nonce on every response. Only files inside the folder are served:
+//! no dotfiles (`/.env`, `/.git/`), nothing a symbolic link leads out to.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use axum::extract::State;
+use anyhow::bail;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -23,7 +26,29 @@ pub struct CspSources {
     pub frame_ancestors: String,
 }
 
+/// A CSP source or `frame-ancestors` list: visible ASCII and spaces, and no
+/// `;` or `,` (which would end the directive or the policy).
+fn check_csp_value(flag: &str, value: &str) -> anyhow::Result<()> {
+    let fine = !value.trim().is_empty()
+        && value
+            .bytes()
+            .all(|b| (b == b' ' || b.is_ascii_graphic()) && b != b';' && b != b',');
+    if !fine {
+        bail!("{flag} {value:?}: a CSP source list is visible ASCII separated by spaces, without `;` or `,`");
+    }
+    Ok(())
+}
+
 impl CspSources {
+    /// Refuses values that would break the header or smuggle in a directive.
+    pub fn check(&self) -> anyhow::Result<()> {
+        check_csp_value("--frame-ancestors", &self.frame_ancestors)?;
+        for source in &self.connect_src {
+            check_csp_value("--connect-src", source)?;
+        }
+        Ok(())
+    }
+
     /// The policy, with `nonce` allowed to run inline scripts if given.
     pub fn policy(&self, nonce: Option<&str>) -> String {
         let nonce = nonce.map_or(String::new(), |nonce| format!(" 'nonce-{nonce}'"));
@@ -52,18 +77,79 @@ pub fn router(dist: Option<PathBuf>, csp: CspSources) -> Router {
     let Some(dist) = dist else {
         return Router::new().route("/", get(no_console));
     };
-    let plain_policy = HeaderValue::from_str(&csp.policy(None)).expect("valid CSP header");
+    // Checked by `CspSources::check` at start-up; a bad value still never panics.
+    let plain_policy = HeaderValue::from_str(&csp.policy(None))
+        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"));
     let files = ServeDir::new(&dist).append_index_html_on_directories(false);
+    let root = Arc::new(std::fs::canonicalize(&dist).unwrap_or_else(|_| dist.clone()));
     let site = Arc::new(Site { dist, csp });
     Router::new()
         .route("/", get(index))
         .route("/index.html", get(index))
         .with_state(site)
         .fallback_service(files)
+        .layer(middleware::from_fn_with_state(root, only_inside))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             plain_policy,
         ))
+}
+
+/// `%XX` decoded (as `ServeDir` decodes the path before it opens the file).
+fn percent_decoded(path: &str) -> Vec<u8> {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let hex = bytes
+            .get(index + 1..index + 3)
+            .and_then(|pair| std::str::from_utf8(pair).ok())
+            .and_then(|pair| u8::from_str_radix(pair, 16).ok());
+        match (bytes[index], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                index += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                index += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Whether the request path may name a file to serve from `root`: no segment
+/// starting with `.`, and (when the file exists) its real path inside `root`.
+async fn is_servable(root: &Path, path: &str) -> bool {
+    let decoded = percent_decoded(path);
+    let Ok(decoded) = std::str::from_utf8(&decoded) else {
+        return false;
+    };
+    let segments: Vec<&str> = decoded
+        .split(['/', '\\'])
+        .filter(|s| !s.is_empty())
+        .collect();
+    if segments.iter().any(|segment| segment.starts_with('.')) {
+        return false;
+    }
+    let candidate = segments
+        .iter()
+        .fold(root.to_path_buf(), |path, s| path.join(s));
+    match tokio::fs::canonicalize(&candidate).await {
+        Ok(real) => real.starts_with(root),
+        // Missing: `ServeDir` answers 404 itself.
+        Err(_) => true,
+    }
+}
+
+/// Middleware: `404` for dotfiles and for what links lead outside of `root`.
+async fn only_inside(State(root): State<Arc<PathBuf>>, request: Request, next: Next) -> Response {
+    if is_servable(&root, request.uri().path()).await {
+        next.run(request).await
+    } else {
+        (StatusCode::NOT_FOUND, "not found\n").into_response()
+    }
 }
 
 async fn no_console() -> &'static str {
@@ -151,6 +237,59 @@ mod tests {
         assert!(out.contains(r#"<script src="/x.js">"#), "{out}");
         assert!(out.contains(r#"<script nonce="old">2"#), "{out}");
         assert!(out.contains("<scripts>"), "{out}");
+    }
+
+    #[test]
+    fn csp_values_that_would_break_the_header_are_refused() {
+        let csp = |frame_ancestors: &str, connect: &str| CspSources {
+            connect_src: vec![connect.into()],
+            frame_ancestors: frame_ancestors.into(),
+        };
+        assert!(csp("'self' https://portal.example", "'self'")
+            .check()
+            .is_ok());
+        for (frame, connect) in [
+            ("'self'\nX-Evil: 1", "'self'"),
+            ("'self'; script-src *", "'self'"),
+            ("'self'", "https://a.example, https://b.example"),
+            ("", "'self'"),
+            ("'self'", "ünïcode"),
+        ] {
+            let error = csp(frame, connect).check().unwrap_err().to_string();
+            assert!(error.contains("CSP source list"), "{error}");
+        }
+    }
+
+    #[tokio::test]
+    async fn dotfiles_and_links_out_of_the_folder_are_not_servable() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret.txt"), "s").unwrap();
+        let dist = tempfile::tempdir().unwrap();
+        std::fs::write(dist.path().join("app.js"), "1").unwrap();
+        std::fs::write(dist.path().join(".env"), "TOKEN=x").unwrap();
+        let root = std::fs::canonicalize(dist.path()).unwrap();
+        assert!(is_servable(&root, "/app.js").await);
+        assert!(is_servable(&root, "/missing.js").await);
+        for hidden in [
+            "/.env",
+            "/%2eenv",
+            "/%2Egit/config",
+            "/a/../.env",
+            "/x/.hidden/y",
+        ] {
+            assert!(!is_servable(&root, hidden).await, "{hidden}");
+        }
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(outside.path(), dist.path().join("out")).unwrap();
+            std::os::unix::fs::symlink(dist.path().join("app.js"), dist.path().join("in.js"))
+                .unwrap();
+            assert!(!is_servable(&root, "/out/secret.txt").await);
+            assert!(
+                is_servable(&root, "/in.js").await,
+                "links inside stay servable"
+            );
+        }
     }
 
     #[test]

@@ -156,7 +156,7 @@ impl Store {
         let checkpoints = start_checkpointer(open(path, synchronous)?)?;
         let reader = open(path, synchronous)?;
         let grants = load_grants(&writer, &pools, clock.now_ms())?;
-        let ledger = Ledger::new(pools, grants);
+        let ledger = Ledger::new(pools, grants, clock.now_ms());
         let published = Arc::new(RwLock::new(ledger.clone()));
         let (commands, queue) = mpsc::channel();
         let stats = Arc::new(WriterStats::default());
@@ -212,19 +212,24 @@ impl Store {
             .etag(self.boot, now)
     }
 
-    /// Usage now, and its ETag.
+    /// Usage now, as of when it last changed, and its ETag.
     pub fn usage(&self) -> (String, Vec<Pool>, String) {
         let now = self.clock.now_ms();
         let ledger = self.published.read().expect("ledger lock");
-        (rfc3339(now), ledger.usage(now), ledger.etag(self.boot, now))
+        (
+            rfc3339(ledger.as_of(now)),
+            ledger.usage(now),
+            ledger.etag(self.boot, now),
+        )
     }
 
-    /// Active allocations now, newest first, and the ETag.
+    /// Active allocations now, newest first, as of when they last changed,
+    /// and the ETag.
     pub fn active(&self, owner: Option<&str>) -> (String, Vec<Allocation>, String) {
         let now = self.clock.now_ms();
         let ledger = self.published.read().expect("ledger lock");
         (
-            rfc3339(now),
+            rfc3339(ledger.as_of(now)),
             ledger.active(owner, now),
             ledger.etag(self.boot, now),
         )
@@ -568,7 +573,7 @@ impl Writer {
         // the units' return.
         let mut changes = self.working.expiry_changes(now);
         for change in &changes {
-            self.working.apply(change);
+            self.working.apply(change, now);
         }
         let mut replies = Vec::with_capacity(batch.len());
         let mut failed = Vec::new();
@@ -584,7 +589,7 @@ impl Writer {
                 } => match self.allocate(&request, key.as_deref(), now) {
                     Ok((outcome, change)) => {
                         if let Some(change) = change {
-                            self.working.apply(&change);
+                            self.working.apply(&change, now);
                             changes.push(change);
                         }
                         replies.push(Reply::Allocate(reply, outcome));
@@ -595,7 +600,7 @@ impl Writer {
                 Command::Release { id, reply } => match self.release(&id, now) {
                     Ok((outcome, change)) => {
                         if let Some(change) = change {
-                            self.working.apply(&change);
+                            self.working.apply(&change, now);
                             changes.push(change);
                         }
                         replies.push(Reply::Release(reply, outcome));
@@ -639,7 +644,7 @@ impl Writer {
         {
             let mut published = self.published.write().expect("ledger lock");
             for change in &changes {
-                published.apply(change);
+                published.apply(change, now);
             }
         }
         for reply in replies {

@@ -77,10 +77,13 @@ impl Connection {
         headers: &[(&str, &str)],
         body: Option<Vec<u8>>,
     ) -> Result<Reply, hyper::Error> {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", "127.0.0.1");
+        let mut request = Request::builder().method(method).uri(path);
+        if !headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("host"))
+        {
+            request = request.header("host", "127.0.0.1");
+        }
         for (name, value) in headers {
             request = request.header(
                 HeaderName::from_bytes(name.as_bytes()).expect("header name"),

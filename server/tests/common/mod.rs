@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use allocation_contract::{Allocation, Problem, Usage};
-use allocation_server::{app_with_state, AppState, ServerConfig};
+use allocation_server::{app_with_state, serve_until, AppState, ServeOptions, ServerConfig};
 use serde_json::{json, Value};
 
 pub use http::{Connection, Reply};
@@ -32,8 +32,13 @@ pub fn temp_dir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")
 }
 
-/// Serves `config` on 127.0.0.1:0.
+/// Serves `config` on 127.0.0.1:0 with the default connection limits.
 pub async fn start(config: ServerConfig) -> TestServer {
+    start_with(config, ServeOptions::default()).await
+}
+
+/// Serves `config` on 127.0.0.1:0 with the server's own loop and `options`.
+pub async fn start_with(config: ServerConfig, options: ServeOptions) -> TestServer {
     let db = config.db.clone();
     let (router, state) = app_with_state(config).await.expect("app");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -42,12 +47,11 @@ pub async fn start(config: ServerConfig) -> TestServer {
     let address = listener.local_addr().expect("address");
     let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = stop.await;
-            })
-            .await
-            .expect("serve");
+        serve_until(listener, router, options, async {
+            let _ = stop.await;
+        })
+        .await
+        .expect("serve");
     });
     TestServer {
         address,
