@@ -4,12 +4,14 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::JsCast;
 
-use crate::core::config::{parse_config_json, resolve_config, Config, ConfigIssue, Theme};
+use crate::core::config::{resolve_config, Config, ConfigIssue, Theme};
 use crate::core::i18n::{tr, Lang, Text};
 use crate::core::lang::default_lang;
 use crate::transport::{fetch_config_file, Api};
 use crate::ui::allocations::allocations_panel::AllocationsPanel;
 use crate::ui::config_problems::ConfigProblems;
+use crate::ui::identity::signed_in::SignedIn;
+use crate::ui::identity::token_prompt::TokenPrompt;
 use crate::ui::monitor::announcer::LiveRegion;
 use crate::ui::monitor::live_monitor::use_live_monitor;
 use crate::ui::monitor::status_line::StatusLine;
@@ -39,17 +41,10 @@ pub fn App(attributes: Vec<(String, String)>, query: Vec<(String, String)>) -> i
     let resolved = RwSignal::new(None::<(Config, Vec<ConfigIssue>)>);
     spawn_local(async move {
         let mut unreadable = None;
-        let file = match fetch_config_file().await {
-            Ok(Some(text)) => parse_config_json(&text).unwrap_or_else(|failure| {
-                unreadable = Some(failure);
-                Vec::new()
-            }),
-            Ok(None) => Vec::new(),
-            Err(failure) => {
-                unreadable = Some(failure);
-                Vec::new()
-            }
-        };
+        let file = fetch_config_file().await.unwrap_or_else(|failure| {
+            unreadable = Some(failure);
+            Vec::new()
+        });
         let (config, mut issues) = resolve_config(&file, &attributes, &query);
         if let Some(failure) = unreadable {
             issues.insert(0, ConfigIssue::file_unreadable(failure));
@@ -84,8 +79,10 @@ fn Console(config: Config, issues: Vec<ConfigIssue>) -> impl IntoView {
         <LiveRegion>
         <header class="console-header">
             <h1>{tr(lang, Text::AppTitle)}</h1>
+            <SignedIn monitor />
             <StatusLine monitor />
         </header>
+        <TokenPrompt monitor />
         <ConfigProblems issues />
         <UsagePanel monitor thresholds />
         <div class="console-work">

@@ -5,6 +5,7 @@ pub mod alert;
 pub mod allocations;
 pub mod app;
 pub mod config_problems;
+pub mod identity;
 pub mod intl;
 pub mod monitor;
 pub mod request;

@@ -34,12 +34,24 @@ pub enum Fault {
     MalformedUsage,
     /// Usage whose headers arrive and whose body then never ends.
     StalledUsage,
+    /// `GET /me` claims the reader is an admin, whoever they are: the page
+    /// then offers what the server will refuse.
+    MeClaimsAdmin,
+}
+
+/// What the harness saw of each API request, as the server got it.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub path: String,
+    pub authorization: Option<String>,
 }
 
 pub struct Harness {
     pub base: String,
     pub addr: SocketAddr,
     fault: Arc<Mutex<Fault>>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    config_json: Arc<Mutex<Option<String>>>,
     _db_dir: tempfile::TempDir,
     _server: tokio::task::JoinHandle<()>,
 }
@@ -47,19 +59,50 @@ pub struct Harness {
 impl Harness {
     /// Starts the server with its demo pools, or with `pools` instead.
     pub async fn start(pools: Option<Vec<PoolSpec>>) -> Harness {
+        Harness::start_with(|config| {
+            if let Some(pools) = pools {
+                config.pools = pools;
+            }
+        })
+        .await
+    }
+
+    /// Starts the server with its demo pools and whatever `configure` sets
+    /// (a users file, a token); its temporary directory is
+    /// `config.db`'s parent.
+    pub async fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> Harness {
         let dist = console_dist();
         let db_dir = tempfile::tempdir().unwrap();
         let mut config = ServerConfig::demo(db_dir.path().join("e2e.db"));
         config.dist = Some(dist);
-        if let Some(pools) = pools {
-            config.pools = pools;
-        }
+        configure(&mut config);
         let fault = Arc::new(Mutex::new(Fault::None));
-        let switch = fault.clone();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let config_json = Arc::new(Mutex::new(None::<String>));
+        let (switch, log, served) = (fault.clone(), seen.clone(), config_json.clone());
         let router = app(config).await.unwrap().layer(middleware::from_fn(
             move |request: Request, next: Next| {
                 let fault = *switch.lock().unwrap();
-                async move { inject(fault, request, next).await }
+                if request.uri().path().starts_with("/api/") {
+                    log.lock().unwrap().push(Seen {
+                        path: request.uri().path().to_owned(),
+                        authorization: request
+                            .headers()
+                            .get(header::AUTHORIZATION)
+                            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+                    });
+                }
+                let config_json = served.lock().unwrap().clone();
+                async move {
+                    match config_json {
+                        Some(text) if request.uri().path() == "/config.json" => (
+                            [(header::CONTENT_TYPE, "application/json")],
+                            Body::from(text),
+                        )
+                            .into_response(),
+                        _ => inject(fault, request, next).await,
+                    }
+                }
             },
         ));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -71,6 +114,8 @@ impl Harness {
             base: format!("http://{addr}/"),
             addr,
             fault,
+            seen,
+            config_json,
             _db_dir: db_dir,
             _server: server,
         }
@@ -80,14 +125,37 @@ impl Harness {
         *self.fault.lock().unwrap() = fault;
     }
 
+    /// Serves this text as `/config.json` instead of the built one.
+    pub fn serve_config_json(&self, text: &str) {
+        *self.config_json.lock().unwrap() = Some(text.to_owned());
+    }
+
+    /// Every API request so far, in order.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+
     /// A request straight to the API, beside the browser (HTTP/1.1, one shot).
     pub async fn api(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+        self.api_as(None, method, path, body).await
+    }
+
+    /// [`Harness::api`] with this bearer token.
+    pub async fn api_as(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> (u16, String) {
         let mut stream = TcpStream::connect(self.addr).await.unwrap();
         let body = body.unwrap_or("");
+        let authorization =
+            token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
         let request = format!(
             "{method} /api/v1{path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\
              Content-Type: application/json\r\nIdempotency-Key: e2e-{}\r\n\
-             Content-Length: {}\r\n\r\n{body}",
+             {authorization}Content-Length: {}\r\n\r\n{body}",
             self.addr,
             unique(),
             body.len()
@@ -131,6 +199,22 @@ async fn inject(fault: Fault, request: Request, next: Next) -> Response {
                 StatusCode::OK,
                 [(header::CONTENT_TYPE, "application/json")],
                 body,
+            )
+                .into_response()
+        }
+        Fault::MeClaimsAdmin if request.uri().path() == "/api/v1/me" => {
+            let answer = next.run(request).await;
+            if answer.status() != StatusCode::OK {
+                return answer;
+            }
+            let body = axum::body::to_bytes(answer.into_body(), 1 << 16)
+                .await
+                .unwrap();
+            let mut me: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            me["admin"] = serde_json::Value::Bool(true);
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                Body::from(me.to_string()),
             )
                 .into_response()
         }

@@ -2,7 +2,7 @@
 //! timer, page visibility, `online` and `pageshow`, and keeps the last good
 //! usage and allocations on screen whatever the server answers.
 
-use allocation_contract::{Allocation, Allocations, Usage};
+use allocation_contract::{Allocation, Allocations, Me, Usage};
 use gloo_timers::callback::Timeout;
 use leptos::ev;
 use leptos::prelude::*;
@@ -21,6 +21,9 @@ pub struct LiveMonitor {
     pub usage: RwSignal<Option<Usage>>,
     /// The last good list of active allocations, kept through failures.
     pub allocations: RwSignal<Option<Allocations>>,
+    /// Who the server takes the reader for (`GET /me`); `None` until known,
+    /// and from a server without `/me`.
+    pub me: RwSignal<Option<Me>>,
     /// What went wrong with the last poll; `None` once a poll succeeds.
     pub failure: RwSignal<Option<Failure>>,
     /// What the last changed list brought, as `(granted, ended)` counts, from
@@ -60,6 +63,7 @@ impl LiveMonitor {
         LiveMonitor {
             usage: RwSignal::new(None),
             allocations: RwSignal::new(None),
+            me: RwSignal::new(None),
             failure: RwSignal::new(None),
             list_news: RwSignal::new(None),
             schedule: RwSignal::new_local(PollSchedule::new(u64::from(interval_secs) * 1000)),
@@ -98,6 +102,7 @@ impl LiveMonitor {
             pageshow.remove();
         });
 
+        monitor.load_me();
         if is_page_hidden() {
             let command = monitor
                 .schedule
@@ -113,6 +118,27 @@ impl LiveMonitor {
     pub fn refresh(self) {
         let command = self.schedule.try_update(|s| s.refresh(now_ms()));
         self.run(command);
+    }
+
+    /// Asks the server who the reader is; a failure leaves `me` as it was (a
+    /// `401` is also the polls' failure, which asks for a token).
+    pub fn load_me(self) {
+        let api = self.api.get_value();
+        spawn_local(async move {
+            if let Ok(me) = api.me().await {
+                if !self.me.is_disposed() {
+                    self.me.set(me);
+                }
+            }
+        });
+    }
+
+    /// Uses a token typed in after a `401`, then asks again who the reader is
+    /// and polls now.
+    pub fn sign_in(self, token: String) {
+        self.api.with_value(|api| api.set_token(token));
+        self.load_me();
+        self.refresh();
     }
 
     /// The API this monitor polls, for the request and release actions.
