@@ -194,6 +194,8 @@ pub async fn fetch_config_file() -> Result<Vec<(String, String)>, Failure> {
 }
 
 /// A conditional GET's answer as `T`.
+// A failure is rare and short-lived: boxing its problem would only add noise.
+#[allow(clippy::result_large_err)]
 fn fresh<T: serde::de::DeserializeOwned>(
     answer: Option<Answer>,
 ) -> Result<Fetched<T>, RequestError> {
