@@ -6,6 +6,7 @@ mod support;
 
 use allocation_server::PoolSpec;
 use fantoccini::Locator;
+use std::path::Path;
 use std::time::Duration;
 
 use support::{Browser, Fault, Harness};
@@ -229,10 +230,10 @@ async fn sign_in(browser: &Browser, token: &str) {
 }
 
 /// A users file with a non-admin `alice` and an admin `root`: their tokens.
-fn with_users(config: &mut allocation_server::ServerConfig) -> (String, String) {
+fn with_users(config: &mut allocation_server::ServerConfig, dir: &Path) -> (String, String) {
     use allocation_server::identity::users::add_user;
     use allocation_server::identity::Users;
-    let path = config.db.parent().unwrap().join("users.toml");
+    let path = dir.join("users.toml");
     let alice = add_user(&path, "alice", false).unwrap();
     let root = add_user(&path, "root", true).unwrap();
     config.users = std::sync::Arc::new(Users::load(&path).unwrap());
@@ -242,7 +243,7 @@ fn with_users(config: &mut allocation_server::ServerConfig) -> (String, String) 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_non_admin_is_held_to_their_own_and_a_403_is_said_beside_the_action() {
     let mut tokens = None;
-    let harness = Harness::start_with(|config| tokens = Some(with_users(config))).await;
+    let harness = Harness::start_with(|config, dir| tokens = Some(with_users(config, dir))).await;
     let (alice, root) = tokens.unwrap();
     let (status, body) = harness
         .api_as(
@@ -351,7 +352,7 @@ async fn a_non_admin_is_held_to_their_own_and_a_403_is_said_beside_the_action() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_in_config_json_is_ignored_and_never_sent() {
     let token = "e2e-shared-token-0123456789";
-    let harness = Harness::start_with(|config| config.token = Some(token.to_owned())).await;
+    let harness = Harness::start_with(|config, _| config.token = Some(token.to_owned())).await;
     harness.serve_config_json(&format!(r#"{{"token":"{token}"}}"#));
     let browser = Browser::open(&harness, "lang=en&theme=light").await;
     browser
@@ -376,5 +377,32 @@ async fn a_token_in_config_json_is_ignored_and_never_sent() {
         .iter()
         .any(|request| request.path == "/api/v1/usage"
             && request.authorization.as_deref() == Some(bearer.as_str())));
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_data_moves_nothing_already_on_screen() {
+    let harness = Harness::start(None).await;
+    let browser = Browser::open(&harness, "lang=en&theme=light").await;
+    browser.wait_for(&allocated(&card("A100 GPU"), 0)).await;
+    browser
+        .wait_for("//table[contains(@class,'allocations-table')]")
+        .await;
+    // Every layout shift since navigation (buffered), less those right after input.
+    let shift = browser
+        .client
+        .execute(
+            "const observer = new PerformanceObserver(() => {});
+             observer.observe({ type: 'layout-shift', buffered: true });
+             const entries = observer.takeRecords();
+             observer.disconnect();
+             return entries.filter((e) => !e.hadRecentInput).reduce((sum, e) => sum + e.value, 0);",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_f64()
+        .unwrap();
+    assert!(shift < 0.01, "cumulative layout shift {shift}");
     browser.close().await;
 }

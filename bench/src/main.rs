@@ -25,7 +25,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
 
 /// Page loads per "time to first data" figure.
-const LOADS: usize = 10;
+const LOADS: usize = 7;
 /// Rows created for the big-table figures.
 const BULK_ROWS: usize = 10_000;
 /// Concurrent API clients while creating them.
@@ -137,25 +137,36 @@ async fn main() {
     let mut table = Table::default();
     let console = format!("{}?lang=en&interval=3600&theme=light", server.base);
 
-    // 1. Time to first data, the console and the baseline page.
-    eprintln!("[1/4] time to first data ({LOADS} loads each)");
-    for (label, url) in [
-        ("console", console.clone()),
-        ("baseline JS page", format!("{}baseline.html", server.base)),
-    ] {
-        let mut times = Vec::new();
-        for _ in 0..LOADS {
-            browser.client.goto(&url).await.unwrap();
-            times.push(browser.seen("first-data").await);
-        }
-        let note = "";
-        table.add(
-            &format!("time to first data: {label}"),
-            &times,
-            "ms since navigation start",
-            note,
+    // 1. Time to first data, the console and the baseline page: cold cache,
+    // interleaved, on loopback and on a throttled network.
+    for profile in [Network::Loopback, Network::Throttled] {
+        eprintln!(
+            "[1/4] time to first data, {} ({LOADS} loads each, interleaved)",
+            profile.name()
         );
+        browser.emulate(profile).await;
+        let pages = [
+            ("console", console.clone()),
+            ("baseline JS page", format!("{}baseline.html", server.base)),
+        ];
+        let mut times = [Vec::new(), Vec::new()];
+        for _ in 0..LOADS {
+            for ((_, url), times) in pages.iter().zip(&mut times) {
+                browser.cold_cache().await;
+                browser.client.goto(url).await.unwrap();
+                times.push(browser.seen("first-data").await);
+            }
+        }
+        for ((label, _), times) in pages.iter().zip(&times) {
+            table.add(
+                &format!("time to first data, {}: {label}", profile.name()),
+                times,
+                "ms since navigation start",
+                "cold cache",
+            );
+        }
     }
+    browser.emulate(Network::Loopback).await;
 
     // 2. Update time with the demo data: a change through the API, then Refresh.
     eprintln!("[2/4] update time, small data");
@@ -233,6 +244,8 @@ async fn main() {
         "then the whole changed list (10,001 rows)",
     );
 
+    let wire = wire_bytes(&server, &browser, BULK_ROWS as u64).await;
+
     // 4. A simulated day: 1,440 polls, the data changing on every 10th.
     eprintln!("[4/4] {polls} polls with {BULK_ROWS} rows");
     browser.client.goto(&console).await.unwrap();
@@ -255,6 +268,10 @@ async fn main() {
     println!(
         "Creating {BULK_ROWS} allocations through the API: {bulk_secs:.1} s ({BULK_CLIENTS} clients)."
     );
+    println!();
+    for line in &wire {
+        println!("{line}");
+    }
     println!();
     day.print();
     println!();
@@ -327,6 +344,46 @@ async fn update_times(
         );
     }
     (card_times, table_times)
+}
+
+/// Bytes on the wire for `GET /allocations` with `base_rows` rows: one poll
+/// with nothing changed, one after a grant (the whole list again), as the
+/// page's Resource Timing saw them (`transferSize` includes the headers).
+async fn wire_bytes(server: &Server, browser: &Browser, base_rows: u64) -> Vec<String> {
+    const LAST_LISTING: &str = "const entries = performance.getEntriesByType('resource')
+           .filter((e) => new URL(e.name).pathname.endsWith('/allocations'));
+         const last = () => entries.length ? entries[entries.length - 1] : null;";
+    let poll = |xpath: String| async move {
+        browser
+            .script(
+                &format!(
+                    "performance.clearResourceTimings();
+                     refreshButton().click();
+                     waitUntil(() => found(arguments[0]) && performance.getEntriesByType('resource')
+                         .some((e) => new URL(e.name).pathname.endsWith('/allocations')), arguments[1])
+                       .then(() => {{ {LAST_LISTING} const e = last();
+                         done({{ status: e.responseStatus, transfer: e.transferSize,
+                                 encoded: e.encodedBodySize, decoded: e.decodedBodySize }}); }});"
+                ),
+                vec![json!(xpath), json!(PAGE_WAIT_MS)],
+            )
+            .await
+    };
+    let unchanged = poll(pager_rows(base_rows)).await;
+    let id = server.allocate("gpu-a100", 2, "bench-wire").await;
+    let changed = poll(pager_rows(base_rows + 1)).await;
+    server.release(&id).await;
+    let line = |what: &str, v: &Value| {
+        format!(
+            "- {what}: status {}, {} B on the wire (body {} B as sent, {} B decoded)",
+            v["status"], v["transfer"], v["encoded"], v["decoded"]
+        )
+    };
+    vec![
+        format!("Bytes on the wire, `GET /allocations` with {base_rows} rows:"),
+        line("unchanged poll", &unchanged),
+        line("changed poll (one more row)", &changed),
+    ]
 }
 
 /// The A100 card showing `n` allocated.
@@ -746,6 +803,23 @@ impl WebDriverCompatibleCommand for Cdp {
     }
 }
 
+/// The network the browser sees.
+#[derive(Clone, Copy)]
+enum Network {
+    Loopback,
+    /// A corporate Wi-Fi: 40 ms round trip, 20 Mbit/s each way.
+    Throttled,
+}
+
+impl Network {
+    fn name(self) -> &'static str {
+        match self {
+            Network::Loopback => "loopback",
+            Network::Throttled => "throttled 40 ms / 20 Mbit/s",
+        }
+    }
+}
+
 /// Headless Chromium through a ChromeDriver of its own.
 struct Browser {
     client: Client,
@@ -804,13 +878,38 @@ impl Browser {
         let source = WATCHER_JS
             .replace("FIRST_DATA", &json!(FIRST_DATA).to_string())
             .replace("TABLE_READY", &json!(TABLE_READY).to_string());
+        self.cdp(
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({ "source": source }),
+        )
+        .await;
+    }
+
+    /// Emulates `network` for every request of the page (CDP).
+    async fn emulate(&self, network: Network) {
+        let (latency, bytes_per_sec) = match network {
+            Network::Loopback => (0, -1.0),
+            Network::Throttled => (40, 20e6 / 8.0),
+        };
+        self.cdp("Network.enable", json!({})).await;
+        self.cdp(
+            "Network.emulateNetworkConditions",
+            json!({ "offline": false, "latency": latency,
+                    "downloadThroughput": bytes_per_sec, "uploadThroughput": bytes_per_sec }),
+        )
+        .await;
+    }
+
+    /// Empties the HTTP cache, so the next load fetches everything.
+    async fn cold_cache(&self) {
+        self.cdp("Network.clearBrowserCache", json!({})).await;
+    }
+
+    async fn cdp(&self, cmd: &'static str, params: Value) {
         self.client
-            .issue_cmd(Cdp {
-                cmd: "Page.addScriptToEvaluateOnNewDocument",
-                params: json!({ "source": source }),
-            })
+            .issue_cmd(Cdp { cmd, params })
             .await
-            .expect("ChromeDriver runs CDP commands");
+            .unwrap_or_else(|error| panic!("CDP {cmd}: {error}"));
     }
 
     /// When the watcher saw `name` painted on the current page (ms since

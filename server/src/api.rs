@@ -93,7 +93,7 @@ fn cors(origins: Vec<HeaderValue>) -> CorsLayer {
 
 /// Who is calling ([`Authenticator::authenticate`]): `401` for no one, else
 /// the [`Caller`] for the handlers.
-async fn identify(
+pub(crate) async fn identify(
     State(auth): State<Arc<Authenticator>>,
     mut request: Request,
     next: Next,
@@ -162,13 +162,20 @@ async fn me(Extension(caller): Extension<Caller>) -> Response {
 }
 
 /// `GET /usage`.
-async fn usage(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let etag = state.store.etag();
+async fn usage(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let etag = state.store.etag().await?;
     if none_match_hits(&headers, &etag) {
-        return not_modified(&etag);
+        return Ok(not_modified(&etag));
     }
-    let (as_of, pools, etag) = state.store.usage();
-    with_etag(&etag, Json(Usage { as_of, pools }).into_response())
+    let usage = state.store.usage().await?;
+    Ok(with_etag(
+        &usage.etag,
+        Json(Usage {
+            as_of: usage.as_of,
+            pools: usage.items,
+        })
+        .into_response(),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -183,15 +190,19 @@ async fn list_allocations(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|rejection| ApiError::malformed(rejection.body_text()))?;
-    let etag = state.store.etag();
+    let etag = state.store.etag().await?;
     if none_match_hits(&headers, &etag) {
         return Ok(not_modified(&etag));
     }
     let owner = query.owner.as_deref().filter(|owner| !owner.is_empty());
-    let (as_of, allocations, etag) = state.store.active(owner);
+    let active = state.store.active(owner).await?;
     Ok(with_etag(
-        &etag,
-        Json(Allocations { as_of, allocations }).into_response(),
+        &active.etag,
+        Json(Allocations {
+            as_of: active.as_of,
+            allocations: active.items,
+        })
+        .into_response(),
     ))
 }
 
@@ -250,12 +261,7 @@ async fn create_allocation(
     // Keys are the caller's own: another identity's same key is another request.
     let key = scoped_key(caller.name.as_deref(), &key);
     let Some(_in_flight) = state.in_flight.try_begin(&key) else {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            problem_type::IDEMPOTENCY_KEY_IN_FLIGHT,
-            "A request with this Idempotency-Key is still in progress",
-        )
-        .detail("retry once it has finished to get its answer"));
+        return Err(key_in_flight());
     };
     let pool_id = request.pool.clone();
     let refusal = match state.store.pool_spec(&pool_id) {
@@ -287,6 +293,7 @@ async fn create_allocation(
             )
             .detail("use a new key for a new request"))
         }
+        AllocateOutcome::InFlight => return Err(key_in_flight()),
         AllocateOutcome::UnknownPool => {
             return Err(ApiError::not_found(format!("no pool {pool_id}")))
         }
@@ -317,6 +324,17 @@ async fn create_allocation(
         );
     }
     Ok(response)
+}
+
+/// The contract's `409` for a key whose first request is still running
+/// (here, or on another replica).
+fn key_in_flight() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        problem_type::IDEMPOTENCY_KEY_IN_FLIGHT,
+        "A request with this Idempotency-Key is still in progress",
+    )
+    .detail("retry once it has finished to get its answer")
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {

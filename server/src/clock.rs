@@ -23,6 +23,12 @@ impl Clock {
         wall + self.offset_ms.load(Ordering::Relaxed)
     }
 
+    /// How far tests have moved this clock (0 in production): the PostgreSQL
+    /// store adds it to the database's clock.
+    pub fn offset_ms(&self) -> i64 {
+        self.offset_ms.load(Ordering::Relaxed)
+    }
+
     /// Moves this clock (and every clone of it) forward.
     pub fn advance(&self, by: Duration) {
         self.offset_ms

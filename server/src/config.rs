@@ -12,7 +12,7 @@ use crate::clock::Clock;
 use crate::identity::{JwtOptions, JwtVerifier, TrustedProxy, Users};
 use crate::pools::{demo_pools, load_pools_file, PoolSpec};
 use crate::serve::ServeOptions;
-use crate::store::Synchronous;
+use crate::store::{Database, Synchronous};
 
 /// Request bodies past this size get `413`.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -20,8 +20,8 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 /// Everything [`crate::app`] needs. Start from [`ServerConfig::demo`].
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
-    /// SQLite database file (created if missing).
-    pub db: PathBuf,
+    /// SQLite database file (created if missing) or PostgreSQL URL.
+    pub db: Database,
     pub pools: Vec<PoolSpec>,
     /// One shared bearer token (no identity), if set.
     pub token: Option<String>,
@@ -55,9 +55,9 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     /// Demo pools, no token, no CORS, no console, default limits.
-    pub fn demo(db: PathBuf) -> Self {
+    pub fn demo(db: impl Into<Database>) -> Self {
         ServerConfig {
-            db,
+            db: db.into(),
             pools: demo_pools(),
             token: None,
             users: Arc::new(Users::default()),
@@ -106,6 +106,15 @@ pub enum Command {
         /// The user's name (the owner name of their allocations).
         name: String,
     },
+    /// Copies a SQLite database to a new file, safely while a server runs on
+    /// it. For PostgreSQL use pg_dump (docs/deploy.md).
+    Backup {
+        /// The server's SQLite database file.
+        #[arg(long, default_value = "allocations.db")]
+        db: PathBuf,
+        /// The backup file to create (must not exist).
+        to: PathBuf,
+    },
 }
 
 /// Serving (the default command).
@@ -114,9 +123,16 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// SQLite database file.
-    #[arg(long, default_value = "allocations.db")]
-    pub db: PathBuf,
+    /// SQLite database file, or `postgres://user@host:port/dbname` for
+    /// PostgreSQL (any number of replicas on one database; the URL may be
+    /// given by the environment to keep a password out of `ps`).
+    #[arg(
+        long,
+        default_value = "allocations.db",
+        env = "ALLOCATION_SERVER_DB",
+        hide_env_values = true
+    )]
+    pub db: Database,
     /// Pools file (.toml or .json: `pools = [{id, name, unit, capacity, max_per_request}]`);
     /// without it, demo pools.
     #[arg(long)]
@@ -205,6 +221,19 @@ pub struct ServeArgs {
     /// `normal` = handed to the OS (survives kill -9, not power loss).
     #[arg(long, value_enum, default_value_t = Synchronous::Full)]
     pub synchronous: Synchronous,
+    /// Released and expired allocations (and their idempotency keys) older
+    /// than this are deleted, hourly (e.g. `30d`, `12h`).
+    #[arg(long, default_value = "30d", value_parser = humantime::parse_duration)]
+    pub retention: Duration,
+    /// Log lines as human-readable `text` or one JSON object per line.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// The first line of a token file, which must not be empty.

@@ -90,6 +90,11 @@ impl Ledger {
         Some((index, &self.pools[index]))
     }
 
+    /// The pools as configured, in order.
+    pub fn specs(&self) -> Vec<PoolSpec> {
+        self.pools.iter().map(|pool| pool.spec.clone()).collect()
+    }
+
     pub fn grant(&self, id: &str) -> Option<&Grant> {
         self.active.get(id)
     }

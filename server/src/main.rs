@@ -1,10 +1,12 @@
-//! Command line only: parse flags, start logging, serve (or add a user).
+//! Command line only: parse flags, start logging, serve (or add a user, or
+//! back up a SQLite database).
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use allocation_server::config::{Command, ServeArgs};
+use allocation_server::config::{Command, LogFormat, ServeArgs};
 use allocation_server::identity::users::add_user;
-use allocation_server::{app, serve, Cli};
+use allocation_server::{app_with_state, purge_periodically, serve, Cli};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
@@ -19,6 +21,8 @@ fn main() -> ExitCode {
             );
             println!("{token}");
         }),
+        Some(Command::Backup { db, to }) => allocation_server::store::sqlite::backup(&db, &to)
+            .map(|()| eprintln!("backed up {} to {}", db.display(), to.display())),
         None => run_server(cli.serve),
     };
     match result {
@@ -37,19 +41,28 @@ fn main() -> ExitCode {
 
 fn run_server(args: ServeArgs) -> anyhow::Result<()> {
     // Logs on stderr; stdout carries only the "listening on" line.
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
-        .init();
+        .with_ansi(std::io::stderr().is_terminal());
+    match args.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init(),
+    }
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|error| anyhow::anyhow!("cannot start the runtime: {error}"))?;
     runtime.block_on(async move {
-        let listen = args.listen;
+        let (listen, retention) = (args.listen, args.retention);
         let options = args.serve_options();
         let config = args.into_config()?;
-        let router = app(config).await?;
+        let (router, state) = app_with_state(config).await?;
+        tokio::spawn(purge_periodically(state.store.clone(), retention));
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|error| anyhow::anyhow!("cannot listen on {listen}: {error}"))?;

@@ -80,6 +80,7 @@ pub async fn serve_until(
                 }
             },
         };
+        tracing::debug!(%peer, "connection accepted");
         let router = router.clone();
         let closing = closing_seen.clone();
         connections.spawn(async move {

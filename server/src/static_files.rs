@@ -80,7 +80,10 @@ pub fn router(dist: Option<PathBuf>, csp: CspSources) -> Router {
     // Checked by `CspSources::check` at start-up; a bad value still never panics.
     let plain_policy = HeaderValue::from_str(&csp.policy(None))
         .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"));
-    let files = ServeDir::new(&dist).append_index_html_on_directories(false);
+    let files = ServeDir::new(&dist)
+        .append_index_html_on_directories(false)
+        .precompressed_br()
+        .precompressed_gzip();
     let root = Arc::new(std::fs::canonicalize(&dist).unwrap_or_else(|_| dist.clone()));
     let site = Arc::new(Site { dist, csp });
     Router::new()
@@ -88,6 +91,7 @@ pub fn router(dist: Option<PathBuf>, csp: CspSources) -> Router {
         .route("/index.html", get(index))
         .with_state(site)
         .fallback_service(files)
+        .layer(middleware::from_fn(cache_policy))
         .layer(middleware::from_fn_with_state(root, only_inside))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
@@ -150,6 +154,36 @@ async fn only_inside(State(root): State<Arc<PathBuf>>, request: Request, next: N
     } else {
         (StatusCode::NOT_FOUND, "not found\n").into_response()
     }
+}
+
+/// Middleware: Trunk's hashed files (`name-<16 hex>.ext`) never change, so
+/// they are cached for a year; everything else (`config.json`, the favicon)
+/// is revalidated on every use.
+async fn cache_policy(request: Request, next: Next) -> Response {
+    let immutable = is_hashed_asset(request.uri().path());
+    let mut response = next.run(request).await;
+    if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
+        let value = if immutable {
+            "public, max-age=31536000, immutable"
+        } else {
+            "no-cache"
+        };
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+    }
+    response
+}
+
+/// `…-0123456789abcdef.js`, `…_bg.wasm` and `.css` as Trunk names them.
+fn is_hashed_asset(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or_default();
+    let Some((stem, _extension)) = name.rsplit_once('.') else {
+        return false;
+    };
+    let stem = stem.strip_suffix("_bg").unwrap_or(stem);
+    stem.rsplit_once('-')
+        .is_some_and(|(_, hash)| hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 async fn no_console() -> &'static str {
@@ -223,6 +257,28 @@ fn has_attribute(attributes: &str, name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_trunks_hashed_files_count_as_immutable() {
+        for path in [
+            "/allocation-console-e4adba5af4902255.js",
+            "/allocation-console-e4adba5af4902255_bg.wasm",
+            "/console-f653bc0f3fb9e11b.css",
+        ] {
+            assert!(is_hashed_asset(path), "{path}");
+        }
+        for path in [
+            "/",
+            "/config.json",
+            "/favicon.svg",
+            "/embed.js",
+            "/console-f653bc0f3fb9e11.css",
+            "/console-f653bc0f3fb9e11x.css",
+            "/e4adba5af4902255",
+        ] {
+            assert!(!is_hashed_asset(path), "{path}");
+        }
+    }
 
     #[test]
     fn inline_scripts_get_the_nonce_and_others_do_not() {

@@ -6,17 +6,39 @@ use std::time::Duration;
 
 use allocation_contract::{problem_type, Allocation, AllocationStatus, Allocations, Usage};
 use allocation_server::ServerConfig;
-use common::{problem, start, temp_dir};
+use common::{problem, start, Backend, TestDb};
 use hyper::Method;
 use serde_json::json;
 
-fn demo(dir: &tempfile::TempDir) -> ServerConfig {
-    ServerConfig::demo(dir.path().join("test.db"))
+fn demo(dir: &TestDb) -> ServerConfig {
+    dir.demo()
 }
 
-#[tokio::test]
-async fn usage_lists_the_demo_pools() {
-    let dir = temp_dir();
+on_both_stores!(
+    usage_lists_the_demo_pools,
+    both_listings_answer_304_until_something_changes,
+    create_answers_201_with_location_and_concrete_units,
+    listing_is_active_only_newest_first_and_filters_by_owner,
+    idempotency_replays_refuses_other_bodies_and_needs_a_key,
+    a_key_in_flight_gets_409_and_works_once_it_is_done,
+    failed_attempts_do_not_use_up_the_key,
+    unknown_pool_is_404_and_each_bad_field_is_422,
+    malformed_bodies_are_problems_not_plain_text,
+    capacity_runs_out_with_409_and_the_available_count,
+    release_returns_units_at_once_and_is_repeatable,
+    an_expired_allocation_stops_counting_at_once,
+    a_token_guards_the_api_but_not_health_or_preflight,
+    cors_exposes_the_contract_headers_to_listed_origins_only,
+    unknown_routes_and_wrong_methods_are_problems,
+    healthz_answers_ok,
+    the_console_is_served_with_a_fresh_csp_nonce_per_response,
+    without_a_console_the_root_is_a_plain_hint,
+    a_pool_shrunk_below_its_allocations_keeps_them_and_refuses_more,
+    acknowledged_allocations_survive_a_restart_with_their_keys,
+);
+
+async fn usage_lists_the_demo_pools(backend: Backend) {
+    let dir = backend.fresh();
     let server = start(demo(&dir)).await;
     let usage = server.usage().await;
     let pools: Vec<_> = usage
@@ -44,9 +66,8 @@ async fn usage_lists_the_demo_pools() {
     assert!(usage.as_of.ends_with('Z') && usage.as_of.contains('T'));
 }
 
-#[tokio::test]
-async fn both_listings_answer_304_until_something_changes() {
-    let dir = temp_dir();
+async fn both_listings_answer_304_until_something_changes(backend: Backend) {
+    let dir = backend.fresh();
     let server = start(demo(&dir)).await;
     let mut conn = server.connect().await;
     for path in ["/api/v1/usage", "/api/v1/allocations"] {
@@ -81,12 +102,15 @@ async fn both_listings_answer_304_until_something_changes() {
             None,
         )
         .await;
-    assert_eq!(
-        gzip.header("content-encoding"),
-        None,
-        "one representation per strong tag"
-    );
-    assert!(gzip.header("etag").is_some());
+    // Compressed, under a tag of its own: one representation per strong tag.
+    assert!(gzip.header("content-encoding").is_some());
+    let identity_tag = conn
+        .get("/api/v1/usage")
+        .await
+        .header("etag")
+        .unwrap()
+        .to_owned();
+    assert_ne!(gzip.header("etag"), Some(identity_tag.as_str()));
     let before = conn
         .get("/api/v1/usage")
         .await
@@ -124,9 +148,8 @@ async fn both_listings_answer_304_until_something_changes() {
     assert_eq!(after.status, 200, "changed after a release");
 }
 
-#[tokio::test]
-async fn create_answers_201_with_location_and_concrete_units() {
-    let dir = temp_dir();
+async fn create_answers_201_with_location_and_concrete_units(backend: Backend) {
+    let dir = backend.fresh();
     let server = start(demo(&dir)).await;
     let reply = server
         .allocate(json!({"pool": "gpu-a100", "amount": 2, "owner": "alice", "ttl_seconds": 3600, "note": "training run"}))
@@ -156,9 +179,8 @@ async fn create_answers_201_with_location_and_concrete_units() {
     assert_eq!(server.allocated("gpu-a100").await, 5);
 }
 
-#[tokio::test]
-async fn listing_is_active_only_newest_first_and_filters_by_owner() {
-    let dir = temp_dir();
+async fn listing_is_active_only_newest_first_and_filters_by_owner(backend: Backend) {
+    let dir = backend.fresh();
     let server = start(demo(&dir)).await;
     let first = server.granted("vm-large", 1, "alice").await;
     let second = server.granted("vm-large", 2, "bob").await;
@@ -179,9 +201,8 @@ async fn listing_is_active_only_newest_first_and_filters_by_owner() {
     assert!(bob.allocations.is_empty());
 }
 
-#[tokio::test]
-async fn idempotency_replays_refuses_other_bodies_and_needs_a_key() {
-    let dir = temp_dir();
+async fn idempotency_replays_refuses_other_bodies_and_needs_a_key(backend: Backend) {
+    let dir = backend.fresh();
     let server = start(demo(&dir)).await;
     let mut conn = server.connect().await;
     let body = json!({"pool": "gpu-a100", "amount": 2, "owner": "alice"});
@@ -251,9 +272,8 @@ async fn idempotency_replays_refuses_other_bodies_and_needs_a_key() {
     assert_eq!(server.allocated("gpu-a100").await, 2);
 }
 
-#[tokio::test]
-async fn a_key_in_flight_gets_409_and_works_once_it_is_done() {
-    let dir = temp_dir();
+async fn a_key_in_flight_gets_409_and_works_once_it_is_done(backend: Backend) {
+    let dir = backend.fresh();
     let server = start(demo(&dir)).await;
     let body = json!({"pool": "gpu-a100", "amount": 1, "owner": "alice"});
     let held = server
@@ -274,9 +294,8 @@ async fn a_key_in_flight_gets_409_and_works_once_it_is_done() {
     assert_eq!(reply.status, 201);
 }
 
-#[tokio::test]
-async fn failed_attempts_do_not_use_up_the_key() {
-    let dir = temp_dir();
+async fn failed_attempts_do_not_use_up_the_key(backend: Backend) {
+    let dir = backend.fresh();
     let server = start(demo(&dir)).await;
     let mut conn = server.connect().await;
     let big = json!({"pool": "vm-large", "amount": 10, "owner": "a"});
@@ -305,9 +324,8 @@ async fn failed_attempts_do_not_use_up_the_key() {
     );
 }
 
-#[tokio::test]
-async fn unknown_pool_is_404_and_each_bad_field_is_422() {
-    let dir = temp_dir();
+async fn unknown_pool_is_404_and_each_bad_field_is_422(backend: Backend) {
+    let dir = backend.fresh();
     let server = start(demo(&dir)).await;
     let reply = server
         .allocate(json!({"pool": "tpu", "amount": 1, "owner": "a"}))
@@ -370,9 +388,8 @@ async fn unknown_pool_is_404_and_each_bad_field_is_422() {
     assert_eq!(server.granted("ip-v4", 200, "a").await.resources.len(), 200);
 }
 
-#[tokio::test]
-async fn malformed_bodies_are_problems_not_plain_text() {
-    let dir = temp_dir();
+async fn malformed_bodies_are_problems_not_plain_text(backend: Backend) {
+    let dir = backend.fresh();
     let server = start(demo(&dir)).await;
     let mut conn = server.connect().await;
     let json_headers = [
@@ -421,9 +438,8 @@ async fn malformed_bodies_are_problems_not_plain_text() {
     problem(&reply, 413);
 }
 
-#[tokio::test]
-async fn capacity_runs_out_with_409_and_the_available_count() {
-    let dir = temp_dir();
+async fn capacity_runs_out_with_409_and_the_available_count(backend: Backend) {
+    let dir = backend.fresh();
     let server = start(demo(&dir)).await;
     let mut held = Vec::new();
     for amount in [4, 4, 4, 2] {
@@ -446,9 +462,8 @@ async fn capacity_runs_out_with_409_and_the_available_count() {
     assert_eq!(problem(&reply, 409).available, Some(0));
 }
 
-#[tokio::test]
-async fn release_returns_units_at_once_and_is_repeatable() {
-    let dir = temp_dir();
+async fn release_returns_units_at_once_and_is_repeatable(backend: Backend) {
+    let dir = backend.fresh();
     let server = start(demo(&dir)).await;
     let allocation = server.granted("gpu-a100", 4, "a").await;
     let path = format!("/api/v1/allocations/{}", allocation.id);
@@ -469,9 +484,8 @@ async fn release_returns_units_at_once_and_is_repeatable() {
     assert_eq!(again.resources, ["gpu-a100-01"]);
 }
 
-#[tokio::test]
-async fn an_expired_allocation_stops_counting_at_once() {
-    let dir = temp_dir();
+async fn an_expired_allocation_stops_counting_at_once(backend: Backend) {
+    let dir = backend.fresh();
     let config = demo(&dir);
     let clock = config.clock.clone();
     let server = start(config).await;
@@ -529,9 +543,8 @@ async fn an_expired_allocation_stops_counting_at_once() {
     );
 }
 
-#[tokio::test]
-async fn a_token_guards_the_api_but_not_health_or_preflight() {
-    let dir = temp_dir();
+async fn a_token_guards_the_api_but_not_health_or_preflight(backend: Backend) {
+    let dir = backend.fresh();
     let server = start(ServerConfig {
         token: Some("s3cret-token".into()),
         allow_origins: vec!["https://portal.example".into()],
@@ -623,9 +636,8 @@ async fn a_token_guards_the_api_but_not_health_or_preflight() {
         .contains("DELETE"));
 }
 
-#[tokio::test]
-async fn cors_exposes_the_contract_headers_to_listed_origins_only() {
-    let dir = temp_dir();
+async fn cors_exposes_the_contract_headers_to_listed_origins_only(backend: Backend) {
+    let dir = backend.fresh();
     let server = start(ServerConfig {
         allow_origins: vec!["https://portal.example".into()],
         ..demo(&dir)
@@ -661,7 +673,7 @@ async fn cors_exposes_the_contract_headers_to_listed_origins_only() {
         .await;
     assert_eq!(reply.header("access-control-allow-origin"), None);
 
-    let plain_dir = temp_dir();
+    let plain_dir = backend.fresh();
     let same_origin = start(demo(&plain_dir)).await;
     let reply = same_origin
         .connect()
@@ -681,9 +693,8 @@ async fn cors_exposes_the_contract_headers_to_listed_origins_only() {
     );
 }
 
-#[tokio::test]
-async fn unknown_routes_and_wrong_methods_are_problems() {
-    let dir = temp_dir();
+async fn unknown_routes_and_wrong_methods_are_problems(backend: Backend) {
+    let dir = backend.fresh();
     let server = start(demo(&dir)).await;
     let mut conn = server.connect().await;
     let reply = conn.get("/api/v1/nothing/here").await;
@@ -697,18 +708,16 @@ async fn unknown_routes_and_wrong_methods_are_problems() {
     problem(&reply, 405);
 }
 
-#[tokio::test]
-async fn healthz_answers_ok() {
-    let dir = temp_dir();
+async fn healthz_answers_ok(backend: Backend) {
+    let dir = backend.fresh();
     let server = start(demo(&dir)).await;
     let reply = server.connect().await.get("/healthz").await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.json::<serde_json::Value>(), json!({"status": "ok"}));
 }
 
-#[tokio::test]
-async fn the_console_is_served_with_a_fresh_csp_nonce_per_response() {
-    let dir = temp_dir();
+async fn the_console_is_served_with_a_fresh_csp_nonce_per_response(backend: Backend) {
+    let dir = backend.fresh();
     let dist = dir.path().join("dist");
     std::fs::create_dir(&dist).unwrap();
     std::fs::write(
@@ -782,9 +791,8 @@ async fn the_console_is_served_with_a_fresh_csp_nonce_per_response() {
     );
 }
 
-#[tokio::test]
-async fn without_a_console_the_root_is_a_plain_hint() {
-    let dir = temp_dir();
+async fn without_a_console_the_root_is_a_plain_hint(backend: Backend) {
+    let dir = backend.fresh();
     let server = start(demo(&dir)).await;
     let reply = server.connect().await.get("/").await;
     assert_eq!(reply.status, 200);
@@ -795,9 +803,8 @@ async fn without_a_console_the_root_is_a_plain_hint() {
     assert!(reply.text().contains("/api/v1"));
 }
 
-#[tokio::test]
-async fn a_pool_shrunk_below_its_allocations_keeps_them_and_refuses_more() {
-    let dir = temp_dir();
+async fn a_pool_shrunk_below_its_allocations_keeps_them_and_refuses_more(backend: Backend) {
+    let dir = backend.fresh();
     let pools = dir.path().join("pools.toml");
     let write_pools = |capacity: u64| {
         std::fs::write(
@@ -853,9 +860,8 @@ async fn a_pool_shrunk_below_its_allocations_keeps_them_and_refuses_more() {
     assert_eq!(seat.resources, ["seat-01", "seat-02", "seat-03", "seat-04"]);
 }
 
-#[tokio::test]
-async fn acknowledged_allocations_survive_a_restart_with_their_keys() {
-    let dir = temp_dir();
+async fn acknowledged_allocations_survive_a_restart_with_their_keys(backend: Backend) {
+    let dir = backend.fresh();
     let server = start(demo(&dir)).await;
     let body = json!({"pool": "vm-large", "amount": 3, "owner": "a"});
     let created: Allocation = server
@@ -878,7 +884,7 @@ async fn acknowledged_allocations_survive_a_restart_with_their_keys() {
 
 #[tokio::test]
 async fn a_second_server_on_the_same_database_is_refused() {
-    let dir = temp_dir();
+    let dir = Backend::Sqlite.fresh();
     let first = start(demo(&dir)).await;
     let error = allocation_server::app(demo(&dir)).await.unwrap_err();
     assert!(

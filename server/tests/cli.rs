@@ -191,7 +191,7 @@ fn spawn(args: &[&str], dir: &std::path::Path) -> (Child, String, mpsc::Receiver
         .arg(dir.join("x.db"))
         .args(["--listen", "127.0.0.1:0"])
         .args(args)
-        .env("RUST_LOG", "info")
+        .env("RUST_LOG", "info,tower_http=debug,allocation_server=debug")
         .env_remove("ALLOCATION_SERVER_TOKEN")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -217,6 +217,33 @@ fn spawn(args: &[&str], dir: &std::path::Path) -> (Child, String, mpsc::Receiver
         }
     });
     (child, address, log_lines)
+}
+
+/// Whether the server logs a line that `matches` within 30 seconds.
+fn logged(logs: &mpsc::Receiver<String>, matches: impl Fn(&str) -> bool) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        match logs.recv_timeout(left) {
+            Ok(line) if matches(&line) => return true,
+            Ok(_) => continue,
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+/// `GET /healthz` on a kept-alive connection, answer read.
+fn healthz(stream: &mut TcpStream) {
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 512];
+    while !String::from_utf8_lossy(&answer).contains(r#""ok"}"#) {
+        let read = stream.read(&mut buf).unwrap();
+        assert!(read > 0, "closed before answering");
+        answer.extend_from_slice(&buf[..read]);
+    }
 }
 
 /// Waits for the child to exit, at most `within`.
@@ -249,14 +276,20 @@ fn sigterm_finishes_requests_in_flight_then_exits_despite_half_open_connections(
         ],
         dir.path(),
     );
-    // A half-open connection: headers begun, never finished.
+    // A half-open connection: its first request's headers begun, never
+    // finished; accepted (the server says so) before the signal.
     let mut half_open = TcpStream::connect(&address).unwrap();
     half_open
         .write_all(b"GET /api/v1/usage HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         .unwrap();
-    // A request in flight: headers sent, body not yet.
-    let body = br#"{"pool":"ip-v4","amount":1,"owner":"alice"}"#;
+    let port = format!(":{}", half_open.local_addr().unwrap().port());
+    assert!(logged(&logs, |line| line.contains("connection accepted")
+        && line.contains(&port)));
+    // A request in flight on a connection served once already.
     let mut in_flight = TcpStream::connect(&address).unwrap();
+    healthz(&mut in_flight);
+    // A request in flight: headers sent, half of the body.
+    let body = br#"{"pool":"ip-v4","amount":1,"owner":"alice"}"#;
     write!(
         in_flight,
         "POST /api/v1/allocations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
@@ -265,13 +298,16 @@ fn sigterm_finishes_requests_in_flight_then_exits_despite_half_open_connections(
     )
     .unwrap();
     in_flight.write_all(&body[..10]).unwrap();
+    let started = logged(&logs, |line| {
+        line.contains("POST") && line.contains("started processing request")
+    });
+    assert!(started, "the server logs the request it began");
     // SAFETY: signalling a child process this test started.
     assert_eq!(
         unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) },
         0
     );
-    let saw_shutdown = logs.iter().any(|line| line.contains("shutting down"));
-    assert!(saw_shutdown);
+    assert!(logged(&logs, |line| line.contains("shutting down")));
     // The request in flight still gets its answer.
     in_flight.write_all(&body[10..]).unwrap();
     in_flight

@@ -9,12 +9,12 @@ use std::sync::Arc;
 
 use allocation_contract::{Allocation, Problem, Usage};
 use allocation_server::{AppState, PoolSpec, ServerConfig};
-use common::{start, temp_dir};
+use common::{start, Backend};
 use serde_json::json;
 
 /// The invariants on one consistent snapshot of the server's state.
-fn check_invariants(state: &AppState) {
-    let (pools, active) = state.store.snapshot();
+async fn check_invariants(state: &AppState) {
+    let (pools, active) = state.store.snapshot().await.expect("snapshot");
     for pool in &pools {
         assert!(pool.allocated <= pool.capacity, "{pool:?} over capacity");
         let held: Vec<&Allocation> = active.iter().filter(|a| a.pool == pool.id).collect();
@@ -31,15 +31,20 @@ fn check_invariants(state: &AppState) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sixty_four_clients_never_over_allocate() {
+on_both_stores!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    sixty_four_clients_never_over_allocate,
+    one_key_sent_many_times_at_once_allocates_once,
+);
+
+async fn sixty_four_clients_never_over_allocate(backend: Backend) {
     const CLIENTS: usize = 64;
     const ROUNDS: usize = 40;
-    let dir = temp_dir();
+    let dir = backend.fresh();
     let server = Arc::new(
         start(ServerConfig {
             pools: vec![PoolSpec::new("hot", "Hot pool", "unit", 24, Some(4))],
-            ..ServerConfig::demo(dir.path().join("c.db"))
+            ..dir.demo()
         })
         .await,
     );
@@ -50,7 +55,7 @@ async fn sixty_four_clients_never_over_allocate() {
             let mut conn = server.connect().await;
             let mut samples = 0;
             while !done.load(Ordering::Relaxed) || samples < 10 {
-                check_invariants(&server.state);
+                check_invariants(&server.state).await;
                 let usage: Usage = conn.get("/api/v1/usage").await.json();
                 assert!(usage.pools[0].allocated <= usage.pools[0].capacity);
                 samples += 1;
@@ -101,14 +106,13 @@ async fn sixty_four_clients_never_over_allocate() {
     let samples = sampler.await.unwrap();
     assert!(samples >= 10);
     assert!(granted > CLIENTS, "most requests get units ({granted})");
-    check_invariants(&server.state);
+    check_invariants(&server.state).await;
     assert_eq!(server.allocated("hot").await, 0, "everything was released");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_key_sent_many_times_at_once_allocates_once() {
-    let dir = temp_dir();
-    let server = Arc::new(start(ServerConfig::demo(dir.path().join("k.db"))).await);
+async fn one_key_sent_many_times_at_once_allocates_once(backend: Backend) {
+    let dir = backend.fresh();
+    let server = Arc::new(start(dir.demo()).await);
     let body = json!({"pool": "ip-v4", "amount": 3, "owner": "racer"});
     let mut senders = Vec::new();
     for _ in 0..32 {
@@ -134,5 +138,5 @@ async fn one_key_sent_many_times_at_once_allocates_once() {
     }
     assert_eq!(ids.len(), 1, "every 201 is the same allocation");
     assert_eq!(server.allocated("ip-v4").await, 3);
-    check_invariants(&server.state);
+    check_invariants(&server.state).await;
 }

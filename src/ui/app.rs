@@ -84,11 +84,15 @@ fn Console(config: Config, issues: Vec<ConfigIssue>) -> impl IntoView {
         </header>
         <TokenPrompt monitor />
         <ConfigProblems issues />
-        <UsagePanel monitor thresholds />
-        <div class="console-work">
-            <RequestForm monitor owner highlight />
-            <AllocationsPanel monitor highlight />
-        </div>
+        // Everything below the header appears with the first answer, all at
+        // once: nothing on screen is pushed down when the data arrives.
+        <Show when=move || monitor.has_answered()>
+            <UsagePanel monitor thresholds />
+            <div class="console-work">
+                <RequestForm monitor owner=owner.clone() highlight />
+                <AllocationsPanel monitor highlight />
+            </div>
+        </Show>
         </LiveRegion>
     }
 }

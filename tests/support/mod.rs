@@ -3,7 +3,7 @@
 //! headless Chromium driven through ChromeDriver.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -59,7 +59,7 @@ pub struct Harness {
 impl Harness {
     /// Starts the server with its demo pools, or with `pools` instead.
     pub async fn start(pools: Option<Vec<PoolSpec>>) -> Harness {
-        Harness::start_with(|config| {
+        Harness::start_with(|config, _| {
             if let Some(pools) = pools {
                 config.pools = pools;
             }
@@ -68,14 +68,13 @@ impl Harness {
     }
 
     /// Starts the server with its demo pools and whatever `configure` sets
-    /// (a users file, a token); its temporary directory is
-    /// `config.db`'s parent.
-    pub async fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> Harness {
+    /// (a users file, a token), given the test's temporary directory.
+    pub async fn start_with(configure: impl FnOnce(&mut ServerConfig, &Path)) -> Harness {
         let dist = console_dist();
         let db_dir = tempfile::tempdir().unwrap();
         let mut config = ServerConfig::demo(db_dir.path().join("e2e.db"));
         config.dist = Some(dist);
-        configure(&mut config);
+        configure(&mut config, db_dir.path());
         let fault = Arc::new(Mutex::new(Fault::None));
         let seen = Arc::new(Mutex::new(Vec::new()));
         let config_json = Arc::new(Mutex::new(None::<String>));

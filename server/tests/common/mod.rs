@@ -1,14 +1,18 @@
-//! A server on an ephemeral port with a temporary database, for the tests.
+//! A server on an ephemeral port with a temporary database (SQLite or
+//! PostgreSQL), for the tests.
 
 #![allow(dead_code)]
 
 pub mod http;
+pub mod pg;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::Path;
 
 use allocation_contract::{Allocation, Problem, Usage};
-use allocation_server::{app_with_state, serve_until, AppState, ServeOptions, ServerConfig};
+use allocation_server::{
+    app_with_state, serve_until, AppState, Database, ServeOptions, ServerConfig,
+};
 use serde_json::{json, Value};
 
 pub use http::{Connection, Reply};
@@ -16,7 +20,7 @@ pub use http::{Connection, Reply};
 pub struct TestServer {
     pub address: SocketAddr,
     pub state: AppState,
-    pub db: PathBuf,
+    pub db: Database,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -30,6 +34,65 @@ impl Drop for TestServer {
 /// A fresh temporary directory that lives as long as the test.
 pub fn temp_dir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")
+}
+
+/// Which store a test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh empty database of one kind, and a temporary directory for the
+/// test's other files; both live as long as this value.
+pub struct TestDb {
+    pub database: Database,
+    dir: tempfile::TempDir,
+}
+
+impl TestDb {
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Demo pools on this database.
+    pub fn demo(&self) -> ServerConfig {
+        ServerConfig::demo(self.database.clone())
+    }
+}
+
+impl Backend {
+    pub fn fresh(self) -> TestDb {
+        let dir = temp_dir();
+        let database = match self {
+            Backend::Sqlite => Database::Sqlite(dir.path().join("test.db")),
+            Backend::Postgres => Database::Postgres(pg::Cluster::shared().database()),
+        };
+        TestDb { database, dir }
+    }
+}
+
+/// Turns `async fn name(backend: Backend)` tests into `sqlite::name` and
+/// `postgres::name`.
+#[macro_export]
+macro_rules! on_both_stores {
+    (#[$test:meta] $($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[$test]
+            async fn $name() {
+                super::$name($crate::common::Backend::Sqlite).await
+            })*
+        }
+        mod postgres {
+            $(#[$test]
+            async fn $name() {
+                super::$name($crate::common::Backend::Postgres).await
+            })*
+        }
+    };
+    ($($name:ident),* $(,)?) => {
+        $crate::on_both_stores!(#[tokio::test] $($name),*);
+    };
 }
 
 /// Serves `config` on 127.0.0.1:0 with the default connection limits.

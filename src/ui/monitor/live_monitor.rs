@@ -141,6 +141,11 @@ impl LiveMonitor {
         self.refresh();
     }
 
+    /// Whether the first poll has been answered, with data or with a failure.
+    pub fn has_answered(self) -> bool {
+        self.usage.with(Option::is_some) || self.failure.with(Option::is_some)
+    }
+
     /// The API this monitor polls, for the request and release actions.
     pub fn api(self) -> Api {
         self.api.get_value()

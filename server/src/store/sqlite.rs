@@ -1,4 +1,5 @@
-//! Durable storage (SQLite, WAL) behind one writer thread with group commit.
+//! SQLite (WAL) behind one writer thread with group commit: one server per
+//! database file.
 //!
 //! Every write goes through the writer: it drains whatever requests are
 //! queued, decides each against its working [`Ledger`] (capacity check and
@@ -21,6 +22,8 @@ use rand::Rng;
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
+use super::ids::{allocation_id, seq_of};
+use super::{AllocateOutcome, Listing, Record, ReleaseOutcome};
 use crate::allocator::{unit_name, unit_number};
 use crate::clock::{rfc3339, Clock, MAX_MS};
 use crate::ledger::{Change, Grant, Ledger};
@@ -50,28 +53,6 @@ CREATE INDEX IF NOT EXISTS allocations_unreleased ON allocations(seq) WHERE rele
 const COLUMNS: &str =
     "seq, id, pool, amount, owner, resources, created_at, expires_at, ttl_seconds, note, released_at";
 
-/// What `POST /allocations` came to.
-#[derive(Debug)]
-pub enum AllocateOutcome {
-    Created(Allocation),
-    /// The key was used before with the same request: its first answer.
-    Replayed(Allocation),
-    /// The key was used before with a different request.
-    KeyReused,
-    UnknownPool,
-    Insufficient {
-        available: u64,
-    },
-}
-
-#[derive(Debug, PartialEq, Eq)]
-pub enum ReleaseOutcome {
-    Released,
-    /// Already released or expired: nothing to do, still a success.
-    AlreadyEnded,
-    NotFound,
-}
-
 enum Command {
     Allocate {
         request: AllocationRequest,
@@ -81,6 +62,14 @@ enum Command {
     Release {
         id: String,
         reply: oneshot::Sender<anyhow::Result<ReleaseOutcome>>,
+    },
+    /// An empty write: answered once a commit succeeds.
+    Probe {
+        reply: oneshot::Sender<anyhow::Result<()>>,
+    },
+    Purge {
+        retention_ms: i64,
+        reply: oneshot::Sender<anyhow::Result<u64>>,
     },
 }
 
@@ -95,7 +84,7 @@ pub struct WriterStats {
 
 /// Cheap to clone; all clones share the writer and the published ledger.
 #[derive(Clone)]
-pub struct Store {
+pub struct SqliteStore {
     commands: mpsc::Sender<Command>,
     stats: Arc<WriterStats>,
     /// Dropped with the last clone, which stops the checkpointer.
@@ -135,7 +124,7 @@ fn open(path: &Path, synchronous: Synchronous) -> anyhow::Result<Connection> {
     Ok(conn)
 }
 
-impl Store {
+impl SqliteStore {
     /// Opens (or creates) the database, loads the live grants and starts the
     /// writer thread, which ends when the last clone of the store is dropped.
     pub fn open(
@@ -143,7 +132,7 @@ impl Store {
         pools: Vec<PoolSpec>,
         clock: Clock,
         synchronous: Synchronous,
-    ) -> anyhow::Result<Store> {
+    ) -> anyhow::Result<SqliteStore> {
         let lock = lock_database(path)?;
         let writer = open(path, synchronous)?;
         writer
@@ -177,7 +166,7 @@ impl Store {
             .name("allocation-writer".into())
             .spawn(move || writer_state.run(queue))
             .context("cannot start the writer thread")?;
-        Ok(Store {
+        Ok(SqliteStore {
             commands,
             stats,
             _checkpoints: Arc::new(checkpoints),
@@ -203,6 +192,10 @@ impl Store {
         ledger.pool_by_id(id).map(|(_, pool)| pool.spec.clone())
     }
 
+    pub fn pools(&self) -> Vec<PoolSpec> {
+        self.published.read().expect("ledger lock").specs()
+    }
+
     /// The current ETag of both listings.
     pub fn etag(&self) -> String {
         let now = self.clock.now_ms();
@@ -213,30 +206,29 @@ impl Store {
     }
 
     /// Usage now, as of when it last changed, and its ETag.
-    pub fn usage(&self) -> (String, Vec<Pool>, String) {
+    pub fn usage(&self) -> Listing<Vec<Pool>> {
         let now = self.clock.now_ms();
         let ledger = self.published.read().expect("ledger lock");
-        (
-            rfc3339(ledger.as_of(now)),
-            ledger.usage(now),
-            ledger.etag(self.boot, now),
-        )
+        Listing {
+            as_of: rfc3339(ledger.as_of(now)),
+            items: ledger.usage(now),
+            etag: ledger.etag(self.boot, now),
+        }
     }
 
     /// Active allocations now, newest first, as of when they last changed,
     /// and the ETag.
-    pub fn active(&self, owner: Option<&str>) -> (String, Vec<Allocation>, String) {
+    pub fn active(&self, owner: Option<&str>) -> Listing<Vec<Allocation>> {
         let now = self.clock.now_ms();
         let ledger = self.published.read().expect("ledger lock");
-        (
-            rfc3339(ledger.as_of(now)),
-            ledger.active(owner, now),
-            ledger.etag(self.boot, now),
-        )
+        Listing {
+            as_of: rfc3339(ledger.as_of(now)),
+            items: ledger.active(owner, now),
+            etag: ledger.etag(self.boot, now),
+        }
     }
 
-    /// Usage and the active allocations at one instant (tests check the
-    /// invariants on it: allocated = sum of active amounts, units unique).
+    /// Usage and the active allocations at one instant.
     pub fn snapshot(&self) -> (Vec<Pool>, Vec<Allocation>) {
         let now = self.clock.now_ms();
         let ledger = self.published.read().expect("ledger lock");
@@ -298,11 +290,47 @@ impl Store {
         answer.await.context("the writer stopped")?
     }
 
+    pub async fn probe(&self) -> anyhow::Result<()> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Probe { reply })?;
+        answer.await.context("the writer stopped")?
+    }
+
+    pub async fn purge(&self, retention_ms: i64) -> anyhow::Result<u64> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Purge {
+            retention_ms,
+            reply,
+        })?;
+        answer.await.context("the writer stopped")?
+    }
+
     fn send(&self, command: Command) -> anyhow::Result<()> {
         self.commands
             .send(command)
             .map_err(|_| anyhow::anyhow!("the writer stopped"))
     }
+}
+
+/// Copies the database at `from` to the new file `to` with `VACUUM INTO`:
+/// one consistent snapshot, safe while a server is writing (under WAL a
+/// reader neither blocks the writer nor sees half a batch).
+pub fn backup(from: &Path, to: &Path) -> anyhow::Result<()> {
+    if to.exists() {
+        anyhow::bail!("{} already exists: back up to a new file", to.display());
+    }
+    if !from.is_file() {
+        anyhow::bail!("there is no database {}", from.display());
+    }
+    let conn = Connection::open_with_flags(from, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
+        .with_context(|| format!("cannot open database {}", from.display()))?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    let target = to
+        .to_str()
+        .with_context(|| format!("{} is not a UTF-8 path", to.display()))?;
+    conn.execute("VACUUM INTO ?1", [target])
+        .with_context(|| format!("cannot write the backup {}", to.display()))?;
+    Ok(())
 }
 
 /// Takes `<db>.lock` exclusively: a second server on the same database would
@@ -356,87 +384,32 @@ fn start_checkpointer(conn: Connection) -> anyhow::Result<mpsc::Sender<()>> {
     Ok(stop)
 }
 
-/// A row of `allocations`.
-struct Row {
-    seq: i64,
-    id: String,
-    pool: String,
-    amount: i64,
-    owner: String,
-    resources: Vec<String>,
-    created_at: i64,
-    expires_at: Option<i64>,
-    ttl_seconds: Option<i64>,
-    note: Option<String>,
-    released_at: Option<i64>,
+/// Reads a row of [`COLUMNS`].
+fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
+    let resources: String = row.get(5)?;
+    Ok(Record {
+        seq: row.get(0)?,
+        id: row.get(1)?,
+        pool: row.get(2)?,
+        amount: row.get(3)?,
+        owner: row.get(4)?,
+        resources: serde_json::from_str(&resources).unwrap_or_default(),
+        created_at: row.get(6)?,
+        expires_at: row.get(7)?,
+        ttl_seconds: row.get(8)?,
+        note: row.get(9)?,
+        released_at: row.get(10)?,
+    })
 }
 
-impl Row {
-    fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
-        let resources: String = row.get(5)?;
-        Ok(Row {
-            seq: row.get(0)?,
-            id: row.get(1)?,
-            pool: row.get(2)?,
-            amount: row.get(3)?,
-            owner: row.get(4)?,
-            resources: serde_json::from_str(&resources).unwrap_or_default(),
-            created_at: row.get(6)?,
-            expires_at: row.get(7)?,
-            ttl_seconds: row.get(8)?,
-            note: row.get(9)?,
-            released_at: row.get(10)?,
-        })
-    }
-
-    fn status(&self, now_ms: i64) -> AllocationStatus {
-        let ended_at = self.released_at.unwrap_or(now_ms);
-        match (self.released_at, self.expires_at) {
-            (_, Some(expires)) if expires <= ended_at => AllocationStatus::Expired,
-            (Some(_), _) => AllocationStatus::Released,
-            (None, _) => AllocationStatus::Active,
-        }
-    }
-
-    /// As created: what a replay answers.
-    fn created(&self) -> Allocation {
-        Allocation {
-            id: self.id.clone(),
-            pool: self.pool.clone(),
-            amount: self.amount as u64,
-            owner: self.owner.clone(),
-            resources: self.resources.clone(),
-            status: AllocationStatus::Active,
-            created_at: rfc3339(self.created_at),
-            expires_at: self.expires_at.map(rfc3339),
-            note: self.note.clone(),
-        }
-    }
-
-    fn allocation(&self, now_ms: i64) -> Allocation {
-        Allocation {
-            status: self.status(now_ms),
-            ..self.created()
-        }
-    }
-
-    fn same_request(&self, request: &AllocationRequest) -> bool {
-        self.pool == request.pool
-            && self.amount == request.amount
-            && self.owner == request.owner
-            && self.ttl_seconds == request.ttl_seconds
-            && self.note == request.note
-    }
-}
-
-fn select_by_id(conn: &Connection, id: &str) -> rusqlite::Result<Option<Row>> {
+fn select_by_id(conn: &Connection, id: &str) -> rusqlite::Result<Option<Record>> {
     let Some(seq) = seq_of(id) else {
         return Ok(None);
     };
     conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM allocations WHERE seq = ?1 AND id = ?2"
     ))?
-    .query_row(params![seq, id], Row::read)
+    .query_row(params![seq, id], read_row)
     .optional()
 }
 
@@ -455,11 +428,11 @@ fn earlier_use(
     }))
 }
 
-fn select_by_key(conn: &Connection, key: &str) -> rusqlite::Result<Option<Row>> {
+fn select_by_key(conn: &Connection, key: &str) -> rusqlite::Result<Option<Record>> {
     conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM allocations WHERE idempotency_key = ?1"
     ))?
-    .query_row([key], Row::read)
+    .query_row([key], read_row)
     .optional()
 }
 
@@ -468,7 +441,7 @@ fn load_grants(conn: &Connection, pools: &[PoolSpec], now_ms: i64) -> anyhow::Re
         "SELECT {COLUMNS} FROM allocations WHERE released_at IS NULL \
          AND (expires_at IS NULL OR expires_at > ?1) ORDER BY seq"
     ))?;
-    let rows = statement.query_map([now_ms], Row::read)?;
+    let rows = statement.query_map([now_ms], read_row)?;
     let mut grants = Vec::new();
     for row in rows {
         let row = row?;
@@ -497,41 +470,6 @@ fn is_unique_violation(error: &rusqlite::Error) -> bool {
         if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
 }
 
-const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-const ID_RANDOM_CHARS: usize = 8;
-
-/// `al_`, 8 random base-62 characters, then the row's `seq` in base 62. The
-/// row is found by `seq` (the table's own key), so ids need no index of their
-/// own: one random-position index less to write on every insert.
-fn allocation_id(seq: i64) -> String {
-    let mut rng = rand::rng();
-    let mut id: String = "al_".to_owned();
-    id.extend((0..ID_RANDOM_CHARS).map(|_| BASE62[rng.random_range(0..BASE62.len())] as char));
-    let mut digits = Vec::new();
-    let mut rest = seq.max(0) as u64;
-    loop {
-        digits.push(BASE62[(rest % 62) as usize] as char);
-        rest /= 62;
-        if rest == 0 {
-            break;
-        }
-    }
-    id.extend(digits.into_iter().rev());
-    id
-}
-
-/// The `seq` an id from [`allocation_id`] names (the whole id is still compared).
-fn seq_of(id: &str) -> Option<i64> {
-    let digits = id.strip_prefix("al_")?.get(ID_RANDOM_CHARS..)?;
-    if digits.is_empty() || digits.len() > 10 {
-        return None;
-    }
-    digits.bytes().try_fold(0i64, |seq, byte| {
-        let digit = BASE62.iter().position(|&b| b == byte)? as i64;
-        seq.checked_mul(62)?.checked_add(digit)
-    })
-}
-
 struct Writer {
     /// The `seq` of the next allocation.
     next_seq: i64,
@@ -542,15 +480,30 @@ struct Writer {
     clock: Clock,
 }
 
-enum Reply {
-    Allocate(
-        oneshot::Sender<anyhow::Result<AllocateOutcome>>,
-        AllocateOutcome,
-    ),
-    Release(
-        oneshot::Sender<anyhow::Result<ReleaseOutcome>>,
-        ReleaseOutcome,
-    ),
+/// Sends a command's answer: its outcome once the batch is committed, or
+/// the error that stopped it.
+type Answer = Box<dyn FnOnce(anyhow::Result<()>) + Send>;
+
+fn answer<T: Send + 'static>(
+    reply: oneshot::Sender<anyhow::Result<T>>,
+    outcome: anyhow::Result<T>,
+) -> Answer {
+    if let Err(error) = &outcome {
+        tracing::error!("write failed: {error:#}");
+    }
+    Box::new(move |committed| {
+        let _ = reply.send(committed.and(outcome));
+    })
+}
+
+/// Answers with the error that kept a batch from starting.
+fn refuse<T: Send + 'static>(reply: oneshot::Sender<anyhow::Result<T>>) -> Answer {
+    Box::new(move |committed: anyhow::Result<()>| {
+        let error = committed
+            .err()
+            .unwrap_or_else(|| anyhow::anyhow!("not run"));
+        let _ = reply.send(Err(error));
+    })
 }
 
 impl Writer {
@@ -575,69 +528,68 @@ impl Writer {
         for change in &changes {
             self.working.apply(change, now);
         }
-        let mut replies = Vec::with_capacity(batch.len());
-        let mut failed = Vec::new();
         if let Err(error) = self.conn.execute_batch("BEGIN IMMEDIATE") {
-            return self.fail(batch, &error.into());
+            let error = anyhow::Error::from(error);
+            tracing::error!("cannot begin a transaction: {error:#}");
+            self.working = self.published.read().expect("ledger lock").clone();
+            for command in batch {
+                let answer = match command {
+                    Command::Allocate { reply, .. } => refuse(reply),
+                    Command::Release { reply, .. } => refuse(reply),
+                    Command::Probe { reply } => refuse(reply),
+                    Command::Purge { reply, .. } => refuse(reply),
+                };
+                answer(Err(anyhow::anyhow!(
+                    "cannot begin a transaction: {error:#}"
+                )));
+            }
+            return;
         }
+        let size = batch.len();
+        let mut answers = Vec::with_capacity(size);
         for command in batch {
-            match command {
+            // A statement's error undoes only that statement.
+            let answer = match command {
                 Command::Allocate {
                     request,
                     key,
                     reply,
-                } => match self.allocate(&request, key.as_deref(), now) {
-                    Ok((outcome, change)) => {
-                        if let Some(change) = change {
-                            self.working.apply(&change, now);
-                            changes.push(change);
-                        }
-                        replies.push(Reply::Allocate(reply, outcome));
-                    }
-                    // A statement's error undoes only that statement.
-                    Err(error) => failed.push((Command::reply_to_allocate(reply), error)),
-                },
-                Command::Release { id, reply } => match self.release(&id, now) {
-                    Ok((outcome, change)) => {
-                        if let Some(change) = change {
-                            self.working.apply(&change, now);
-                            changes.push(change);
-                        }
-                        replies.push(Reply::Release(reply, outcome));
-                    }
-                    Err(error) => failed.push((Command::reply_to_release(reply), error)),
-                },
-            }
+                } => {
+                    let outcome = self.allocate(&request, key.as_deref(), now);
+                    answer(reply, self.keep(outcome, now, &mut changes))
+                }
+                Command::Release { id, reply } => {
+                    let outcome = self.release(&id, now);
+                    answer(reply, self.keep(outcome, now, &mut changes))
+                }
+                Command::Probe { reply } => answer(reply, Ok(())),
+                Command::Purge {
+                    retention_ms,
+                    reply,
+                } => answer(reply, self.purge(now.saturating_sub(retention_ms))),
+            };
+            answers.push(answer);
         }
         let commit_started = std::time::Instant::now();
         let committed = self.conn.execute_batch("COMMIT");
+        let took = commit_started.elapsed();
+        super::record_commit(size, took);
         {
             use std::sync::atomic::Ordering::Relaxed;
             let stats = &self.stats;
             stats.batches.fetch_add(1, Relaxed);
+            stats.commands.fetch_add(size as u64, Relaxed);
             stats
-                .commands
-                .fetch_add((replies.len() + failed.len()) as u64, Relaxed);
-            let micros = commit_started.elapsed().as_micros() as u64;
-            stats.commit_micros.fetch_add(micros, Relaxed);
+                .commit_micros
+                .fetch_add(took.as_micros() as u64, Relaxed);
         }
         if let Err(error) = committed {
             let error = anyhow::Error::from(error);
             tracing::error!("commit failed: {error:#}");
             let _ = self.conn.execute_batch("ROLLBACK");
             self.working = self.published.read().expect("ledger lock").clone();
-            for reply in replies {
-                match reply {
-                    Reply::Allocate(reply, _) => {
-                        let _ = reply.send(Err(anyhow::anyhow!("commit failed: {error:#}")));
-                    }
-                    Reply::Release(reply, _) => {
-                        let _ = reply.send(Err(anyhow::anyhow!("commit failed: {error:#}")));
-                    }
-                }
-            }
-            for (reply, _) in failed {
-                reply(anyhow::anyhow!("commit failed: {error:#}"));
+            for answer in answers {
+                answer(Err(anyhow::anyhow!("commit failed: {error:#}")));
             }
             return;
         }
@@ -647,36 +599,36 @@ impl Writer {
                 published.apply(change, now);
             }
         }
-        for reply in replies {
-            match reply {
-                Reply::Allocate(reply, outcome) => {
-                    let _ = reply.send(Ok(outcome));
-                }
-                Reply::Release(reply, outcome) => {
-                    let _ = reply.send(Ok(outcome));
-                }
-            }
-        }
-        for (reply, error) in failed {
-            tracing::error!("write failed: {error:#}");
-            reply(error);
+        for answer in answers {
+            answer(Ok(()));
         }
     }
 
-    fn fail(&mut self, batch: Vec<Command>, error: &anyhow::Error) {
-        tracing::error!("cannot begin a transaction: {error:#}");
-        self.working = self.published.read().expect("ledger lock").clone();
-        for command in batch {
-            let message = anyhow::anyhow!("cannot begin a transaction: {error:#}");
-            match command {
-                Command::Allocate { reply, .. } => {
-                    let _ = reply.send(Err(message));
-                }
-                Command::Release { reply, .. } => {
-                    let _ = reply.send(Err(message));
-                }
-            }
+    /// Applies a decided write's change to the working ledger.
+    fn keep<T>(
+        &mut self,
+        outcome: anyhow::Result<(T, Option<Change>)>,
+        now: i64,
+        changes: &mut Vec<Change>,
+    ) -> anyhow::Result<T> {
+        let (outcome, change) = outcome?;
+        if let Some(change) = change {
+            self.working.apply(&change, now);
+            changes.push(change);
         }
+        Ok(outcome)
+    }
+
+    /// Deletes allocations that ended before `before_ms`. The batch applied
+    /// expiry first, so none of them is in the ledger any more.
+    fn purge(&mut self, before_ms: i64) -> anyhow::Result<u64> {
+        let deleted = self
+            .conn
+            .prepare_cached(
+                "DELETE FROM allocations WHERE                  COALESCE(MIN(released_at, expires_at), released_at, expires_at) < ?1",
+            )?
+            .execute([before_ms])?;
+        Ok(deleted as u64)
     }
 
     fn allocate(
@@ -805,50 +757,5 @@ impl Writer {
             },
             None,
         ))
-    }
-}
-
-type FailedReply = Box<dyn FnOnce(anyhow::Error) + Send>;
-
-impl Command {
-    fn reply_to_allocate(reply: oneshot::Sender<anyhow::Result<AllocateOutcome>>) -> FailedReply {
-        Box::new(move |error| {
-            let _ = reply.send(Err(error));
-        })
-    }
-
-    fn reply_to_release(reply: oneshot::Sender<anyhow::Result<ReleaseOutcome>>) -> FailedReply {
-        Box::new(move |error| {
-            let _ = reply.send(Err(error));
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids_carry_their_row_and_look_opaque() {
-        for seq in [1, 61, 62, 3_844, 1 << 40] {
-            let id = allocation_id(seq);
-            assert!(
-                id.starts_with("al_") && id.len() > 3 + ID_RANDOM_CHARS,
-                "{id}"
-            );
-            assert!(id[3..].bytes().all(|b| b.is_ascii_alphanumeric()), "{id}");
-            assert_eq!(seq_of(&id), Some(seq), "{id}");
-        }
-        assert_ne!(allocation_id(5), allocation_id(5));
-        for bad in [
-            "",
-            "al_",
-            "al_short",
-            "xx_abcdefgh1",
-            "al_abcdefgh-",
-            "al_abcdefghZZZZZZZZZZZZ",
-        ] {
-            assert_eq!(seq_of(bad), None, "{bad}");
-        }
     }
 }

@@ -1,0 +1,354 @@
+//! Two server processes (the real binary) on one PostgreSQL database: never
+//! over capacity from either, no unit granted twice, one ETag for both, keys
+//! in flight seen by both, and a replica killed with SIGKILL loses nothing it
+//! acknowledged. And a store that cannot commit is not ready.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use allocation_contract::{Allocation, AllocationStatus, Allocations, Problem, Usage};
+use common::pg::Cluster;
+use common::{start, temp_dir, Connection};
+use hyper::Method;
+use serde_json::json;
+
+/// A replica: the server binary on `url`, and the address it prints.
+struct Replica {
+    child: Child,
+    address: SocketAddr,
+}
+
+impl Replica {
+    fn spawn(url: &str, pools: &Path) -> Replica {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_allocation-server"))
+            .arg("--pools")
+            .arg(pools)
+            .args(["--listen", "127.0.0.1:0", "--max-concurrency", "1024"])
+            .env("ALLOCATION_SERVER_DB", url)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn allocation-server");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("read");
+        let url = line
+            .trim()
+            .strip_prefix("allocation-server listening on http://")
+            .unwrap_or_else(|| panic!("unexpected start-up line {line:?}"));
+        let address = url.trim_end_matches('/').parse().expect("address");
+        Replica { child, address }
+    }
+
+    async fn connect(&self) -> Connection {
+        Connection::open(self.address).await
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn pools_file(dir: &Path, capacity: u64) -> std::path::PathBuf {
+    let path = dir.join("pools.json");
+    std::fs::write(
+        &path,
+        format!(
+            r#"{{"pools": [{{"id": "hot", "name": "Hot", "unit": "unit", "capacity": {capacity},
+                "max_per_request": 3}}]}}"#
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// A listing's own invariants: no unit twice, never past capacity.
+fn check_listing(listed: &Allocations, capacity: u64) {
+    let units: Vec<&String> = listed
+        .allocations
+        .iter()
+        .flat_map(|a| &a.resources)
+        .collect();
+    let distinct: HashSet<&String> = units.iter().copied().collect();
+    assert_eq!(distinct.len(), units.len(), "a unit held twice: {units:?}");
+    assert!(units.len() as u64 <= capacity, "over capacity: {units:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_four_clients_over_two_replicas_never_over_allocate() {
+    const CLIENTS: usize = 64;
+    const ROUNDS: usize = 12;
+    const CAPACITY: u64 = 8;
+    let dir = temp_dir();
+    let url = Cluster::shared().database();
+    let pools = pools_file(dir.path(), CAPACITY);
+    let replicas = Arc::new([Replica::spawn(&url, &pools), Replica::spawn(&url, &pools)]);
+    let done = Arc::new(AtomicBool::new(false));
+    let mut samplers = Vec::new();
+    for which in 0..2 {
+        let (replicas, done) = (Arc::clone(&replicas), Arc::clone(&done));
+        samplers.push(tokio::spawn(async move {
+            let mut conn = replicas[which].connect().await;
+            let mut samples = 0;
+            while !done.load(Ordering::Relaxed) || samples < 5 {
+                let usage: Usage = conn.get("/api/v1/usage").await.json();
+                assert!(usage.pools[0].allocated <= CAPACITY, "{usage:?}");
+                let listed: Allocations = conn.get("/api/v1/allocations").await.json();
+                check_listing(&listed, CAPACITY);
+                samples += 1;
+            }
+            samples
+        }));
+    }
+    let mut clients = Vec::new();
+    for client in 0..CLIENTS {
+        let replicas = Arc::clone(&replicas);
+        clients.push(tokio::spawn(async move {
+            // Granted through one replica, released through the other.
+            let mut near = replicas[client % 2].connect().await;
+            let mut far = replicas[(client + 1) % 2].connect().await;
+            let mut granted = Vec::new();
+            for round in 0..ROUNDS {
+                let amount = 1 + (client + round) % 3;
+                let reply = near
+                    .post_json(
+                        "/api/v1/allocations",
+                        &format!("c{client}-r{round}"),
+                        &json!({"pool": "hot", "amount": amount, "owner": format!("c{client}")}),
+                    )
+                    .await;
+                match reply.status {
+                    201 => {
+                        let allocation: Allocation = reply.json();
+                        assert_eq!(allocation.resources.len(), amount);
+                        let path = format!("/api/v1/allocations/{}", allocation.id);
+                        assert_eq!(far.delete(&path).await.status, 204);
+                        granted.push(allocation);
+                    }
+                    409 => {
+                        let problem: Problem = reply.json();
+                        assert!(problem.available.unwrap() < amount as u64, "{problem:?}");
+                    }
+                    other => panic!("unexpected {other}: {}", reply.text()),
+                }
+            }
+            granted
+        }));
+    }
+    let mut granted = Vec::new();
+    for client in clients {
+        granted.extend(client.await.unwrap());
+    }
+    done.store(true, Ordering::Relaxed);
+    for sampler in samplers {
+        assert!(sampler.await.unwrap() >= 5);
+    }
+    // A small pool under 64 clients: many refusals, but the units kept moving.
+    assert!(
+        granted.len() >= 2 * CAPACITY as usize,
+        "units were granted again and again ({})",
+        granted.len()
+    );
+    let ids: HashSet<&str> = granted.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids.len(), granted.len(), "every grant has its own id");
+    // Final state, from both replicas and from the database itself.
+    let mut tags = Vec::new();
+    for replica in replicas.iter() {
+        let reply = replica.connect().await.get("/api/v1/usage").await;
+        assert_eq!(reply.json::<Usage>().pools[0].allocated, 0);
+        tags.push(reply.header("etag").unwrap().to_owned());
+    }
+    assert_eq!(tags[0], tags[1], "one database state, one ETag");
+    let cluster = Cluster::shared();
+    assert_eq!(
+        cluster.psql(&url, "SELECT allocated FROM pools WHERE id = 'hot'"),
+        "0"
+    );
+    assert_eq!(cluster.psql(&url, "SELECT count(*) FROM held_units"), "0");
+    assert_eq!(
+        cluster.psql(
+            &url,
+            "SELECT count(*) FROM allocations WHERE released_at IS NOT NULL"
+        ),
+        granted.len().to_string()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_through_one_replica_moves_the_etag_on_the_other_and_keys_in_flight_are_shared() {
+    let dir = temp_dir();
+    let url = Cluster::shared().database();
+    let pools = pools_file(dir.path(), 8);
+    let (a, b) = (Replica::spawn(&url, &pools), Replica::spawn(&url, &pools));
+    let (mut on_a, mut on_b) = (a.connect().await, b.connect().await);
+    for path in ["/api/v1/usage", "/api/v1/allocations"] {
+        let tag = on_a.get(path).await.header("etag").unwrap().to_owned();
+        let same = on_b
+            .send(Method::GET, path, &[("if-none-match", &tag)], None)
+            .await;
+        assert_eq!(same.status, 304, "{path}: the other replica knows the tag");
+    }
+    let before = on_a
+        .get("/api/v1/usage")
+        .await
+        .header("etag")
+        .unwrap()
+        .to_owned();
+    let body = json!({"pool": "hot", "amount": 2, "owner": "alice"});
+    let created = on_b.post_json("/api/v1/allocations", "k-1", &body).await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    for path in ["/api/v1/usage", "/api/v1/allocations"] {
+        let after = on_a
+            .send(Method::GET, path, &[("if-none-match", &before)], None)
+            .await;
+        assert_eq!(after.status, 200, "{path}: B's write changed A's answer");
+    }
+    // The replay of B's grant comes from A.
+    let replay = on_a.post_json("/api/v1/allocations", "k-1", &body).await;
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    assert_eq!(
+        replay.json::<Allocation>().id,
+        created.json::<Allocation>().id
+    );
+
+    // A key held by a transaction in progress elsewhere (as a replica
+    // handling it would) is in flight for both replicas.
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    client.batch_execute("BEGIN").await.unwrap();
+    client
+        .execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            &[&"k-busy"],
+        )
+        .await
+        .unwrap();
+    for conn in [&mut on_a, &mut on_b] {
+        let reply = conn.post_json("/api/v1/allocations", "k-busy", &body).await;
+        assert_eq!(reply.status, 409, "{}", reply.text());
+        assert!(reply.json::<Problem>().is("idempotency-key-in-flight"));
+    }
+    client.batch_execute("COMMIT").await.unwrap();
+    let reply = on_a.post_json("/api/v1/allocations", "k-busy", &body).await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_killed_mid_load_loses_no_acknowledged_grant() {
+    const CLIENTS: usize = 16;
+    let dir = temp_dir();
+    let url = Cluster::shared().database();
+    let pools = pools_file(dir.path(), 100_000);
+    let replicas = Arc::new([Replica::spawn(&url, &pools), Replica::spawn(&url, &pools)]);
+    // Replica 0 is killed once it has acknowledged this many grants.
+    let on_victim = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let enough = Arc::new(tokio::sync::Notify::new());
+    let mut clients = Vec::new();
+    for client in 0..CLIENTS {
+        let (replicas, on_victim, enough) = (
+            Arc::clone(&replicas),
+            Arc::clone(&on_victim),
+            Arc::clone(&enough),
+        );
+        clients.push(tokio::spawn(async move {
+            let mut on_replica = client % 2;
+            let mut conn = replicas[client % 2].connect().await;
+            let (mut acknowledged, mut unanswered) = (Vec::new(), Vec::new());
+            for round in 0..40 {
+                let key = format!("kill-{client}-{round}");
+                let body = json!({"pool": "hot", "amount": 1, "owner": format!("c{client}")});
+                let request = serde_json::to_vec(&body).unwrap();
+                let headers = [
+                    ("content-type", "application/json"),
+                    ("idempotency-key", key.as_str()),
+                ];
+                match conn
+                    .try_send(Method::POST, "/api/v1/allocations", &headers, Some(request))
+                    .await
+                {
+                    Ok(reply) if reply.status == 201 => {
+                        acknowledged.push(reply.json::<Allocation>());
+                        if on_replica == 0 && on_victim.fetch_add(1, Ordering::Relaxed) + 1 == 100 {
+                            enough.notify_one();
+                        }
+                    }
+                    Ok(reply) => panic!("unexpected {}: {}", reply.status, reply.text()),
+                    Err(_) => {
+                        // That replica is gone: the rest go to the survivor.
+                        unanswered.push(key);
+                        on_replica = 1;
+                        conn = replicas[1].connect().await;
+                    }
+                }
+            }
+            (acknowledged, unanswered)
+        }));
+    }
+    enough.notified().await;
+    // SIGKILL: no shutdown, connections cut mid-request.
+    let pid = replicas[0].child.id() as i32;
+    // SAFETY: kill on our own child's pid.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    let (mut acknowledged, mut unanswered) = (Vec::new(), HashSet::new());
+    for client in clients {
+        let (a, u) = client.await.unwrap();
+        acknowledged.extend(a);
+        unanswered.extend(u);
+    }
+    let mut conn = replicas[1].connect().await;
+    let listed: Allocations = conn.get("/api/v1/allocations").await.json();
+    let listed: HashMap<&str, &Allocation> = listed
+        .allocations
+        .iter()
+        .map(|a| (a.id.as_str(), a))
+        .collect();
+    for allocation in &acknowledged {
+        let held = listed
+            .get(allocation.id.as_str())
+            .unwrap_or_else(|| panic!("acknowledged {} is gone", allocation.id));
+        assert_eq!(held.resources, allocation.resources);
+        assert_eq!(held.status, AllocationStatus::Active);
+    }
+    assert!(
+        listed.len() <= acknowledged.len() + unanswered.len(),
+        "only sent requests were granted"
+    );
+    let usage: Usage = conn.get("/api/v1/usage").await.json();
+    assert_eq!(usage.pools[0].allocated as usize, listed.len());
+    assert!(
+        !unanswered.is_empty() || acknowledged.len() == CLIENTS * 40,
+        "the kill cut requests in flight"
+    );
+}
+
+#[tokio::test]
+async fn a_database_that_cannot_commit_fails_readiness_not_liveness() {
+    let cluster = Cluster::start().expect("a cluster of its own");
+    let server = start(allocation_server::ServerConfig::demo(
+        allocation_server::Database::Postgres(cluster.database()),
+    ))
+    .await;
+    let mut conn = server.connect().await;
+    assert_eq!(conn.get("/readyz").await.status, 200);
+    cluster.stop();
+    let reply = conn.get("/readyz").await;
+    assert_eq!(reply.status, 503, "{}", reply.text());
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/problem+json")
+    );
+    assert_eq!(conn.get("/healthz").await.status, 200, "still alive");
+}
