@@ -3,6 +3,7 @@
 //! usage and allocations on screen whatever the server answers.
 
 use allocation_contract::{Allocation, Allocations, Me, Usage};
+use futures_util::future::join;
 use gloo_timers::callback::Timeout;
 use leptos::ev;
 use leptos::prelude::*;
@@ -315,20 +316,29 @@ impl LiveMonitor {
         })
     }
 
-    /// Usage first (it is what the monitor is for), then allocations. `Ok(true)`
-    /// when anything changed.
+    /// Usage and allocations, both asked for at once; usage's failure is the
+    /// one reported when both fail. `Ok(true)` when anything changed. Both
+    /// are always sent: the page preloads the first of each without a token
+    /// (index.html), and a preload left unused would answer a later request,
+    /// token or not, with its stale `401`.
     async fn fetch_both(self) -> Result<bool, RequestError> {
         let api = self.api.get_value();
-        let etag = self.etags.with_value(|e| e.usage.clone());
-        let usage_changed = match api.usage(etag.as_deref()).await? {
+        let (usage_etag, allocations_etag) = self
+            .etags
+            .with_value(|e| (e.usage.clone(), e.allocations.clone()));
+        let (usage, allocations) = join(
+            api.usage(usage_etag.as_deref()),
+            api.allocations(allocations_etag.as_deref()),
+        )
+        .await;
+        let usage_changed = match usage? {
             Fetched::Fresh { data, etag } => {
                 self.etags.update_value(|e| e.usage = etag);
                 self.show_usage(data)
             }
             Fetched::NotModified => false,
         };
-        let etag = self.etags.with_value(|e| e.allocations.clone());
-        let allocations_changed = match api.allocations(etag.as_deref()).await? {
+        let allocations_changed = match allocations? {
             Fetched::Fresh { data, etag } => {
                 self.etags.update_value(|e| e.allocations = etag);
                 self.show_allocations(data)
