@@ -5,6 +5,7 @@ use leptos::prelude::*;
 
 use crate::core::format::format_units;
 use crate::core::i18n::{expires_in, Lang};
+use crate::core::identity::may_release;
 use crate::core::time::parse_rfc3339;
 use crate::ui::allocations::release_button::ReleaseButton;
 use crate::ui::intl;
@@ -15,7 +16,6 @@ pub fn AllocationRow(
     allocation: Allocation,
     monitor: LiveMonitor,
     highlight: RwSignal<Option<String>>,
-    action_error: RwSignal<Option<String>>,
     now: ReadSignal<f64>,
 ) -> impl IntoView {
     let lang = expect_context::<Lang>();
@@ -30,6 +30,14 @@ pub fn AllocationRow(
     };
     let id = allocation.id.clone();
     let is_new = move || highlight.with(|h| h.as_deref() == Some(id.as_str()));
+    let row = allocation.clone();
+    // Release only where the server would allow it (it checks anyway).
+    let release = move || {
+        monitor
+            .me
+            .with(|me| may_release(me.as_ref(), &row))
+            .then(|| view! { <ReleaseButton allocation=row.clone() monitor /> })
+    };
     view! {
         <tr class:highlight=is_new>
             <th scope="row" class="cell-id">{allocation.id.clone()}</th>
@@ -41,9 +49,7 @@ pub fn AllocationRow(
             </td>
             <td class="nowrap">{created}</td>
             <td class="nowrap">{expiry}</td>
-            <td>
-                <ReleaseButton allocation monitor action_error />
-            </td>
+            <td>{release}</td>
         </tr>
     }
 }
