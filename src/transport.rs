@@ -14,18 +14,19 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use allocation_contract::{
-    headers, Allocation, AllocationRequest, Allocations, RenewRequest, Usage, UsageHistory,
+    headers, Allocation, AllocationRequest, Allocations, Me, RenewRequest, Usage, UsageHistory,
 };
 use gloo_net::http::{Request, RequestBuilder, Response};
 use gloo_timers::future::TimeoutFuture;
 use js_sys::futures::JsFuture;
+use js_sys::JsString;
+use serde_wasm_bindgen::Deserializer;
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{AbortController, RequestCache, RequestCredentials};
 
-use crate::core::config::{Config, Credentials};
-use crate::core::problem::{
-    decode_json, problem_from_response, Failure, Unreadable, MAX_BODY_BYTES,
-};
+use crate::core::config::{read_config_file, Config, Credentials};
+use crate::core::problem::{problem_from_response, read_body, Failure, Unreadable, MAX_BODY_BYTES};
 
 /// A request that has not answered, body included, by then is aborted and reported.
 const REQUEST_TIMEOUT_MS: u32 = 15_000;
@@ -61,7 +62,9 @@ pub struct Granted {
     pub replayed: bool,
 }
 
-/// How the console reaches the API: base URL, credentials mode and the bearer token.
+/// How the console reaches the API: base URL, credentials mode and the bearer
+/// token, which is only ever typed in (or sent by the embedding page) and
+/// held here, in memory: never in storage, the URL or a log.
 #[derive(Clone)]
 pub struct Api {
     endpoint: String,
@@ -78,7 +81,26 @@ impl Api {
                 Credentials::SameOrigin => RequestCredentials::SameOrigin,
                 Credentials::Include => RequestCredentials::Include,
             },
-            token: Rc::new(RefCell::new(config.token.clone())),
+            token: Rc::new(RefCell::new(None)),
+        }
+    }
+
+    /// `GET /me`: who the server takes the reader for; `Ok(None)` from a
+    /// server that has no `/me` (404: older than identities).
+    pub async fn me(&self) -> Result<Option<Me>, RequestError> {
+        let outgoing = self
+            .request(RequestBuilder::new(&self.url("/me")))
+            .cache(RequestCache::NoStore);
+        match send(outgoing, None).await {
+            Ok(answer) => Ok(Some(read_body(
+                answer.status,
+                answer.document.map(Deserializer::from),
+            )?)),
+            Err(RequestError {
+                failure: Failure::Http(problem),
+                ..
+            }) if problem.status == 404 => Ok(None),
+            Err(error) => Err(error),
         }
     }
 
@@ -89,14 +111,14 @@ impl Api {
     }
 
     pub async fn usage(&self, etag: Option<&str>) -> Result<Fetched<Usage>, RequestError> {
-        self.get_conditional("/usage", etag).await
+        fresh(self.get_conditional("/usage", etag).await?)
     }
 
     pub async fn allocations(
         &self,
         etag: Option<&str>,
     ) -> Result<Fetched<Allocations>, RequestError> {
-        self.get_conditional("/allocations", etag).await
+        fresh(self.get_conditional("/allocations", etag).await?)
     }
 
     pub async fn allocate(
@@ -104,14 +126,17 @@ impl Api {
         request: &AllocationRequest,
         idempotency_key: &str,
     ) -> Result<Granted, RequestError> {
-        let body = serde_json::to_string(request).map_err(|_| Failure::Network(String::new()))?;
+        let body = serde_wasm_bindgen::to_value(request)
+            .ok()
+            .and_then(|value| js_sys::JSON::stringify(&value).ok())
+            .ok_or_else(|| Failure::Network("the request could not be written".to_owned()))?;
         let outgoing = self
             .request(RequestBuilder::new(&self.url("/allocations")).method(http::Method::POST))
             .header("Content-Type", "application/json")
             .header(headers::IDEMPOTENCY_KEY, idempotency_key);
         let answer = send(outgoing, Some(body)).await?;
         Ok(Granted {
-            allocation: decode_json(answer.status, &answer.text)?,
+            allocation: read_body(answer.status, answer.document.map(Deserializer::from))?,
             replayed: answer.replayed,
         })
     }
@@ -128,8 +153,10 @@ impl Api {
     /// server that has none (404: older than the history).
     pub async fn usage_history(&self) -> Result<Option<UsageHistory>, RequestError> {
         match self.get_conditional("/usage/history", None).await {
-            Ok(Fetched::Fresh { data, .. }) => Ok(Some(data)),
-            Ok(Fetched::NotModified) => Ok(None),
+            Ok(answer) => match fresh(answer)? {
+                Fetched::Fresh { data, .. } => Ok(Some(data)),
+                Fetched::NotModified => Ok(None),
+            },
             Err(RequestError {
                 failure: Failure::Http(problem),
                 ..
@@ -141,21 +168,28 @@ impl Api {
     /// `PATCH /allocations/{id}`: the allocation now expires `ttl_seconds`
     /// from now; the renewed allocation.
     pub async fn renew(&self, id: &str, ttl_seconds: i64) -> Result<Allocation, RequestError> {
-        let body = serde_json::to_string(&RenewRequest { ttl_seconds })
-            .map_err(|_| Failure::Network(String::new()))?;
+        let body = serde_wasm_bindgen::to_value(&RenewRequest { ttl_seconds })
+            .ok()
+            .and_then(|value| js_sys::JSON::stringify(&value).ok())
+            .ok_or_else(|| Failure::Network("the request could not be written".to_owned()))?;
         let path = format!("/allocations/{}", encode_path_segment(id));
         let outgoing = self
             .request(RequestBuilder::new(&self.url(&path)).method(http::Method::PATCH))
             .header("Content-Type", "application/json");
         let answer = send(outgoing, Some(body)).await?;
-        Ok(decode_json(answer.status, &answer.text)?)
+        Ok(read_body(
+            answer.status,
+            answer.document.map(Deserializer::from),
+        )?)
     }
 
-    async fn get_conditional<T: serde::de::DeserializeOwned>(
+    /// The answer, or `None` for a 304. Not generic: the exchange is compiled
+    /// once, and only [`fresh`] is per type.
+    async fn get_conditional(
         &self,
         path: &str,
         etag: Option<&str>,
-    ) -> Result<Fetched<T>, RequestError> {
+    ) -> Result<Option<Answer>, RequestError> {
         // The console does its own revalidation; the HTTP cache must not answer for it.
         let mut outgoing = self
             .request(RequestBuilder::new(&self.url(path)))
@@ -164,13 +198,7 @@ impl Api {
             outgoing = outgoing.header("If-None-Match", etag);
         }
         let answer = send(outgoing, None).await?;
-        if answer.status == 304 {
-            return Ok(Fetched::NotModified);
-        }
-        Ok(Fetched::Fresh {
-            data: decode_json(answer.status, &answer.text)?,
-            etag: answer.etag,
-        })
+        Ok((answer.status != 304).then_some(answer))
     }
 
     fn url(&self, path: &str) -> String {
@@ -186,39 +214,55 @@ impl Api {
     }
 }
 
-/// Fetches `config.json` beside `index.html`: `Ok(None)` when there is none.
+/// Fetches and reads `config.json` beside `index.html`: no settings when
+/// there is none.
 // A failure is rare and short-lived: boxing its problem would only add noise.
 #[allow(clippy::result_large_err)]
-pub async fn fetch_config_file() -> Result<Option<String>, Failure> {
+pub async fn fetch_config_file() -> Result<Vec<(String, String)>, Failure> {
     let outgoing = RequestBuilder::new("config.json").cache(RequestCache::NoCache);
     match send(outgoing, None).await {
-        Ok(answer) => Ok(Some(answer.text)),
+        Ok(answer) => read_config_file(answer.document.map(Deserializer::from)),
         Err(RequestError {
             failure: Failure::Http(problem),
             ..
-        }) if problem.status == 404 => Ok(None),
+        }) if problem.status == 404 => Ok(Vec::new()),
         Err(error) => Err(error.failure),
     }
 }
 
-/// A 2xx or 304 answer, body read.
+/// A conditional GET's answer as `T`.
+// A failure is rare and short-lived: boxing its problem would only add noise.
+#[allow(clippy::result_large_err)]
+fn fresh<T: serde::de::DeserializeOwned>(
+    answer: Option<Answer>,
+) -> Result<Fetched<T>, RequestError> {
+    let Some(answer) = answer else {
+        return Ok(Fetched::NotModified);
+    };
+    Ok(Fetched::Fresh {
+        data: read_body(answer.status, answer.document.map(Deserializer::from))?,
+        etag: answer.etag,
+    })
+}
+
+/// A 2xx or 304 answer, body parsed (`None`: empty or not JSON).
 struct Answer {
     status: u16,
     etag: Option<String>,
     replayed: bool,
-    text: String,
+    document: Option<JsValue>,
 }
 
 /// Sends with a timeout over the whole exchange; answers 2xx and 304, and a
 /// [`RequestError`] for everything else.
-async fn send(outgoing: RequestBuilder, body: Option<String>) -> Result<Answer, RequestError> {
+async fn send(outgoing: RequestBuilder, body: Option<JsString>) -> Result<Answer, RequestError> {
     let controller = AbortController::new().map_err(js_failure)?;
     let outgoing = outgoing.abort_signal(Some(&controller.signal()));
     let request = match body {
         Some(body) => outgoing.body(body),
         None => outgoing.build(),
     }
-    .map_err(|error| Failure::Network(error.to_string()))?;
+    .map_err(build_failure)?;
     // A server that sends headers and then stalls the body is as stuck as
     // one that never answers: the timeout covers reading the body too.
     match first_of(exchange(request), TimeoutFuture::new(REQUEST_TIMEOUT_MS)).await {
@@ -251,24 +295,24 @@ async fn read_response(raw: web_sys::Response) -> Result<Answer, RequestError> {
     if declared_too_large {
         return Err(unreadable(status, Unreadable::TooLarge));
     }
-    let text = if status == 304 {
-        String::new()
+    let document = if status == 304 {
+        None
     } else {
-        read_text(&raw, status).await?
+        parse_json(&read_text(&raw, status).await?)
     };
     if (200..300).contains(&status) || status == 304 {
         return Ok(Answer {
             status,
             etag: header("ETag"),
             replayed: header(headers::IDEMPOTENT_REPLAYED).is_some_and(|v| v.trim() == "true"),
-            text,
+            document,
         });
     }
     let problem = problem_from_response(
         status,
         &response.status_text(),
         header("Content-Type").as_deref(),
-        &text,
+        document.map(Deserializer::from),
     );
     Err(RequestError {
         failure: Failure::Http(problem),
@@ -276,18 +320,33 @@ async fn read_response(raw: web_sys::Response) -> Result<Answer, RequestError> {
     })
 }
 
-/// The body as text, measured before the copy into wasm memory (which never
-/// shrinks): a chunked or compressed body has no useful Content-Length.
-async fn read_text(raw: &web_sys::Response, status: u16) -> Result<String, RequestError> {
+/// The body as a JavaScript string, measured (a chunked or compressed body
+/// has no useful Content-Length). It is never copied into wasm memory, which
+/// never shrinks: `JSON.parse` reads it where it is.
+async fn read_text(raw: &web_sys::Response, status: u16) -> Result<JsString, RequestError> {
     let promise = raw.text().map_err(js_failure)?;
     let text = JsFuture::from(promise).await.map_err(js_failure)?;
-    let length = text
-        .dyn_ref::<js_sys::JsString>()
-        .map_or(0, |t| t.length() as usize);
-    if length > MAX_BODY_BYTES {
+    let text = text.dyn_into::<JsString>().unwrap_or_default();
+    if text.length() as usize > MAX_BODY_BYTES {
         return Err(unreadable(status, Unreadable::TooLarge));
     }
-    Ok(text.as_string().unwrap_or_default())
+    Ok(text)
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// `JSON.parse` of a JavaScript string (js-sys's takes a Rust `&str`).
+    #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
+    fn json_parse(text: &JsString) -> Result<JsValue, JsValue>;
+}
+
+/// The body as parsed JSON, or `None` when it is empty or not JSON. Any
+/// exception `JSON.parse` throws (a `SyntaxError`; a `RangeError` where an
+/// engine limits depth; V8 has no such limit) is caught: reading from the
+/// parsed value never walks deeper than the contract's types, so depth
+/// cannot exhaust the stack (`docs/decisions.md`).
+fn parse_json(text: &JsString) -> Option<JsValue> {
+    json_parse(text).ok()
 }
 
 fn unreadable(status: u16, reason: Unreadable) -> RequestError {
@@ -308,6 +367,17 @@ async fn first_of<F: std::future::Future>(request: F, timeout: TimeoutFuture) ->
         timeout.as_mut().poll(cx).map(|()| None)
     })
     .await
+}
+
+/// A request the browser would not build (a constructor's `TypeError`), in
+/// its words; matched, not `Display`ed, which would link serde_json's and
+/// std's error texts for variants `build()` never returns.
+fn build_failure(error: gloo_net::Error) -> RequestError {
+    let reason = match error {
+        gloo_net::Error::JsError(error) => error.message,
+        _ => "the browser refused the request".to_owned(),
+    };
+    Failure::Network(reason).into()
 }
 
 /// Any rejection, `Error` or not: the browser's words when it gave some.

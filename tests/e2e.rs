@@ -6,6 +6,7 @@ mod support;
 
 use allocation_server::PoolSpec;
 use fantoccini::Locator;
+use std::path::Path;
 use std::time::Duration;
 
 use support::{Browser, Fault, Harness};
@@ -281,6 +282,145 @@ async fn an_hour_of_history_is_drawn_at_once_with_a_forecast_and_the_title_follo
     browser.close().await;
 }
 
+/// A row of the table, by its allocation id.
+fn row(id: &str) -> String {
+    format!("//table//tbody/tr[th[normalize-space()='{id}']]")
+}
+
+/// Answers the token prompt a `401` brings up.
+async fn sign_in(browser: &Browser, token: &str) {
+    browser
+        .wait_for("//label[@for='console-token'][normalize-space()='Access token']")
+        .await;
+    browser
+        .fill("//input[@id='console-token'][@type='password']", token)
+        .await;
+    browser
+        .click("//form[contains(@class,'token-prompt')]//button[normalize-space()='Sign in']")
+        .await;
+}
+
+/// A users file with a non-admin `alice` and an admin `root`: their tokens.
+fn with_users(config: &mut allocation_server::ServerConfig, dir: &Path) -> (String, String) {
+    use allocation_server::identity::users::add_user;
+    use allocation_server::identity::Users;
+    let path = dir.join("users.toml");
+    let alice = add_user(&path, "alice", false).unwrap();
+    let root = add_user(&path, "root", true).unwrap();
+    config.users = std::sync::Arc::new(Users::load(&path).unwrap());
+    (alice, root)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_non_admin_is_held_to_their_own_and_a_403_is_said_beside_the_action() {
+    let mut tokens = None;
+    let harness =
+        Harness::start_with(None, |config, dir| tokens = Some(with_users(config, dir))).await;
+    let (alice, root) = tokens.unwrap();
+    let (status, body) = harness
+        .api_as(
+            Some(&root),
+            "POST",
+            "/allocations",
+            Some(r#"{"pool":"gpu-a100","amount":1,"owner":"bob","ttl_seconds":3600}"#),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let bob: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let bob = bob["id"].as_str().unwrap().to_owned();
+
+    // No token yet: the server's 401 brings up the prompt; the typed token is used.
+    let browser = Browser::open(&harness, "lang=en&theme=light").await;
+    sign_in(&browser, &alice).await;
+    browser
+        .wait_for("//p[@class='signed-in'][normalize-space()='Signed in as alice']")
+        .await;
+    let owner = browser.wait_for("//input[@id='request-owner']").await;
+    assert_eq!(owner.prop("value").await.unwrap().as_deref(), Some("alice"));
+    assert_eq!(
+        owner.prop("readOnly").await.unwrap().as_deref(),
+        Some("true")
+    );
+    let theirs = browser.wait_for(&row(&bob)).await;
+    assert!(
+        theirs
+            .find_all(Locator::XPath(".//button"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "no Release on another owner's row"
+    );
+
+    // Her own request: her row, with Release.
+    browser
+        .click("//button[@type='submit'][normalize-space()='Request']")
+        .await;
+    let mine = browser
+        .wait_for("//table//tbody/tr[contains(@class,'highlight')][td[normalize-space()='alice']]")
+        .await;
+    let id = mine
+        .find(Locator::XPath("./th"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    browser
+        .wait_for(&format!("{}//button[@aria-label='Release {id}']", row(&id)))
+        .await;
+
+    // "Mine only" leaves her rows.
+    browser
+        .click("//label[contains(@class,'filter-mine')]/input[@type='checkbox']")
+        .await;
+    browser.wait_gone(&format!(".{}", row(&bob))).await;
+    browser.wait_for(&row(&id)).await;
+
+    // The token is in memory only: not in storage, not in the URL.
+    let kept = browser
+        .client
+        .execute(
+            "return [localStorage.length, sessionStorage.length, location.href.includes(arguments[0])];",
+            vec![serde_json::Value::String(alice.clone())],
+        )
+        .await
+        .unwrap();
+    assert_eq!(kept, serde_json::json!([0, 0, false]));
+
+    // Told she is an admin, the page offers what the server refuses: each
+    // refusal is said in words beside the action that caused it.
+    harness.set_fault(Fault::MeClaimsAdmin);
+    browser.client.refresh().await.unwrap();
+    sign_in(&browser, &alice).await;
+    browser
+        .click(&format!(
+            "{}//button[@aria-label='Release {bob}']",
+            row(&bob)
+        ))
+        .await;
+    browser
+        .click("//button[normalize-space()='Confirm release']")
+        .await;
+    browser
+        .wait_for(&format!(
+            "{}//*[@role='alert'][contains(., 'Not allowed: you may only request and release for yourself (HTTP 403)')]",
+            row(&bob)
+        ))
+        .await;
+    browser.fill("//input[@id='request-owner']", "bob").await;
+    browser
+        .click("//button[@type='submit'][normalize-space()='Request']")
+        .await;
+    browser
+        .wait_for("//section[contains(@class,'request')]//*[@role='alert'][contains(., 'Not allowed') and contains(., 'HTTP 403')]")
+        .await;
+    let (status, _) = harness
+        .api_as(Some(&root), "GET", &format!("/allocations/{bob}"), None)
+        .await;
+    assert_eq!(status, 200, "bob's allocation is still there");
+    browser.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn extend_moves_the_expiry_of_your_allocation() {
     let harness = Harness::start(None).await;
@@ -302,7 +442,6 @@ async fn extend_moves_the_expiry_of_your_allocation() {
         .await;
     let others: allocation_contract::Allocation = serde_json::from_str(&body).unwrap();
     let browser = Browser::open(&harness, "owner=e2e-alice&lang=en&theme=light").await;
-    let row = |id: &str| format!("//table//tbody/tr[th[normalize-space()='{id}']]");
     // Yours, expiring within 10 minutes: marked, with Extend; another's is not.
     browser
         .wait_for(&format!(
@@ -341,6 +480,39 @@ async fn extend_moves_the_expiry_of_your_allocation() {
     assert_eq!(status, 200, "{body}");
     let renewed: allocation_contract::Allocation = serde_json::from_str(&body).unwrap();
     assert!(renewed.expires_at > granted.expires_at, "{body}");
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_in_config_json_is_ignored_and_never_sent() {
+    let token = "e2e-shared-token-0123456789";
+    let harness =
+        Harness::start_with(None, |config, _| config.token = Some(token.to_owned())).await;
+    harness.serve_config_json(&format!(r#"{{"token":"{token}"}}"#));
+    let browser = Browser::open(&harness, "lang=en&theme=light").await;
+    browser
+        .wait_for("//*[contains(normalize-space(), 'config.json: the token is ignored: this file is served to anyone who loads the page')]")
+        .await;
+    // Without a token the server says 401 and the console asks for one.
+    browser
+        .wait_for("//input[@id='console-token'][@type='password']")
+        .await;
+    let seen = harness.log.all();
+    assert!(!seen.is_empty());
+    assert!(
+        seen.iter().all(|request| request.authorization.is_none()),
+        "{seen:?}"
+    );
+    // Typed in, it is sent and the data comes.
+    sign_in(&browser, token).await;
+    browser.wait_for(&allocated(&card("A100 GPU"), 0)).await;
+    let bearer = format!("Bearer {token}");
+    assert!(harness
+        .log
+        .all()
+        .iter()
+        .any(|request| request.uri == "/api/v1/usage"
+            && request.authorization.as_deref() == Some(bearer.as_str())));
     browser.close().await;
 }
 

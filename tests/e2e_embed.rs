@@ -67,7 +67,7 @@ fn authorizations(log: &RequestLog) -> Vec<Option<String>> {
 async fn an_iframe_talks_to_its_host_and_only_to_it() {
     let mut host = HostSite::bind().await;
     let host_origin = host.origin.clone();
-    let harness = Harness::start_with(None, |config| {
+    let harness = Harness::start_with(None, |config, _| {
         config.token = Some(TOKEN.into());
         config.frame_ancestors = format!("'self' {host_origin}");
     })
@@ -251,7 +251,7 @@ fn cards_text(id: &str) -> String {
 async fn script_instances_share_a_poller_per_endpoint_and_stop_when_removed() {
     let mut host = HostSite::bind().await;
     let allow = |origin: String| {
-        move |config: &mut allocation_server::ServerConfig| {
+        move |config: &mut allocation_server::ServerConfig, _: &std::path::Path| {
             config.allow_origins = vec![origin];
         }
     };

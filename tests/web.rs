@@ -4,15 +4,16 @@
 
 use allocation_console::core::config::Config;
 use allocation_console::core::i18n::Lang;
-use allocation_console::core::problem::Failure;
-use allocation_console::transport::Api;
+use allocation_console::core::problem::{Failure, Unreadable};
+use allocation_console::transport::{Api, Fetched};
 use allocation_console::ui::allocations::allocations_panel::{AllocationsPanel, PAGE_SIZE};
+use allocation_console::ui::identity::token_prompt::TokenPrompt;
 use allocation_console::ui::monitor::announcer::LiveRegion;
 use allocation_console::ui::monitor::live_monitor::LiveMonitor;
 use allocation_console::ui::monitor::status_line::StatusLine;
 use allocation_console::ui::request::request_form::RequestForm;
 use allocation_console::ui::usage::usage_panel::UsagePanel;
-use allocation_contract::{Allocation, AllocationStatus, Allocations, Pool, Problem, Usage};
+use allocation_contract::{Allocation, AllocationStatus, Allocations, Me, Pool, Problem, Usage};
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -735,8 +736,124 @@ async fn a_refused_extend_is_said_in_words_beside_the_row() {
             .unwrap()
             .and_then(|e| e.text_content())
             .is_some_and(|text| {
-                text.contains("Only the owner or an admin may change this allocation")
+                text.contains("Not allowed") && text.contains("al_mine belongs to alice")
             })
     })
     .await;
+}
+
+#[wasm_bindgen_test]
+async fn a_hostile_deep_body_is_read_without_walking_it() {
+    // JSON.parse takes any depth; reading never goes below the contract's types.
+    let _fake = FakeFetch::install(
+        r#"const deep = '['.repeat(100000) + ']'.repeat(100000);
+           const body = request.url.endsWith('/usage')
+             ? '{"as_of":"t","pools":[],"extra":' + deep + '}'
+             : '{"as_of":"t","allocations":' + deep + '}';
+           return Promise.resolve(new Response(body, { status: 200,
+             headers: { 'Content-Type': 'application/json' } }));"#,
+    );
+    let api = Api::new(&Config::default());
+    let usage = api.usage(None).await.unwrap();
+    assert!(matches!(usage, Fetched::Fresh { data, .. } if data.pools.is_empty()));
+    let error = api.allocations(None).await.unwrap_err();
+    assert_eq!(
+        error.failure,
+        Failure::Unreadable {
+            status: 200,
+            // An array where an allocation belongs is read by position:
+            // its first item, 99,999 levels deep, is not an id (and is not walked).
+            reason: Unreadable::Field {
+                path: "allocations[0].id".into()
+            }
+        }
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_wrong_member_is_named_through_json_parse() {
+    let _fake = FakeFetch::install(
+        r#"return Promise.resolve(new Response(
+             '{"as_of":"t","pools":[{"id":"p","name":"P","unit":"u","capacity":"lots","allocated":0}]}',
+             { status: 200, headers: { 'Content-Type': 'application/json' } }));"#,
+    );
+    let error = Api::new(&Config::default()).usage(None).await.unwrap_err();
+    assert_eq!(
+        error.failure,
+        Failure::Unreadable {
+            status: 200,
+            reason: Unreadable::Field {
+                path: "pools[0].capacity".into()
+            }
+        }
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_non_admin_sees_release_on_their_own_rows_only() {
+    let (container, monitor) = setup();
+    let highlight = RwSignal::new(None::<String>);
+    let _handle = render(
+        &container,
+        move || view! { <AllocationsPanel monitor highlight /> },
+    );
+    let rows: Vec<Allocation> = (0..4).map(allocation).collect();
+    monitor.show_allocations(Allocations {
+        as_of: "t".into(),
+        allocations: rows,
+    });
+    let releases = || {
+        container
+            .query_selector_all("button[data-release]")
+            .unwrap()
+            .length()
+    };
+    until("every row offers Release", || releases() == 4).await;
+    monitor.me.set(Some(Me {
+        name: Some("owner1".into()),
+        admin: false,
+    }));
+    until("only owner1's row offers Release", || releases() == 1).await;
+    let only = container
+        .query_selector("button[data-release]")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        only.get_attribute("data-release").as_deref(),
+        Some("al_00001")
+    );
+    assert!(container.query_selector(".filter-mine").unwrap().is_some());
+}
+
+#[wasm_bindgen_test]
+async fn a_401_asks_for_a_token_in_a_labelled_password_field() {
+    let (container, monitor) = setup();
+    let _handle = render(&container, move || view! { <TokenPrompt monitor /> });
+    assert!(container
+        .query_selector("#console-token")
+        .unwrap()
+        .is_none());
+    monitor.failure.set(Some(Failure::Http(Problem {
+        problem_type: "about:blank".into(),
+        title: "Unauthorized".into(),
+        status: 401,
+        detail: None,
+        instance: None,
+        errors: Vec::new(),
+        available: None,
+    })));
+    until("the token field", || {
+        container
+            .query_selector("#console-token")
+            .unwrap()
+            .is_some()
+    })
+    .await;
+    let field = container.query_selector("#console-token").unwrap().unwrap();
+    assert_eq!(field.get_attribute("type").as_deref(), Some("password"));
+    let label = container
+        .query_selector("label[for=console-token]")
+        .unwrap()
+        .unwrap();
+    assert_eq!(label.text_content().as_deref(), Some("Access token"));
 }

@@ -40,6 +40,16 @@ pub mod headers {
     pub const CORS_EXPOSED: [&str; 4] = ["ETag", "Retry-After", "Location", "Idempotent-Replayed"];
 }
 
+/// `GET /me`: who the server takes the caller for. `name` is `None` without
+/// an identity (open mode, the shared token); `admin` may act for any owner
+/// (always so without an identity).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    #[serde(default)]
+    pub name: Option<String>,
+    pub admin: bool,
+}
+
 /// A pool of interchangeable units (GPUs, VMs, addresses, seats).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pool {

@@ -1,9 +1,11 @@
 //! Every configuration source folded into one `Config`: a bad value is
 //! reported in words and that key runs on with its default (docs/contract.md).
 
-use serde_json::Value;
+use std::fmt;
 
-use crate::core::format::{parse_decimal, shorten};
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use crate::core::format::{format_decimal, parse_decimal, shorten};
 use crate::core::lang::Lang;
 use crate::core::problem::{Failure, Unreadable};
 
@@ -95,7 +97,6 @@ pub struct Config {
     /// Lower-cased origin, compared exactly with `event.origin`.
     pub parent_origin: Option<String>,
     pub credentials: Credentials,
-    pub token: Option<String>,
 }
 
 impl Default for Config {
@@ -112,7 +113,6 @@ impl Default for Config {
             critical_percent: DEFAULT_CRITICAL_PERCENT,
             parent_origin: None,
             credentials: Credentials::SameOrigin,
-            token: None,
         }
     }
 }
@@ -133,10 +133,10 @@ pub enum ConfigIssueKind {
     WarnNotBelowCritical { warn: f64, critical: f64 },
     /// A token in the URL leaks into history and logs: never used.
     TokenInUrlIgnored,
-    /// The contract accepts a token only from `config.json` or a host message.
+    /// A page attribute is readable by anyone who loads the page: never used.
     TokenInAttributeIgnored,
-    /// A token that is not visible ASCII (see [`is_valid_token`]); never echoed.
-    TokenInvalid,
+    /// `config.json` is served to anyone who loads the page: never used.
+    TokenInFileIgnored,
     /// `config.json` exists but could not be fetched or is not a JSON object.
     FileUnreadable { failure: Box<Failure> },
 }
@@ -163,37 +163,121 @@ impl ConfigIssue {
     }
 }
 
-/// `config.json` text → key/value pairs. Strings are taken as they are, numbers
-/// and booleans as their JSON text, an array as its items joined by commas
-/// (`"pools": ["a","b"]`), `null` as absent.
+/// `config.json` (parsed; `None` when it is not JSON) → key/value pairs.
+/// Strings are taken as they are, numbers and booleans as their JSON text, an
+/// array as its items joined by commas (`"pools": ["a","b"]`), `null` as
+/// absent. A deeper value is read as `{…}` (its key then says what is wrong),
+/// never walked.
 // A failure is rare and short-lived: boxing its problem would only add noise.
 #[allow(clippy::result_large_err)]
-pub fn parse_config_json(text: &str) -> Result<Vec<(String, String)>, Failure> {
+pub fn read_config_file<'de, D: Deserializer<'de>>(
+    document: Option<D>,
+) -> Result<Vec<(String, String)>, Failure> {
     let unreadable = |reason| Failure::Unreadable {
         status: 200,
         reason,
     };
-    let value: Value = serde_json::from_str(text).map_err(|_| unreadable(Unreadable::NotJson))?;
-    let Value::Object(map) = value else {
-        return Err(unreadable(Unreadable::Field {
+    let document = document.ok_or_else(|| unreadable(Unreadable::NotJson))?;
+    let settings = SettingsFile::deserialize(document).map_err(|_| {
+        unreadable(Unreadable::Field {
             path: String::new(),
-        }));
-    };
-    let scalar = |v: &Value| match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    Ok(map
-        .iter()
-        .filter(|(_, v)| !v.is_null())
-        .map(|(k, v)| {
-            let text = match v {
-                Value::Array(items) => items.iter().map(scalar).collect::<Vec<_>>().join(","),
-                other => scalar(other),
-            };
-            (k.clone(), text)
         })
-        .collect())
+    })?;
+    Ok(settings.0)
+}
+
+/// The members of `config.json` in their order, `null` ones left out.
+struct SettingsFile(Vec<(String, String)>);
+
+impl<'de> Deserialize<'de> for SettingsFile {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(SettingsFile(Vec::new()))
+    }
+}
+
+impl<'de> Visitor<'de> for SettingsFile {
+    type Value = SettingsFile;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("an object")
+    }
+    fn visit_map<A: MapAccess<'de>>(mut self, mut members: A) -> Result<Self, A::Error> {
+        while let Some((key, setting)) = members.next_entry::<String, Setting>()? {
+            self.0.extend(setting.0.map(|text| (key, text)));
+        }
+        Ok(self)
+    }
+}
+
+/// One `config.json` member as its text (`None` for `null`).
+struct Setting(Option<String>);
+
+impl<'de> Deserialize<'de> for Setting {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_any(SettingText { in_list: false })
+            .map(Setting)
+    }
+}
+
+/// A scalar's text; at the top, a list of scalars joined by commas.
+struct SettingText {
+    in_list: bool,
+}
+
+impl<'de> Visitor<'de> for SettingText {
+    type Value = Option<String>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a string, number, boolean or list")
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Some(v.to_string()))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Some(v.to_string()))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Some(v.to_string()))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(Some(format_decimal(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Some(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Some(v))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Self::Value, A::Error> {
+        if self.in_list {
+            while items.next_element::<IgnoredAny>()?.is_some() {}
+            return Ok(Some("[…]".to_owned()));
+        }
+        let mut texts = Vec::new();
+        while let Some(item) = items.next_element::<ListItem>()? {
+            texts.extend(item.0);
+        }
+        Ok(Some(texts.join(",")))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<Self::Value, A::Error> {
+        while members.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Some("{…}".to_owned()))
+    }
+}
+
+/// An item of a listed setting: a scalar, or `[…]`/`{…}` unread.
+struct ListItem(Option<String>);
+
+impl<'de> Deserialize<'de> for ListItem {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_any(SettingText { in_list: true })
+            .map(ListItem)
+    }
 }
 
 /// `data-parent-origin`, `parent-origin`, `Parent_Origin` → `parent_origin`.
@@ -291,7 +375,9 @@ fn apply(
             value,
             parse_credentials,
         ),
-        "token" => return apply_token(config, source, value),
+        // A token is only typed in when the server asks, or sent by the
+        // embedding page: every configuration source is readable by others.
+        "token" if !value.is_empty() => return Err(token_ignored(source)),
         _ => Ok(()),
     };
     set.map_err(|()| ConfigIssueKind::Invalid {
@@ -367,26 +453,11 @@ fn parse_credentials(value: &str) -> Option<Credentials> {
     }
 }
 
-/// A token only from `config.json`: the URL and page attributes leak it.
-fn apply_token(
-    config: &mut Config,
-    source: ConfigSource,
-    value: &str,
-) -> Result<(), ConfigIssueKind> {
+fn token_ignored(source: ConfigSource) -> ConfigIssueKind {
     match source {
-        ConfigSource::Query => Err(ConfigIssueKind::TokenInUrlIgnored),
-        ConfigSource::Attribute => Err(ConfigIssueKind::TokenInAttributeIgnored),
-        ConfigSource::File => {
-            config.token = None;
-            if value.is_empty() {
-                return Ok(());
-            }
-            if !is_valid_token(value) {
-                return Err(ConfigIssueKind::TokenInvalid);
-            }
-            config.token = Some(value.to_owned());
-            Ok(())
-        }
+        ConfigSource::Query => ConfigIssueKind::TokenInUrlIgnored,
+        ConfigSource::Attribute => ConfigIssueKind::TokenInAttributeIgnored,
+        ConfigSource::File => ConfigIssueKind::TokenInFileIgnored,
     }
 }
 
@@ -469,6 +540,11 @@ fn parse_pools(value: &str) -> Option<Vec<String>> {
 mod tests {
     use super::*;
 
+    #[allow(clippy::result_large_err)]
+    fn config_file(text: &str) -> Result<Vec<(String, String)>, Failure> {
+        read_config_file(crate::core::problem::parsed(text))
+    }
+
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
         list.iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -498,7 +574,7 @@ mod tests {
 
     #[test]
     fn later_sources_win_and_both_attribute_spellings_work() {
-        let file = parse_config_json(
+        let file = config_file(
             r#"{"endpoint":"https://api.example/v1/","interval":30,"lang":"ko","pools":["a","b"],"kiosk":true,"x":null}"#,
         )
         .unwrap();
@@ -652,19 +728,28 @@ mod tests {
     }
 
     #[test]
-    fn token_only_from_the_file() {
+    fn a_token_from_any_source_is_ignored_and_never_echoed() {
         let (config, issues) = resolve_config(
             &pairs(&[("token", "secret")]),
             &pairs(&[("data-token", "attr")]),
             &pairs(&[("token", "url")]),
         );
-        assert_eq!(config.token.as_deref(), Some("secret"));
-        assert_eq!(issues[0].kind, ConfigIssueKind::TokenInAttributeIgnored);
-        assert_eq!(issues[1].kind, ConfigIssueKind::TokenInUrlIgnored);
-        assert!(!format!("{issues:?}").contains("\"url\""));
-        let (config, issues) = resolve_config(&pairs(&[("token", "a\nb")]), &[], &[]);
-        assert_eq!(config.token, None);
-        assert_eq!(issues[0].kind, ConfigIssueKind::TokenInvalid);
+        assert_eq!(config, Config::default());
+        let kinds: Vec<_> = issues.iter().map(|issue| issue.kind.clone()).collect();
+        assert_eq!(
+            kinds,
+            [
+                ConfigIssueKind::TokenInFileIgnored,
+                ConfigIssueKind::TokenInAttributeIgnored,
+                ConfigIssueKind::TokenInUrlIgnored
+            ]
+        );
+        let shown = format!("{issues:?}");
+        assert!(
+            !shown.contains("secret") && !shown.contains("attr\"") && !shown.contains("\"url\"")
+        );
+        let (_, issues) = resolve_config(&pairs(&[("token", "")]), &[], &[]);
+        assert!(issues.is_empty());
     }
 
     #[test]
@@ -681,13 +766,13 @@ mod tests {
 
     #[test]
     fn config_json_must_be_an_object() {
-        assert!(parse_config_json("[1,2]").is_err());
-        assert!(parse_config_json("{").is_err());
-        let mut parsed = parse_config_json(r#"{"warn": 70.5, "kiosk": false}"#).unwrap();
+        assert!(config_file("[1,2]").is_err());
+        assert!(config_file("{").is_err());
+        let mut parsed = config_file(r#"{"warn": 70.5, "kiosk": false}"#).unwrap();
         parsed.sort();
         assert_eq!(parsed, pairs(&[("kiosk", "false"), ("warn", "70.5")]));
         assert_eq!(
-            parse_config_json("[1,2]"),
+            config_file("[1,2]"),
             Err(Failure::Unreadable {
                 status: 200,
                 reason: Unreadable::Field {
@@ -696,7 +781,7 @@ mod tests {
             })
         );
         assert_eq!(
-            parse_config_json("{").unwrap_err(),
+            config_file("{").unwrap_err(),
             Failure::Unreadable {
                 status: 200,
                 reason: Unreadable::NotJson

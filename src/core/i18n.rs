@@ -96,13 +96,21 @@ pub enum Text {
     PausedHidden,
     BackOnline,
     Unauthorized,
+    /// A `403`: the server refused this reader this action.
+    Forbidden,
+    /// The table filter: only the reader's own allocations.
+    FilterMine,
+    /// The label of the token field the console shows on a `401`.
+    TokenLabel,
+    TokenHint,
+    /// A typed token that cannot be sent (not visible ASCII).
+    TokenInvalid,
+    SignIn,
     NotFound,
     ServerBusy,
     RequestInFlight,
     /// A renewal of a released or expired allocation (`409`).
     AllocationEnded,
-    /// `403`: someone else's allocation.
-    NotYours,
 }
 
 /// The text in the language; one arm per key, both languages together.
@@ -203,6 +211,21 @@ pub fn tr(lang: Lang, text: Text) -> &'static str {
             "Not authorised: the server needs a valid token",
             "인증 실패: 서버에 유효한 토큰이 필요합니다",
         ),
+        Text::Forbidden => (
+            "Not allowed: you may only request and release for yourself",
+            "허용되지 않음: 본인 명의로만 요청하고 해제할 수 있습니다",
+        ),
+        Text::FilterMine => ("Mine only", "내 것만"),
+        Text::TokenLabel => ("Access token", "액세스 토큰"),
+        Text::TokenHint => (
+            "The server needs a token. It is kept in this page's memory only, and forgotten when the page closes.",
+            "서버에 토큰이 필요합니다. 토큰은 이 페이지의 메모리에만 보관되며 페이지를 닫으면 사라집니다.",
+        ),
+        Text::TokenInvalid => (
+            "A token is letters, digits and symbols only, without spaces",
+            "토큰은 공백 없이 문자, 숫자, 기호로만 이루어집니다",
+        ),
+        Text::SignIn => ("Sign in", "로그인"),
         Text::NotFound => ("Not found", "찾을 수 없습니다"),
         Text::ServerBusy => (
             "The server is busy; try again shortly",
@@ -215,10 +238,6 @@ pub fn tr(lang: Lang, text: Text) -> &'static str {
         Text::AllocationEnded => (
             "This allocation has already ended; it cannot be extended",
             "이미 끝난 할당이라 연장할 수 없습니다",
-        ),
-        Text::NotYours => (
-            "Only the owner or an admin may change this allocation",
-            "소유자나 관리자만 이 할당을 변경할 수 있습니다",
         ),
     };
     match lang {
@@ -490,13 +509,13 @@ pub fn failure_message(lang: Lang, failure: &Failure, count: CountText) -> Strin
     } else {
         match problem.status {
             401 => Some(Text::Unauthorized),
+            403 => Some(Text::Forbidden),
             404 => Some(Text::NotFound),
             429 | 503 => Some(Text::ServerBusy),
             409 if problem.is(problem_type::IDEMPOTENCY_KEY_IN_FLIGHT) => {
                 Some(Text::RequestInFlight)
             }
             409 if problem.is(problem_type::ALLOCATION_ENDED) => Some(Text::AllocationEnded),
-            403 => Some(Text::NotYours),
             _ => None,
         }
         .map(|text| tr(lang, text).to_owned())
@@ -516,6 +535,14 @@ pub fn failure_message(lang: Lang, failure: &Failure, count: CountText) -> Strin
         (Some(known), None) => format!("{known} (HTTP {status})"),
         (None, Some(words)) => format!("{words} (HTTP {status})"),
         (None, None) => format!("HTTP {status}"),
+    }
+}
+
+/// "Signed in as alice": who the server takes the reader for.
+pub fn signed_in_as(lang: Lang, name: &str) -> String {
+    match lang {
+        Lang::En => format!("Signed in as {name}"),
+        Lang::Ko => format!("{name}(으)로 로그인됨"),
     }
 }
 
@@ -631,22 +658,22 @@ pub fn config_issue_message(lang: Lang, issue: &ConfigIssue, count: CountText) -
             format_decimal(*critical)
         ),
         (Lang::En, ConfigIssueKind::TokenInUrlIgnored) => {
-            "A token in the URL is ignored: URLs end up in history and logs. Put it in config.json.".to_owned()
+            "A token in the URL is ignored: URLs end up in history and logs. Enter it when the console asks for it.".to_owned()
         }
         (Lang::Ko, ConfigIssueKind::TokenInUrlIgnored) => {
-            "URL의 토큰은 무시됩니다. URL은 방문 기록과 로그에 남기 때문입니다. config.json에 넣으세요.".to_owned()
+            "URL의 토큰은 무시됩니다. URL은 방문 기록과 로그에 남기 때문입니다. 콘솔이 요청할 때 입력하세요.".to_owned()
         }
         (Lang::En, ConfigIssueKind::TokenInAttributeIgnored) => {
-            "A token in a page attribute is ignored: use config.json or the embedding page's message.".to_owned()
+            "A token in a page attribute is ignored: anyone who loads the page can read it. Enter it when the console asks for it, or let the embedding page send it.".to_owned()
         }
         (Lang::Ko, ConfigIssueKind::TokenInAttributeIgnored) => {
-            "페이지 속성의 토큰은 무시됩니다. config.json이나 임베드한 페이지의 메시지를 사용하세요.".to_owned()
+            "페이지 속성의 토큰은 무시됩니다. 페이지를 여는 누구나 읽을 수 있기 때문입니다. 콘솔이 요청할 때 입력하거나 임베드한 페이지가 보내게 하세요.".to_owned()
         }
-        (Lang::En, ConfigIssueKind::TokenInvalid) => {
-            "config.json: the token may hold only visible ASCII characters, so it is not used.".to_owned()
+        (Lang::En, ConfigIssueKind::TokenInFileIgnored) => {
+            "config.json: the token is ignored: this file is served to anyone who loads the page. Enter it when the console asks for it, or let the embedding page send it.".to_owned()
         }
-        (Lang::Ko, ConfigIssueKind::TokenInvalid) => {
-            "config.json: 토큰에는 공백 없는 ASCII 문자만 쓸 수 있어 사용하지 않습니다.".to_owned()
+        (Lang::Ko, ConfigIssueKind::TokenInFileIgnored) => {
+            "config.json: 토큰은 무시됩니다. 이 파일은 페이지를 여는 누구에게나 제공되기 때문입니다. 콘솔이 요청할 때 입력하거나 임베드한 페이지가 보내게 하세요.".to_owned()
         }
         (Lang::En, ConfigIssueKind::FileUnreadable { failure }) => format!(
             "config.json could not be read ({}); using the other settings.",
@@ -662,7 +689,7 @@ pub fn config_issue_message(lang: Lang, issue: &ConfigIssue, count: CountText) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::problem::problem_from_response;
+    use crate::core::problem::problem_from_text;
 
     /// Counts as plain digits with thousands commas, as `Intl` writes them in en and ko.
     fn count(_: Lang, n: u64) -> String {
@@ -773,7 +800,7 @@ mod tests {
 
     #[test]
     fn failures_in_words() {
-        let capacity = problem_from_response(
+        let capacity = problem_from_text(
             409,
             "",
             Some("application/problem+json"),
@@ -783,7 +810,7 @@ mod tests {
             failure_message(Lang::Ko, &Failure::Http(capacity), count),
             "여유 수량이 부족합니다: 3개 사용 가능 (HTTP 409). Not enough"
         );
-        let teapot = problem_from_response(
+        let teapot = problem_from_text(
             418,
             "",
             Some("application/problem+json"),
@@ -793,16 +820,29 @@ mod tests {
             failure_message(Lang::En, &Failure::Http(teapot), count),
             "Pool frozen: Maintenance until 14:00 (HTTP 418)"
         );
-        let gateway = problem_from_response(502, "", Some("text/html"), "<h1>bad</h1>");
+        let gateway = problem_from_text(502, "", Some("text/html"), "<h1>bad</h1>");
         assert_eq!(
             failure_message(Lang::En, &Failure::Http(gateway), count),
             "Bad Gateway (HTTP 502)"
         );
-        let unauthorized = problem_from_response(401, "", None, "");
+        let unauthorized = problem_from_text(401, "", None, "");
         assert_eq!(
             failure_message(Lang::En, &Failure::Http(unauthorized), count),
             "Not authorised: the server needs a valid token (HTTP 401)"
         );
+        let forbidden = problem_from_text(
+            403,
+            "",
+            Some("application/problem+json"),
+            r#"{"type":"https://allocations.example/problems/forbidden","title":"Forbidden","status":403,"detail":"alice may not act for bob"}"#,
+        );
+        assert_eq!(
+            failure_message(Lang::En, &Failure::Http(forbidden.clone()), count),
+            "Not allowed: you may only request and release for yourself (HTTP 403). alice may not act for bob"
+        );
+        assert!(failure_message(Lang::Ko, &Failure::Http(forbidden), count)
+            .starts_with("허용되지 않음"));
+        assert_eq!(signed_in_as(Lang::En, "alice"), "Signed in as alice");
         assert_eq!(
             failure_message(Lang::En, &Failure::Network("x".into()), count),
             "Network error: could not reach the server"

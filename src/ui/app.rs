@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::JsCast;
 
-use crate::core::config::{parse_config_json, resolve_config, Config, ConfigIssue, View};
+use crate::core::config::{resolve_config, Config, ConfigIssue, View};
 use crate::core::i18n::{tr, Lang, Text};
 use crate::core::lang::default_lang;
 use crate::transport::{fetch_config_file, Api};
@@ -13,6 +13,8 @@ use crate::ui::allocations::extend_button::YourAllocations;
 use crate::ui::config_problems::ConfigProblems;
 use crate::ui::embed::host_bridge::use_host_bridge;
 use crate::ui::embed::host_link::HostLink;
+use crate::ui::identity::signed_in::SignedIn;
+use crate::ui::identity::token_prompt::TokenPrompt;
 use crate::ui::monitor::announcer::LiveRegion;
 use crate::ui::monitor::live_monitor::use_live_monitor;
 use crate::ui::monitor::poller::Poller;
@@ -50,17 +52,10 @@ pub fn App(attributes: Vec<(String, String)>, query: Vec<(String, String)>) -> i
     let resolved = RwSignal::new(None::<(Config, Vec<ConfigIssue>)>);
     spawn_local(async move {
         let mut unreadable = None;
-        let file = match fetch_config_file().await {
-            Ok(Some(text)) => parse_config_json(&text).unwrap_or_else(|failure| {
-                unreadable = Some(failure);
-                Vec::new()
-            }),
-            Ok(None) => Vec::new(),
-            Err(failure) => {
-                unreadable = Some(failure);
-                Vec::new()
-            }
-        };
+        let file = fetch_config_file().await.unwrap_or_else(|failure| {
+            unreadable = Some(failure);
+            Vec::new()
+        });
         let (config, mut issues) = resolve_config(&file, &attributes, &query);
         if let Some(failure) = unreadable {
             issues.insert(0, ConfigIssue::file_unreadable(failure));
@@ -136,8 +131,10 @@ pub fn Console(
         <header class="console-header">
             <h1>{tr(lang, Text::AppTitle)}</h1>
             {kiosk.then(|| view! { <WallClock /> })}
+            <SignedIn monitor />
             <StatusLine monitor controls=!kiosk />
         </header>
+        <TokenPrompt monitor />
         <ConfigProblems issues />
         // Everything below the header appears with the first answer, all at
         // once: nothing on screen is pushed down when the data arrives.

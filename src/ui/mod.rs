@@ -6,6 +6,7 @@ pub mod allocations;
 pub mod app;
 pub mod config_problems;
 pub mod embed;
+pub mod identity;
 pub mod intl;
 pub mod monitor;
 pub mod request;

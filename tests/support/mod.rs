@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -38,6 +38,9 @@ pub enum Fault {
     MalformedUsage,
     /// Usage whose headers arrive and whose body then never ends.
     StalledUsage,
+    /// `GET /me` claims the reader is an admin, whoever they are: the page
+    /// then offers what the server will refuse.
+    MeClaimsAdmin,
 }
 
 /// One request the server saw, as it arrived.
@@ -95,6 +98,7 @@ pub struct Harness {
     pub log: RequestLog,
     token: Option<String>,
     fault: Arc<Mutex<Fault>>,
+    config_json: Arc<Mutex<Option<String>>>,
     _db_dir: tempfile::TempDir,
     _server: tokio::task::JoinHandle<()>,
 }
@@ -102,14 +106,15 @@ pub struct Harness {
 impl Harness {
     /// Starts the server with its demo pools, or with `pools` instead.
     pub async fn start(pools: Option<Vec<PoolSpec>>) -> Harness {
-        Harness::start_with(pools, |_| {}).await
+        Harness::start_with(pools, |_, _| {}).await
     }
 
     /// [`Harness::start`], with the configuration changed by `configure`
-    /// (a token, CORS origins, `frame-ancestors`).
+    /// (a token, CORS origins, `frame-ancestors`, a users file), given the
+    /// test's temporary directory.
     pub async fn start_with(
         pools: Option<Vec<PoolSpec>>,
-        configure: impl FnOnce(&mut ServerConfig),
+        configure: impl FnOnce(&mut ServerConfig, &Path),
     ) -> Harness {
         let dist = console_dist();
         let db_dir = tempfile::tempdir().unwrap();
@@ -119,19 +124,29 @@ impl Harness {
             config.pools = pools;
         }
         let clock = config.clock.clone();
-        configure(&mut config);
+        configure(&mut config, db_dir.path());
         let token = config.token.clone();
         let fault = Arc::new(Mutex::new(Fault::None));
-        let switch = fault.clone();
         let log = RequestLog::default();
-        let seen = log.clone();
+        let config_json = Arc::new(Mutex::new(None::<String>));
+        let (switch, seen, served) = (fault.clone(), log.clone(), config_json.clone());
         let router = app(config).await.unwrap().layer(middleware::from_fn(
             move |request: Request, next: Next| {
                 if request.uri().path().starts_with("/api/") {
                     seen.record(&request);
                 }
                 let fault = *switch.lock().unwrap();
-                async move { inject(fault, request, next).await }
+                let config_json = served.lock().unwrap().clone();
+                async move {
+                    match config_json {
+                        Some(text) if request.uri().path() == "/config.json" => (
+                            [(header::CONTENT_TYPE, "application/json")],
+                            Body::from(text),
+                        )
+                            .into_response(),
+                        _ => inject(fault, request, next).await,
+                    }
+                }
             },
         ));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -146,6 +161,7 @@ impl Harness {
             log,
             token,
             fault,
+            config_json,
             _db_dir: db_dir,
             _server: server,
         }
@@ -155,13 +171,28 @@ impl Harness {
         *self.fault.lock().unwrap() = fault;
     }
 
+    /// Serves this text as `/config.json` instead of the built one.
+    pub fn serve_config_json(&self, text: &str) {
+        *self.config_json.lock().unwrap() = Some(text.to_owned());
+    }
+
     /// A request straight to the API, beside the browser (HTTP/1.1, one shot).
     pub async fn api(&self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+        self.api_as(self.token.as_deref(), method, path, body).await
+    }
+
+    /// [`Harness::api`] with this bearer token.
+    pub async fn api_as(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> (u16, String) {
         let mut stream = TcpStream::connect(self.addr).await.unwrap();
         let body = body.unwrap_or("");
-        let authorization = self.token.as_ref().map_or(String::new(), |token| {
-            format!("Authorization: Bearer {token}\r\n")
-        });
+        let authorization =
+            token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
         let request = format!(
             "{method} /api/v1{path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\
              Content-Type: application/json\r\nIdempotency-Key: e2e-{}\r\n\
@@ -272,6 +303,22 @@ async fn inject(fault: Fault, request: Request, next: Next) -> Response {
                 StatusCode::OK,
                 [(header::CONTENT_TYPE, "application/json")],
                 body,
+            )
+                .into_response()
+        }
+        Fault::MeClaimsAdmin if request.uri().path() == "/api/v1/me" => {
+            let answer = next.run(request).await;
+            if answer.status() != StatusCode::OK {
+                return answer;
+            }
+            let body = axum::body::to_bytes(answer.into_body(), 1 << 16)
+                .await
+                .unwrap();
+            let mut me: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            me["admin"] = serde_json::Value::Bool(true);
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                Body::from(me.to_string()),
             )
                 .into_response()
         }

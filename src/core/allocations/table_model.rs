@@ -59,21 +59,24 @@ pub fn visible_rows(
     owner: &str,
     sort: SortOrder,
 ) -> Vec<usize> {
-    visible_rows_with(all, pool, owner, sort, str::to_lowercase)
+    visible_rows_with(all, pool, owner, None, sort, str::to_lowercase)
 }
 
 /// [`visible_rows`] with the lower-casing given: the browser's
 /// `String.prototype.toLowerCase` spares the bundle Rust's Unicode case tables.
+/// `mine`: the "Mine" filter, rows of exactly this owner only.
 pub fn visible_rows_with(
     all: &[Allocation],
     pool: Option<&str>,
     owner: &str,
+    mine: Option<&str>,
     sort: SortOrder,
     lowercase: fn(&str) -> String,
 ) -> Vec<usize> {
     let owner = lowercase(owner.trim());
     let rows: Vec<usize> = (0..all.len())
         .filter(|&i| pool.is_none_or(|p| all[i].pool == p))
+        .filter(|&i| mine.is_none_or(|me| all[i].owner == me))
         .filter(|&i| owner.is_empty() || lowercase(&all[i].owner).contains(&owner))
         .collect();
     let key = |i: usize| -> RowKey {
@@ -291,6 +294,11 @@ mod tests {
             Vec::<usize>::new()
         );
         assert_eq!(visible_rows(&[], None, "x", order), Vec::<usize>::new());
+        let mine = |name| visible_rows_with(&all, None, "", Some(name), order, str::to_lowercase);
+        // Exactly this owner: not "alicia", not "Alice" for "alice".
+        assert_eq!(mine("Alice"), [0]);
+        assert_eq!(mine("alice"), Vec::<usize>::new());
+        assert_eq!(mine("bob"), [1]);
     }
 
     #[test]

@@ -436,7 +436,7 @@ mod tests {
 
     #[test]
     fn outcome_from_failures() {
-        let gateway = crate::core::problem::problem_from_response(502, "", None, "");
+        let gateway = crate::core::problem::problem_from_text(502, "", None, "");
         assert_eq!(
             Outcome::failed(&Failure::Http(gateway), Some("5"), T0),
             Outcome::Failed {
@@ -444,7 +444,7 @@ mod tests {
                 retry_after_ms: Some(5_000)
             }
         );
-        let missing = crate::core::problem::problem_from_response(404, "", None, "");
+        let missing = crate::core::problem::problem_from_text(404, "", None, "");
         assert_eq!(
             Outcome::failed(&Failure::Http(missing), Some("soon"), T0),
             Outcome::Failed {

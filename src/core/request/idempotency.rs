@@ -62,7 +62,7 @@ pub fn key_from_random(bytes: [u8; 16]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::problem::problem_from_response;
+    use crate::core::problem::problem_from_text;
 
     fn request(amount: i64) -> AllocationRequest {
         AllocationRequest {
@@ -89,7 +89,7 @@ mod tests {
         assert_eq!(keys.key_for(&request(2), &mut fresh), "key-1");
         keys.settle(should_reuse_key(&Failure::Network("offline".into())));
         assert_eq!(keys.key_for(&request(2), &mut fresh), "key-1");
-        keys.settle(should_reuse_key(&Failure::Http(problem_from_response(
+        keys.settle(should_reuse_key(&Failure::Http(problem_from_text(
             503, "", None, "",
         ))));
         assert_eq!(keys.key_for(&request(2), &mut fresh), "key-1");
@@ -106,7 +106,7 @@ mod tests {
             "key-2",
             "a second, deliberate request"
         );
-        keys.settle(should_reuse_key(&Failure::Http(problem_from_response(
+        keys.settle(should_reuse_key(&Failure::Http(problem_from_text(
             422, "", None, "",
         ))));
         assert_eq!(keys.key_for(&request(2), &mut fresh), "key-3");
@@ -120,14 +120,14 @@ mod tests {
 
     #[test]
     fn a_request_still_in_flight_keeps_its_key() {
-        let in_flight = problem_from_response(
+        let in_flight = problem_from_text(
             409,
             "",
             Some("application/problem+json"),
             r#"{"type":"https://x/problems/idempotency-key-in-flight","title":"In flight"}"#,
         );
         assert!(should_reuse_key(&Failure::Http(in_flight)));
-        let capacity = problem_from_response(
+        let capacity = problem_from_text(
             409,
             "",
             Some("application/problem+json"),

@@ -5,7 +5,8 @@ use leptos::prelude::*;
 
 use crate::core::allocations::table_model::{sort_texts, visible_rows_with, SortKey, SortOrder};
 use crate::core::i18n::{allocations_changed, tr, Lang, Text};
-use crate::ui::alert::Alert;
+use crate::core::identity::signed_in_name;
+use crate::core::list_key::list_key;
 use crate::ui::allocations::allocation_row::AllocationRow;
 use crate::ui::intl;
 use crate::ui::monitor::announcer::use_announcer;
@@ -35,8 +36,8 @@ pub fn AllocationsPanel(
     let sort = RwSignal::new(SortOrder::default());
     let pool_filter = RwSignal::new(String::new());
     let owner_filter = RwSignal::new(String::new());
+    let mine = RwSignal::new(false);
     let page = RwSignal::new(0usize);
-    let action_error = RwSignal::new(None::<String>);
     announce_list_news(monitor);
     // Countdowns move by the minute; one slow clock serves every row.
     let now = use_clock(30_000);
@@ -45,11 +46,22 @@ pub fn AllocationsPanel(
         monitor.allocations.with(|list| {
             let all = list.as_ref().map_or(&[][..], |l| &l.allocations[..]);
             let pool = pool_filter.with(|p| (!p.is_empty()).then(|| p.clone()));
+            let me = monitor
+                .me
+                .with(|me| signed_in_name(me.as_ref()).map(str::to_owned));
+            let mine = me.filter(|_| mine.get());
             owner_filter.with(|owner| {
-                visible_rows_with(all, pool.as_deref(), owner, sort.get(), lowercase)
-                    .into_iter()
-                    .map(|i| all[i].clone())
-                    .collect::<Vec<_>>()
+                visible_rows_with(
+                    all,
+                    pool.as_deref(),
+                    owner,
+                    mine.as_deref(),
+                    sort.get(),
+                    lowercase,
+                )
+                .into_iter()
+                .map(|i| all[i].clone())
+                .collect::<Vec<_>>()
             })
         })
     });
@@ -60,6 +72,7 @@ pub fn AllocationsPanel(
     Effect::new(move |_| {
         pool_filter.track();
         owner_filter.track();
+        mine.track();
         sort.track();
         highlight.track();
         page.set(0);
@@ -78,8 +91,7 @@ pub fn AllocationsPanel(
     view! {
         <section class="allocations" aria-labelledby="allocations-heading">
             <h2 id="allocations-heading">{tr(lang, Text::AllocationsHeading)}</h2>
-            <TableFilters monitor pool_filter owner_filter />
-            <Alert message=action_error />
+            <TableFilters monitor pool_filter owner_filter mine />
             <div class="table-scroll">
                 <table class="allocations-table">
                     <thead>
@@ -90,8 +102,8 @@ pub fn AllocationsPanel(
                     </thead>
                     <tbody>
                         // Keyed by what can change under one id, so a changed row is redrawn.
-                        <For each=move || page_rows.get() key=|a| (a.id.clone(), a.expires_at.clone()) let:allocation>
-                            <AllocationRow allocation monitor highlight action_error now />
+                        <For each=move || page_rows.get() key=|a| list_key(&[&a.id, a.expires_at.as_deref().unwrap_or("")]) let:allocation>
+                            <AllocationRow allocation monitor highlight now />
                         </For>
                     </tbody>
                 </table>
@@ -119,12 +131,13 @@ fn announce_list_news(monitor: LiveMonitor) {
     });
 }
 
-/// The pool and owner filters.
+/// The pool and owner filters, and "Mine" once the reader has a name.
 #[component]
 fn TableFilters(
     monitor: LiveMonitor,
     pool_filter: RwSignal<String>,
     owner_filter: RwSignal<String>,
+    mine: RwSignal<bool>,
 ) -> impl IntoView {
     let lang = expect_context::<Lang>();
     let pool_choices = Memo::new(move |_| {
@@ -150,6 +163,12 @@ fn TableFilters(
                 {tr(lang, Text::FilterOwner)}
                 <input type="search" on:input=move |ev| owner_filter.set(event_target_value(&ev)) prop:value=move || owner_filter.get() />
             </label>
+            <Show when=move || monitor.me.with(|me| signed_in_name(me.as_ref()).is_some())>
+                <label class="filter-mine">
+                    <input type="checkbox" prop:checked=move || mine.get() on:change=move |ev| mine.set(event_target_checked(&ev)) />
+                    {tr(lang, Text::FilterMine)}
+                </label>
+            </Show>
         </div>
     }
 }

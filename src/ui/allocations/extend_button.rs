@@ -1,11 +1,12 @@
 //! "Extend": renews one of your allocations by its original duration in one
 //! click (`PATCH /allocations/{id}`); a refusal is said in words beside it.
 
-use allocation_contract::Allocation;
+use allocation_contract::{Allocation, Me};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::core::i18n::{extend_label, extended_message, failure_message, tr, Lang, Text};
+use crate::core::identity::signed_in_name;
 use crate::core::time::parse_rfc3339;
 use crate::ui::intl;
 use crate::ui::monitor::announcer::use_announcer;
@@ -14,26 +15,33 @@ use crate::ui::monitor::live_monitor::LiveMonitor;
 /// An own allocation expiring within this many seconds is marked.
 pub const EXPIRES_SOON_SECS: i64 = 10 * 60;
 
-/// Whose allocations are "yours", and each one's original duration as this
-/// page first saw it (a renewal moves `expires_at`, not the duration).
+/// Whose allocations are "yours" (the signed-in user's, else the `owner`
+/// configuration's), and each one's original duration as this page first
+/// saw it (a renewal moves `expires_at`, not the duration).
 #[derive(Clone, Copy)]
 pub struct YourAllocations {
-    name: StoredValue<Option<String>>,
+    configured: StoredValue<Option<String>>,
     durations: StoredValue<Vec<(String, i64)>>,
 }
 
 impl YourAllocations {
-    /// `name`: the signed-in user, else the `owner` configuration; empty for no one.
-    pub fn new(name: &str) -> Self {
+    /// `owner`: the `owner` configuration, empty for no one.
+    pub fn new(owner: &str) -> Self {
         YourAllocations {
-            name: StoredValue::new(Some(name.to_owned()).filter(|n| !n.is_empty())),
+            configured: StoredValue::new(Some(owner.to_owned()).filter(|n| !n.is_empty())),
             durations: StoredValue::new(Vec::new()),
         }
     }
 
-    pub fn is_yours(self, allocation: &Allocation) -> bool {
-        self.name
-            .with_value(|name| name.as_deref() == Some(allocation.owner.as_str()))
+    /// Whether the signed-in user (`/me`), or without one the configured
+    /// owner, owns it.
+    pub fn is_yours(self, me: Option<&Me>, allocation: &Allocation) -> bool {
+        match signed_in_name(me) {
+            Some(name) => name == allocation.owner,
+            None => self
+                .configured
+                .with_value(|owner| owner.as_deref() == Some(allocation.owner.as_str())),
+        }
     }
 
     /// The duration it was granted for, in seconds; `None` without an expiry.
@@ -59,11 +67,7 @@ pub fn ExtendButton(allocation: Allocation, monitor: LiveMonitor) -> impl IntoVi
     let lang = expect_context::<Lang>();
     let announcer = use_announcer();
     let yours = use_context::<YourAllocations>().unwrap_or_else(|| YourAllocations::new(""));
-    let Some(duration) = yours
-        .is_yours(&allocation)
-        .then(|| yours.duration(&allocation))
-        .flatten()
-    else {
+    let Some(duration) = yours.duration(&allocation) else {
         return ().into_any();
     };
     let error = RwSignal::new(None::<String>);

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::core::i18n::{failure_message, release_label, released_message, tr, Lang, Text};
+use crate::ui::alert::Alert;
 use crate::ui::intl;
 use crate::ui::monitor::announcer::use_announcer;
 use crate::ui::monitor::live_monitor::LiveMonitor;
@@ -17,15 +18,12 @@ enum Step {
 }
 
 #[component]
-pub fn ReleaseButton(
-    allocation: Allocation,
-    monitor: LiveMonitor,
-    /// Where a failed release says what went wrong.
-    action_error: RwSignal<Option<String>>,
-) -> impl IntoView {
+pub fn ReleaseButton(allocation: Allocation, monitor: LiveMonitor) -> impl IntoView {
     let lang = expect_context::<Lang>();
     let announcer = use_announcer();
     let step = RwSignal::new(Step::Ready);
+    // A failed release (a `403`, say) is said beside this button.
+    let action_error = RwSignal::new(None::<String>);
     let allocation = StoredValue::new(allocation);
     let id = allocation.with_value(|a| a.id.clone());
     let label = release_label(lang, &id);
@@ -65,7 +63,7 @@ pub fn ReleaseButton(
         });
     };
 
-    move || {
+    let buttons = move || {
         match step.get() {
         Step::Ready => view! {
             // Seen: "Release"; heard: "Release <id>" (the row already shows the id).
@@ -86,5 +84,9 @@ pub fn ReleaseButton(
         }
         .into_any(),
     }
+    };
+    view! {
+        {buttons}
+        <Alert message=action_error />
     }
 }

@@ -2,8 +2,9 @@
 //! configuration's pools, kept on screen whatever the server answers, with the
 //! console's own grants and releases shown at once.
 
-use allocation_contract::{Allocation, Allocations, Usage};
+use allocation_contract::{Allocation, Allocations, Me, Usage};
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
 use crate::core::allocations::list_changes::list_changes;
 use crate::core::embed::ConsoleMessage;
@@ -20,6 +21,9 @@ pub struct LiveMonitor {
     pub usage: RwSignal<Option<Usage>>,
     /// The last good list of active allocations, kept through failures.
     pub allocations: RwSignal<Option<Allocations>>,
+    /// Who the server takes the reader for (`GET /me`); `None` until known,
+    /// and from a server without `/me`.
+    pub me: RwSignal<Option<Me>>,
     /// What went wrong with the last poll; `None` once a poll succeeds.
     pub failure: RwSignal<Option<Failure>>,
     /// What the last changed list brought, as `(granted, ended)` counts, from
@@ -43,6 +47,7 @@ pub fn use_live_monitor(
     host: Option<HostLink>,
 ) -> LiveMonitor {
     let monitor = LiveMonitor::on(poller, shown_pools, host);
+    monitor.load_me();
     Effect::new(move |_| {
         if let Some(usage) = poller.usage.get() {
             monitor.show_usage(usage);
@@ -66,6 +71,7 @@ impl LiveMonitor {
         LiveMonitor {
             usage: RwSignal::new(None),
             allocations: RwSignal::new(None),
+            me: RwSignal::new(None),
             failure: poller.failure,
             list_news: RwSignal::new(None),
             schedule: poller.schedule,
@@ -79,6 +85,27 @@ impl LiveMonitor {
     /// host page's `refresh` message).
     pub fn refresh(self) {
         self.poller.refresh();
+    }
+
+    /// Asks the server who the reader is; a failure leaves `me` as it was (a
+    /// `401` is also the polls' failure, which asks for a token).
+    pub fn load_me(self) {
+        let api = self.poller.api();
+        spawn_local(async move {
+            if let Ok(me) = api.me().await {
+                if !self.me.is_disposed() {
+                    self.me.set(me);
+                }
+            }
+        });
+    }
+
+    /// Uses a token typed in after a `401`, then asks again who the reader is
+    /// and polls now.
+    pub fn sign_in(self, token: String) {
+        self.poller.api().set_token(token);
+        self.load_me();
+        self.refresh();
     }
 
     /// Whether the first poll has been answered, with data or with a failure.

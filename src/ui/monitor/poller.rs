@@ -4,6 +4,7 @@
 //! script-embedded consoles of a page (`shared_pollers`).
 
 use allocation_contract::{Allocations, Usage};
+use futures_util::future::join;
 use gloo_timers::callback::Timeout;
 use leptos::ev;
 use leptos::prelude::*;
@@ -172,12 +173,22 @@ impl Poller {
         });
     }
 
-    /// Usage first (it is what the monitor is for), then allocations. `Ok(true)`
-    /// when either answered `200`.
+    /// Usage and allocations, both asked for at once; usage's failure is the
+    /// one reported when both fail. `Ok(true)` when either answered `200`.
+    /// Both are always sent: the page preloads the first of each without a
+    /// token (index.html), and a preload left unused would answer a later
+    /// request, token or not, with its stale `401`.
     async fn fetch_both(self) -> Result<bool, RequestError> {
         let api = self.api.get_value();
-        let etag = self.etags.with_value(|e| e.usage.clone());
-        let usage_fresh = match api.usage(etag.as_deref()).await? {
+        let (usage_etag, allocations_etag) = self
+            .etags
+            .with_value(|e| (e.usage.clone(), e.allocations.clone()));
+        let (usage, allocations) = join(
+            api.usage(usage_etag.as_deref()),
+            api.allocations(allocations_etag.as_deref()),
+        )
+        .await;
+        let usage_fresh = match usage? {
             Fetched::Fresh { data, etag } => {
                 self.etags.update_value(|e| e.usage = etag);
                 self.usage.try_set(Some(data));
@@ -185,8 +196,7 @@ impl Poller {
             }
             Fetched::NotModified => false,
         };
-        let etag = self.etags.with_value(|e| e.allocations.clone());
-        let allocations_fresh = match api.allocations(etag.as_deref()).await? {
+        let allocations_fresh = match allocations? {
             Fetched::Fresh { data, etag } => {
                 self.etags.update_value(|e| e.allocations = etag);
                 self.allocations.try_set(Some(data));

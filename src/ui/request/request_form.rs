@@ -9,6 +9,8 @@ use wasm_bindgen::JsCast;
 use crate::core::i18n::{
     failure_message, form_issue_message, granted_message, tr, Lang, Text, DURATION_CHOICES,
 };
+use crate::core::identity::fixed_owner;
+use crate::core::list_key::list_key;
 use crate::core::problem::Failure;
 use crate::core::request::form::{check_draft, FormIssue, RequestDraft};
 use crate::core::request::idempotency::{key_from_random, should_reuse_key, SubmissionKeys};
@@ -74,6 +76,17 @@ pub fn RequestForm(
         let id = state.draft.with(|d| d.pool.clone());
         pools.with(|p| p.iter().find(|p| p.id == id).cloned())
     });
+    // A non-admin requests as themself only: the owner is theirs and fixed.
+    let fixed_owner = Signal::derive(move || {
+        monitor
+            .me
+            .with(|me| fixed_owner(me.as_ref()).map(str::to_owned))
+    });
+    Effect::new(move |_| {
+        if let Some(name) = fixed_owner.get() {
+            state.draft.update(|d| d.owner = name);
+        }
+    });
     let form = NodeRef::<leptos::html::Form>::new();
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
@@ -94,7 +107,7 @@ pub fn RequestForm(
         <section class="request" aria-labelledby="request-heading">
             <h2 id="request-heading">{tr(lang, Text::RequestHeading)}</h2>
             <form node_ref=form on:submit=submit novalidate>
-                <RequestFields state pools chosen_pool />
+                <RequestFields state pools chosen_pool owner_fixed=Signal::derive(move || fixed_owner.with(Option::is_some)) />
                 <div class="form-actions">
                     <button type="submit" class="button-primary" prop:disabled=move || state.sending.get()>
                         {move || if state.sending.get() { tr(lang, Text::Requesting) } else { tr(lang, Text::Request) }}
@@ -210,6 +223,8 @@ fn RequestFields(
     state: FormState,
     pools: Memo<Vec<Pool>>,
     chosen_pool: Signal<Option<Pool>>,
+    /// The reader may request only as themself.
+    owner_fixed: Signal<bool>,
 ) -> impl IntoView {
     let lang = expect_context::<Lang>();
     let (draft, messages) = (state.draft, state.field_messages);
@@ -231,7 +246,7 @@ fn RequestFields(
                 prop:value=move || draft.with(|d| d.pool.clone())
                 on:change=move |ev| draft.update(|d| d.pool = event_target_value(&ev))
             >
-                <For each=move || pools.get() key=|pool| (pool.id.clone(), pool.name.clone()) let:pool>
+                <For each=move || pools.get() key=|pool| list_key(&[&pool.id, &pool.name]) let:pool>
                     <option value=pool.id.clone()>{format!("{} ({})", pool.name, pool.id)}</option>
                 </For>
             </select>
@@ -258,6 +273,7 @@ fn RequestFields(
                 maxlength="64"
                 aria-invalid=invalid(messages, "owner")
                 aria-describedby="request-owner-error"
+                prop:readOnly=owner_fixed
                 prop:value=move || draft.with(|d| d.owner.clone())
                 on:input=move |ev| draft.update(|d| d.owner = event_target_value(&ev))
             />
