@@ -121,6 +121,7 @@ pub fn Console(
     provide_context(YourAllocations::new(&owner));
     let shown = config.view;
     let kiosk = shown == View::Kiosk;
+    let notify_toggle = shown == View::Full;
     if let Some(root) = &view_root {
         root.class_list()
             .add_1(&format!("view-{}", shown.as_str()))
@@ -139,7 +140,7 @@ pub fn Console(
         // Everything below the header appears with the first answer, all at
         // once: nothing on screen is pushed down when the data arrives.
         <Show when=move || monitor.has_answered()>
-            <UsagePanel monitor thresholds />
+            <UsagePanel monitor thresholds notify_toggle />
             {match shown {
                 View::Full => view! {
                     <div class="console-work">

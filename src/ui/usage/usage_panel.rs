@@ -18,7 +18,13 @@ use crate::ui::usage::threshold_alerts::{notify, use_page_alert, Notifications, 
 pub type Thresholds = (f64, f64);
 
 #[component]
-pub fn UsagePanel(monitor: LiveMonitor, thresholds: Thresholds) -> impl IntoView {
+pub fn UsagePanel(
+    monitor: LiveMonitor,
+    thresholds: Thresholds,
+    /// Offer browser notifications (the full view: not a portal card or a wall).
+    #[prop(optional)]
+    notify_toggle: bool,
+) -> impl IntoView {
     let lang = expect_context::<Lang>();
     let history = RwSignal::new(UsageHistory::default());
     // The server's last day, once: the lines are drawn from the first second.
@@ -54,7 +60,7 @@ pub fn UsagePanel(monitor: LiveMonitor, thresholds: Thresholds) -> impl IntoView
     view! {
         <section class="usage" aria-labelledby="usage-heading">
             <h2 id="usage-heading">{tr(lang, Text::UsageHeading)}</h2>
-            <NotifyToggle state=notifications />
+            {notify_toggle.then(|| view! { <NotifyToggle state=notifications /> })}
             <div class="pool-grid">
                 <For each=move || pool_ids.get() key=|id| id.clone() let:id>
                     <PoolCard monitor history id thresholds />
