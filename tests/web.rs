@@ -10,6 +10,7 @@ use allocation_console::ui::allocations::allocations_panel::{AllocationsPanel, P
 use allocation_console::ui::identity::token_prompt::TokenPrompt;
 use allocation_console::ui::monitor::announcer::LiveRegion;
 use allocation_console::ui::monitor::live_monitor::LiveMonitor;
+use allocation_console::ui::monitor::poller::Poller;
 use allocation_console::ui::monitor::status_line::StatusLine;
 use allocation_console::ui::request::request_form::RequestForm;
 use allocation_console::ui::usage::usage_panel::UsagePanel;
@@ -856,4 +857,25 @@ async fn a_401_asks_for_a_token_in_a_labelled_password_field() {
         .unwrap()
         .unwrap();
     assert_eq!(label.text_content().as_deref(), Some("Access token"));
+}
+
+#[wasm_bindgen_test]
+async fn usage_is_published_without_waiting_for_a_slow_list() {
+    let _fake = FakeFetch::install(
+        r#"return request.url.endsWith('/usage')
+             ? Promise.resolve(new Response('{"as_of":"t","pools":[]}',
+                 { status: 200, headers: { 'Content-Type': 'application/json' } }))
+             : new Promise(() => {});"#,
+    );
+    // Mounting sets up the task executor the poller spawns its requests on.
+    let (container, _) = setup();
+    let _handle = render(&container, || view! { <p /> });
+    let poller = Poller::new(Api::new(&Config::default()), 60);
+    poller.refresh();
+    until(
+        "usage published while /allocations is still on its way",
+        || poller.usage.with_untracked(Option::is_some),
+    )
+    .await;
+    assert!(poller.allocations.with_untracked(Option::is_none));
 }

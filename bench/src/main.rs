@@ -138,7 +138,9 @@ async fn main() {
     let console = format!("{}?lang=en&interval=3600&theme=light", server.base);
 
     // 1. Time to first data, the console and the baseline page: cold cache,
-    // interleaved, on loopback and on a throttled network.
+    // interleaved, on loopback and on a throttled network; one more throttled
+    // load of the console for its request waterfall.
+    let mut waterfall = Vec::new();
     for profile in [Network::Loopback, Network::Throttled] {
         eprintln!(
             "[1/4] time to first data, {} ({LOADS} loads each, interleaved)",
@@ -156,6 +158,12 @@ async fn main() {
                 browser.client.goto(url).await.unwrap();
                 times.push(browser.seen("first-data").await);
             }
+        }
+        if let Network::Throttled = profile {
+            browser.cold_cache().await;
+            browser.client.goto(&console).await.unwrap();
+            browser.seen("first-data").await;
+            waterfall = browser.waterfall().await;
         }
         for ((label, _), times) in pages.iter().zip(&times) {
             table.add(
@@ -268,6 +276,14 @@ async fn main() {
     println!(
         "Creating {BULK_ROWS} allocations through the API: {bulk_secs:.1} s ({BULK_CLIENTS} clients)."
     );
+    println!();
+    println!("Request waterfall of one cold console load, throttled (ms since navigation start):");
+    println!();
+    println!("| request | start | end |");
+    println!("| --- | ---: | ---: |");
+    for line in &waterfall {
+        println!("{line}");
+    }
     println!();
     for line in &wire {
         println!("{line}");
@@ -898,6 +914,38 @@ impl Browser {
                     "downloadThroughput": bytes_per_sec, "uploadThroughput": bytes_per_sec }),
         )
         .await;
+    }
+
+    /// The page itself and every resource it fetched, in start order, as
+    /// Markdown table rows (`| name | start | end |`), plus the first data.
+    async fn waterfall(&self) -> Vec<String> {
+        let rows = self
+            .script(
+                "const nav = performance.getEntriesByType('navigation')[0];
+                 const rows = [['page (index.html)', nav.startTime, nav.responseEnd]];
+                 for (const e of performance.getEntriesByType('resource')) {
+                   const url = new URL(e.name);
+                   rows.push([url.pathname + url.search, e.startTime, e.responseEnd]);
+                 }
+                 rows.sort((a, b) => a[1] - b[1]);
+                 const seen = (window.__benchSeen || {})['first-data'];
+                 if (seen) rows.push(['first data painted', seen.painted, seen.painted]);
+                 done(rows);",
+                vec![],
+            )
+            .await;
+        rows.as_array()
+            .into_iter()
+            .flatten()
+            .map(|row| {
+                format!(
+                    "| `{}` | {:.0} | {:.0} |",
+                    row[0].as_str().unwrap_or("?"),
+                    row[1].as_f64().unwrap_or(f64::NAN),
+                    row[2].as_f64().unwrap_or(f64::NAN)
+                )
+            })
+            .collect()
     }
 
     /// Empties the HTTP cache, so the next load fetches everything.

@@ -173,38 +173,39 @@ impl Poller {
         });
     }
 
-    /// Usage and allocations, both asked for at once; usage's failure is the
-    /// one reported when both fail. `Ok(true)` when either answered `200`.
-    /// Both are always sent: the page preloads the first of each without a
-    /// token (index.html), and a preload left unused would answer a later
-    /// request, token or not, with its stale `401`.
+    /// Usage and allocations, both asked for at once, each shown as soon as
+    /// it arrives (the usage cards do not wait for a long list); usage's
+    /// failure is the one reported when both fail. `Ok(true)` when either
+    /// answered `200`. Both are always sent: the page preloads the first of
+    /// each without a token (index.html), and a preload left unused would
+    /// answer a later request, token or not, with its stale `401`.
     async fn fetch_both(self) -> Result<bool, RequestError> {
         let api = self.api.get_value();
         let (usage_etag, allocations_etag) = self
             .etags
             .with_value(|e| (e.usage.clone(), e.allocations.clone()));
-        let (usage, allocations) = join(
-            api.usage(usage_etag.as_deref()),
-            api.allocations(allocations_etag.as_deref()),
-        )
-        .await;
-        let usage_fresh = match usage? {
-            Fetched::Fresh { data, etag } => {
-                self.etags.update_value(|e| e.usage = etag);
-                self.usage.try_set(Some(data));
-                true
+        let usage = async {
+            match api.usage(usage_etag.as_deref()).await? {
+                Fetched::Fresh { data, etag } => {
+                    self.etags.update_value(|e| e.usage = etag);
+                    self.usage.try_set(Some(data));
+                    Ok(true)
+                }
+                Fetched::NotModified => Ok::<_, RequestError>(false),
             }
-            Fetched::NotModified => false,
         };
-        let allocations_fresh = match allocations? {
-            Fetched::Fresh { data, etag } => {
-                self.etags.update_value(|e| e.allocations = etag);
-                self.allocations.try_set(Some(data));
-                true
+        let allocations = async {
+            match api.allocations(allocations_etag.as_deref()).await? {
+                Fetched::Fresh { data, etag } => {
+                    self.etags.update_value(|e| e.allocations = etag);
+                    self.allocations.try_set(Some(data));
+                    Ok(true)
+                }
+                Fetched::NotModified => Ok::<_, RequestError>(false),
             }
-            Fetched::NotModified => false,
         };
-        Ok(usage_fresh || allocations_fresh)
+        let (usage_fresh, allocations_fresh) = join(usage, allocations).await;
+        Ok(usage_fresh? | allocations_fresh?)
     }
 }
 
