@@ -182,8 +182,10 @@ fn is_hashed_asset(path: &str) -> bool {
         return false;
     };
     let stem = stem.strip_suffix("_bg").unwrap_or(stem);
-    stem.rsplit_once('-')
-        .is_some_and(|(_, hash)| hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+    // Trunk writes a 64-bit hash in hex without leading zeros: up to 16 digits.
+    stem.rsplit_once('-').is_some_and(|(_, hash)| {
+        (8..=16).contains(&hash.len()) && hash.bytes().all(|b| b.is_ascii_hexdigit())
+    })
 }
 
 async fn no_console() -> &'static str {
@@ -264,6 +266,7 @@ mod tests {
             "/allocation-console-e4adba5af4902255.js",
             "/allocation-console-e4adba5af4902255_bg.wasm",
             "/console-f653bc0f3fb9e11b.css",
+            "/allocation-console-38ed3dff3f1fbf5.js",
         ] {
             assert!(is_hashed_asset(path), "{path}");
         }
@@ -272,7 +275,7 @@ mod tests {
             "/config.json",
             "/favicon.svg",
             "/embed.js",
-            "/console-f653bc0f3fb9e11.css",
+            "/console-f653bc0.css",
             "/console-f653bc0f3fb9e11x.css",
             "/e4adba5af4902255",
         ] {

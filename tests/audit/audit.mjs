@@ -1,5 +1,5 @@
 // Audits of the served console in Debian's Chromium: Lighthouse (default
-// mobile profile) on the full console, and axe-core on every view in both
+// mobile profile, the median of three runs) on the full console, and axe-core on every view in both
 // themes and both languages. Usage: node audit.mjs BASE_URL [--lighthouse-only|--axe-only]
 // Exits 1 when a Lighthouse category is under its minimum or axe finds a violation.
 import { readFileSync } from "node:fs";
@@ -16,6 +16,9 @@ if (!base) {
   process.exit(2);
 }
 const only = process.argv[3] ?? "";
+// Lighthouse's own advice for a score to act on: the median of several runs
+// (one run's simulated timings move with whatever else the machine does).
+const RUNS = 3;
 const MINIMUM = { performance: 0.95, accessibility: 0.95, "best-practices": 0.95 };
 const VIEWS = (process.env.AUDIT_VIEWS ?? "full,compact,kiosk").split(",");
 // What every view shows once the first data is in.
@@ -45,14 +48,22 @@ try {
 process.exit(failed ? 1 : 0);
 
 async function lighthouseAudit() {
-  const page = await browser.newPage();
-  const result = await lighthouse(
-    `${base}/`,
-    { output: "json", logLevel: "error", onlyCategories: Object.keys(MINIMUM) },
-    undefined,
-    page,
-  );
-  await page.close();
+  const results = [];
+  for (let run = 0; run < RUNS; run++) {
+    const page = await browser.newPage();
+    const result = await lighthouse(
+      `${base}/`,
+      { output: "json", logLevel: "error", onlyCategories: Object.keys(MINIMUM) },
+      undefined,
+      page,
+    );
+    await page.close();
+    results.push(result);
+  }
+  const performance = (r) => r.lhr.categories.performance.score;
+  results.sort((a, b) => performance(a) - performance(b));
+  console.log(`lighthouse performance of ${RUNS} runs: ${results.map(performance).join(", ")}`);
+  const result = results[Math.floor(RUNS / 2)];
   let failed = false;
   for (const [id, minimum] of Object.entries(MINIMUM)) {
     const score = result.lhr.categories[id].score;
