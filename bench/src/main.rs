@@ -243,7 +243,7 @@ async fn main() {
         "update, 10,000 rows: Refresh -> card figure",
         &cards,
         "ms",
-        "usage is fetched first",
+        "usage shown as it arrives",
     );
     table.add(
         "update, 10,000 rows: Refresh -> table row count",
