@@ -4,10 +4,9 @@
 mod common;
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::Arc;
 
 use allocation_contract::{Allocation, AllocationStatus, Allocations};
@@ -18,25 +17,14 @@ use tokio::sync::Mutex;
 
 /// Starts the server binary and reads the address it prints.
 fn spawn_server(dir: &Path) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_allocation-server"))
-        .arg("--db")
-        .arg(dir.join("durable.db"))
-        .arg("--pools")
-        .arg(dir.join("pools.json"))
-        .args(["--listen", "127.0.0.1:0"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn allocation-server");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("read");
-    let url = line
-        .trim()
-        .strip_prefix("allocation-server listening on http://")
-        .unwrap_or_else(|| panic!("unexpected start-up line {line:?}"));
-    (child, url.trim_end_matches('/').parse().expect("address"))
+    let (db, pools) = (dir.join("durable.db"), dir.join("pools.json"));
+    let args = [
+        "--db".as_ref(),
+        db.as_os_str(),
+        "--pools".as_ref(),
+        pools.as_os_str(),
+    ];
+    common::spawn_server(&args, None, Stdio::null())
 }
 
 #[derive(Default)]

@@ -6,10 +6,9 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -27,24 +26,13 @@ struct Replica {
 
 impl Replica {
     fn spawn(url: &str, pools: &Path) -> Replica {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_allocation-server"))
-            .arg("--pools")
-            .arg(pools)
-            .args(["--listen", "127.0.0.1:0", "--max-concurrency", "1024"])
-            .env("ALLOCATION_SERVER_DB", url)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn allocation-server");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read");
-        let url = line
-            .trim()
-            .strip_prefix("allocation-server listening on http://")
-            .unwrap_or_else(|| panic!("unexpected start-up line {line:?}"));
-        let address = url.trim_end_matches('/').parse().expect("address");
+        let args = [
+            "--pools".as_ref(),
+            pools.as_os_str(),
+            "--max-concurrency".as_ref(),
+            "1024".as_ref(),
+        ];
+        let (child, address) = common::spawn_server(&args, Some(url), Stdio::inherit());
         Replica { child, address }
     }
 

@@ -6,8 +6,10 @@
 pub mod http;
 pub mod pg;
 
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
+use std::process::{Child, Command, Stdio};
 
 use allocation_contract::{Allocation, Problem, Usage};
 use allocation_server::{
@@ -29,6 +31,35 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// The server binary as its own process, `RUST_LOG=warn`, on 127.0.0.1:0 with
+/// `args` (and `ALLOCATION_SERVER_DB` when `db_env` is given); returns it and
+/// the address it printed once listening.
+pub fn spawn_server(
+    args: &[&std::ffi::OsStr],
+    db_env: Option<&str>,
+    stderr: Stdio,
+) -> (Child, SocketAddr) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_allocation-server"));
+    command
+        .args(args)
+        .args(["--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(stderr);
+    if let Some(url) = db_env {
+        command.env("ALLOCATION_SERVER_DB", url);
+    }
+    let mut child = command.spawn().expect("spawn allocation-server");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("read");
+    let url = line
+        .trim()
+        .strip_prefix("allocation-server listening on http://")
+        .unwrap_or_else(|| panic!("unexpected start-up line {line:?}"));
+    (child, url.trim_end_matches('/').parse().expect("address"))
 }
 
 /// A fresh temporary directory that lives as long as the test.
