@@ -292,44 +292,37 @@ impl SqliteStore {
         request: AllocationRequest,
         key: Option<String>,
     ) -> anyhow::Result<AllocateOutcome> {
-        let (reply, answer) = oneshot::channel();
-        self.send(Command::Allocate {
+        self.ask(|reply| Command::Allocate {
             request,
             key,
             reply,
-        })?;
-        answer.await.context("the writer stopped")?
+        })
+        .await
     }
 
     pub async fn release(&self, id: &str) -> anyhow::Result<ReleaseOutcome> {
-        let (reply, answer) = oneshot::channel();
-        self.send(Command::Release {
+        self.ask(|reply| Command::Release {
             id: id.to_owned(),
             reply,
-        })?;
-        answer.await.context("the writer stopped")?
+        })
+        .await
     }
 
     pub async fn probe(&self) -> anyhow::Result<()> {
-        let (reply, answer) = oneshot::channel();
-        self.send(Command::Probe { reply })?;
-        answer.await.context("the writer stopped")?
+        self.ask(|reply| Command::Probe { reply }).await
     }
 
     pub async fn renew(&self, id: &str, ttl_seconds: i64) -> anyhow::Result<RenewOutcome> {
-        let (reply, answer) = oneshot::channel();
-        self.send(Command::Renew {
+        self.ask(|reply| Command::Renew {
             id: id.to_owned(),
             ttl_seconds,
             reply,
-        })?;
-        answer.await.context("the writer stopped")?
+        })
+        .await
     }
 
     pub async fn sample(&self) -> anyhow::Result<()> {
-        let (reply, answer) = oneshot::channel();
-        self.send(Command::Sample { reply })?;
-        answer.await.context("the writer stopped")?
+        self.ask(|reply| Command::Sample { reply }).await
     }
 
     /// The samples from `from_minute` on, with each pool's last one before.
@@ -356,18 +349,23 @@ impl SqliteStore {
     }
 
     pub async fn purge(&self, retention_ms: i64) -> anyhow::Result<u64> {
-        let (reply, answer) = oneshot::channel();
-        self.send(Command::Purge {
+        self.ask(|reply| Command::Purge {
             retention_ms,
             reply,
-        })?;
-        answer.await.context("the writer stopped")?
+        })
+        .await
     }
 
-    fn send(&self, command: Command) -> anyhow::Result<()> {
+    /// Hands the writer thread a command and waits for its answer.
+    async fn ask<T>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<anyhow::Result<T>>) -> Command,
+    ) -> anyhow::Result<T> {
+        let (reply, answer) = oneshot::channel();
         self.commands
-            .send(command)
-            .map_err(|_| anyhow::anyhow!("the writer stopped"))
+            .send(command(reply))
+            .map_err(|_| anyhow::anyhow!("the writer stopped"))?;
+        answer.await.context("the writer stopped")?
     }
 }
 
