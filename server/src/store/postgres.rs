@@ -20,14 +20,16 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use allocation_contract::{Allocation, AllocationRequest, AllocationStatus, Pool};
+use allocation_contract::{Allocation, AllocationRequest, Pool};
 use anyhow::Context;
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Object, RecyclingMethod};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{IsolationLevel, NoTls, Row};
 
 use super::ids::{allocation_id, seq_of};
-use super::{AllocateOutcome, Listing, Record, ReleaseOutcome, RenewOutcome, PRUNE_SAMPLES};
+use super::{
+    record, AllocateOutcome, Listing, Record, ReleaseOutcome, RenewOutcome, PRUNE_SAMPLES,
+};
 use crate::allocator::unit_name;
 use crate::clock::{rfc3339, Clock, MAX_MS};
 use crate::history::Sample;
@@ -604,17 +606,9 @@ impl PgStore {
         let started = Instant::now();
         tx.commit().await?;
         super::record_commit(1, started.elapsed());
-        Ok(AllocateOutcome::Created(Allocation {
-            id,
-            pool: request.pool.clone(),
-            amount,
-            owner: request.owner.clone(),
-            resources,
-            status: AllocationStatus::Active,
-            created_at: rfc3339(now),
-            expires_at: expires_at.map(rfc3339),
-            note: request.note.clone(),
-        }))
+        Ok(AllocateOutcome::Created(record::granted(
+            id, request, amount, resources, now, expires_at,
+        )))
     }
 
     pub async fn release(&self, id: &str) -> anyhow::Result<ReleaseOutcome> {

@@ -4,6 +4,28 @@ use allocation_contract::{Allocation, AllocationRequest, AllocationStatus};
 
 use crate::clock::rfc3339;
 
+/// A grant just made, as the contract shows it: active, created at `now_ms`.
+pub fn granted(
+    id: String,
+    request: &AllocationRequest,
+    amount: u64,
+    resources: Vec<String>,
+    now_ms: i64,
+    expires_at: Option<i64>,
+) -> Allocation {
+    Allocation {
+        id,
+        pool: request.pool.clone(),
+        amount,
+        owner: request.owner.clone(),
+        resources,
+        status: AllocationStatus::Active,
+        created_at: rfc3339(now_ms),
+        expires_at: expires_at.map(rfc3339),
+        note: request.note.clone(),
+    }
+}
+
 /// A row of `allocations`, as both stores keep it.
 pub struct Record {
     pub seq: i64,

@@ -16,14 +16,16 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, RwLock};
 
-use allocation_contract::{Allocation, AllocationRequest, AllocationStatus, Pool};
+use allocation_contract::{Allocation, AllocationRequest, Pool};
 use anyhow::Context;
 use rand::Rng;
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
 use super::ids::{allocation_id, seq_of};
-use super::{AllocateOutcome, Listing, Record, ReleaseOutcome, RenewOutcome, PRUNE_SAMPLES};
+use super::{
+    record, AllocateOutcome, Listing, Record, ReleaseOutcome, RenewOutcome, PRUNE_SAMPLES,
+};
 use crate::allocator::{unit_name, unit_number};
 use crate::clock::{rfc3339, Clock, MAX_MS};
 use crate::history::{prune_before, Sample, MINUTE_MS};
@@ -817,17 +819,7 @@ impl Writer {
             }
             Err(error) => return Err(error.into()),
         }
-        let allocation = Allocation {
-            id,
-            pool: request.pool.clone(),
-            amount,
-            owner: request.owner.clone(),
-            resources,
-            status: AllocationStatus::Active,
-            created_at: rfc3339(now),
-            expires_at: expires_at.map(rfc3339),
-            note: request.note.clone(),
-        };
+        let allocation = record::granted(id, request, amount, resources, now, expires_at);
         let grant = Grant {
             seq,
             pool: pool_index,
