@@ -12,5 +12,4 @@ pub mod list_key;
 pub mod poll;
 pub mod problem;
 pub mod request;
-pub mod time;
 pub mod usage;

@@ -3,10 +3,11 @@
 //! number of points. It starts from the server's history when the server
 //! has one (`GET /usage/history`), and grows with every poll.
 
-use crate::core::format::{format_tenths, usage_percent};
-use crate::core::time::parse_rfc3339;
+use allocation_contract::time::parse_rfc3339;
+use allocation_contract::{usage_percent, Pool, UsageHistory as ServerHistory};
+
+use crate::core::format::format_tenths;
 use crate::core::usage::forecast::Observation;
-use allocation_contract::{Pool, UsageHistory as ServerHistory};
 use std::collections::VecDeque;
 
 /// The sparkline's time window.

@@ -1,47 +1,23 @@
-//! How full a pool is, in the three levels the configured thresholds define,
-//! shown as colour and as a word (colour alone is not enough).
+//! A pool's usage level (the contract's [`UsageLevel`], from its
+//! [`Thresholds`](allocation_contract::Thresholds)) as the console shows
+//! it: colour and a word (colour alone is not enough), and a shape.
 
-use crate::core::format::usage_percent;
+pub use allocation_contract::UsageLevel;
+
 use crate::core::i18n::Text;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum UsageLevel {
-    Ok,
-    Warn,
-    Critical,
+/// How the console shows a [`UsageLevel`].
+pub trait LevelLook {
+    /// For the card's class: `level-ok`, `level-warn`, `level-critical`.
+    fn css_class(self) -> &'static str;
+    /// A shape that differs by level, for readers who cannot tell the colours apart.
+    fn icon(self) -> &'static str;
+    /// The word shown beside the colour.
+    fn text(self) -> Text;
 }
 
-impl UsageLevel {
-    /// At or above `critical_percent` is critical, at or above `warn_percent` a
-    /// warning. A pool with no capacity has nothing to give: as full as can be.
-    pub fn classify(
-        allocated: u64,
-        capacity: u64,
-        warn_percent: f64,
-        critical_percent: f64,
-    ) -> Self {
-        let percent = usage_percent(allocated, capacity).unwrap_or(100.0);
-        if percent >= critical_percent {
-            UsageLevel::Critical
-        } else if percent >= warn_percent {
-            UsageLevel::Warn
-        } else {
-            UsageLevel::Ok
-        }
-    }
-
-    /// How bad: 0 for OK, 1 for a warning, 2 for critical (the worst pool's
-    /// level is the page's).
-    pub fn severity(self) -> u8 {
-        match self {
-            UsageLevel::Ok => 0,
-            UsageLevel::Warn => 1,
-            UsageLevel::Critical => 2,
-        }
-    }
-
-    /// For the card's class: `level-ok`, `level-warn`, `level-critical`.
-    pub fn css_class(self) -> &'static str {
+impl LevelLook for UsageLevel {
+    fn css_class(self) -> &'static str {
         match self {
             UsageLevel::Ok => "level-ok",
             UsageLevel::Warn => "level-warn",
@@ -49,8 +25,7 @@ impl UsageLevel {
         }
     }
 
-    /// A shape that differs by level, for readers who cannot tell the colours apart.
-    pub fn icon(self) -> &'static str {
+    fn icon(self) -> &'static str {
         match self {
             UsageLevel::Ok => "✓",
             UsageLevel::Warn => "▲",
@@ -58,8 +33,7 @@ impl UsageLevel {
         }
     }
 
-    /// The word shown beside the colour.
-    pub fn text(self) -> Text {
+    fn text(self) -> Text {
         match self {
             UsageLevel::Ok => Text::LevelOk,
             UsageLevel::Warn => Text::LevelWarning,
@@ -72,27 +46,11 @@ impl UsageLevel {
 mod tests {
     use super::*;
 
+    // The thresholds themselves are the contract's (`Thresholds::classify`, tested there).
     #[test]
-    fn thresholds_are_inclusive() {
-        assert_eq!(UsageLevel::classify(79, 100, 80.0, 95.0), UsageLevel::Ok);
-        assert_eq!(UsageLevel::classify(80, 100, 80.0, 95.0), UsageLevel::Warn);
-        assert_eq!(UsageLevel::classify(94, 100, 80.0, 95.0), UsageLevel::Warn);
-        assert_eq!(
-            UsageLevel::classify(95, 100, 80.0, 95.0),
-            UsageLevel::Critical
-        );
-        assert_eq!(UsageLevel::classify(10, 16, 60.0, 90.0), UsageLevel::Warn);
-        assert_eq!(UsageLevel::classify(0, 16, 0.0, 95.0), UsageLevel::Warn);
-    }
-
-    #[test]
-    fn empty_and_overfull_pools() {
-        assert_eq!(UsageLevel::classify(0, 0, 80.0, 95.0), UsageLevel::Critical);
-        assert_eq!(UsageLevel::classify(5, 2, 80.0, 95.0), UsageLevel::Critical);
+    fn each_level_has_its_own_class_word_and_shape() {
         assert_eq!(UsageLevel::Critical.css_class(), "level-critical");
         assert_eq!(UsageLevel::Warn.text(), Text::LevelWarning);
         assert_ne!(UsageLevel::Warn.icon(), UsageLevel::Critical.icon());
-        assert!(UsageLevel::Critical.severity() > UsageLevel::Warn.severity());
-        assert!(UsageLevel::Warn.severity() > UsageLevel::Ok.severity());
     }
 }
