@@ -6,7 +6,7 @@
 use allocation_contract::{FieldError, Lenient, Problem};
 use serde::{Deserialize, Deserializer};
 
-use crate::core::format::shorten;
+use crate::format::shorten;
 
 /// Longest title and detail kept from a server, so a huge body cannot flood the page.
 pub const TITLE_MAX_CHARS: usize = 300;

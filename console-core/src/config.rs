@@ -6,9 +6,9 @@ use std::fmt;
 use allocation_contract::{parse_origin, Thresholds};
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::core::format::{format_decimal, parse_decimal, shorten};
-use crate::core::lang::Lang;
-use crate::core::problem::{Failure, Unreadable};
+use crate::format::{format_decimal, parse_decimal, shorten};
+use crate::lang::Lang;
+use crate::problem::{Failure, Unreadable};
 
 /// Colour scheme; `Auto` follows the system's `prefers-color-scheme`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -85,7 +85,7 @@ pub struct Config {
     pub endpoint: String,
     pub interval_secs: u32,
     pub owner: String,
-    /// `None`: follow the browser (see [`crate::core::lang::default_lang`]).
+    /// `None`: follow the browser (see [`crate::lang::default_lang`]).
     pub lang: Option<Lang>,
     pub theme: Theme,
     pub view: View,
@@ -506,7 +506,7 @@ mod tests {
 
     #[allow(clippy::result_large_err)]
     fn config_file(text: &str) -> Result<Vec<(String, String)>, Failure> {
-        read_config_file(crate::core::problem::parsed(text))
+        read_config_file(crate::problem::parsed(text))
     }
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {

@@ -4,7 +4,7 @@
 
 pub use allocation_contract::UsageLevel;
 
-use crate::core::i18n::Text;
+use crate::i18n::Text;
 
 /// How the console shows a [`UsageLevel`].
 pub trait LevelLook {
