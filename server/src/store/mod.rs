@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use allocation_contract::{Allocation, AllocationRequest, Pool, UsageHistory};
 
-use crate::clock::Clock;
-use crate::pools::PoolSpec;
+use crate::domain::clock::Clock;
+use crate::domain::pools::PoolSpec;
 pub use record::Record;
 pub use sqlite::{Synchronous, WriterStats};
 
@@ -245,11 +245,13 @@ impl Store {
             Store::Sqlite(store) => store.clock().now_ms(),
             Store::Postgres(store) => store.now_ms().await?,
         };
-        let from =
-            crate::history::first_minute(since_ms, now_ms.div_euclid(crate::history::MINUTE_MS));
+        let from = crate::domain::history::first_minute(
+            since_ms,
+            now_ms.div_euclid(crate::domain::history::MINUTE_MS),
+        );
         let samples = each!(self, store => store.samples(from).await)?;
         let live = self.usage().await?.items;
-        Ok(crate::history::build(&samples, &live, from, now_ms))
+        Ok(crate::domain::history::build(&samples, &live, from, now_ms))
     }
 
     /// Commits an empty write: `Ok` when the store can take writes now.

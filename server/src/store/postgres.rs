@@ -30,10 +30,10 @@ use super::ids::{allocation_id, seq_of};
 use super::{
     record, AllocateOutcome, Listing, Record, ReleaseOutcome, RenewOutcome, PRUNE_SAMPLES,
 };
-use crate::allocator::unit_name;
-use crate::clock::{rfc3339, Clock, MAX_MS};
-use crate::history::Sample;
-use crate::pools::PoolSpec;
+use crate::domain::allocator::unit_name;
+use crate::domain::clock::{rfc3339, Clock, MAX_MS};
+use crate::domain::history::Sample;
+use crate::domain::pools::PoolSpec;
 
 /// Schema versions, applied in order at start; version = position + 1.
 /// Never edit one that has shipped: add the next.
@@ -734,7 +734,9 @@ impl PgStore {
         }
         let now_ms = self.now_ms().await?;
         let client = self.connection().await?;
-        let before = crate::history::prune_before(now_ms.div_euclid(crate::history::MINUTE_MS));
+        let before = crate::domain::history::prune_before(
+            now_ms.div_euclid(crate::domain::history::MINUTE_MS),
+        );
         client.execute(PRUNE_SAMPLES, &[&before]).await?;
         Ok(())
     }

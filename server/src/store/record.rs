@@ -2,7 +2,7 @@
 
 use allocation_contract::{Allocation, AllocationRequest, AllocationStatus};
 
-use crate::clock::rfc3339;
+use crate::domain::clock::rfc3339;
 
 /// A grant just made, as the contract shows it: active, created at `now_ms`.
 pub fn granted(

@@ -26,11 +26,11 @@ use super::ids::{allocation_id, seq_of};
 use super::{
     record, AllocateOutcome, Listing, Record, ReleaseOutcome, RenewOutcome, PRUNE_SAMPLES,
 };
-use crate::allocator::{unit_name, unit_number};
-use crate::clock::{rfc3339, Clock, MAX_MS};
-use crate::history::{prune_before, Sample, MINUTE_MS};
-use crate::ledger::{Change, Grant, Ledger};
-use crate::pools::PoolSpec;
+use crate::domain::allocator::{unit_name, unit_number};
+use crate::domain::clock::{rfc3339, Clock, MAX_MS};
+use crate::domain::history::{prune_before, Sample, MINUTE_MS};
+use crate::domain::ledger::{Change, Grant, Ledger};
+use crate::domain::pools::PoolSpec;
 
 /// Most requests one transaction carries.
 const MAX_BATCH: usize = 512;
