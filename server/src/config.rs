@@ -8,10 +8,10 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 
-use crate::clock::Clock;
+use crate::domain::clock::Clock;
+use crate::domain::pools::{demo_pools, load_pools_file, PoolSpec};
+use crate::http::serve::ServeOptions;
 use crate::identity::{JwtOptions, JwtVerifier, TrustedProxy, Users};
-use crate::pools::{demo_pools, load_pools_file, PoolSpec};
-use crate::serve::ServeOptions;
 use crate::store::{Database, Synchronous};
 
 /// Request bodies past this size get `413`.

@@ -16,38 +16,23 @@
 //! - [`serve`]: serves a router until SIGINT/SIGTERM, then drains;
 //!   [`serve_until`] until any future completes.
 //!
-//! Layout: [`config`] (the configuration and the command line), [`pools`]
-//! (demo pools, pools files), [`store`] (SQLite with its group-committing
-//! writer thread over [`ledger`] (what is granted, in memory) and
-//! [`allocator`] (which units, pure); or PostgreSQL), [`api`] (thin handlers
-//! and the API's layers), [`identity`] (who is calling), [`request_body`]
-//! (reading a request), [`problem`] (the one error type), [`etag`],
-//! [`idempotency`], [`host`] (the `Host` allow-list), [`telemetry`]
-//! (`/metrics`, request ids), [`static_files`] (the console with its CSP
-//! nonce), [`serve`] (connections under slow clients), [`clock`].
+//! Layout: [`http`] (routes, extractors, the one error type, serving,
+//! static files, telemetry), [`domain`] (pools, ledger, allocator,
+//! idempotency rules, history, clock: no HTTP, no SQL), [`store`] (one
+//! trait for what a store does, its rules written once, SQLite and
+//! PostgreSQL holding only SQL and locking), [`identity`] (who is calling),
+//! [`config`] (the configuration and the command line).
 //!
 //! On SQLite, one server per database: the store holds an exclusive lock on
 //! `<db>.lock` while it is open, since each server keeps its own in-memory
 //! view of what is granted. On PostgreSQL, any number of replicas share one
 //! database, which makes every decision.
 
-pub mod allocator;
-pub mod api;
-pub mod clock;
 pub mod config;
-pub mod etag;
-pub mod history;
-pub mod host;
-pub mod idempotency;
+pub mod domain;
+pub mod http;
 pub mod identity;
-pub mod ledger;
-pub mod pools;
-pub mod problem;
-pub mod request_body;
-pub mod serve;
-pub mod static_files;
 pub mod store;
-pub mod telemetry;
 
 use std::sync::Arc;
 
@@ -61,11 +46,14 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-pub use api::AppState;
-pub use clock::Clock;
+use domain::idempotency;
+use http::{api, etag, host, static_files, telemetry};
+
 pub use config::{Cli, ServerConfig};
-pub use pools::PoolSpec;
-pub use serve::{serve_until, ServeOptions};
+pub use domain::clock::Clock;
+pub use domain::pools::PoolSpec;
+pub use http::api::AppState;
+pub use http::serve::{serve_until, ServeOptions};
 pub use store::{Database, Synchronous};
 
 /// The full router: `/api/v1`, `/healthz` and the console, with logging,
@@ -185,7 +173,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
                 _ => "the commit took over 2 s".to_owned(),
             };
             tracing::warn!("not ready: {reason}");
-            problem::ApiError::http(axum::http::StatusCode::SERVICE_UNAVAILABLE)
+            http::error::ApiError::http(axum::http::StatusCode::SERVICE_UNAVAILABLE)
                 .detail("the store cannot commit writes")
                 .into_response()
         }

@@ -1,5 +1,5 @@
 //! Who is calling: each mode is off unless configured. Without any, the API
-//! is open (and the [`crate::host`] allow-list guards it against DNS
+//! is open (and the [`crate::http::host`] allow-list guards it against DNS
 //! rebinding).
 //!
 //! - [`users`]: `--users FILE`, bearer tokens of which only SHA-256 hashes
@@ -24,7 +24,7 @@ use allocation_contract::problem_type;
 use axum::http::{header, HeaderMap, StatusCode};
 use subtle::ConstantTimeEq;
 
-use crate::problem::ApiError;
+use crate::http::error::ApiError;
 pub use jwt::{JwtOptions, JwtVerifier};
 pub use proxy::TrustedProxy;
 pub use users::Users;

@@ -13,7 +13,7 @@ use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::problem::ApiError;
+use crate::http::error::ApiError;
 
 #[derive(Clone, Debug)]
 pub struct HostAllowList {

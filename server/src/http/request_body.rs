@@ -12,7 +12,7 @@ use axum::http::{header, StatusCode};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
-use crate::problem::ApiError;
+use crate::http::error::ApiError;
 
 /// A body declared as JSON: a wrong content type is `415`, too large `413`,
 /// always as a problem (never axum's plain-text rejection).

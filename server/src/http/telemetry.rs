@@ -10,8 +10,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::api::AppState;
-use crate::problem::ApiError;
+use crate::http::api::AppState;
+use crate::http::error::ApiError;
 
 /// The request id header, taken from the client when well-formed, made
 /// otherwise, and sent back on the response.

@@ -8,7 +8,7 @@ use allocation_contract::{
     Pool, PoolHistory, UsageHistory, HISTORY_MAX_POINTS, HISTORY_RESOLUTION_SECONDS,
 };
 
-use crate::clock::rfc3339;
+use crate::domain::clock::rfc3339;
 
 /// Milliseconds in one point.
 pub const MINUTE_MS: i64 = HISTORY_RESOLUTION_SECONDS as i64 * 1000;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use std::net::SocketAddr;
 
-use crate::history;
+use crate::domain::history;
 use allocation_contract::{
     headers as contract_headers, is_valid_idempotency_key, problem_type, validate_request,
     Allocations, FieldIssue, Usage,
@@ -22,11 +22,11 @@ use tokio::sync::Semaphore;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 
-use crate::etag::none_match_hits;
-use crate::idempotency::{scoped_key, InFlightKeys};
+use crate::domain::idempotency::{scoped_key, InFlightKeys};
+use crate::http::error::{problem_for_bare_errors, ApiError};
+use crate::http::etag::none_match_hits;
+use crate::http::request_body::{allocation_request, renew_request, JsonBody};
 use crate::identity::{forbidden, Authenticator, Caller};
-use crate::problem::{problem_for_bare_errors, ApiError};
-use crate::request_body::{allocation_request, renew_request, JsonBody};
 use crate::store::{AllocateOutcome, ReleaseOutcome, RenewOutcome, Store};
 
 /// What the handlers share.

@@ -7,9 +7,9 @@ use std::collections::{BTreeSet, HashMap};
 
 use allocation_contract::{Allocation, AllocationStatus, Pool};
 
-use crate::allocator::PoolUnits;
-use crate::clock::rfc3339;
-use crate::pools::PoolSpec;
+use crate::domain::allocator::PoolUnits;
+use crate::domain::clock::rfc3339;
+use crate::domain::pools::PoolSpec;
 
 /// An allocation that counts against its pool until released or expired.
 #[derive(Clone, Debug)]

@@ -82,6 +82,15 @@ pub fn unit_name(pool: &str, unit: u32, capacity: u64) -> String {
     )
 }
 
+/// The names of a grant's `units` in a pool of `capacity`: what its
+/// `resources` lists.
+pub fn unit_names(pool: &str, units: impl IntoIterator<Item = u32>, capacity: u64) -> Vec<String> {
+    units
+        .into_iter()
+        .map(|unit| unit_name(pool, unit, capacity))
+        .collect()
+}
+
 /// The 0-based unit a name from [`unit_name`] stands for.
 pub fn unit_number(name: &str) -> Option<u32> {
     let (_, number) = name.rsplit_once('-')?;
