@@ -11,8 +11,8 @@ use hyper::body::Bytes;
 use hyper::client::conn::http1::SendRequest;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request};
-use serde_json::Value;
 use hyper_util::rt::TokioIo;
+use serde_json::Value;
 
 /// One answer, body read in full.
 #[derive(Debug)]

@@ -3,9 +3,9 @@
 //! feature (on by default), the HTTP test client, the in-process and child
 //! process servers, a throwaway PostgreSQL and the browser launcher.
 
-pub mod builders;
 #[cfg(feature = "harness")]
 pub mod browser;
+pub mod builders;
 #[cfg(feature = "harness")]
 pub mod console;
 #[cfg(feature = "harness")]
@@ -17,9 +17,9 @@ pub mod server;
 #[cfg(feature = "harness")]
 pub mod store;
 
-pub use builders::{allocation, pool};
 #[cfg(feature = "harness")]
 pub use browser::Browser;
+pub use builders::{allocation, pool};
 #[cfg(feature = "harness")]
 pub use console::console_dist;
 #[cfg(feature = "harness")]

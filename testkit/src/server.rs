@@ -7,7 +7,9 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 
 use allocation_contract::{Allocation, Usage};
-use allocation_server::{app_with_state, serve_until, AppState, Database, ServeOptions, ServerConfig};
+use allocation_server::{
+    app_with_state, serve_until, AppState, Database, ServeOptions, ServerConfig,
+};
 use axum::Router;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
