@@ -1,12 +1,10 @@
 //! The contract (`docs/contract.md`) over HTTP, rule by rule.
 
-mod common;
-
 use std::time::Duration;
 
 use allocation_contract::{problem_type, Allocation, AllocationStatus, Allocations, Usage};
 use allocation_server::ServerConfig;
-use common::{problem, start, Backend, TestDb};
+use allocation_testkit::{on_both_stores, problem, start, Backend, TestDb};
 use hyper::Method;
 use serde_json::json;
 

@@ -2,10 +2,8 @@
 //! coding (and `304` still working), precompressed console assets, and cache
 //! lifetimes (hashed files for a year, the rest revalidated).
 
-mod common;
-
 use allocation_server::{PoolSpec, ServerConfig};
-use common::{rand_key, start, temp_dir};
+use allocation_testkit::{rand_key, start, temp_dir};
 use hyper::Method;
 use serde_json::json;
 

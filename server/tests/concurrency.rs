@@ -1,15 +1,13 @@
 //! Many clients at once: the pool is never over-allocated, no unit is handed
 //! out twice, and one key allocates once.
 
-mod common;
-
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use allocation_contract::{Allocation, Problem, Usage};
 use allocation_server::{AppState, PoolSpec, ServerConfig};
-use common::{start, Backend};
+use allocation_testkit::{on_both_stores, start, Backend};
 use serde_json::json;
 
 /// The invariants on one consistent snapshot of the server's state.

@@ -1,8 +1,6 @@
 //! The real binary, killed with SIGKILL mid-load: every acknowledged grant and
 //! release is there after a restart, and nothing that was refused is.
 
-mod common;
-
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -10,7 +8,7 @@ use std::process::{Child, Stdio};
 use std::sync::Arc;
 
 use allocation_contract::{Allocation, AllocationStatus, Allocations};
-use common::{temp_dir, Connection};
+use allocation_testkit::{temp_dir, Connection};
 use hyper::Method;
 use serde_json::json;
 use tokio::sync::Mutex;
@@ -24,7 +22,8 @@ fn spawn_server(dir: &Path) -> (Child, SocketAddr) {
         "--pools".as_ref(),
         pools.as_os_str(),
     ];
-    common::spawn_server(&args, None, Stdio::null())
+    let binary = env!("CARGO_BIN_EXE_allocation-server");
+    allocation_testkit::spawn_server(binary, &args, None, Stdio::null())
 }
 
 #[derive(Default)]

@@ -2,13 +2,11 @@
 //! connection limits and timeouts, input ceilings, strict JSON, ETags that
 //! mean one body, the `Host` allow-list and what is served from `dist/`.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use allocation_contract::{problem_type, Allocation, TTL_SECONDS_MAX, UNITS_PER_REQUEST_MAX};
 use allocation_server::{PoolSpec, ServeOptions, ServerConfig};
-use common::{problem, start, start_with, temp_dir};
+use allocation_testkit::{problem, start, start_with, temp_dir};
 use hyper::Method;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

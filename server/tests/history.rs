@@ -2,13 +2,11 @@
 //! a minute wins, expiries recorded by the sampler, a day at most, `since`,
 //! ETag/304, and the history kept through a restart.
 
-mod common;
-
 use std::time::Duration;
 
 use allocation_contract::{Allocation, UsageHistory, HISTORY_MAX_POINTS};
 use allocation_server::{Clock, ServerConfig};
-use common::{problem, start, Backend, TestDb, TestServer};
+use allocation_testkit::{on_both_stores, problem, start, Backend, TestDb, TestServer};
 use serde_json::json;
 
 const MINUTE: Duration = Duration::from_secs(60);

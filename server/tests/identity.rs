@@ -1,15 +1,13 @@
 //! Identity modes and the permissions they bring, over HTTP: users file,
 //! trusted proxy header, a portal's JWT, and the open and shared-token modes.
 
-mod common;
-
 use std::sync::Arc;
 
 use allocation_contract::{problem_type, Allocation};
 use allocation_server::identity::users::add_user;
 use allocation_server::identity::{JwtOptions, JwtVerifier, TrustedProxy, Users};
 use allocation_server::ServerConfig;
-use common::{problem, start, temp_dir, Reply, TestServer};
+use allocation_testkit::{problem, start, temp_dir, Reply, TestServer};
 use hyper::Method;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
@@ -25,22 +23,10 @@ async fn as_user(
     path: &str,
     body: Option<Value>,
 ) -> Reply {
-    let auth = bearer(token);
-    let key = format!("k-{}", common::rand_key());
-    let mut headers = vec![("authorization", auth.as_str())];
-    if body.is_some() {
-        headers.push(("content-type", "application/json"));
-        headers.push(("idempotency-key", key.as_str()));
-    }
     server
         .connect()
         .await
-        .send(
-            method,
-            path,
-            &headers,
-            body.map(|b| serde_json::to_vec(&b).unwrap()),
-        )
+        .send_as(token, method, path, body)
         .await
 }
 
@@ -197,7 +183,12 @@ async fn a_user_allocates_and_releases_for_themselves_only_and_an_admin_for_anyo
     problem(&unknown, 404);
 }
 
-impl TestServer {
+/// What this file's tests read as a user from the shared test server.
+trait UsageAs {
+    async fn usage_as(&self, token: &str) -> u64;
+}
+
+impl UsageAs for TestServer {
     /// `vm-large`'s allocated units, read with a token.
     async fn usage_as(&self, token: &str) -> u64 {
         let reply = self

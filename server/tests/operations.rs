@@ -1,14 +1,12 @@
 //! What operators use: `/metrics`, `/readyz`, request ids, retention purge
 //! (on both stores) and the SQLite backup command.
 
-mod common;
-
 use std::process::Command;
 use std::time::Duration;
 
 use allocation_contract::Allocation;
 use allocation_server::ServerConfig;
-use common::{start, Backend};
+use allocation_testkit::{on_both_stores, start, Backend};
 use hyper::Method;
 use serde_json::json;
 
@@ -172,7 +170,7 @@ async fn json_logs_carry_the_request_id_and_no_colour_codes() {
         .trim_end_matches('/')
         .parse()
         .unwrap();
-    let mut conn = common::Connection::open(address).await;
+    let mut conn = allocation_testkit::Connection::open(address).await;
     let reply = conn
         .send(
             Method::GET,

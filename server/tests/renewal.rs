@@ -2,8 +2,6 @@
 //! anyone else gets `403`; an ended allocation `409`; past the ceiling `422`;
 //! the new expiry holds the units (and moves the listings' ETag).
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,12 +9,12 @@ use allocation_contract::{problem_type, Allocation, TTL_SECONDS_MAX};
 use allocation_server::identity::users::add_user;
 use allocation_server::identity::Users;
 use allocation_server::{Clock, ServerConfig};
-use common::{problem, start, Backend, Reply, TestServer};
+use allocation_testkit::{on_both_stores, problem, start, Backend, Reply, TestServer};
 use hyper::Method;
 use serde_json::{json, Value};
 
 struct Team {
-    _db: common::TestDb,
+    _db: allocation_testkit::TestDb,
     server: TestServer,
     clock: Clock,
     alice: String,
@@ -49,22 +47,10 @@ async fn team(backend: Backend) -> Team {
 
 impl Team {
     async fn send(&self, token: &str, method: Method, path: &str, body: Option<Value>) -> Reply {
-        let auth = format!("Bearer {token}");
-        let key = format!("k-{}", common::rand_key());
-        let mut headers = vec![("authorization", auth.as_str())];
-        if body.is_some() {
-            headers.push(("content-type", "application/json"));
-            headers.push(("idempotency-key", key.as_str()));
-        }
         self.server
             .connect()
             .await
-            .send(
-                method,
-                path,
-                &headers,
-                body.map(|b| serde_json::to_vec(&b).unwrap()),
-            )
+            .send_as(token, method, path, body)
             .await
     }
 

@@ -3,8 +3,6 @@
 //! in flight seen by both, and a replica killed with SIGKILL loses nothing it
 //! acknowledged. And a store that cannot commit is not ready.
 
-mod common;
-
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -13,8 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use allocation_contract::{Allocation, AllocationStatus, Allocations, Problem, Usage};
-use common::pg::Cluster;
-use common::{start, temp_dir, Connection};
+use allocation_testkit::pg::Cluster;
+use allocation_testkit::{start, temp_dir, Connection};
 use hyper::Method;
 use serde_json::json;
 
@@ -32,7 +30,9 @@ impl Replica {
             "--max-concurrency".as_ref(),
             "1024".as_ref(),
         ];
-        let (child, address) = common::spawn_server(&args, Some(url), Stdio::inherit());
+        let binary = env!("CARGO_BIN_EXE_allocation-server");
+        let (child, address) =
+            allocation_testkit::spawn_server(binary, &args, Some(url), Stdio::inherit());
         Replica { child, address }
     }
 

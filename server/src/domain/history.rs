@@ -106,14 +106,10 @@ mod tests {
     const NOW_MIN: i64 = 29_595_000;
 
     fn pool(id: &str, allocated: u64, capacity: u64) -> Pool {
-        Pool {
-            id: id.into(),
-            name: id.into(),
-            unit: "u".into(),
-            capacity,
-            allocated,
-            max_per_request: None,
-        }
+        allocation_testkit::pool(id)
+            .allocated(allocated)
+            .capacity(capacity)
+            .build()
     }
 
     fn row(pool: &str, minute: i64, allocated: u64, capacity: u64) -> Sample {

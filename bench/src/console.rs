@@ -3,26 +3,23 @@
 //! headless Chromium through ChromeDriver. Prints a table; see
 //! `docs/benchmarks.md` ("Console performance").
 //!
-//! Run: `trunk build --release && cargo run --release -p console-bench`.
+//! Run: `trunk build --release && cargo run --release -p allocation-bench --bin console-bench`.
 //! Every loop is bounded; every wait has a limit; it stops by itself.
 
-use std::net::SocketAddr;
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use allocation_server::{app, PoolSpec, ServerConfig};
+use allocation_server::{app, PoolSpec, ServeOptions, ServerConfig};
+use allocation_testkit::{console_dist, rand_key, Browser, Connection, Served};
 use axum::extract::Request;
 use axum::http::Method;
 use axum::middleware::{self, Next};
-use fantoccini::wd::{Capabilities, WebDriverCompatibleCommand};
-use fantoccini::{Client, ClientBuilder};
+use clap::Parser;
+use fantoccini::wd::WebDriverCompatibleCommand;
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::process::{Child, Command};
 
 /// Page loads per "time to first data" figure.
 const LOADS: usize = 7;
@@ -33,7 +30,7 @@ const BULK_CLIENTS: usize = 16;
 /// Polls in the simulated day (one a minute); `--polls N` changes it.
 const DAY_POLLS: usize = 1_440;
 /// The most `--polls` may ask for (ten days).
-const MAX_POLLS: usize = 14_400;
+const MAX_POLLS: u64 = 14_400;
 /// Memory is sampled every this many polls.
 const SAMPLE_EVERY: usize = 240;
 /// The data changes on every this many polls.
@@ -121,10 +118,23 @@ const BASELINE_JS: &str = r#"fetch('/api/v1/usage', { headers: { Accept: 'applic
   });
 "#;
 
+/// The console's speed and memory in headless Chromium.
+#[derive(Parser)]
+#[command(name = "console-bench")]
+struct Options {
+    /// Refresh clicks in the simulated day.
+    #[arg(long, default_value_t = DAY_POLLS as u64,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_POLLS))]
+    polls: u64,
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let polls = polls_argument();
-    let dist = console_dist();
+    let polls = Options::parse().polls as usize;
+    let dist = console_dist().unwrap_or_else(|error| {
+        eprintln!("console-bench: {error}");
+        std::process::exit(2);
+    });
     let started = Instant::now();
     let site = tempfile::tempdir().expect("a temp dir");
     copy_dir(&dist, site.path());
@@ -132,7 +142,7 @@ async fn main() {
     std::fs::write(site.path().join("baseline.js"), BASELINE_JS).unwrap();
 
     let server = Server::start(site.path().to_path_buf()).await;
-    let browser = Browser::start().await;
+    let browser = Page::start().await;
     browser.install_watcher().await;
     let mut table = Table::default();
     let console = format!("{}?lang=en&interval=3600&theme=light", server.base);
@@ -266,7 +276,7 @@ async fn main() {
     let control = control(&browser, polls).await;
 
     let total = started.elapsed().as_secs_f64();
-    browser.client.close().await.ok();
+    browser.client.clone().close().await.ok();
 
     println!();
     println!("Console performance (release dist/, headless Chromium, 127.0.0.1)");
@@ -310,7 +320,7 @@ async fn main() {
 /// change). Returns both series.
 async fn update_times(
     server: &Server,
-    browser: &Browser,
+    browser: &Page,
     rounds: usize,
     base_rows: u64,
 ) -> (Vec<f64>, Vec<f64>) {
@@ -365,7 +375,7 @@ async fn update_times(
 /// Bytes on the wire for `GET /allocations` with `base_rows` rows: one poll
 /// with nothing changed, one after a grant (the whole list again), as the
 /// page's Resource Timing saw them (`transferSize` includes the headers).
-async fn wire_bytes(server: &Server, browser: &Browser, base_rows: u64) -> Vec<String> {
+async fn wire_bytes(server: &Server, browser: &Page, base_rows: u64) -> Vec<String> {
     const LAST_LISTING: &str = "const entries = performance.getEntriesByType('resource')
            .filter((e) => new URL(e.name).pathname.endsWith('/allocations'));
          const last = () => entries.length ? entries[entries.length - 1] : null;";
@@ -476,7 +486,7 @@ impl Day {
     }
 }
 
-async fn simulate_day(server: &Server, browser: &Browser, polls: usize) -> Day {
+async fn simulate_day(server: &Server, browser: &Page, polls: usize) -> Day {
     let started = Instant::now();
     let served_before = server.finished.load(Ordering::SeqCst);
     let mut day = Day {
@@ -534,7 +544,7 @@ async fn simulate_day(server: &Server, browser: &Browser, polls: usize) -> Day {
 }
 
 /// Memory before and after `n` bench scripts that click nothing.
-async fn control(browser: &Browser, n: usize) -> (Sample, Sample) {
+async fn control(browser: &Page, n: usize) -> (Sample, Sample) {
     let before = browser.memory(0).await;
     for _ in 0..n {
         browser
@@ -589,11 +599,10 @@ impl Table {
 /// (the last request of every poll) in front of it.
 struct Server {
     base: String,
-    addr: SocketAddr,
+    served: Served,
     started: Arc<AtomicU64>,
     finished: Arc<AtomicU64>,
     _db_dir: tempfile::TempDir,
-    _task: tokio::task::JoinHandle<()>,
 }
 
 impl Server {
@@ -625,18 +634,13 @@ impl Server {
                     response
                 }
             }));
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, router).await.unwrap();
-        });
+        let served = Served::start(router, ServeOptions::default()).await;
         Server {
-            base: format!("http://{addr}/"),
-            addr,
+            base: served.base(),
+            served,
             started,
             finished,
             _db_dir: db_dir,
-            _task: task,
         }
     }
 
@@ -663,26 +667,27 @@ impl Server {
     }
 
     async fn allocate(&self, pool: &str, amount: u64, owner: &str) -> String {
-        let body = json!({"pool": pool, "amount": amount, "owner": owner}).to_string();
-        let key = format!("{owner}-{}", unique());
-        let (status, text) = api(self.addr, "POST", "/allocations", &key, &body).await;
-        assert_eq!(status, 201, "POST /allocations: {text}");
-        let value: Value = serde_json::from_str(&text).unwrap();
+        let body = json!({"pool": pool, "amount": amount, "owner": owner});
+        let key = format!("{owner}-{}", rand_key());
+        let reply = Connection::open(self.served.address)
+            .await
+            .post_json("/api/v1/allocations", &key, &body)
+            .await;
+        assert_eq!(reply.status, 201, "POST /allocations: {}", reply.text());
+        let value: Value = reply.json();
         value["id"].as_str().unwrap().to_owned()
     }
 
     async fn release(&self, id: &str) {
-        let (status, text) = api(
-            self.addr,
-            "DELETE",
-            &format!("/allocations/{id}"),
-            &unique().to_string(),
-            "",
-        )
-        .await;
+        let reply = Connection::open(self.served.address)
+            .await
+            .delete(&format!("/api/v1/allocations/{id}"))
+            .await;
         assert!(
-            status == 204 || status == 200,
-            "DELETE {id}: {status} {text}"
+            reply.status == 204 || reply.status == 200,
+            "DELETE {id}: {} {}",
+            reply.status,
+            reply.text()
         );
     }
 
@@ -690,17 +695,19 @@ impl Server {
     async fn create_bulk(&self, n: usize) {
         let mut tasks = Vec::new();
         for client in 0..BULK_CLIENTS {
-            let addr = self.addr;
+            let address = self.served.address;
             tasks.push(tokio::spawn(async move {
+                let mut connection = Connection::open(address).await;
                 for i in (client..n).step_by(BULK_CLIENTS) {
                     let body = json!({
                         "pool": "bulk", "amount": 1, "owner": format!("bench-{i:05}"),
                         "note": "console bench"
-                    })
-                    .to_string();
+                    });
                     let key = format!("bulk-{i}");
-                    let (status, text) = api(addr, "POST", "/allocations", &key, &body).await;
-                    assert_eq!(status, 201, "bulk POST {i}: {text}");
+                    let reply = connection
+                        .post_json("/api/v1/allocations", &key, &body)
+                        .await;
+                    assert_eq!(reply.status, 201, "bulk POST {i}: {}", reply.text());
                 }
             }));
         }
@@ -708,76 +715,6 @@ impl Server {
             task.await.expect("a bulk client panicked");
         }
     }
-}
-
-/// One API request (HTTP/1.1, one connection, loopback).
-async fn api(addr: SocketAddr, method: &str, path: &str, key: &str, body: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    let request = format!(
-        "{method} /api/v1{path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nIdempotency-Key: {key}\r\n\
-         Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.unwrap();
-    let response = String::from_utf8_lossy(&response);
-    let status = response
-        .get(9..12)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
-
-fn unique() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
-}
-
-/// `--polls N` (1..=MAX_POLLS), else a day's worth.
-fn polls_argument() -> usize {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.as_slice() {
-        [] => DAY_POLLS,
-        [flag, n] if flag == "--polls" => match n.parse() {
-            Ok(n) if (1..=MAX_POLLS).contains(&n) => n,
-            _ => usage(),
-        },
-        _ => usage(),
-    }
-}
-
-fn usage() -> ! {
-    eprintln!("usage: console-bench [--polls N]   (N in 1..={MAX_POLLS}, default {DAY_POLLS})");
-    std::process::exit(2);
-}
-
-/// The release build at the repository root (or `CONSOLE_DIST`).
-fn console_dist() -> PathBuf {
-    let dist = std::env::var_os("CONSOLE_DIST")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .parent()
-                .expect("bench/ sits in the workspace")
-                .join("dist")
-        });
-    if !dist.join("index.html").is_file() {
-        eprintln!(
-            "console-bench: no built console at {}\n\
-             build it first: trunk build --release   (then: cargo run --release -p console-bench)",
-            dist.display()
-        );
-        std::process::exit(2);
-    }
-    dist
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -836,57 +773,23 @@ impl Network {
     }
 }
 
-/// Headless Chromium through a ChromeDriver of its own.
-struct Browser {
-    client: Client,
-    _driver: Child,
+/// Headless Chromium with the bench's in-page measurements.
+struct Page(Browser);
+
+impl Deref for Page {
+    type Target = Browser;
+
+    fn deref(&self) -> &Browser {
+        &self.0
+    }
 }
 
-impl Browser {
-    async fn start() -> Browser {
-        let port = {
-            let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            probe.local_addr().unwrap().port()
-        };
-        let driver = Command::new(std::env::var("CHROMEDRIVER").unwrap_or("chromedriver".into()))
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("chromedriver is installed (scripts/setup --browser)");
-        let capabilities: Capabilities = serde_json::from_value(json!({
-            "goog:chromeOptions": {
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-background-networking", "--disable-component-update",
-                    "--disable-sync", "--no-first-run", "--window-size=1280,900",
-                    "--lang=en-US", "--enable-precise-memory-info", "--js-flags=--expose-gc"
-                ]
-            }
-        }))
-        .unwrap();
-        let url = format!("http://127.0.0.1:{port}");
-        let mut last_error = None;
-        for _ in 0..100 {
-            if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-                match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-                    .capabilities(capabilities.clone())
-                    .connect(&url)
-                    .await
-                {
-                    Ok(client) => {
-                        return Browser {
-                            client,
-                            _driver: driver,
-                        }
-                    }
-                    Err(error) => last_error = Some(error.to_string()),
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("ChromeDriver did not start: {last_error:?}");
+impl Page {
+    /// A browser whose heap can be measured (`performance.memory`, `gc()`).
+    async fn start() -> Page {
+        Page(
+            Browser::launch_with(&["--enable-precise-memory-info", "--js-flags=--expose-gc"]).await,
+        )
     }
 
     /// Installs [`WATCHER_JS`] in every document this browser opens from now on.

@@ -1,9 +1,10 @@
-//! A bare HTTP/1.1 client over one kept-alive connection: what the tests and
-//! the bench use to talk to the server (no client library's own overhead).
-
-#![allow(dead_code)]
+//! The one HTTP test client: bare HTTP/1.1 over one kept-alive connection,
+//! what the tests and the benches use to talk to the server (no client
+//! library's own overhead).
 
 use std::net::SocketAddr;
+
+use allocation_contract::Problem;
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -11,6 +12,7 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
+use serde_json::Value;
 
 /// One answer, body read in full.
 #[derive(Debug)]
@@ -109,7 +111,7 @@ impl Connection {
     }
 
     /// `POST` of a JSON body with an `Idempotency-Key`.
-    pub async fn post_json(&mut self, path: &str, key: &str, body: &serde_json::Value) -> Reply {
+    pub async fn post_json(&mut self, path: &str, key: &str, body: &Value) -> Reply {
         self.send(
             Method::POST,
             path,
@@ -125,4 +127,50 @@ impl Connection {
     pub async fn delete(&mut self, path: &str) -> Reply {
         self.send(Method::DELETE, path, &[], None).await
     }
+
+    /// As the holder of the bearer `token`; a body goes as JSON with a fresh
+    /// `Idempotency-Key`.
+    pub async fn send_as(
+        &mut self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        let auth = format!("Bearer {token}");
+        let key = format!("k-{}", rand_key());
+        let mut headers = vec![("authorization", auth.as_str())];
+        if body.is_some() {
+            headers.push(("content-type", "application/json"));
+            headers.push(("idempotency-key", key.as_str()));
+        }
+        let body = body.map(|b| serde_json::to_vec(&b).expect("json"));
+        self.send(method, path, &headers, body).await
+    }
+}
+
+/// A key no other request of this test process has used.
+pub fn rand_key() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A problem body, checked to be `application/problem+json` with `status`.
+pub fn problem(reply: &Reply, status: u16) -> Problem {
+    assert_eq!(reply.status, status, "{}", reply.text());
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/problem+json"),
+        "{}",
+        reply.text()
+    );
+    let problem: Problem = reply.json();
+    assert_eq!(problem.status, status);
+    assert!(!problem.title.is_empty());
+    problem
 }

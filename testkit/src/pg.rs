@@ -1,8 +1,8 @@
-//! A throwaway PostgreSQL cluster for the tests: Debian's binaries
-//! (`/usr/lib/postgresql/*/bin`), run as the `postgres` user in a temporary
-//! directory on a free port with trust authentication. One cluster per test
-//! process, one fresh database per test; a watchdog stops the cluster and
-//! removes its directory when the test process ends, however it ends.
+//! A throwaway PostgreSQL cluster for the tests and the server bench: Debian's
+//! binaries (`/usr/lib/postgresql/*/bin`), run as the `postgres` user in a
+//! temporary directory on a free port with trust authentication. One cluster
+//! per test process, one fresh database per test; a watchdog stops the
+//! cluster and removes its directory when the process ends, however it ends.
 //!
 //! Missing binaries fail the test with what to do: CI installs them
 //! (`scripts/setup`), so a skipped PostgreSQL test would hide a gap.

@@ -6,7 +6,7 @@
 //! with the CPU it costs. Servers run in this process on loopback; the
 //! PostgreSQL is a throwaway Debian cluster with fsync on.
 //!
-//! `cargo run --release -p allocation-server --bin bench -- [--clients N]
+//! `cargo run --release -p allocation-bench --bin server-bench -- [--clients N]
 //! [--seconds S] [--synchronous full|normal]`
 
 use std::net::SocketAddr;
@@ -15,52 +15,29 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use allocation_contract::{Allocation, Usage};
-use allocation_server::{app, Database, PoolSpec, ServerConfig, Synchronous};
+use allocation_server::{app, Database, PoolSpec, ServeOptions, ServerConfig, Synchronous};
+use allocation_testkit::pg::Cluster;
+use allocation_testkit::{Connection, Served};
+use clap::Parser;
 
-#[path = "../../tests/common/http.rs"]
-mod http;
-#[path = "../../tests/common/pg.rs"]
-#[allow(dead_code)]
-mod pg;
-use http::Connection;
-
+/// Allocate+release pairs on SQLite and PostgreSQL, then the polling load of
+/// 10,000 consoles.
+#[derive(Parser)]
+#[command(name = "server-bench")]
 struct Options {
-    clients: usize,
+    /// Clients allocating and releasing at once.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
+    clients: u64,
+    /// How long each run lasts.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     seconds: u64,
+    /// SQLite's commit durability.
+    #[arg(long, value_enum, default_value_t = Synchronous::Full)]
     synchronous: Synchronous,
 }
 
-fn options() -> Options {
-    let mut options = Options {
-        clients: 64,
-        seconds: 10,
-        synchronous: Synchronous::Full,
-    };
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    for pair in args.chunks(2) {
-        let value = pair.get(1).and_then(|v| v.parse::<u64>().ok());
-        match (pair[0].as_str(), value) {
-            ("--synchronous", _) if pair.get(1).is_some_and(|v| v == "normal") => {
-                options.synchronous = Synchronous::Normal
-            }
-            ("--synchronous", _) if pair.get(1).is_some_and(|v| v == "full") => {}
-            ("--clients", Some(v)) => options.clients = v.max(1) as usize,
-            ("--seconds", Some(v)) => options.seconds = v.max(1),
-            _ => {
-                eprintln!("usage: bench [--clients N] [--seconds S] [--synchronous full|normal]");
-                std::process::exit(2);
-            }
-        }
-    }
-    options
-}
-
-/// One in-process server on `db`; its address.
-async fn replica(
-    db: Database,
-    capacity: u64,
-    synchronous: Synchronous,
-) -> anyhow::Result<SocketAddr> {
+/// One in-process server on `db`; it serves as long as the value lives.
+async fn replica(db: Database, capacity: u64, synchronous: Synchronous) -> anyhow::Result<Served> {
     let config = ServerConfig {
         pools: vec![PoolSpec::new("bench", "Bench unit", "unit", capacity, None)],
         max_concurrency: 4096,
@@ -68,10 +45,7 @@ async fn replica(
         ..ServerConfig::demo(db)
     };
     let router = app(config).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let address = listener.local_addr()?;
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    Ok(address)
+    Ok(Served::start(router, ServeOptions::default()).await)
 }
 
 fn percentile(sorted: &[u32], p: f64) -> f64 {
@@ -282,10 +256,10 @@ async fn polling(address: SocketAddr, seconds: u64) -> anyhow::Result<Polling> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let options = options();
+    let options = Options::parse();
     let dir = tempfile::tempdir()?;
-    let capacity = options.clients as u64 * 2;
-    let cluster = pg::Cluster::start_with(true).map_err(anyhow::Error::msg)?;
+    let capacity = options.clients * 2;
+    let cluster = Cluster::start_with(true).map_err(anyhow::Error::msg)?;
     let seconds = options.seconds;
     println!(
         "{} clients, {seconds} s per run, SQLite synchronous={:?}, PostgreSQL fsync=on\n",
@@ -296,7 +270,7 @@ async fn main() -> anyhow::Result<()> {
     let sqlite = Database::Sqlite(dir.path().join("bench.db"));
     let one_pg = Database::Postgres(cluster.database());
     let two_pg = Database::Postgres(cluster.database());
-    let runs: [(&str, Vec<SocketAddr>); 3] = [
+    let runs: [(&str, Vec<Served>); 3] = [
         (
             "SQLite, 1 replica",
             vec![replica(sqlite.clone(), capacity, options.synchronous).await?],
@@ -315,7 +289,8 @@ async fn main() -> anyhow::Result<()> {
     ];
     let mut broken = false;
     for (name, replicas) in &runs {
-        let load = pairs(replicas, options.clients, seconds).await?;
+        let addresses: Vec<SocketAddr> = replicas.iter().map(|served| served.address).collect();
+        let load = pairs(&addresses, options.clients as usize, seconds).await?;
         println!(
             "| {name} | {:.0} | {:.2} | {:.2} | {} | {} |",
             load.pairs_per_s, load.p50, load.p99, load.over, load.left
@@ -328,7 +303,7 @@ async fn main() -> anyhow::Result<()> {
         ("SQLite, 1 replica", &runs[0].1),
         ("PostgreSQL, 1 replica", &runs[1].1),
     ] {
-        let poll = polling(replicas[0], seconds).await?;
+        let poll = polling(replicas[0].address, seconds).await?;
         println!(
             "| {name} | {:.0} | {:.1} % | {:.2} | {:.1} % of a core | {:.1} % of a core |",
             poll.rate, poll.not_modified, poll.p99, poll.cpu_server, poll.cpu_postgres
