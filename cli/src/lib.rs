@@ -12,6 +12,25 @@
 //! - [`render`], [`text`]: the readable output.
 //! - [`job`]: `alloc run`'s child process and signals.
 
+/// `println!` that never panics: a closed stdout (`alloc ls | head -1`)
+/// loses the line, not the command's work (a release after the job, say).
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `eprintln!` that never panics (a closed stderr).
+#[macro_export]
+macro_rules! err {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod args;
 pub mod client;
 pub mod commands;

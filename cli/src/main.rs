@@ -13,9 +13,9 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(failure) => {
             if json {
-                eprintln!("{}", failure.to_json());
+                allocation_cli::err!("{}", failure.to_json());
             } else {
-                eprintln!("alloc: {failure}");
+                allocation_cli::err!("alloc: {failure}");
             }
             ExitCode::from(failure.exit().code())
         }

@@ -39,7 +39,7 @@ pub fn demo(context: &Context, args: &DemoArgs) -> Result<Exit, Failure> {
             if failure.exit() == Exit::NotAllowed {
                 return Err(failure);
             }
-            eprintln!("demo: {failure}");
+            crate::err!("demo: {failure}");
         }
         round += 1;
         std::thread::sleep(pace);
@@ -61,7 +61,7 @@ fn one_round(context: &Context) -> Result<(), Failure> {
         (Step::Extend, Some(allocation)) => {
             let ttl = Duration::from_secs(rng.random_range(10..=120) * 60);
             context.client.renew(&allocation.id, ttl)?;
-            println!(
+            crate::out!(
                 "demo: {person} extended {} by {}m",
                 allocation.id,
                 ttl.as_secs() / 60
@@ -69,9 +69,11 @@ fn one_round(context: &Context) -> Result<(), Failure> {
         }
         (Step::Release, Some(allocation)) => {
             context.client.release(&allocation.id)?;
-            println!(
+            crate::out!(
                 "demo: {person} released {} ({} {})",
-                allocation.id, allocation.amount, allocation.pool
+                allocation.id,
+                allocation.amount,
+                allocation.pool
             );
         }
         _ => take(context, person)?,
@@ -100,12 +102,14 @@ fn take(context: &Context, person: &str) -> Result<(), Failure> {
         note: NOTES.choose(&mut rng).map(|note| note.to_string()),
     };
     match context.client.allocate(&request, &new_idempotency_key()) {
-        Ok(granted) => println!(
+        Ok(granted) => crate::out!(
             "demo: {person} took {} {} ({})",
-            granted.amount, granted.pool, granted.id
+            granted.amount,
+            granted.pool,
+            granted.id
         ),
         Err(failure) if failure.exit() == Exit::NoCapacity => {
-            println!("demo: {person} found {} full", pool.id)
+            crate::out!("demo: {person} found {} full", pool.id)
         }
         Err(failure) => return Err(failure),
     }

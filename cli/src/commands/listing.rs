@@ -18,7 +18,7 @@ pub fn pools(context: &Context) -> Result<Exit, Failure> {
     if context.json {
         context.print_json(&usage);
     } else {
-        println!("{}", render::pools_table(&usage.pools));
+        crate::out!("{}", render::pools_table(&usage.pools));
     }
     Ok(Exit::Done)
 }
@@ -39,7 +39,7 @@ pub fn ls(context: &Context, args: &LsArgs) -> Result<Exit, Failure> {
         context.print_json(&listing);
     } else {
         let table = render::allocations_table(&listing.allocations, SystemTime::now());
-        println!("{table}");
+        crate::out!("{table}");
     }
     Ok(Exit::Done)
 }
@@ -49,7 +49,7 @@ pub fn show(context: &Context, id: &str) -> Result<Exit, Failure> {
     if context.json {
         context.print_json(&allocation);
     } else {
-        println!(
+        crate::out!(
             "{}",
             render::allocation_details(&allocation, SystemTime::now())
         );

@@ -59,7 +59,7 @@ impl Context {
 
     /// Prints `value` as one line of JSON on stdout.
     pub fn print_json(&self, value: &impl Serialize) {
-        println!("{}", serde_json::to_string(value).unwrap_or_default());
+        crate::out!("{}", serde_json::to_string(value).unwrap_or_default());
     }
 
     /// Whose allocations these are: the one named, else the caller as the

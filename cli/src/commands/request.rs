@@ -18,10 +18,10 @@ pub fn request(context: &Context, args: &RequestArgs) -> Result<Exit, Failure> {
         context.print_json(&allocation);
     } else if args.quiet {
         for unit in &allocation.resources {
-            println!("{}", printable(unit));
+            crate::out!("{}", printable(unit));
         }
     } else {
-        println!("{}", render::granted(&allocation, SystemTime::now()));
+        crate::out!("{}", render::granted(&allocation, SystemTime::now()));
     }
     Ok(Exit::Done)
 }
@@ -45,10 +45,10 @@ pub fn release(context: &Context, ids: &[String]) -> Result<Exit, Failure> {
         context.print_json(&json!({"released": released, "failed": failed}));
     } else {
         for id in &released {
-            println!("Released {}.", printable(id));
+            crate::out!("Released {}.", printable(id));
         }
         for (id, failure) in &failed {
-            eprintln!("alloc: could not release {}: {failure}", printable(id));
+            crate::err!("alloc: could not release {}: {failure}", printable(id));
         }
     }
     Ok(failed
@@ -61,7 +61,7 @@ pub fn extend(context: &Context, id: &str, ttl: Duration) -> Result<Exit, Failur
     if context.json {
         context.print_json(&allocation);
     } else {
-        println!("{}", render::extended(&allocation, SystemTime::now()));
+        crate::out!("{}", render::extended(&allocation, SystemTime::now()));
     }
     Ok(Exit::Done)
 }

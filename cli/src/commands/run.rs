@@ -202,8 +202,8 @@ fn lost_words(id: &str, why: &LostLease, strict: bool) -> String {
 /// object with the event's name.
 fn say(context: &Context, event: &str, id: &str, words: &str) {
     if context.json {
-        eprintln!("{}", json!({"event": event, "id": id, "message": words}));
+        crate::err!("{}", json!({"event": event, "id": id, "message": words}));
     } else {
-        eprintln!("alloc: {words}");
+        crate::err!("alloc: {words}");
     }
 }

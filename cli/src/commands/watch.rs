@@ -34,7 +34,7 @@ pub fn watch(context: &Context, interval: u64) -> Result<Exit, Failure> {
             }
             Err(failure) if failure.exit() == Exit::NotAllowed => return Err(failure),
             Err(failure) => {
-                eprintln!("{time} alloc watch: {failure}");
+                crate::err!("{time} alloc watch: {failure}");
                 failures += 1;
                 interval.max(backoff.backoff(failures, rand::random::<f64>()))
             }
@@ -51,14 +51,14 @@ fn print_look(context: &Context, time: &str, look: &Look<'_>) {
                 "capacity": pool.capacity, "level": Level::of(pool), "changed": look.changed,
             }));
         } else {
-            println!("{}", render::watch_line(time, pool, look.changed));
+            crate::out!("{}", render::watch_line(time, pool, look.changed));
         }
     }
     for crossing in &look.crossings {
         if context.json {
             context.print_json(&json!({"time": time, "crossing": crossing}));
         } else {
-            println!("{}", render::crossing_line(time, crossing));
+            crate::out!("{}", render::crossing_line(time, crossing));
         }
     }
 }
