@@ -27,6 +27,15 @@ pub fn bar(allocated: u64, capacity: u64, width: usize) -> String {
     format!("{}{}", "█".repeat(filled), "░".repeat(width - filled))
 }
 
+/// A table's text without the trailing blanks of its padding.
+fn text_of(table: &Table) -> String {
+    table
+        .lines()
+        .map(|line| line.trim_end().to_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn table(header: &[&str]) -> Table {
     let mut table = Table::new();
     table
@@ -61,7 +70,7 @@ pub fn pools_table(pools: &[Pool]) -> String {
     if let Some(column) = table.column_mut(5) {
         column.set_cell_alignment(CellAlignment::Right);
     }
-    table.to_string()
+    text_of(&table)
 }
 
 /// `alloc ls`: the allocations, newest first as the server lists them.
@@ -92,7 +101,7 @@ pub fn allocations_table(allocations: &[Allocation], now: SystemTime) -> String 
     if let Some(column) = table.column_mut(5) {
         column.set_constraint(ColumnConstraint::UpperBoundary(Width::Fixed(48)));
     }
-    table.to_string()
+    text_of(&table)
 }
 
 fn resources(allocation: &Allocation) -> String {

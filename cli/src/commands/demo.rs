@@ -32,6 +32,13 @@ enum Step {
 }
 
 pub fn demo(context: &Context, args: &DemoArgs) -> Result<Exit, Failure> {
+    if !is_loopback(context.endpoint()) {
+        return Err(Failure::BadUsage(
+            "alloc demo makes up users and allocations: it runs only against a server on this \
+             machine (a loopback endpoint)"
+                .into(),
+        ));
+    }
     let pace = Duration::from_secs_f64(args.pace.clamp(0.0, 3600.0));
     let mut round = 0;
     while args.rounds.is_none_or(|rounds| round < rounds) {
@@ -45,6 +52,28 @@ pub fn demo(context: &Context, args: &DemoArgs) -> Result<Exit, Failure> {
         std::thread::sleep(pace);
     }
     Ok(Exit::Done)
+}
+
+/// Whether `endpoint`'s host is this machine: `localhost`, `*.localhost`,
+/// `127.0.0.0/8` or `::1`.
+fn is_loopback(endpoint: &str) -> bool {
+    let rest = endpoint
+        .split_once("://")
+        .map_or(endpoint, |(_, rest)| rest);
+    let authority = rest.split('/').next().unwrap_or("");
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let host = match host.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or(""),
+        None => host.split(':').next().unwrap_or(""),
+    }
+    .to_ascii_lowercase();
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn one_round(context: &Context) -> Result<(), Failure> {
@@ -114,4 +143,30 @@ fn take(context: &Context, person: &str) -> Result<(), Failure> {
         Err(failure) => return Err(failure),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback;
+
+    #[test]
+    fn the_demo_runs_only_against_this_machine() {
+        for here in [
+            "http://127.0.0.1:8080/api/v1",
+            "http://localhost/api/v1",
+            "http://[::1]:9/api",
+            "https://demo.localhost",
+            "http://127.9.9.9",
+        ] {
+            assert!(is_loopback(here), "{here}");
+        }
+        for there in [
+            "https://alloc.example/api/v1",
+            "http://10.0.0.1:8080",
+            "http://127.0.0.1.example.com/",
+            "http://localhost@evil.example/",
+        ] {
+            assert!(!is_loopback(there), "{there}");
+        }
+    }
 }

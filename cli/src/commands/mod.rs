@@ -57,6 +57,10 @@ impl Context {
         )))
     }
 
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
     /// Prints `value` as one line of JSON on stdout.
     pub fn print_json(&self, value: &impl Serialize) {
         crate::out!("{}", serde_json::to_string(value).unwrap_or_default());
