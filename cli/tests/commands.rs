@@ -281,3 +281,20 @@ fn no_server_is_exit_1_in_words() {
         stderr(&gone)
     );
 }
+
+#[test]
+fn help_documents_the_exit_codes() {
+    let help = output(common::alloc_at("http://127.0.0.1:9/api/v1").arg("--help"));
+    assert!(help.status.success());
+    let text = stdout(&help);
+    for code in [
+        "0  done",
+        "1  anything else",
+        "2  bad usage",
+        "3  not enough capacity",
+        "4  not allowed",
+        "5  gave up waiting",
+    ] {
+        assert!(text.contains(code), "{code} missing from:\n{text}");
+    }
+}

@@ -218,3 +218,28 @@ fn a_lost_lease_without_strict_is_said_and_the_command_runs_on() {
     let done = finish(alloc);
     assert_eq!(done.status.code(), Some(3), "{}", stdout(&done));
 }
+
+#[test]
+fn with_json_alloc_s_own_lines_on_stderr_are_json_events() {
+    let server = Server::start();
+    let done = output(
+        server
+            .alloc()
+            .args(["--json", "run", "ip-v4", "1", "--", "true"]),
+    );
+    assert_eq!(done.status.code(), Some(0), "{}", stderr(&done));
+    assert!(done.stdout.is_empty(), "stdout is the command's");
+    let events: Vec<serde_json::Value> = stderr(&done)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    let names: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["granted", "released"]);
+    assert_eq!(
+        server.allocation(events[0]["id"].as_str().unwrap()).status,
+        AllocationStatus::Released
+    );
+}

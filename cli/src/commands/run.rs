@@ -15,6 +15,7 @@ use crate::client::{new_idempotency_key, Client};
 use crate::failure::{Exit, Failure};
 use crate::job::{self, Event};
 use crate::lease::{Lease, LostLease, Next};
+use crate::retry::RetryPolicy;
 use crate::text::printable;
 
 pub fn run(context: &Context, args: &RunArgs) -> Result<u8, Failure> {
@@ -33,7 +34,7 @@ pub fn run(context: &Context, args: &RunArgs) -> Result<u8, Failure> {
         &granted_words(&allocation),
     );
     let status = match inbox.try_recv() {
-        Ok(Event::Signal { signal, .. }) => Ok(128 + signal as u8),
+        Ok(Event::Signal { signal, .. }) => Ok(128u8.saturating_add(signal as u8)),
         _ => hold(
             context,
             args,
@@ -68,12 +69,11 @@ fn hold(
     })?;
     // A renewal must not outlive the lease it renews.
     let timeout = (args.ttl / 4).clamp(Duration::from_secs(1), Duration::from_secs(30));
-    let renewer = Renewer::start(
-        context.client_with_timeout(timeout),
-        &allocation.id,
-        lease,
-        events,
-    );
+    // One attempt per renewal: the lease's own schedule does the retrying.
+    let client = context
+        .client_with_timeout(timeout)
+        .with_policy(RetryPolicy::once());
+    let renewer = Renewer::start(client, &allocation.id, lease, events);
     let (status, stopped) = supervise(context, pid, args.strict, &allocation.id, inbox);
     renewer.stop();
     if stopped {
