@@ -218,14 +218,12 @@ mod tests {
 
     #[test]
     fn a_pool_row_has_its_bar_level_and_free_units() {
-        let pool = Pool {
-            id: "gpu-a100".into(),
-            name: "A100 GPU".into(),
-            unit: "GPU".into(),
-            capacity: 16,
-            allocated: 14,
-            max_per_request: Some(4),
-        };
+        // Read as the server sends it (so fields added later need no edit here).
+        let pool: Pool = serde_json::from_str(
+            r#"{"id":"gpu-a100","name":"A100 GPU","unit":"GPU","capacity":16,"allocated":14,
+                "max_per_request":4}"#,
+        )
+        .unwrap();
         let text = pools_table(&[pool]);
         assert!(text.contains("gpu-a100"), "{text}");
         assert!(text.contains("14/16 GPU (87%)"), "{text}");
@@ -235,14 +233,10 @@ mod tests {
 
     #[test]
     fn names_from_the_server_cannot_write_escape_sequences() {
-        let pool = Pool {
-            id: "p".into(),
-            name: "evil\u{1b}[2J".into(),
-            unit: "u".into(),
-            capacity: 1,
-            allocated: 0,
-            max_per_request: None,
-        };
+        let pool: Pool = serde_json::from_str(
+            r#"{"id":"p","name":"evil\u001b[2J","unit":"u","capacity":1,"allocated":0}"#,
+        )
+        .unwrap();
         assert!(!pools_table(&[pool]).contains('\u{1b}'));
     }
 }

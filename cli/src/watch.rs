@@ -124,14 +124,10 @@ mod tests {
     fn usage(allocated: u64) -> Usage {
         Usage {
             as_of: "2026-01-01T00:00:00Z".into(),
-            pools: vec![Pool {
-                id: "gpu".into(),
-                name: "GPU".into(),
-                unit: "GPU".into(),
-                capacity: 20,
-                allocated,
-                max_per_request: None,
-            }],
+            pools: vec![serde_json::from_value(serde_json::json!({
+                "id": "gpu", "name": "GPU", "unit": "GPU", "capacity": 20, "allocated": allocated,
+            }))
+            .unwrap()],
         }
     }
 

@@ -130,19 +130,19 @@ fn sigterm_to_alloc_is_passed_on_and_a_command_that_traps_it_finishes_cleanly() 
 #[test]
 fn a_lease_shorter_than_the_command_is_renewed_while_it_runs() {
     let server = Server::start();
-    // The command outlives three 2-second leases; it checks its own
+    // The command outlives two 3-second leases; it checks its own
     // allocation is still active at the end, through alloc itself.
     let alloc = env!("CARGO_BIN_EXE_alloc");
-    let script = format!("sleep 5; {alloc} show \"$ALLOCATION_ID\" --json");
+    let script = format!("sleep 6; {alloc} show \"$ALLOCATION_ID\" --json");
     let done = output(server.alloc().args([
-        "run", "gpu-a100", "1", "--ttl", "2s", "--", "sh", "-c", &script,
+        "run", "gpu-a100", "1", "--ttl", "3s", "--", "sh", "-c", &script,
     ]));
     assert_eq!(done.status.code(), Some(0), "{}", stderr(&done));
     let seen: allocation_contract::Allocation = serde_json::from_slice(&done.stdout).expect("show");
     assert_eq!(
         seen.status,
         AllocationStatus::Active,
-        "still held after 5 s"
+        "still held after 6 s"
     );
     let end = server.allocation(&seen.id);
     assert_eq!(
