@@ -64,12 +64,7 @@ impl Failure {
             })
             .unwrap_or_else(|| Problem {
                 problem_type: "about:blank".to_owned(),
-                title: reason(response.status).to_owned(),
-                status: response.status,
-                detail: None,
-                instance: None,
-                errors: Vec::new(),
-                available: None,
+                ..Problem::new(response.status, "", reason(response.status))
             });
         Failure::Refused(Box::new(problem))
     }
