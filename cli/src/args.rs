@@ -83,7 +83,9 @@ pub enum Command {
 /// What to ask for: shared by `request` and `run`.
 #[derive(Debug, Args)]
 pub struct Ask {
+    /// The pool's id (`alloc pools` lists them).
     pub pool: String,
+    /// How many units.
     pub amount: i64,
     /// The owner (default: you, from the server's /me; else $USER).
     #[arg(long)]
