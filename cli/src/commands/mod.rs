@@ -105,7 +105,7 @@ impl Context {
         }
         let words: Vec<String> = issues
             .iter()
-            .map(|issue| format!("{}: {}", issue.field(), issue.message()))
+            .map(|issue| format!("{}: {}", issue.field().name(), issue.message()))
             .collect();
         Err(Failure::BadUsage(words.join("; ")))
     }
