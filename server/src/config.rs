@@ -257,6 +257,23 @@ impl ServeArgs {
         }
     }
 
+    /// The verifier of a portal's tokens, when `--jwt-public-key` is given.
+    fn jwt_verifier(&self) -> anyhow::Result<Option<Arc<JwtVerifier>>> {
+        let Some(path) = &self.jwt_public_key else {
+            return Ok(None);
+        };
+        let pem = std::fs::read(path)
+            .with_context(|| format!("cannot read --jwt-public-key {}", path.display()))?;
+        let options = JwtOptions {
+            issuer: self.jwt_issuer.clone().unwrap_or_default(),
+            audience: self.jwt_audience.clone().unwrap_or_default(),
+            user_claim: self.jwt_user_claim.clone(),
+            admin_claim: self.jwt_admin_claim.clone(),
+            admin_value: self.jwt_admin_value.clone(),
+        };
+        Ok(Some(Arc::new(JwtVerifier::new(&pem, options)?)))
+    }
+
     pub fn into_config(self) -> anyhow::Result<ServerConfig> {
         let pools = match &self.pools {
             Some(path) => load_pools_file(path)?,
@@ -264,15 +281,16 @@ impl ServeArgs {
         };
         let dist = self
             .dist
+            .clone()
             .or_else(|| Some(PathBuf::from("dist")).filter(|dir| dir.is_dir()));
         let connect_src = if self.connect_src.is_empty() {
             vec!["'self'".to_owned()]
         } else {
-            self.connect_src
+            self.connect_src.clone()
         };
         let token = match &self.token_file {
             Some(path) => Some(read_token_file(path)?),
-            None => self.token.filter(|token| !token.is_empty()),
+            None => self.token.clone().filter(|token| !token.is_empty()),
         };
         let users = match &self.users {
             Some(path) => Users::load(path)?,
@@ -283,21 +301,7 @@ impl ServeArgs {
             .as_deref()
             .map(|header| TrustedProxy::new(header, &self.trusted_proxies))
             .transpose()?;
-        let jwt = match &self.jwt_public_key {
-            Some(path) => {
-                let pem = std::fs::read(path)
-                    .with_context(|| format!("cannot read --jwt-public-key {}", path.display()))?;
-                let options = JwtOptions {
-                    issuer: self.jwt_issuer.unwrap_or_default(),
-                    audience: self.jwt_audience.unwrap_or_default(),
-                    user_claim: self.jwt_user_claim,
-                    admin_claim: self.jwt_admin_claim,
-                    admin_value: self.jwt_admin_value,
-                };
-                Some(Arc::new(JwtVerifier::new(&pem, options)?))
-            }
-            None => None,
-        };
+        let jwt = self.jwt_verifier()?;
         let mut allow_hosts = self.allow_hosts;
         // A server listening on one non-loopback address answers for it.
         let ip = self.listen.ip();

@@ -5,47 +5,11 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use allocation_contract::{problem_type, ttl_issue, AllocationRequest, FieldError};
-use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
-use axum::http::{header, StatusCode};
+use allocation_contract::{ttl_issue, AllocationRequest, FieldError};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
 use crate::http::error::ApiError;
-
-/// A body declared as JSON: a wrong content type is `415`, too large `413`,
-/// always as a problem (never axum's plain-text rejection).
-pub struct JsonBody(pub Bytes);
-
-impl<S: Send + Sync> FromRequest<S> for JsonBody {
-    type Rejection = ApiError;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let is_json = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.split(';').next())
-            .map(|mime| mime.trim().to_ascii_lowercase())
-            .is_some_and(|mime| mime == "application/json" || mime.ends_with("+json"));
-        if !is_json {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                problem_type::MALFORMED_REQUEST,
-                "The body must be JSON",
-            )
-            .detail("send Content-Type: application/json"));
-        }
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                let status = rejection.status();
-                ApiError::http(status).detail(rejection.body_text())
-            })?;
-        Ok(JsonBody(bytes))
-    }
-}
 
 /// A JSON document in which no object names a key twice (RFC 8259 leaves
 /// duplicates' meaning open; last-wins parsers and first-wins parsers would
@@ -121,7 +85,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
 pub fn parse_strict(body: &[u8]) -> Result<Value, ApiError> {
     serde_json::from_slice::<StrictValue>(body)
         .map(|StrictValue(value)| value)
-        .map_err(|error| ApiError::malformed(format!("the body is not valid JSON: {error}")))
+        .map_err(|error| ApiError::Malformed(format!("the body is not valid JSON: {error}")))
 }
 
 /// A JSON number that is a whole number, as an `i64` (saturating: a value
@@ -150,81 +114,102 @@ pub fn allocation_request(
 ) -> Result<AllocationRequest, ApiError> {
     let body = parse_strict(body)?;
     let Some(object) = body.as_object() else {
-        return Err(ApiError::malformed("the body must be a JSON object"));
+        return Err(ApiError::Malformed("the body must be a JSON object".into()));
     };
-    let mut errors = Vec::new();
-    let mut error = |field: &str, message: &str| {
-        errors.push(FieldError {
+    let mut fields = Fields {
+        object,
+        errors: Vec::new(),
+    };
+    let pool = fields.required_string("pool");
+    let amount = fields.required_whole("amount");
+    let owner = fields.owner(default_owner);
+    let ttl_seconds = fields.optional_seconds("ttl_seconds");
+    let note = fields.optional_string("note");
+    match (pool, owner, amount) {
+        (Some(pool), Some(owner), Some(amount)) if fields.errors.is_empty() => {
+            Ok(AllocationRequest {
+                pool,
+                amount,
+                owner,
+                ttl_seconds,
+                note,
+            })
+        }
+        _ => Err(ApiError::Validation(fields.errors)),
+    }
+}
+
+/// A body's object, read field by field, with each field's error kept.
+struct Fields<'a> {
+    object: &'a Map<String, Value>,
+    errors: Vec<FieldError>,
+}
+
+impl Fields<'_> {
+    fn error(&mut self, field: &str, message: &str) {
+        self.errors.push(FieldError {
             field: field.to_owned(),
             message: message.to_owned(),
-        })
-    };
-    let pool = match object.get("pool") {
-        Some(Value::String(pool)) => Some(pool.clone()),
-        None | Some(Value::Null) => {
-            error("pool", "is required");
-            None
-        }
-        Some(_) => {
-            error("pool", "must be a string");
-            None
-        }
-    };
-    let amount = match object.get("amount") {
-        Some(Value::Number(number)) => {
-            let amount = whole_number(number);
-            if amount.is_none() {
-                error("amount", "must be a whole number");
+        });
+    }
+
+    fn required_string(&mut self, field: &str) -> Option<String> {
+        match self.object.get(field) {
+            Some(Value::String(text)) => Some(text.clone()),
+            None | Some(Value::Null) => {
+                self.error(field, "is required");
+                None
             }
-            amount
-        }
-        None | Some(Value::Null) => {
-            error("amount", "is required");
-            None
-        }
-        Some(_) => {
-            error("amount", "must be a whole number");
-            None
-        }
-    };
-    let owner = match object.get("owner") {
-        Some(Value::String(owner)) => Some(owner.clone()),
-        None | Some(Value::Null) => {
-            if default_owner.is_none() {
-                error("owner", "is required");
+            Some(_) => {
+                self.error(field, "must be a string");
+                None
             }
-            default_owner.map(str::to_owned)
         }
-        Some(_) => {
-            error("owner", "must be a string");
-            None
+    }
+
+    fn required_whole(&mut self, field: &str) -> Option<i64> {
+        let value = match self.object.get(field) {
+            None | Some(Value::Null) => {
+                self.error(field, "is required");
+                return None;
+            }
+            Some(Value::Number(number)) => whole_number(number),
+            Some(_) => None,
+        };
+        if value.is_none() {
+            self.error(field, "must be a whole number");
         }
-    };
-    let ttl_seconds = match object.get("ttl_seconds") {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(number)) if whole_number(number).is_some() => whole_number(number),
-        Some(_) => {
-            error("ttl_seconds", "must be a whole number of seconds or null");
-            None
+        value
+    }
+
+    /// `owner`, or the caller's name when it is left out.
+    fn owner(&mut self, default_owner: Option<&str>) -> Option<String> {
+        match self.object.get("owner") {
+            None | Some(Value::Null) if default_owner.is_some() => default_owner.map(str::to_owned),
+            _ => self.required_string("owner"),
         }
-    };
-    let note = match object.get("note") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(note)) => Some(note.clone()),
-        Some(_) => {
-            error("note", "must be a string or null");
-            None
+    }
+
+    fn optional_seconds(&mut self, field: &str) -> Option<i64> {
+        match self.object.get(field) {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(number)) if whole_number(number).is_some() => whole_number(number),
+            Some(_) => {
+                self.error(field, "must be a whole number of seconds or null");
+                None
+            }
         }
-    };
-    match (pool, owner, amount) {
-        (Some(pool), Some(owner), Some(amount)) if errors.is_empty() => Ok(AllocationRequest {
-            pool,
-            amount,
-            owner,
-            ttl_seconds,
-            note,
-        }),
-        _ => Err(ApiError::validation(errors)),
+    }
+
+    fn optional_string(&mut self, field: &str) -> Option<String> {
+        match self.object.get(field) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(text)) => Some(text.clone()),
+            Some(_) => {
+                self.error(field, "must be a string or null");
+                None
+            }
+        }
     }
 }
 
@@ -234,10 +219,10 @@ pub fn allocation_request(
 pub fn renew_request(body: &[u8]) -> Result<i64, ApiError> {
     let body = parse_strict(body)?;
     let Some(object) = body.as_object() else {
-        return Err(ApiError::malformed("the body must be a JSON object"));
+        return Err(ApiError::Malformed("the body must be a JSON object".into()));
     };
     let field_error = |message: String| {
-        ApiError::validation(vec![FieldError {
+        ApiError::Validation(vec![FieldError {
             field: "ttl_seconds".to_owned(),
             message,
         }])
@@ -270,14 +255,10 @@ mod tests {
             None,
         )
         .unwrap_err();
-        let fields: Vec<_> = error
-            .problem
-            .errors
-            .iter()
-            .map(|e| e.field.as_str())
-            .collect();
+        let problem = error.problem();
+        let fields: Vec<_> = problem.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["pool", "amount", "note"]);
-        assert_eq!(error.problem.status, 422);
+        assert_eq!(error.problem().status, 422);
     }
 
     #[test]
@@ -296,7 +277,7 @@ mod tests {
     #[test]
     fn a_non_object_is_malformed() {
         let error = allocation_request(&bytes(json!([1])), None).unwrap_err();
-        assert_eq!(error.problem.status, 400);
+        assert_eq!(error.problem().status, 400);
     }
 
     #[test]
@@ -307,8 +288,8 @@ mod tests {
             r#"{"pool":"p","amount":1,"owner":"a","x":[{"k":1,"k":2}]}"#,
         ] {
             let error = allocation_request(body.as_bytes(), None).unwrap_err();
-            assert_eq!(error.problem.status, 400, "{body}");
-            let detail = error.problem.detail.unwrap_or_default();
+            assert_eq!(error.problem().status, 400, "{body}");
+            let detail = error.problem().detail.unwrap_or_default();
             assert!(detail.contains("duplicate key"), "{detail}");
         }
     }
@@ -331,7 +312,7 @@ mod tests {
             assert_eq!(
                 allocation_request(body.as_bytes(), None)
                     .unwrap_err()
-                    .problem
+                    .problem()
                     .status,
                 422,
                 "{body}"
@@ -356,7 +337,7 @@ mod tests {
             (r#"{"ttl_seconds":1e300}"#, 422),
         ] {
             let error = renew_request(body.as_bytes()).unwrap_err();
-            assert_eq!(error.problem.status, status, "{body}");
+            assert_eq!(error.problem().status, status, "{body}");
         }
     }
 
@@ -368,7 +349,7 @@ mod tests {
             "alice"
         );
         let error = allocation_request(body, None).unwrap_err();
-        assert_eq!(error.problem.errors[0].field, "owner");
+        assert_eq!(error.problem().errors[0].field, "owner");
         let named = allocation_request(br#"{"pool":"p","amount":1,"owner":"bob"}"#, Some("alice"));
         assert_eq!(named.unwrap().owner, "bob", "permission is checked later");
     }
