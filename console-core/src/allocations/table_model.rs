@@ -1,7 +1,7 @@
 //! Which allocations the table shows and in what order: filtered by pool and
 //! owner, sorted on keys computed once per row so 10,000 rows stay quick.
 
-use crate::core::time::parse_rfc3339;
+use allocation_contract::time::parse_rfc3339;
 use allocation_contract::Allocation;
 use std::cmp::Ordering;
 

@@ -5,7 +5,7 @@
 
 use allocation_contract::{Allocation, Me};
 
-use crate::core::problem::Failure;
+use crate::problem::Failure;
 
 /// Whether to ask for a token: the server answered `401`. Behind an
 /// authenticating proxy it never does, so nothing is asked.
@@ -77,7 +77,7 @@ mod tests {
 
     #[test]
     fn only_a_401_asks_for_a_token() {
-        use crate::core::problem::problem_from_text;
+        use crate::problem::problem_from_text;
         let http = |status| Failure::Http(problem_from_text(status, "", None, ""));
         assert!(asks_for_token(Some(&http(401))));
         assert!(!asks_for_token(Some(&http(403))));

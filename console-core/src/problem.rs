@@ -3,10 +3,10 @@
 //! "Conventions"); and success bodies decoded with serde into the contract's
 //! own types, with a reason that names the field when one is wrong.
 
-use allocation_contract::{FieldError, Problem};
+use allocation_contract::{FieldError, Lenient, Problem};
 use serde::{Deserialize, Deserializer};
 
-use crate::core::format::shorten;
+use crate::format::shorten;
 
 /// Longest title and detail kept from a server, so a huge body cannot flood the page.
 pub const TITLE_MAX_CHARS: usize = 300;
@@ -118,25 +118,9 @@ pub fn problem_from_response<'de, D: Deserializer<'de>>(
     problem
 }
 
-/// A value that reads as `T`, or nothing: a member of the wrong type is
-/// dropped, as RFC 9457 asks, so one bad member cannot cost the reader the
-/// title. Only for a parsed document (a `JsValue` or a `serde_json::Value`),
-/// where a failed member leaves its siblings readable.
-struct Lenient<T>(Option<T>);
-
-impl<T> Default for Lenient<T> {
-    fn default() -> Self {
-        Lenient(None)
-    }
-}
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Lenient<T> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Ok(Lenient(T::deserialize(deserializer).ok()))
-    }
-}
-
-/// The members of the contract's [`Problem`], each read on its own. Every
+/// The members of the contract's [`Problem`], each read on its own
+/// ([`Lenient`]: a member of the wrong type is dropped, as RFC 9457 asks, so
+/// one bad member cannot cost the reader the title). Every
 /// type here has a fixed depth and unknown members are skipped unread, so a
 /// hostile, deeply nested body is never walked.
 #[derive(Deserialize)]
@@ -164,27 +148,24 @@ fn read_problem<'de, D: Deserializer<'de>>(
     must_look_like_one: bool,
 ) -> Option<Problem> {
     let read = LenientProblem::deserialize(document).ok()?;
-    let looks_like_one =
-        read.problem_type.0.is_some() || read.title.0.is_some() || read.detail.0.is_some();
+    let (problem_type, title, detail) = (read.problem_type.ok(), read.title.ok(), read.detail.ok());
+    let looks_like_one = problem_type.is_some() || title.is_some() || detail.is_some();
     if must_look_like_one && !looks_like_one {
         return None;
     }
-    let errors = read.errors.0.unwrap_or_default();
+    let errors = read.errors.ok().unwrap_or_default();
     Some(Problem {
-        problem_type: read
-            .problem_type
-            .0
-            .unwrap_or_else(|| "about:blank".to_owned()),
-        title: read.title.0.unwrap_or_default(),
-        status: read.status.0.unwrap_or_default(),
-        detail: read.detail.0,
-        instance: read.instance.0,
+        problem_type: problem_type.unwrap_or_else(|| "about:blank".to_owned()),
+        title: title.unwrap_or_default(),
+        status: read.status.ok().unwrap_or_default(),
+        detail,
+        instance: read.instance.ok(),
         errors: errors
             .into_iter()
-            .filter_map(|e| e.0)
+            .filter_map(Lenient::ok)
             .take(ERRORS_MAX)
             .collect(),
-        available: read.available.0,
+        available: read.available.ok(),
     })
 }
 

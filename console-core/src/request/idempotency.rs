@@ -2,7 +2,7 @@
 //! request is sent again after an answer that may not have arrived (so the
 //! server replays instead of allocating twice), a fresh one for anything new.
 
-use crate::core::problem::{is_retryable, Failure};
+use crate::problem::{is_retryable, Failure};
 use allocation_contract::{problem_type, AllocationRequest};
 
 /// The key of the last submission whose fate is unknown, with its body.
@@ -62,7 +62,7 @@ pub fn key_from_random(bytes: [u8; 16]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::problem::problem_from_text;
+    use crate::problem::problem_from_text;
 
     fn request(amount: i64) -> AllocationRequest {
         AllocationRequest {

@@ -1,5 +1,6 @@
-//! Timestamps from the wire (RFC 3339 bodies, HTTP-date headers) as epoch
-//! milliseconds, hand-parsed so the bundle carries no date crate.
+//! Timestamps from the wire (RFC 3339 bodies and queries, HTTP-date headers)
+//! as epoch milliseconds, hand-parsed so the console's bundle carries no date
+//! crate; the one parser of both the console and the server.
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's algorithm).
 pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
@@ -48,21 +49,25 @@ fn digits(bytes: &[u8], at: usize, len: usize) -> Option<u32> {
 }
 
 /// Epoch milliseconds of a valid calendar date and time of day, or `None`.
+/// A leap second (`:60`) is read as the second before it, so it stays in its
+/// minute and its day (Unix time has no leap seconds).
 fn epoch_ms(year: i64, month: u32, day: u32, hour: u32, minute: u32, second: u32) -> Option<i64> {
     let valid = (1..=12).contains(&month)
         && (1..=days_in_month(year, month)).contains(&day)
         && hour < 24
         && minute < 60
-        && second <= 60; // 60: a leap second, counted into the next minute
+        && second <= 60;
     valid.then(|| {
         let secs = days_from_civil(year, month, day) * 86_400
-            + i64::from(hour * 3600 + minute * 60 + second);
+            + i64::from(hour * 3600 + minute * 60 + second.min(59));
         secs * 1000
     })
 }
 
-/// `2026-11-26T10:00:00Z`, `…T10:00:00.123+09:00` → epoch ms. Fractions
-/// beyond milliseconds are truncated; anything not RFC 3339 is `None`.
+/// `2026-11-26T10:00:00Z`, `…T10:00:00.123+09:00` → epoch ms (negative
+/// before 1970). `T` or `t` (or a space), `Z` or `z` or an offset; a leap
+/// second is the second before it. Fractions beyond milliseconds are
+/// truncated; anything not RFC 3339 is `None`.
 pub fn parse_rfc3339(text: &str) -> Option<i64> {
     let b = text.trim().as_bytes();
     let year = digits(b, 0, 4)?;
@@ -165,6 +170,30 @@ mod tests {
         );
         assert_eq!(parse_rfc3339("2026-11-26t10:00:00z"), Some(utc));
         assert_eq!(parse_rfc3339("1969-12-31T23:59:59.999Z"), Some(-1));
+    }
+
+    #[test]
+    fn leap_seconds_and_times_before_1970() {
+        // The server's `since`: any RFC 3339 time, offsets and leap seconds too.
+        let utc = parse_rfc3339("2026-11-26T10:00:00Z").unwrap();
+        assert_eq!(utc, 1_795_687_200_000);
+        assert_eq!(parse_rfc3339("2026-11-26T19:00:00+09:00"), Some(utc));
+        assert_eq!(parse_rfc3339("2026-11-26t09:30:00.000-00:30"), Some(utc));
+        assert_eq!(parse_rfc3339("2026-11-26T09:59:60Z"), Some(utc - 1_000));
+        assert_eq!(
+            parse_rfc3339("2016-12-31T23:59:60Z").map(|ms| civil_from_days(ms / 86_400_000)),
+            Some((2016, 12, 31)),
+            "a leap second stays in its day"
+        );
+        assert!(parse_rfc3339("0576-10-25T05:27:44Z").unwrap() < 0);
+        assert_eq!(parse_rfc3339("1969-07-20T20:17:40Z"), Some(-14_182_940_000));
+        for bad in [
+            "yesterday",
+            "2026-11-26T10:00:61Z",
+            "2026-11-26T10:00:00+24:00",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
     }
 
     #[test]

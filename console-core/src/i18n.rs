@@ -3,11 +3,11 @@
 //! times inside a sentence are locale text the shell makes with `Intl`: they
 //! come in as text, or through a [`CountText`].
 
-use crate::core::config::{ConfigIssue, ConfigIssueKind, ConfigSource};
-use crate::core::format::format_decimal;
-pub use crate::core::lang::Lang;
-use crate::core::problem::{reason_phrase, Failure, Unreadable};
-use crate::core::request::form::FormIssue;
+use crate::config::{ConfigIssue, ConfigIssueKind, ConfigSource};
+use crate::format::format_decimal;
+pub use crate::lang::Lang;
+use crate::problem::{reason_phrase, Failure, Unreadable};
+use crate::request::form::FormIssue;
 use allocation_contract::{
     problem_type, Allocation, FieldIssue, NOTE_MAX_CHARS, OWNER_MAX_CHARS, TTL_SECONDS_MAX,
 };
@@ -689,7 +689,7 @@ pub fn config_issue_message(lang: Lang, issue: &ConfigIssue, count: CountText) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::problem::problem_from_text;
+    use crate::problem::problem_from_text;
 
     /// Counts as plain digits with thousands commas, as `Intl` writes them in en and ko.
     fn count(_: Lang, n: u64) -> String {
@@ -876,7 +876,7 @@ mod tests {
                 "English inside Korean: {ko}"
             );
         }
-        let problem = crate::core::config::ConfigIssue::file_unreadable(Failure::Unreadable {
+        let problem = crate::config::ConfigIssue::file_unreadable(Failure::Unreadable {
             status: 200,
             reason: Unreadable::NotJson,
         });
@@ -886,7 +886,7 @@ mod tests {
 
     #[test]
     fn issues_in_words() {
-        let (_, issues) = crate::core::config::resolve_config(
+        let (_, issues) = crate::config::resolve_config(
             &[],
             &[],
             &[

@@ -4,7 +4,7 @@
 
 use super::backoff::backoff_delay_ms;
 use super::retry_after::parse_retry_after;
-use crate::core::problem::{is_retryable, Failure};
+use crate::problem::{is_retryable, Failure};
 
 /// Jitter on the interval, ± this fraction.
 const INTERVAL_JITTER: f64 = 0.1;
@@ -436,7 +436,7 @@ mod tests {
 
     #[test]
     fn outcome_from_failures() {
-        let gateway = crate::core::problem::problem_from_text(502, "", None, "");
+        let gateway = crate::problem::problem_from_text(502, "", None, "");
         assert_eq!(
             Outcome::failed(&Failure::Http(gateway), Some("5"), T0),
             Outcome::Failed {
@@ -444,7 +444,7 @@ mod tests {
                 retry_after_ms: Some(5_000)
             }
         );
-        let missing = crate::core::problem::problem_from_text(404, "", None, "");
+        let missing = crate::problem::problem_from_text(404, "", None, "");
         assert_eq!(
             Outcome::failed(&Failure::Http(missing), Some("soon"), T0),
             Outcome::Failed {

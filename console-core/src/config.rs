@@ -3,11 +3,12 @@
 
 use std::fmt;
 
+use allocation_contract::{parse_origin, Thresholds};
 use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::core::format::{format_decimal, parse_decimal, shorten};
-use crate::core::lang::Lang;
-use crate::core::problem::{Failure, Unreadable};
+use crate::format::{format_decimal, parse_decimal, shorten};
+use crate::lang::Lang;
+use crate::problem::{Failure, Unreadable};
 
 /// Colour scheme; `Auto` follows the system's `prefers-color-scheme`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -74,8 +75,6 @@ pub const DEFAULT_INTERVAL_SECS: u32 = 60;
 pub const MIN_INTERVAL_SECS: u32 = 5;
 /// A day: a longer interval is surely a typo (ms for s), not a wish.
 pub const MAX_INTERVAL_SECS: u32 = 86_400;
-pub const DEFAULT_WARN_PERCENT: f64 = 80.0;
-pub const DEFAULT_CRITICAL_PERCENT: f64 = 95.0;
 /// Longest bad value echoed back in an issue, so a huge one cannot flood the page.
 const ECHO_MAX_CHARS: usize = 80;
 
@@ -86,14 +85,13 @@ pub struct Config {
     pub endpoint: String,
     pub interval_secs: u32,
     pub owner: String,
-    /// `None`: follow the browser (see [`crate::core::lang::default_lang`]).
+    /// `None`: follow the browser (see [`crate::lang::default_lang`]).
     pub lang: Option<Lang>,
     pub theme: Theme,
     pub view: View,
     /// `None`: show every pool.
     pub pools: Option<Vec<String>>,
-    pub warn_percent: f64,
-    pub critical_percent: f64,
+    pub thresholds: Thresholds,
     /// Lower-cased origin, compared exactly with `event.origin`.
     pub parent_origin: Option<String>,
     pub credentials: Credentials,
@@ -109,8 +107,7 @@ impl Default for Config {
             theme: Theme::Auto,
             view: View::Full,
             pools: None,
-            warn_percent: DEFAULT_WARN_PERCENT,
-            critical_percent: DEFAULT_CRITICAL_PERCENT,
+            thresholds: Thresholds::DEFAULT,
             parent_origin: None,
             credentials: Credentials::SameOrigin,
         }
@@ -316,17 +313,20 @@ pub fn resolve_config(
             }
         }
     }
-    if config.warn_percent >= config.critical_percent {
+    let Thresholds {
+        warn_percent,
+        critical_percent,
+    } = config.thresholds;
+    if warn_percent >= critical_percent {
         issues.push(ConfigIssue {
             source: thresholds_source.unwrap_or(ConfigSource::File),
             key: "warn".to_owned(),
             kind: ConfigIssueKind::WarnNotBelowCritical {
-                warn: config.warn_percent,
-                critical: config.critical_percent,
+                warn: warn_percent,
+                critical: critical_percent,
             },
         });
-        config.warn_percent = DEFAULT_WARN_PERCENT;
-        config.critical_percent = DEFAULT_CRITICAL_PERCENT;
+        config.thresholds = Thresholds::DEFAULT;
     }
     (config, issues)
 }
@@ -355,19 +355,19 @@ fn apply(
         "view" => set(&mut config.view, d.view, value, parse_view),
         "pools" => set(&mut config.pools, None, value, |v| Some(parse_pools(v))),
         "warn" => set(
-            &mut config.warn_percent,
-            d.warn_percent,
+            &mut config.thresholds.warn_percent,
+            d.thresholds.warn_percent,
             value,
             parse_percent,
         ),
         "critical" => set(
-            &mut config.critical_percent,
-            d.critical_percent,
+            &mut config.thresholds.critical_percent,
+            d.thresholds.critical_percent,
             value,
             parse_percent,
         ),
         "parent_origin" => set(&mut config.parent_origin, None, value, |v| {
-            parse_origin(v).map(Some)
+            parse_origin(v).ok().map(Some)
         }),
         "credentials" => set(
             &mut config.credentials,
@@ -489,42 +489,6 @@ pub fn is_valid_token(token: &str) -> bool {
     (1..=TOKEN_MAX_CHARS).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_graphic())
 }
 
-/// `scheme://host[:port]`, no path; lower-cased, as browsers serialise `event.origin`.
-fn parse_origin(value: &str) -> Option<String> {
-    let lower = value.to_ascii_lowercase();
-    let lower = lower.strip_suffix('/').unwrap_or(&lower);
-    let (scheme, authority) = lower.split_once("://")?;
-    if !matches!(scheme, "http" | "https") {
-        return None;
-    }
-    let (host_ok, port) = if authority.starts_with('[') {
-        let end = authority.find(']')?;
-        let inside = &authority[1..end];
-        let ok = !inside.is_empty()
-            && inside
-                .chars()
-                .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.');
-        match &authority[end + 1..] {
-            "" => (ok, None),
-            rest => (ok, Some(rest.strip_prefix(':')?)),
-        }
-    } else {
-        let (host, port) = match authority.split_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        };
-        let ok = !host.is_empty()
-            && host
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
-        (ok, port)
-    };
-    let port_ok = port.is_none_or(|p| {
-        p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok_and(|n| n > 0)
-    });
-    (host_ok && port_ok).then(|| lower.to_owned())
-}
-
 /// `"a, b,,a"` → `["a", "b"]`; nothing left means every pool.
 fn parse_pools(value: &str) -> Option<Vec<String>> {
     let mut pools: Vec<String> = Vec::new();
@@ -542,7 +506,7 @@ mod tests {
 
     #[allow(clippy::result_large_err)]
     fn config_file(text: &str) -> Result<Vec<(String, String)>, Failure> {
-        read_config_file(crate::core::problem::parsed(text))
+        read_config_file(crate::problem::parsed(text))
     }
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -675,15 +639,22 @@ mod tests {
 
     #[test]
     fn origins() {
+        // The rules are the contract's (`parse_origin`, tested there); here, that
+        // `parent_origin` follows them.
+        let origin = |value: &str| {
+            let (config, issues) = resolve_config(&[], &[], &pairs(&[("parent_origin", value)]));
+            assert_eq!(issues.is_empty(), config.parent_origin.is_some(), "{value}");
+            config.parent_origin
+        };
         assert_eq!(
-            parse_origin("https://portal.example/"),
+            origin("https://portal.example/"),
             Some("https://portal.example".into())
         );
         assert_eq!(
-            parse_origin("http://[::1]:3000"),
+            origin("http://[::1]:3000"),
             Some("http://[::1]:3000".into())
         );
-        assert_eq!(parse_origin("http://[::1]"), Some("http://[::1]".into()));
+        assert_eq!(origin("http://[::1]"), Some("http://[::1]".into()));
         for bad in [
             "*",
             "null",
@@ -696,7 +667,7 @@ mod tests {
             "https://a b",
             "https://h?x",
         ] {
-            assert_eq!(parse_origin(bad), None, "{bad}");
+            assert_eq!(origin(bad), None, "{bad}");
         }
     }
 
@@ -705,17 +676,29 @@ mod tests {
         let (config, issues) =
             resolve_config(&[], &[], &pairs(&[("warn", "70"), ("critical", "90.5")]));
         assert!(issues.is_empty());
-        assert_eq!((config.warn_percent, config.critical_percent), (70.0, 90.5));
+        assert_eq!(
+            (
+                config.thresholds.warn_percent,
+                config.thresholds.critical_percent
+            ),
+            (70.0, 90.5)
+        );
         let (config, issues) = resolve_config(&pairs(&[("warn", "96")]), &[], &[]);
         assert_eq!(issues.len(), 1);
         assert!(matches!(
             issues[0].kind,
             ConfigIssueKind::WarnNotBelowCritical { .. }
         ));
-        assert_eq!((config.warn_percent, config.critical_percent), (80.0, 95.0));
+        assert_eq!(
+            (
+                config.thresholds.warn_percent,
+                config.thresholds.critical_percent
+            ),
+            (80.0, 95.0)
+        );
         let (config, issues) = resolve_config(&[], &[], &pairs(&[("critical", "120")]));
         assert_eq!(issues.len(), 1);
-        assert_eq!(config.critical_percent, 95.0);
+        assert_eq!(config.thresholds.critical_percent, 95.0);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The request form's checks before sending: the contract's own rules
 //! (`validate_request`, not a copy) plus what only the console knows.
 
-use allocation_contract::{validate_request, AllocationRequest, FieldIssue, Pool};
+use allocation_contract::{validate_request, AllocationRequest, FieldIssue, Pool, RequestField};
 
 /// The form as typed, before it becomes a request.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -31,11 +31,13 @@ pub enum FormIssue {
 
 impl FormIssue {
     /// The form field to show the issue beside.
-    pub fn field(self) -> &'static str {
+    pub fn field(self) -> RequestField {
         match self {
             FormIssue::Field(issue) => issue.field(),
-            FormIssue::AmountNotANumber | FormIssue::AmountOverAvailable { .. } => "amount",
-            FormIssue::PoolMissing | FormIssue::UnknownPool => "pool",
+            FormIssue::AmountNotANumber | FormIssue::AmountOverAvailable { .. } => {
+                RequestField::Amount
+            }
+            FormIssue::PoolMissing | FormIssue::UnknownPool => RequestField::Pool,
         }
     }
 }
@@ -77,7 +79,7 @@ pub fn check_draft(
             _ => issues.push(FormIssue::Field(issue)),
         }
     }
-    let amount_flagged = issues.iter().any(|i| i.field() == "amount");
+    let amount_flagged = issues.iter().any(|i| i.field() == RequestField::Amount);
     if let Some(available) = available.filter(|&a| !amount_flagged && request.amount as u64 > a) {
         issues.push(FormIssue::AmountOverAvailable { available });
     }
@@ -182,7 +184,7 @@ mod tests {
                 FormIssue::Field(FieldIssue::TtlBelowOne),
             ]
         );
-        assert_eq!(issues[0].field(), "pool");
+        assert_eq!(issues[0].field(), RequestField::Pool);
         assert_eq!(
             check_draft(&draft("1"), None),
             Err(vec![FormIssue::UnknownPool])

@@ -3,10 +3,11 @@
 //! number of points. It starts from the server's history when the server
 //! has one (`GET /usage/history`), and grows with every poll.
 
-use crate::core::format::{format_tenths, usage_percent};
-use crate::core::time::parse_rfc3339;
-use crate::core::usage::forecast::Observation;
-use allocation_contract::{Pool, UsageHistory as ServerHistory};
+use allocation_contract::time::parse_rfc3339;
+use allocation_contract::{usage_percent, Pool, UsageHistory as ServerHistory};
+
+use crate::format::format_tenths;
+use crate::usage::forecast::Observation;
 use std::collections::VecDeque;
 
 /// The sparkline's time window.
@@ -360,9 +361,7 @@ mod tests {
         let points = history.sparkline_points("p", 60.0, 8.0);
         assert!(points.starts_with("0.0,8.0 "), "{points}");
         assert!(points.ends_with(" 60.0,2.0"), "{points}");
-        assert!(
-            crate::core::usage::forecast::seconds_to_full(&history.observations("p")).is_some()
-        );
+        assert!(crate::usage::forecast::seconds_to_full(&history.observations("p")).is_some());
         // A poll a minute later (page clock) extends the same line.
         history.record(as_of - 3_600_000.0 + 60_000.0, &[pool("p", 7, 8)]);
         let summary = history.summary("p").unwrap();

@@ -95,12 +95,6 @@ pub fn parse_decimal(text: &str) -> Option<f64> {
     Some(if negative { -magnitude } else { magnitude })
 }
 
-/// Fraction of capacity in use, as a percentage; `None` for a pool with no
-/// capacity, which is neither "0 %" used nor any other share.
-pub fn usage_percent(allocated: u64, capacity: u64) -> Option<f64> {
-    (capacity > 0).then(|| allocated as f64 * 100.0 / capacity as f64)
-}
-
 /// A percentage as shown: the value and its decimals. Never rounds up to
 /// `100` a pool that is not full, nor down to `0` one that is in use (under
 /// 10 % it keeps a tenth): the extremes must be true. `None` if not finite.
@@ -240,13 +234,6 @@ mod tests {
         assert_eq!(shown_percent(9.96), Some((10.0, 0)));
         assert_eq!(shown_percent(150.0), Some((150.0, 0)));
         assert_eq!(shown_percent(f64::NAN), None);
-        assert_eq!(usage_percent(10, 16), Some(62.5));
-    }
-
-    #[test]
-    fn a_pool_with_no_capacity_has_no_percentage() {
-        assert_eq!(usage_percent(0, 0), None);
-        assert_eq!(usage_percent(3, 0), None);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `Retry-After` (RFC 9110 §10.2.3) as a delay, bounded so a hostile or
 //! mistaken header cannot freeze the monitor.
 
-use crate::core::time::parse_http_date;
+use allocation_contract::time::parse_http_date;
 
 /// The longest wait a `Retry-After` can impose.
 pub const RETRY_AFTER_MAX_MS: u64 = 3_600_000;

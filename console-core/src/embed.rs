@@ -1,8 +1,8 @@
 //! The embedding page's message protocol (docs/contract.md "Talking to an
 //! embedding page"), pure: what the console posts and what it accepts.
 
-use crate::core::config::{is_valid_token, Theme};
-use crate::core::problem::Failure;
+use crate::config::{is_valid_token, Theme};
+use crate::problem::Failure;
 use allocation_contract::{Allocation, Problem};
 use serde_json::{json, Value};
 
