@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use allocation_contract::parse_origin;
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 
@@ -331,34 +332,9 @@ impl ServeArgs {
 /// `http(s)://host[:port]`, no path, no credentials; never `*` or `null`
 /// (the origin of sandboxed frames and files, which any page can make).
 pub fn check_origin(origin: &str) -> anyhow::Result<axum::http::HeaderValue> {
-    let trimmed = origin.trim_end_matches('/');
     let refuse = |why: &str| anyhow::anyhow!("--allow-origin {origin:?}: {why}");
-    if trimmed == "*" {
-        return Err(refuse("list origins one by one; `*` is not allowed"));
-    }
-    if trimmed.eq_ignore_ascii_case("null") {
-        return Err(refuse(
-            "`null` is the origin of sandboxed frames and local files, which any page can \
-             claim; it is not allowed",
-        ));
-    }
-    let uri: axum::http::Uri = trimmed
-        .parse()
-        .map_err(|_| refuse("not an origin (e.g. https://portal.example)"))?;
-    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
-    let bare = uri
-        .path_and_query()
-        .is_none_or(|path| path.as_str().is_empty() || path.as_str() == "/");
-    let authority_ok = uri
-        .authority()
-        .is_some_and(|authority| !authority.as_str().contains('@') && !authority.host().is_empty());
-    if !(scheme_ok && bare && authority_ok) {
-        return Err(refuse(
-            "an origin is http:// or https://, a host and maybe a port, nothing more \
-             (e.g. https://portal.example)",
-        ));
-    }
-    axum::http::HeaderValue::from_str(trimmed).map_err(|_| refuse("not a valid header value"))
+    let origin = parse_origin(origin).map_err(|issue| refuse(issue.message()))?;
+    axum::http::HeaderValue::from_str(&origin).map_err(|_| refuse("not a valid header value"))
 }
 
 #[cfg(test)]

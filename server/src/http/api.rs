@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use allocation_contract::time::parse_rfc3339;
 use allocation_contract::{
     headers as contract_headers, is_valid_idempotency_key, validate_request, Allocation,
     AllocationRequest, Allocations, FieldIssue, Me, Usage,
@@ -219,7 +220,7 @@ async fn usage_history(
 ) -> Result<Response, ApiError> {
     let since_ms = match query.since.as_deref() {
         None => None,
-        Some(since) => Some(parse_time(since).ok_or_else(|| {
+        Some(since) => Some(parse_rfc3339(since).ok_or_else(|| {
             ApiError::Malformed(format!("since: {since:?} is not an RFC 3339 time"))
         })?),
     };
@@ -237,51 +238,6 @@ async fn usage_history(
         body,
     );
     Ok(with_etag(&etag, response.into_response()))
-}
-
-/// An RFC 3339 time (`Z` or an offset, `T` or `t`, a leap second read as
-/// the second before), as Unix ms; before 1970 is negative.
-fn parse_time(text: &str) -> Option<i64> {
-    let (local, offset_ms) = match text.strip_suffix(['Z', 'z']) {
-        Some(local) => (local, 0),
-        None => {
-            let split = text.len().checked_sub(6)?;
-            let (local, offset) = (text.get(..split)?, text.get(split..)?.as_bytes());
-            let sign = match offset[0] {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            let digits = |at: usize| -> Option<i64> {
-                let pair = offset.get(at..at + 2)?;
-                pair.iter()
-                    .all(u8::is_ascii_digit)
-                    .then(|| i64::from(pair[0] - b'0') * 10 + i64::from(pair[1] - b'0'))
-            };
-            if offset[3] != b':' {
-                return None;
-            }
-            (local, sign * (digits(1)? * 60 + digits(4)?) * 60_000)
-        }
-    };
-    let mut utc = local.replacen('t', "T", 1);
-    // `23:59:60`: humantime has no leap seconds.
-    if utc.get(17..19) == Some("60") {
-        utc.replace_range(17..19, "59");
-    }
-    utc.push('Z');
-    // humantime reads 1970 on; an earlier (valid) time is simply long before
-    // any window: checked as the same date in 1972 (a leap year), then -1.
-    if utc.get(..4).is_some_and(|year| year < "1970") {
-        utc.replace_range(..4, "1972");
-        return humantime::parse_rfc3339(&utc).ok().map(|_| -1);
-    }
-    let at = humantime::parse_rfc3339(&utc).ok()?;
-    let ms = match at.duration_since(std::time::UNIX_EPOCH) {
-        Ok(after) => i64::try_from(after.as_millis()).ok()?,
-        Err(before) => -i64::try_from(before.duration().as_millis()).ok()?,
-    };
-    Some(ms - offset_ms)
 }
 
 #[derive(Deserialize)]
@@ -515,12 +471,12 @@ mod tests {
 
     #[test]
     fn since_is_any_rfc_3339_time() {
-        let utc = parse_time("2026-11-26T10:00:00Z").unwrap();
+        let utc = parse_rfc3339("2026-11-26T10:00:00Z").unwrap();
         assert_eq!(utc, 1_795_687_200_000);
-        assert_eq!(parse_time("2026-11-26T19:00:00+09:00"), Some(utc));
-        assert_eq!(parse_time("2026-11-26t09:30:00.000-00:30"), Some(utc));
-        assert_eq!(parse_time("2026-11-26T09:59:60Z"), Some(utc - 1_000));
-        assert!(parse_time("0576-10-25T05:27:44Z").unwrap() < 0);
+        assert_eq!(parse_rfc3339("2026-11-26T19:00:00+09:00"), Some(utc));
+        assert_eq!(parse_rfc3339("2026-11-26t09:30:00.000-00:30"), Some(utc));
+        assert_eq!(parse_rfc3339("2026-11-26T09:59:60Z"), Some(utc - 1_000));
+        assert!(parse_rfc3339("0576-10-25T05:27:44Z").unwrap() < 0);
         for bad in [
             "",
             "yesterday",
@@ -528,7 +484,7 @@ mod tests {
             "2026-11-26T10:00:00+0900",
             "2026-13-01T00:00:00Z",
         ] {
-            assert_eq!(parse_time(bad), None, "{bad}");
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
         }
     }
     use tower::ServiceExt;

@@ -1,11 +1,14 @@
-//! Reading a `POST /allocations` body: JSON only (`415` otherwise), no
-//! duplicate keys (`400`), each wrong field a field error (`422`), integral
-//! numbers such as `3600.0` taken as the integers they are.
+//! Reading a `POST /allocations` or `PATCH` body: no duplicate keys
+//! (`400`), then the contract's lenient readers: each wrong field a field
+//! error (`422`), integral numbers such as `3600.0` taken as the integers
+//! they are.
 
 use std::collections::HashSet;
 use std::fmt;
 
-use allocation_contract::{ttl_issue, AllocationRequest, FieldError};
+use allocation_contract::{
+    read_allocation_request, read_renewal, AllocationRequest, RequestReadError,
+};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
@@ -88,154 +91,31 @@ pub fn parse_strict(body: &[u8]) -> Result<Value, ApiError> {
         .map_err(|error| ApiError::Malformed(format!("the body is not valid JSON: {error}")))
 }
 
-/// A JSON number that is a whole number, as an `i64` (saturating: a value
-/// past the range is still too big for every rule that reads it).
-fn whole_number(number: &Number) -> Option<i64> {
-    if let Some(value) = number.as_i64() {
-        return Some(value);
-    }
-    if number.as_u64().is_some() {
-        return Some(i64::MAX);
-    }
-    // `as` saturates; NaN and infinities are not JSON.
-    number
-        .as_f64()
-        .filter(|value| value.fract() == 0.0)
-        .map(|value| value as i64)
-}
-
-/// The request in a `POST /allocations` body: bad JSON (or a duplicate key)
-/// is `400`, each missing or wrong-typed field a field error (`422`). Unknown
-/// fields are ignored. A missing `owner` is `default_owner` when there is one
-/// (the caller's identity).
+/// The request in a `POST /allocations` body, read by the contract's
+/// lenient reader: bad JSON (or a duplicate key) is `400`, each missing or
+/// wrong-typed field a field error (`422`). Unknown fields are ignored. A
+/// missing `owner` is `default_owner` when there is one (the caller's
+/// identity).
 pub fn allocation_request(
     body: &[u8],
     default_owner: Option<&str>,
 ) -> Result<AllocationRequest, ApiError> {
-    let body = parse_strict(body)?;
-    let Some(object) = body.as_object() else {
-        return Err(ApiError::Malformed("the body must be a JSON object".into()));
-    };
-    let mut fields = Fields {
-        object,
-        errors: Vec::new(),
-    };
-    let pool = fields.required_string("pool");
-    let amount = fields.required_whole("amount");
-    let owner = fields.owner(default_owner);
-    let ttl_seconds = fields.optional_seconds("ttl_seconds");
-    let note = fields.optional_string("note");
-    match (pool, owner, amount) {
-        (Some(pool), Some(owner), Some(amount)) if fields.errors.is_empty() => {
-            Ok(AllocationRequest {
-                pool,
-                amount,
-                owner,
-                ttl_seconds,
-                note,
-            })
-        }
-        _ => Err(ApiError::Validation(fields.errors)),
-    }
-}
-
-/// A body's object, read field by field, with each field's error kept.
-struct Fields<'a> {
-    object: &'a Map<String, Value>,
-    errors: Vec<FieldError>,
-}
-
-impl Fields<'_> {
-    fn error(&mut self, field: &str, message: &str) {
-        self.errors.push(FieldError {
-            field: field.to_owned(),
-            message: message.to_owned(),
-        });
-    }
-
-    fn required_string(&mut self, field: &str) -> Option<String> {
-        match self.object.get(field) {
-            Some(Value::String(text)) => Some(text.clone()),
-            None | Some(Value::Null) => {
-                self.error(field, "is required");
-                None
-            }
-            Some(_) => {
-                self.error(field, "must be a string");
-                None
-            }
-        }
-    }
-
-    fn required_whole(&mut self, field: &str) -> Option<i64> {
-        let value = match self.object.get(field) {
-            None | Some(Value::Null) => {
-                self.error(field, "is required");
-                return None;
-            }
-            Some(Value::Number(number)) => whole_number(number),
-            Some(_) => None,
-        };
-        if value.is_none() {
-            self.error(field, "must be a whole number");
-        }
-        value
-    }
-
-    /// `owner`, or the caller's name when it is left out.
-    fn owner(&mut self, default_owner: Option<&str>) -> Option<String> {
-        match self.object.get("owner") {
-            None | Some(Value::Null) if default_owner.is_some() => default_owner.map(str::to_owned),
-            _ => self.required_string("owner"),
-        }
-    }
-
-    fn optional_seconds(&mut self, field: &str) -> Option<i64> {
-        match self.object.get(field) {
-            None | Some(Value::Null) => None,
-            Some(Value::Number(number)) if whole_number(number).is_some() => whole_number(number),
-            Some(_) => {
-                self.error(field, "must be a whole number of seconds or null");
-                None
-            }
-        }
-    }
-
-    fn optional_string(&mut self, field: &str) -> Option<String> {
-        match self.object.get(field) {
-            None | Some(Value::Null) => None,
-            Some(Value::String(text)) => Some(text.clone()),
-            Some(_) => {
-                self.error(field, "must be a string or null");
-                None
-            }
-        }
-    }
+    read_allocation_request(&parse_strict(body)?, default_owner).map_err(refusal)
 }
 
 /// The `ttl_seconds` of a `PATCH /allocations/{id}` body, read by the same
 /// rules as a `POST` body's: bad JSON or a duplicate key `400`, a missing,
 /// wrong or out-of-range value a field error (`422`), unknown fields ignored.
 pub fn renew_request(body: &[u8]) -> Result<i64, ApiError> {
-    let body = parse_strict(body)?;
-    let Some(object) = body.as_object() else {
-        return Err(ApiError::Malformed("the body must be a JSON object".into()));
-    };
-    let field_error = |message: String| {
-        ApiError::Validation(vec![FieldError {
-            field: "ttl_seconds".to_owned(),
-            message,
-        }])
-    };
-    let ttl = match object.get("ttl_seconds") {
-        Some(Value::Number(number)) => whole_number(number),
-        None | Some(Value::Null) => return Err(field_error("is required".to_owned())),
-        Some(_) => None,
-    }
-    .ok_or_else(|| field_error("must be a whole number of seconds".to_owned()))?;
-    match ttl_issue(ttl) {
-        Some(issue) => Err(field_error(issue.message())),
-        None => Ok(ttl),
+    read_renewal(&parse_strict(body)?).map_err(refusal)
+}
+
+fn refusal(error: RequestReadError) -> ApiError {
+    match error {
+        RequestReadError::NotAnObject => {
+            ApiError::Malformed("the body must be a JSON object".into())
+        }
+        RequestReadError::Fields(errors) => ApiError::Validation(errors),
     }
 }
 
