@@ -74,12 +74,7 @@ pub async fn app_with_state(config: ServerConfig) -> anyhow::Result<(Router, App
         frame_ancestors: config.frame_ancestors.clone(),
     };
     csp.check()?;
-    let auth = Arc::new(identity::Authenticator {
-        shared_token: config.token.clone(),
-        users: Arc::clone(&config.users),
-        proxy: config.trusted_proxy.clone(),
-        jwt: config.jwt.clone(),
-    });
+    let auth = Arc::new(authenticator(&config));
     let hosts = host::HostAllowList::new(&config.allow_hosts)?;
     telemetry::install();
     let store = store::Store::open(
@@ -94,21 +89,6 @@ pub async fn app_with_state(config: ServerConfig) -> anyhow::Result<(Router, App
         in_flight: idempotency::InFlightKeys::default(),
     };
     let open = auth.is_open();
-    let metrics = Router::new()
-        .route("/metrics", get(telemetry::metrics_text))
-        .with_state(state.clone())
-        .layer(middleware::from_fn_with_state(
-            Arc::clone(&auth),
-            api::identify,
-        ));
-    // The console's files answer the API's CORS allow-list too: a portal's
-    // `embed.js` loads its module and wasm from another origin.
-    let site = static_files::router(config.dist.clone(), csp);
-    let site = if allow_origins.is_empty() {
-        site
-    } else {
-        site.layer(api::cors(allow_origins.clone()))
-    };
     let limits = api::ApiLimits {
         auth,
         allow_origins,
@@ -116,20 +96,62 @@ pub async fn app_with_state(config: ServerConfig) -> anyhow::Result<(Router, App
         request_timeout: config.request_timeout,
         body_limit: config.body_limit,
     };
-    let mut router = Router::new()
-        .nest("/api/v1", api::router(state.clone(), limits))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz).with_state(state.clone()))
-        .merge(metrics)
-        .merge(site)
-        .layer(middleware::from_fn(telemetry::track));
+    let mut router = routes(&state, limits, config.dist.clone(), csp);
     if open {
         router = router.layer(middleware::from_fn_with_state(
             Arc::new(hosts),
             host::check_host,
         ));
     }
-    let router = router
+    Ok((with_outer_layers(router), state))
+}
+
+/// Every configured way in.
+fn authenticator(config: &ServerConfig) -> identity::Authenticator {
+    identity::Authenticator {
+        shared_token: config.token.clone(),
+        users: Arc::clone(&config.users),
+        proxy: config.trusted_proxy.clone(),
+        jwt: config.jwt.clone(),
+    }
+}
+
+/// `/api/v1`, `/healthz`, `/readyz`, `/metrics` (behind identity) and the
+/// console's files, each request counted.
+fn routes(
+    state: &AppState,
+    limits: api::ApiLimits,
+    dist: Option<std::path::PathBuf>,
+    csp: static_files::CspSources,
+) -> Router {
+    let metrics = Router::new()
+        .route("/metrics", get(telemetry::metrics_text))
+        .with_state(state.clone())
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&limits.auth),
+            api::identify,
+        ));
+    // The console's files answer the API's CORS allow-list too: a portal's
+    // `embed.js` loads its module and wasm from another origin.
+    let site = static_files::router(dist, csp);
+    let site = if limits.allow_origins.is_empty() {
+        site
+    } else {
+        site.layer(api::cors(limits.allow_origins.clone()))
+    };
+    Router::new()
+        .nest("/api/v1", api::router(state.clone(), limits))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz).with_state(state.clone()))
+        .merge(metrics)
+        .merge(site)
+        .layer(middleware::from_fn(telemetry::track))
+}
+
+/// What every response passes: `nosniff`, compression, per-encoding ETags,
+/// the access log and the request id.
+fn with_outer_layers(router: Router) -> Router {
+    router
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -153,8 +175,7 @@ pub async fn app_with_state(config: ServerConfig) -> anyhow::Result<(Router, App
                         .latency_unit(tower_http::LatencyUnit::Micros),
                 ),
         )
-        .layer(middleware::from_fn(telemetry::with_request_id));
-    Ok((router, state))
+        .layer(middleware::from_fn(telemetry::with_request_id))
 }
 
 /// Liveness: the process answers.
@@ -173,9 +194,11 @@ async fn readyz(State(state): State<AppState>) -> Response {
                 _ => "the commit took over 2 s".to_owned(),
             };
             tracing::warn!("not ready: {reason}");
-            http::error::ApiError::http(axum::http::StatusCode::SERVICE_UNAVAILABLE)
-                .detail("the store cannot commit writes")
-                .into_response()
+            http::error::ApiError::Http {
+                status: axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                detail: Some("the store cannot commit writes".into()),
+            }
+            .into_response()
         }
     }
 }

@@ -1,32 +1,41 @@
 //! `/api/v1`: thin handlers over [`Store`], and the layers every API request
 //! passes (identity, admission, body limit, problem bodies, CORS).
 
+use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use std::net::SocketAddr;
-
-use crate::domain::history;
+use allocation_contract::time::parse_rfc3339;
 use allocation_contract::{
-    headers as contract_headers, is_valid_idempotency_key, problem_type, validate_request,
-    Allocations, FieldIssue, Usage,
+    headers as contract_headers, is_valid_idempotency_key, validate_request, Allocation,
+    AllocationRequest, Allocations, FieldIssue, Me, Usage,
 };
-use axum::extract::{ConnectInfo, DefaultBodyLimit, OriginalUri, Path, Query, Request, State};
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, OriginalUri, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::routing::Route;
+use axum::BoxError;
 use axum::{Extension, Json, Router};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tokio::sync::Semaphore;
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower::load_shed::error::Overloaded;
+use tower::timeout::error::Elapsed;
+use tower::{Layer, Service, ServiceBuilder};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 
+use crate::domain::history;
 use crate::domain::idempotency::{scoped_key, InFlightKeys};
 use crate::http::error::{problem_for_bare_errors, ApiError};
 use crate::http::etag::none_match_hits;
-use crate::http::request_body::{allocation_request, renew_request, JsonBody};
-use crate::identity::{forbidden, Authenticator, Caller};
+use crate::http::extractors::{ApiQuery, JsonBody};
+use crate::http::request_body::{allocation_request, renew_request};
+use crate::identity::{Authenticator, Caller};
 use crate::store::{AllocateOutcome, ReleaseOutcome, RenewOutcome, Store};
 
 /// What the handlers share.
@@ -47,10 +56,6 @@ pub struct ApiLimits {
 }
 
 pub fn router(state: AppState, limits: ApiLimits) -> Router {
-    let admission = Arc::new(Admission {
-        slots: Arc::new(Semaphore::new(limits.max_concurrency)),
-        timeout: limits.request_timeout,
-    });
     let api = Router::new()
         .route("/me", get(me))
         .route("/usage", get(usage))
@@ -69,7 +74,7 @@ pub fn router(state: AppState, limits: ApiLimits) -> Router {
         .with_state(state)
         .layer(DefaultBodyLimit::max(limits.body_limit))
         .layer(RequestBodyLimitLayer::new(limits.body_limit))
-        .layer(middleware::from_fn_with_state(admission, admit))
+        .layer(admission(limits.max_concurrency, limits.request_timeout))
         .layer(middleware::from_fn_with_state(limits.auth, identify))
         .layer(middleware::from_fn(problem_for_bare_errors));
     if limits.allow_origins.is_empty() {
@@ -84,7 +89,7 @@ pub fn router(state: AppState, limits: ApiLimits) -> Router {
 pub(crate) fn cors(origins: Vec<HeaderValue>) -> CorsLayer {
     let names = |list: &[&str]| {
         list.iter()
-            .map(|name| HeaderName::from_bytes(name.as_bytes()).expect("valid header name"))
+            .map(|name| header_name(name))
             .collect::<Vec<_>>()
     };
     CorsLayer::new()
@@ -94,6 +99,11 @@ pub(crate) fn cors(origins: Vec<HeaderValue>) -> CorsLayer {
         .expose_headers(names(&contract_headers::CORS_EXPOSED))
         .allow_credentials(true)
         .max_age(Duration::from_secs(600))
+}
+
+/// A header name the contract spells (in any case).
+fn header_name(name: &str) -> HeaderName {
+    HeaderName::from_bytes(name.as_bytes()).expect("the contract's header names are valid")
 }
 
 /// Who is calling ([`Authenticator::authenticate`]): `401` for no one, else
@@ -116,25 +126,45 @@ pub(crate) async fn identify(
     }
 }
 
-struct Admission {
-    slots: Arc<Semaphore>,
+/// Load shedding and the request deadline (tower's, as axum's examples do):
+/// past `max_concurrency` requests in progress, answer `503` at once rather
+/// than queue without bound; past `timeout`, `503` too.
+fn admission(
+    max_concurrency: usize,
     timeout: Duration,
+) -> impl Layer<
+    Route,
+    Service: Service<Request, Response = Response, Error = Infallible, Future: Send + 'static>
+                 + Clone
+                 + Send
+                 + Sync
+                 + 'static,
+> + Clone
+       + Send
+       + Sync
+       + 'static {
+    ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(refused))
+        .load_shed()
+        .layer(GlobalConcurrencyLimitLayer::with_semaphore(Arc::new(
+            Semaphore::new(max_concurrency),
+        )))
+        .timeout(timeout)
 }
 
-/// Load shedding and the request deadline: past `max_concurrency` requests
-/// in progress, answer `503` at once rather than queue without bound.
-async fn admit(State(admission): State<Arc<Admission>>, request: Request, next: Next) -> Response {
-    let Ok(_slot) = Arc::clone(&admission.slots).try_acquire_owned() else {
-        return ApiError::overloaded("too many requests in progress").into_response();
-    };
-    match tokio::time::timeout(admission.timeout, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::overloaded("the request took too long").into_response(),
+/// Why admission refused a request, as the API's problem.
+async fn refused(error: BoxError) -> ApiError {
+    if error.is::<Overloaded>() {
+        ApiError::Overloaded("too many requests in progress")
+    } else if error.is::<Elapsed>() {
+        ApiError::Overloaded("the request took too long")
+    } else {
+        ApiError::Internal(anyhow::anyhow!("admission failed: {error}"))
     }
 }
 
 async fn unknown_route(method: Method, uri: OriginalUri) -> ApiError {
-    ApiError::not_found(format!("no route for {method} {}", uri.path()))
+    ApiError::NotFound(format!("no route for {method} {}", uri.path()))
 }
 
 fn with_etag(etag: &str, body: Response) -> Response {
@@ -152,18 +182,11 @@ fn not_modified(etag: &str) -> Response {
 }
 
 /// `GET /me`.
-#[derive(Serialize)]
-struct Me<'a> {
-    name: Option<&'a str>,
-    admin: bool,
-}
-
-async fn me(Extension(caller): Extension<Caller>) -> Response {
+async fn me(Extension(caller): Extension<Caller>) -> Json<Me> {
     Json(Me {
-        name: caller.name.as_deref(),
+        name: caller.name,
         admin: caller.admin,
     })
-    .into_response()
 }
 
 /// `GET /usage`.
@@ -192,14 +215,13 @@ struct HistoryQuery {
 /// least once a minute (a new point).
 async fn usage_history(
     State(state): State<AppState>,
-    query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(query): ApiQuery<HistoryQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let Query(query) = query.map_err(|rejection| ApiError::malformed(rejection.body_text()))?;
     let since_ms = match query.since.as_deref() {
         None => None,
-        Some(since) => Some(parse_time(since).ok_or_else(|| {
-            ApiError::malformed(format!("since: {since:?} is not an RFC 3339 time"))
+        Some(since) => Some(parse_rfc3339(since).ok_or_else(|| {
+            ApiError::Malformed(format!("since: {since:?} is not an RFC 3339 time"))
         })?),
     };
     let body =
@@ -218,51 +240,6 @@ async fn usage_history(
     Ok(with_etag(&etag, response.into_response()))
 }
 
-/// An RFC 3339 time (`Z` or an offset, `T` or `t`, a leap second read as
-/// the second before), as Unix ms; before 1970 is negative.
-fn parse_time(text: &str) -> Option<i64> {
-    let (local, offset_ms) = match text.strip_suffix(['Z', 'z']) {
-        Some(local) => (local, 0),
-        None => {
-            let split = text.len().checked_sub(6)?;
-            let (local, offset) = (text.get(..split)?, text.get(split..)?.as_bytes());
-            let sign = match offset[0] {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            let digits = |at: usize| -> Option<i64> {
-                let pair = offset.get(at..at + 2)?;
-                pair.iter()
-                    .all(u8::is_ascii_digit)
-                    .then(|| i64::from(pair[0] - b'0') * 10 + i64::from(pair[1] - b'0'))
-            };
-            if offset[3] != b':' {
-                return None;
-            }
-            (local, sign * (digits(1)? * 60 + digits(4)?) * 60_000)
-        }
-    };
-    let mut utc = local.replacen('t', "T", 1);
-    // `23:59:60`: humantime has no leap seconds.
-    if utc.get(17..19) == Some("60") {
-        utc.replace_range(17..19, "59");
-    }
-    utc.push('Z');
-    // humantime reads 1970 on; an earlier (valid) time is simply long before
-    // any window: checked as the same date in 1972 (a leap year), then -1.
-    if utc.get(..4).is_some_and(|year| year < "1970") {
-        utc.replace_range(..4, "1972");
-        return humantime::parse_rfc3339(&utc).ok().map(|_| -1);
-    }
-    let at = humantime::parse_rfc3339(&utc).ok()?;
-    let ms = match at.duration_since(std::time::UNIX_EPOCH) {
-        Ok(after) => i64::try_from(after.as_millis()).ok()?,
-        Err(before) => -i64::try_from(before.duration().as_millis()).ok()?,
-    };
-    Some(ms - offset_ms)
-}
-
 #[derive(Deserialize)]
 struct ListQuery {
     owner: Option<String>,
@@ -271,10 +248,9 @@ struct ListQuery {
 /// `GET /allocations[?owner=]`.
 async fn list_allocations(
     State(state): State<AppState>,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(query): ApiQuery<ListQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let Query(query) = query.map_err(|rejection| ApiError::malformed(rejection.body_text()))?;
     let etag = state.store.etag().await?;
     if none_match_hits(&headers, &etag) {
         return Ok(not_modified(&etag));
@@ -295,11 +271,42 @@ async fn list_allocations(
 async fn show_allocation(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    match state.store.get(&id).await? {
-        Some(allocation) => Ok(Json(allocation).into_response()),
-        None => Err(ApiError::not_found(format!("no allocation {id}"))),
+) -> Result<Json<Allocation>, ApiError> {
+    Ok(Json(found(&state, &id).await?))
+}
+
+/// The allocation `id`, in any status, or `404`.
+async fn found(state: &AppState, id: &str) -> Result<Allocation, ApiError> {
+    (state.store.get(id).await?).ok_or_else(|| ApiError::NotFound(format!("no allocation {id}")))
+}
+
+/// What a caller does to someone's allocation, in the words of a `403`.
+#[derive(Clone, Copy)]
+enum OwnerAction {
+    Release,
+    Extend,
+}
+
+/// The allocation `id`, when the caller may `action` it (its owner, or an
+/// admin): `404` when there is none, `403` when it is someone else's.
+async fn owned_allocation(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    action: OwnerAction,
+) -> Result<Allocation, ApiError> {
+    let allocation = found(state, id).await?;
+    if caller.may_act_for(&allocation.owner) {
+        return Ok(allocation);
     }
+    let verb = match action {
+        OwnerAction::Release => "release",
+        OwnerAction::Extend => "extend",
+    };
+    Err(ApiError::Forbidden(format!(
+        "{id} belongs to {}; only its owner or an admin may {verb} it",
+        allocation.owner
+    )))
 }
 
 /// `DELETE /allocations/{id}`: the owner's, or an admin's.
@@ -308,21 +315,14 @@ async fn release_allocation(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let not_found = || ApiError::not_found(format!("no allocation {id}"));
-    let allocation = state.store.get(&id).await?.ok_or_else(not_found)?;
-    if !caller.may_act_for(&allocation.owner) {
-        return Err(forbidden(format!(
-            "{id} belongs to {}; only its owner or an admin may release it",
-            allocation.owner
-        )));
-    }
+    let allocation = owned_allocation(&state, &caller, &id, OwnerAction::Release).await?;
     match state.store.release(&id).await? {
         ReleaseOutcome::Released => {
             tracing::info!(by = %caller, %id, owner = %allocation.owner, "released");
             Ok(StatusCode::NO_CONTENT)
         }
         ReleaseOutcome::AlreadyEnded => Ok(StatusCode::NO_CONTENT),
-        ReleaseOutcome::NotFound => Err(not_found()),
+        ReleaseOutcome::NotFound => Err(ApiError::NotFound(format!("no allocation {id}"))),
     }
 }
 
@@ -333,16 +333,9 @@ async fn renew_allocation(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
-) -> Result<Response, ApiError> {
+) -> Result<Json<Allocation>, ApiError> {
     let ttl_seconds = renew_request(&body)?;
-    let not_found = || ApiError::not_found(format!("no allocation {id}"));
-    let allocation = state.store.get(&id).await?.ok_or_else(not_found)?;
-    if !caller.may_act_for(&allocation.owner) {
-        return Err(forbidden(format!(
-            "{id} belongs to {}; only its owner or an admin may extend it",
-            allocation.owner
-        )));
-    }
+    owned_allocation(&state, &caller, &id, OwnerAction::Extend).await?;
     match state.store.renew(&id, ttl_seconds).await? {
         RenewOutcome::Renewed(renewed) => {
             tracing::info!(
@@ -353,17 +346,10 @@ async fn renew_allocation(
                 expires_at = renewed.expires_at.as_deref().unwrap_or_default(),
                 "renewed"
             );
-            Ok(Json(renewed).into_response())
+            Ok(Json(renewed))
         }
-        RenewOutcome::Ended => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            problem_type::ALLOCATION_ENDED,
-            "This allocation has ended",
-        )
-        .detail(format!(
-            "{id} is released or expired; request a new allocation instead"
-        ))),
-        RenewOutcome::NotFound => Err(not_found()),
+        RenewOutcome::Ended => Err(ApiError::Ended { id }),
+        RenewOutcome::NotFound => Err(ApiError::NotFound(format!("no allocation {id}"))),
     }
 }
 
@@ -379,7 +365,7 @@ async fn create_allocation(
     let key = idempotency_key(&headers)?;
     let request = allocation_request(&body, caller.name.as_deref())?;
     if !caller.may_act_for(&request.owner) {
-        return Err(forbidden(format!(
+        return Err(ApiError::Forbidden(format!(
             "you may allocate for yourself ({}) only",
             caller.name.as_deref().unwrap_or_default()
         )));
@@ -387,44 +373,22 @@ async fn create_allocation(
     // Keys are the caller's own: another identity's same key is another request.
     let key = scoped_key(caller.name.as_deref(), &key);
     let Some(_in_flight) = state.in_flight.try_begin(&key) else {
-        return Err(key_in_flight());
+        return Err(ApiError::KeyInFlight);
     };
     let pool_id = request.pool.clone();
-    let refusal = match state.store.pool_spec(&pool_id) {
-        None => Some(ApiError::not_found(format!("no pool {pool_id}"))),
-        Some(pool) => {
-            let issues = validate_request(&request, pool.max_per_request);
-            (!issues.is_empty()).then(|| {
-                ApiError::validation(issues.into_iter().map(FieldIssue::to_field_error).collect())
-            })
-        }
-    };
-    let outcome = match refusal {
-        // A key used before answers as it did then, whatever today's rules say.
-        Some(refusal) => state
-            .store
-            .earlier_use(&key, &request)
-            .await?
-            .ok_or(refusal)?,
-        None => state.store.allocate(request, Some(key)).await?,
-    };
-    let (allocation, replayed) = match outcome {
+    let (allocation, replayed) = match decide(&state, request, key).await? {
         AllocateOutcome::Created(allocation) => (allocation, false),
         AllocateOutcome::Replayed(allocation) => (allocation, true),
-        AllocateOutcome::KeyReused => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                problem_type::IDEMPOTENCY_KEY_REUSED,
-                "This Idempotency-Key was used with a different request",
-            )
-            .detail("use a new key for a new request"))
-        }
-        AllocateOutcome::InFlight => return Err(key_in_flight()),
+        AllocateOutcome::KeyReused => return Err(ApiError::KeyReused),
+        AllocateOutcome::InFlight => return Err(ApiError::KeyInFlight),
         AllocateOutcome::UnknownPool => {
-            return Err(ApiError::not_found(format!("no pool {pool_id}")))
+            return Err(ApiError::NotFound(format!("no pool {pool_id}")))
         }
         AllocateOutcome::Insufficient { available } => {
-            return Err(ApiError::insufficient(available, &pool_id))
+            return Err(ApiError::Insufficient {
+                pool: pool_id,
+                available,
+            })
         }
     };
     if !replayed {
@@ -437,7 +401,39 @@ async fn create_allocation(
             "granted"
         );
     }
-    let location = format!("{}/{}", uri.path().trim_end_matches('/'), allocation.id);
+    Ok(created(uri.path(), allocation, replayed))
+}
+
+/// What the store makes of a request, unless today's rules refuse it
+/// first: then a key used before still answers as it did then.
+async fn decide(
+    state: &AppState,
+    request: AllocationRequest,
+    key: String,
+) -> Result<AllocateOutcome, ApiError> {
+    let refusal = match state.store.pool_spec(&request.pool) {
+        None => Some(ApiError::NotFound(format!("no pool {}", request.pool))),
+        Some(pool) => {
+            let issues = validate_request(&request, pool.max_per_request);
+            (!issues.is_empty()).then(|| {
+                ApiError::Validation(issues.into_iter().map(FieldIssue::to_field_error).collect())
+            })
+        }
+    };
+    Ok(match refusal {
+        Some(refusal) => state
+            .store
+            .earlier_use(&key, &request)
+            .await?
+            .ok_or(refusal)?,
+        None => state.store.allocate(request, Some(key)).await?,
+    })
+}
+
+/// `201` with the allocation, its `Location` under `path`, and
+/// `Idempotent-Replayed: true` on a replay.
+fn created(path: &str, allocation: Allocation, replayed: bool) -> Response {
+    let location = format!("{}/{}", path.trim_end_matches('/'), allocation.id);
     let mut response = (StatusCode::CREATED, Json(allocation)).into_response();
     let headers = response.headers_mut();
     if let Ok(location) = HeaderValue::from_str(&location) {
@@ -445,42 +441,27 @@ async fn create_allocation(
     }
     if replayed {
         headers.insert(
-            HeaderName::from_static("idempotent-replayed"),
+            header_name(contract_headers::IDEMPOTENT_REPLAYED),
             HeaderValue::from_static("true"),
         );
     }
-    Ok(response)
-}
-
-/// The contract's `409` for a key whose first request is still running
-/// (here, or on another replica).
-fn key_in_flight() -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        problem_type::IDEMPOTENCY_KEY_IN_FLIGHT,
-        "A request with this Idempotency-Key is still in progress",
-    )
-    .detail("retry once it has finished to get its answer")
+    response
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
-    let missing = |detail: &str| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            problem_type::IDEMPOTENCY_KEY_MISSING,
-            "A valid Idempotency-Key header is required",
-        )
-        .detail(detail)
-    };
     let value = headers
         .get(contract_headers::IDEMPOTENCY_KEY)
-        .ok_or_else(|| missing("the Idempotency-Key header is missing"))?;
+        .ok_or(ApiError::KeyMissing(
+            "the Idempotency-Key header is missing",
+        ))?;
     value
         .to_str()
         .ok()
         .filter(|key| is_valid_idempotency_key(key))
         .map(str::to_owned)
-        .ok_or_else(|| missing("an Idempotency-Key is 1 to 255 visible ASCII characters"))
+        .ok_or(ApiError::KeyMissing(
+            "an Idempotency-Key is 1 to 255 visible ASCII characters",
+        ))
 }
 
 #[cfg(test)]
@@ -490,12 +471,12 @@ mod tests {
 
     #[test]
     fn since_is_any_rfc_3339_time() {
-        let utc = parse_time("2026-11-26T10:00:00Z").unwrap();
+        let utc = parse_rfc3339("2026-11-26T10:00:00Z").unwrap();
         assert_eq!(utc, 1_795_687_200_000);
-        assert_eq!(parse_time("2026-11-26T19:00:00+09:00"), Some(utc));
-        assert_eq!(parse_time("2026-11-26t09:30:00.000-00:30"), Some(utc));
-        assert_eq!(parse_time("2026-11-26T09:59:60Z"), Some(utc - 1_000));
-        assert!(parse_time("0576-10-25T05:27:44Z").unwrap() < 0);
+        assert_eq!(parse_rfc3339("2026-11-26T19:00:00+09:00"), Some(utc));
+        assert_eq!(parse_rfc3339("2026-11-26t09:30:00.000-00:30"), Some(utc));
+        assert_eq!(parse_rfc3339("2026-11-26T09:59:60Z"), Some(utc - 1_000));
+        assert!(parse_rfc3339("0576-10-25T05:27:44Z").unwrap() < 0);
         for bad in [
             "",
             "yesterday",
@@ -503,7 +484,7 @@ mod tests {
             "2026-11-26T10:00:00+0900",
             "2026-13-01T00:00:00Z",
         ] {
-            assert_eq!(parse_time(bad), None, "{bad}");
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
         }
     }
     use tower::ServiceExt;
@@ -520,10 +501,6 @@ mod tests {
         let (entered, inside) = tokio::sync::mpsc::channel(8);
         let release = Arc::new(tokio::sync::Notify::new());
         let gate = Arc::clone(&release);
-        let admission = Arc::new(Admission {
-            slots: Arc::new(Semaphore::new(slots)),
-            timeout,
-        });
         let router = Router::new()
             .route(
                 "/slow",
@@ -536,7 +513,7 @@ mod tests {
                     }
                 }),
             )
-            .layer(middleware::from_fn_with_state(admission, admit));
+            .layer(admission(slots, timeout));
         (router, inside, release)
     }
 

@@ -6,10 +6,9 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use allocation_contract::problem_type;
 use anyhow::bail;
 use axum::extract::{Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -89,16 +88,7 @@ pub async fn check_host(
         });
     match authority {
         Some(authority) if list.allows(&authority) => next.run(request).await,
-        _ => ApiError::new(
-            StatusCode::MISDIRECTED_REQUEST,
-            problem_type::MISDIRECTED_REQUEST,
-            "This server does not answer for that host name",
-        )
-        .detail(
-            "the API has no authentication, so it answers only for localhost and the names \
-             given with --allow-host",
-        )
-        .into_response(),
+        _ => ApiError::MisdirectedHost.into_response(),
     }
 }
 

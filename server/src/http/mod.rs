@@ -1,5 +1,5 @@
 //! The HTTP side: the `/api/v1` routes and their layers ([`api`]), reading
-//! requests ([`request_body`]), the one error type ([`error`]), conditional
+//! requests ([`extractors`], [`request_body`]), the one error type ([`error`]), conditional
 //! requests ([`etag`]), the `Host` allow-list ([`host`]), the connection
 //! loop ([`serve`]), the console's files ([`static_files`]) and
 //! `/metrics` with request ids ([`telemetry`]).
@@ -7,6 +7,7 @@
 pub mod api;
 pub mod error;
 pub mod etag;
+pub mod extractors;
 pub mod host;
 pub mod request_body;
 pub mod serve;

@@ -1,51 +1,18 @@
-//! Reading a `POST /allocations` body: JSON only (`415` otherwise), no
-//! duplicate keys (`400`), each wrong field a field error (`422`), integral
-//! numbers such as `3600.0` taken as the integers they are.
+//! Reading a `POST /allocations` or `PATCH` body: no duplicate keys
+//! (`400`), then the contract's lenient readers: each wrong field a field
+//! error (`422`), integral numbers such as `3600.0` taken as the integers
+//! they are.
 
 use std::collections::HashSet;
 use std::fmt;
 
-use allocation_contract::{problem_type, ttl_issue, AllocationRequest, FieldError};
-use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
-use axum::http::{header, StatusCode};
+use allocation_contract::{
+    read_allocation_request, read_renewal, AllocationRequest, RequestReadError,
+};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
 use crate::http::error::ApiError;
-
-/// A body declared as JSON: a wrong content type is `415`, too large `413`,
-/// always as a problem (never axum's plain-text rejection).
-pub struct JsonBody(pub Bytes);
-
-impl<S: Send + Sync> FromRequest<S> for JsonBody {
-    type Rejection = ApiError;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let is_json = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.split(';').next())
-            .map(|mime| mime.trim().to_ascii_lowercase())
-            .is_some_and(|mime| mime == "application/json" || mime.ends_with("+json"));
-        if !is_json {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                problem_type::MALFORMED_REQUEST,
-                "The body must be JSON",
-            )
-            .detail("send Content-Type: application/json"));
-        }
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                let status = rejection.status();
-                ApiError::http(status).detail(rejection.body_text())
-            })?;
-        Ok(JsonBody(bytes))
-    }
-}
 
 /// A JSON document in which no object names a key twice (RFC 8259 leaves
 /// duplicates' meaning open; last-wins parsers and first-wins parsers would
@@ -121,136 +88,34 @@ impl<'de> Visitor<'de> for StrictVisitor {
 pub fn parse_strict(body: &[u8]) -> Result<Value, ApiError> {
     serde_json::from_slice::<StrictValue>(body)
         .map(|StrictValue(value)| value)
-        .map_err(|error| ApiError::malformed(format!("the body is not valid JSON: {error}")))
+        .map_err(|error| ApiError::Malformed(format!("the body is not valid JSON: {error}")))
 }
 
-/// A JSON number that is a whole number, as an `i64` (saturating: a value
-/// past the range is still too big for every rule that reads it).
-fn whole_number(number: &Number) -> Option<i64> {
-    if let Some(value) = number.as_i64() {
-        return Some(value);
-    }
-    if number.as_u64().is_some() {
-        return Some(i64::MAX);
-    }
-    // `as` saturates; NaN and infinities are not JSON.
-    number
-        .as_f64()
-        .filter(|value| value.fract() == 0.0)
-        .map(|value| value as i64)
-}
-
-/// The request in a `POST /allocations` body: bad JSON (or a duplicate key)
-/// is `400`, each missing or wrong-typed field a field error (`422`). Unknown
-/// fields are ignored. A missing `owner` is `default_owner` when there is one
-/// (the caller's identity).
+/// The request in a `POST /allocations` body, read by the contract's
+/// lenient reader: bad JSON (or a duplicate key) is `400`, each missing or
+/// wrong-typed field a field error (`422`). Unknown fields are ignored. A
+/// missing `owner` is `default_owner` when there is one (the caller's
+/// identity).
 pub fn allocation_request(
     body: &[u8],
     default_owner: Option<&str>,
 ) -> Result<AllocationRequest, ApiError> {
-    let body = parse_strict(body)?;
-    let Some(object) = body.as_object() else {
-        return Err(ApiError::malformed("the body must be a JSON object"));
-    };
-    let mut errors = Vec::new();
-    let mut error = |field: &str, message: &str| {
-        errors.push(FieldError {
-            field: field.to_owned(),
-            message: message.to_owned(),
-        })
-    };
-    let pool = match object.get("pool") {
-        Some(Value::String(pool)) => Some(pool.clone()),
-        None | Some(Value::Null) => {
-            error("pool", "is required");
-            None
-        }
-        Some(_) => {
-            error("pool", "must be a string");
-            None
-        }
-    };
-    let amount = match object.get("amount") {
-        Some(Value::Number(number)) => {
-            let amount = whole_number(number);
-            if amount.is_none() {
-                error("amount", "must be a whole number");
-            }
-            amount
-        }
-        None | Some(Value::Null) => {
-            error("amount", "is required");
-            None
-        }
-        Some(_) => {
-            error("amount", "must be a whole number");
-            None
-        }
-    };
-    let owner = match object.get("owner") {
-        Some(Value::String(owner)) => Some(owner.clone()),
-        None | Some(Value::Null) => {
-            if default_owner.is_none() {
-                error("owner", "is required");
-            }
-            default_owner.map(str::to_owned)
-        }
-        Some(_) => {
-            error("owner", "must be a string");
-            None
-        }
-    };
-    let ttl_seconds = match object.get("ttl_seconds") {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(number)) if whole_number(number).is_some() => whole_number(number),
-        Some(_) => {
-            error("ttl_seconds", "must be a whole number of seconds or null");
-            None
-        }
-    };
-    let note = match object.get("note") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(note)) => Some(note.clone()),
-        Some(_) => {
-            error("note", "must be a string or null");
-            None
-        }
-    };
-    match (pool, owner, amount) {
-        (Some(pool), Some(owner), Some(amount)) if errors.is_empty() => Ok(AllocationRequest {
-            pool,
-            amount,
-            owner,
-            ttl_seconds,
-            note,
-        }),
-        _ => Err(ApiError::validation(errors)),
-    }
+    read_allocation_request(&parse_strict(body)?, default_owner).map_err(refusal)
 }
 
 /// The `ttl_seconds` of a `PATCH /allocations/{id}` body, read by the same
 /// rules as a `POST` body's: bad JSON or a duplicate key `400`, a missing,
 /// wrong or out-of-range value a field error (`422`), unknown fields ignored.
 pub fn renew_request(body: &[u8]) -> Result<i64, ApiError> {
-    let body = parse_strict(body)?;
-    let Some(object) = body.as_object() else {
-        return Err(ApiError::malformed("the body must be a JSON object"));
-    };
-    let field_error = |message: String| {
-        ApiError::validation(vec![FieldError {
-            field: "ttl_seconds".to_owned(),
-            message,
-        }])
-    };
-    let ttl = match object.get("ttl_seconds") {
-        Some(Value::Number(number)) => whole_number(number),
-        None | Some(Value::Null) => return Err(field_error("is required".to_owned())),
-        Some(_) => None,
-    }
-    .ok_or_else(|| field_error("must be a whole number of seconds".to_owned()))?;
-    match ttl_issue(ttl) {
-        Some(issue) => Err(field_error(issue.message())),
-        None => Ok(ttl),
+    read_renewal(&parse_strict(body)?).map_err(refusal)
+}
+
+fn refusal(error: RequestReadError) -> ApiError {
+    match error {
+        RequestReadError::NotAnObject => {
+            ApiError::Malformed("the body must be a JSON object".into())
+        }
+        RequestReadError::Fields(errors) => ApiError::Validation(errors),
     }
 }
 
@@ -270,14 +135,10 @@ mod tests {
             None,
         )
         .unwrap_err();
-        let fields: Vec<_> = error
-            .problem
-            .errors
-            .iter()
-            .map(|e| e.field.as_str())
-            .collect();
+        let problem = error.problem();
+        let fields: Vec<_> = problem.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["pool", "amount", "note"]);
-        assert_eq!(error.problem.status, 422);
+        assert_eq!(error.problem().status, 422);
     }
 
     #[test]
@@ -296,7 +157,7 @@ mod tests {
     #[test]
     fn a_non_object_is_malformed() {
         let error = allocation_request(&bytes(json!([1])), None).unwrap_err();
-        assert_eq!(error.problem.status, 400);
+        assert_eq!(error.problem().status, 400);
     }
 
     #[test]
@@ -307,8 +168,8 @@ mod tests {
             r#"{"pool":"p","amount":1,"owner":"a","x":[{"k":1,"k":2}]}"#,
         ] {
             let error = allocation_request(body.as_bytes(), None).unwrap_err();
-            assert_eq!(error.problem.status, 400, "{body}");
-            let detail = error.problem.detail.unwrap_or_default();
+            assert_eq!(error.problem().status, 400, "{body}");
+            let detail = error.problem().detail.unwrap_or_default();
             assert!(detail.contains("duplicate key"), "{detail}");
         }
     }
@@ -331,7 +192,7 @@ mod tests {
             assert_eq!(
                 allocation_request(body.as_bytes(), None)
                     .unwrap_err()
-                    .problem
+                    .problem()
                     .status,
                 422,
                 "{body}"
@@ -356,7 +217,7 @@ mod tests {
             (r#"{"ttl_seconds":1e300}"#, 422),
         ] {
             let error = renew_request(body.as_bytes()).unwrap_err();
-            assert_eq!(error.problem.status, status, "{body}");
+            assert_eq!(error.problem().status, status, "{body}");
         }
     }
 
@@ -368,7 +229,7 @@ mod tests {
             "alice"
         );
         let error = allocation_request(body, None).unwrap_err();
-        assert_eq!(error.problem.errors[0].field, "owner");
+        assert_eq!(error.problem().errors[0].field, "owner");
         let named = allocation_request(br#"{"pool":"p","amount":1,"owner":"bob"}"#, Some("alice"));
         assert_eq!(named.unwrap().owner, "bob", "permission is checked later");
     }

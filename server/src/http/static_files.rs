@@ -99,35 +99,11 @@ pub fn router(dist: Option<PathBuf>, csp: CspSources) -> Router {
         ))
 }
 
-/// `%XX` decoded (as `ServeDir` decodes the path before it opens the file).
-fn percent_decoded(path: &str) -> Vec<u8> {
-    let bytes = path.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        let hex = bytes
-            .get(index + 1..index + 3)
-            .and_then(|pair| std::str::from_utf8(pair).ok())
-            .and_then(|pair| u8::from_str_radix(pair, 16).ok());
-        match (bytes[index], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                index += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                index += 1;
-            }
-        }
-    }
-    out
-}
-
 /// Whether the request path may name a file to serve from `root`: no segment
 /// starting with `.`, and (when the file exists) its real path inside `root`.
 async fn is_servable(root: &Path, path: &str) -> bool {
-    let decoded = percent_decoded(path);
-    let Ok(decoded) = std::str::from_utf8(&decoded) else {
+    // Decoded as `ServeDir` decodes the path before it opens the file.
+    let Ok(decoded) = percent_encoding::percent_decode_str(path).decode_utf8() else {
         return false;
     };
     let segments: Vec<&str> = decoded

@@ -542,6 +542,16 @@ struct Writer {
     clock: Clock,
 }
 
+/// What a grant adds to its request in its row.
+struct NewRow<'a> {
+    seq: i64,
+    id: &'a str,
+    /// JSON array of unit names.
+    resources: String,
+    now: i64,
+    expires_at: Option<i64>,
+}
+
 /// Sends a command's answer: its outcome once the batch is committed, or
 /// the error that stopped it.
 type Answer = Box<dyn FnOnce(anyhow::Result<()>) + Send>;
@@ -783,26 +793,14 @@ impl Writer {
         self.next_seq += 1;
         let id = allocation_id(seq);
         // The key's UNIQUE index finds an earlier use without a lookup first.
-        let inserted = self
-            .conn
-            .prepare_cached(
-                "INSERT INTO allocations (id, pool, amount, owner, resources, created_at, \
-                 expires_at, ttl_seconds, note, idempotency_key, seq) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )?
-            .execute(params![
-                id,
-                request.pool,
-                request.amount,
-                request.owner,
-                serde_json::to_string(&resources)?,
-                now,
-                expires_at,
-                request.ttl_seconds,
-                request.note,
-                key,
-                seq,
-            ]);
+        let row = NewRow {
+            seq,
+            id: &id,
+            resources: serde_json::to_string(&resources)?,
+            now,
+            expires_at,
+        };
+        let inserted = self.insert(&row, request, key);
         match inserted {
             Ok(_) => {}
             Err(error) if is_unique_violation(&error) => {
@@ -825,6 +823,34 @@ impl Writer {
             AllocateOutcome::Created(allocation),
             Some(Change::Grant(Box::new(grant))),
         ))
+    }
+
+    /// Writes a grant's row (with its key, if any).
+    fn insert(
+        &self,
+        row: &NewRow,
+        request: &AllocationRequest,
+        key: Option<&str>,
+    ) -> rusqlite::Result<usize> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO allocations (id, pool, amount, owner, resources, created_at, \
+                 expires_at, ttl_seconds, note, idempotency_key, seq) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?
+            .execute(params![
+                row.id,
+                request.pool,
+                request.amount,
+                request.owner,
+                row.resources,
+                row.now,
+                row.expires_at,
+                request.ttl_seconds,
+                request.note,
+                key,
+                row.seq,
+            ])
     }
 
     /// What an earlier request with this key decides: its replay, or `422`.
