@@ -11,11 +11,13 @@
 //! promises are awaited here, where any rejection is a [`Failure::Network`].
 
 use std::cell::RefCell;
+use std::pin::pin;
 use std::rc::Rc;
 
 use allocation_contract::{
     headers, Allocation, AllocationRequest, Allocations, Me, RenewRequest, Usage, UsageHistory,
 };
+use futures_util::future::{select, Either};
 use gloo_net::http::{Request, RequestBuilder, Response};
 use gloo_timers::future::TimeoutFuture;
 use js_sys::futures::JsFuture;
@@ -265,9 +267,12 @@ async fn send(outgoing: RequestBuilder, body: Option<JsString>) -> Result<Answer
     .map_err(build_failure)?;
     // A server that sends headers and then stalls the body is as stuck as
     // one that never answers: the timeout covers reading the body too.
-    match first_of(exchange(request), TimeoutFuture::new(REQUEST_TIMEOUT_MS)).await {
-        Some(result) => result,
-        None => {
+    // The request is polled first: an answer and the timeout at once is an answer.
+    let answer = pin!(exchange(request));
+    let timeout = pin!(TimeoutFuture::new(REQUEST_TIMEOUT_MS));
+    match select(answer, timeout).await {
+        Either::Left((result, _)) => result,
+        Either::Right(((), _)) => {
             controller.abort();
             Err(Failure::Timeout.into())
         }
@@ -351,22 +356,6 @@ fn parse_json(text: &JsString) -> Option<JsValue> {
 
 fn unreadable(status: u16, reason: Unreadable) -> RequestError {
     Failure::Unreadable { status, reason }.into()
-}
-
-/// The first of the request and the timeout; `None` when the timeout won.
-async fn first_of<F: std::future::Future>(request: F, timeout: TimeoutFuture) -> Option<F::Output> {
-    use std::future::Future;
-    use std::pin::pin;
-    use std::task::Poll;
-    let mut request = pin!(request);
-    let mut timeout = pin!(timeout);
-    std::future::poll_fn(|cx| {
-        if let Poll::Ready(output) = request.as_mut().poll(cx) {
-            return Poll::Ready(Some(output));
-        }
-        timeout.as_mut().poll(cx).map(|()| None)
-    })
-    .await
 }
 
 /// A request the browser would not build (a constructor's `TypeError`), in

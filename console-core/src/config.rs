@@ -114,6 +114,67 @@ impl Default for Config {
     }
 }
 
+/// A configuration key, as docs/contract.md names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigKey {
+    Endpoint,
+    Interval,
+    Owner,
+    Lang,
+    Theme,
+    View,
+    Pools,
+    Warn,
+    Critical,
+    ParentOrigin,
+    Credentials,
+    /// Not a setting: a token in any source is ignored, with a warning.
+    Token,
+}
+
+impl ConfigKey {
+    pub const ALL: [ConfigKey; 12] = [
+        ConfigKey::Endpoint,
+        ConfigKey::Interval,
+        ConfigKey::Owner,
+        ConfigKey::Lang,
+        ConfigKey::Theme,
+        ConfigKey::View,
+        ConfigKey::Pools,
+        ConfigKey::Warn,
+        ConfigKey::Critical,
+        ConfigKey::ParentOrigin,
+        ConfigKey::Credentials,
+        ConfigKey::Token,
+    ];
+
+    /// The key as the contract spells it (`parent_origin`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ConfigKey::Endpoint => "endpoint",
+            ConfigKey::Interval => "interval",
+            ConfigKey::Owner => "owner",
+            ConfigKey::Lang => "lang",
+            ConfigKey::Theme => "theme",
+            ConfigKey::View => "view",
+            ConfigKey::Pools => "pools",
+            ConfigKey::Warn => "warn",
+            ConfigKey::Critical => "critical",
+            ConfigKey::ParentOrigin => "parent_origin",
+            ConfigKey::Credentials => "credentials",
+            ConfigKey::Token => "token",
+        }
+    }
+
+    /// The key a source names in any of its spellings (`data-parent-origin`,
+    /// `parent-origin`, `Parent_Origin`); `None` for a key the console does
+    /// not know (ignored).
+    pub fn from_source_name(raw: &str) -> Option<Self> {
+        let key = normalize_key(raw);
+        Self::ALL.into_iter().find(|known| known.name() == key)
+    }
+}
+
 /// Where a setting came from, named in issues so the operator knows what to fix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConfigSource {
@@ -142,8 +203,8 @@ pub enum ConfigIssueKind {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConfigIssue {
     pub source: ConfigSource,
-    /// The key as the contract names it (`parent_origin`); empty for the whole file.
-    pub key: String,
+    /// The key; `None` for the whole file.
+    pub key: Option<ConfigKey>,
     pub kind: ConfigIssueKind,
 }
 
@@ -152,7 +213,7 @@ impl ConfigIssue {
     pub fn file_unreadable(failure: Failure) -> Self {
         ConfigIssue {
             source: ConfigSource::File,
-            key: String::new(),
+            key: None,
             kind: ConfigIssueKind::FileUnreadable {
                 failure: Box::new(failure),
             },
@@ -304,12 +365,18 @@ pub fn resolve_config(
         (ConfigSource::Query, query),
     ] {
         for (raw_key, raw_value) in pairs {
-            let key = normalize_key(raw_key);
-            if key == "warn" || key == "critical" {
+            let Some(key) = ConfigKey::from_source_name(raw_key) else {
+                continue;
+            };
+            if matches!(key, ConfigKey::Warn | ConfigKey::Critical) {
                 thresholds_source = Some(source);
             }
-            if let Err(kind) = apply(&mut config, source, &key, raw_value.trim()) {
-                issues.push(ConfigIssue { source, key, kind });
+            if let Err(kind) = apply(&mut config, source, key, raw_value.trim()) {
+                issues.push(ConfigIssue {
+                    source,
+                    key: Some(key),
+                    kind,
+                });
             }
         }
     }
@@ -320,7 +387,7 @@ pub fn resolve_config(
     if warn_percent >= critical_percent {
         issues.push(ConfigIssue {
             source: thresholds_source.unwrap_or(ConfigSource::File),
-            key: "warn".to_owned(),
+            key: Some(ConfigKey::Warn),
             kind: ConfigIssueKind::WarnNotBelowCritical {
                 warn: warn_percent,
                 critical: critical_percent,
@@ -335,41 +402,41 @@ pub fn resolve_config(
 fn apply(
     config: &mut Config,
     source: ConfigSource,
-    key: &str,
+    key: ConfigKey,
     value: &str,
 ) -> Result<(), ConfigIssueKind> {
     let d = Config::default();
     let set = match key {
-        "endpoint" => set(&mut config.endpoint, d.endpoint, value, parse_endpoint),
-        "interval" => set(
+        ConfigKey::Endpoint => set(&mut config.endpoint, d.endpoint, value, parse_endpoint),
+        ConfigKey::Interval => set(
             &mut config.interval_secs,
             d.interval_secs,
             value,
             parse_interval,
         ),
-        "owner" => set(&mut config.owner, d.owner, value, parse_owner),
-        "lang" => set(&mut config.lang, None, value, |v| {
+        ConfigKey::Owner => set(&mut config.owner, d.owner, value, parse_owner),
+        ConfigKey::Lang => set(&mut config.lang, None, value, |v| {
             Lang::from_tag(v).map(Some)
         }),
-        "theme" => set(&mut config.theme, d.theme, value, parse_theme),
-        "view" => set(&mut config.view, d.view, value, parse_view),
-        "pools" => set(&mut config.pools, None, value, |v| Some(parse_pools(v))),
-        "warn" => set(
+        ConfigKey::Theme => set(&mut config.theme, d.theme, value, parse_theme),
+        ConfigKey::View => set(&mut config.view, d.view, value, parse_view),
+        ConfigKey::Pools => set(&mut config.pools, None, value, |v| Some(parse_pools(v))),
+        ConfigKey::Warn => set(
             &mut config.thresholds.warn_percent,
             d.thresholds.warn_percent,
             value,
             parse_percent,
         ),
-        "critical" => set(
+        ConfigKey::Critical => set(
             &mut config.thresholds.critical_percent,
             d.thresholds.critical_percent,
             value,
             parse_percent,
         ),
-        "parent_origin" => set(&mut config.parent_origin, None, value, |v| {
+        ConfigKey::ParentOrigin => set(&mut config.parent_origin, None, value, |v| {
             parse_origin(v).ok().map(Some)
         }),
-        "credentials" => set(
+        ConfigKey::Credentials => set(
             &mut config.credentials,
             d.credentials,
             value,
@@ -377,8 +444,8 @@ fn apply(
         ),
         // A token is only typed in when the server asks, or sent by the
         // embedding page: every configuration source is readable by others.
-        "token" if !value.is_empty() => return Err(token_ignored(source)),
-        _ => Ok(()),
+        ConfigKey::Token if !value.is_empty() => return Err(token_ignored(source)),
+        ConfigKey::Token => Ok(()),
     };
     set.map_err(|()| ConfigIssueKind::Invalid {
         value: shorten(value, ECHO_MAX_CHARS),
@@ -531,7 +598,7 @@ mod tests {
         let (config, issues) = resolve_config(&[], &[], &pairs(&[("owner", &long)]));
         assert_eq!(config.owner, "");
         assert_eq!(issues.len(), 1);
-        assert_eq!(issues[0].key, "owner");
+        assert_eq!(issues[0].key, Some(ConfigKey::Owner));
         let (config, issues) = resolve_config(&[], &[], &pairs(&[("owner", "앨리스")]));
         assert_eq!((config.owner.as_str(), issues.len()), ("앨리스", 0));
     }

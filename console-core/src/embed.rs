@@ -1,15 +1,22 @@
 //! The embedding page's message protocol (docs/contract.md "Talking to an
 //! embedding page"), pure: what the console posts and what it accepts.
 
+use std::cell::Cell;
+use std::fmt;
+
+use allocation_contract::{Allocation, Problem};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+
 use crate::config::{is_valid_token, Theme};
 use crate::problem::Failure;
-use allocation_contract::{Allocation, Problem};
-use serde_json::{json, Value};
 
 /// The `source` of every message the console posts.
 pub const MESSAGE_SOURCE: &str = "allocation-console";
 
-/// A message the console posts to its host page.
+/// A message the console posts to its host page: serialised (by the shell,
+/// through serde-wasm-bindgen) as the object it posts, with the configured
+/// parent origin as `targetOrigin`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ConsoleMessage<'a> {
     Ready,
@@ -25,26 +32,34 @@ pub enum ConsoleMessage<'a> {
 }
 
 impl ConsoleMessage<'_> {
-    /// The message as JSON. The shell posts it as an object (`JSON.parse`
-    /// first), with the configured parent origin as `targetOrigin`.
-    pub fn to_json(&self) -> String {
-        let source = MESSAGE_SOURCE;
+    /// The message's `type`.
+    pub fn kind(&self) -> &'static str {
         match self {
-            ConsoleMessage::Ready => json!({"source": source, "type": "ready"}),
-            ConsoleMessage::Resize { height } => {
-                json!({"source": source, "type": "resize", "height": height})
-            }
-            ConsoleMessage::Allocated(allocation) => {
-                json!({"source": source, "type": "allocated", "allocation": allocation})
-            }
-            ConsoleMessage::Released { id } => {
-                json!({"source": source, "type": "released", "id": id})
-            }
-            ConsoleMessage::Error(problem) => {
-                json!({"source": source, "type": "error", "problem": problem})
-            }
+            ConsoleMessage::Ready => "ready",
+            ConsoleMessage::Resize { .. } => "resize",
+            ConsoleMessage::Allocated(_) => "allocated",
+            ConsoleMessage::Released { .. } => "released",
+            ConsoleMessage::Error(_) => "error",
         }
-        .to_string()
+    }
+}
+
+/// `{"source": "allocation-console", "type": …}` and the type's one member.
+impl Serialize for ConsoleMessage<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut message = serializer.serialize_map(None)?;
+        message.serialize_entry("source", MESSAGE_SOURCE)?;
+        message.serialize_entry("type", self.kind())?;
+        match self {
+            ConsoleMessage::Ready => {}
+            ConsoleMessage::Resize { height } => message.serialize_entry("height", height)?,
+            ConsoleMessage::Allocated(allocation) => {
+                message.serialize_entry("allocation", allocation)?
+            }
+            ConsoleMessage::Released { id } => message.serialize_entry("id", id)?,
+            ConsoleMessage::Error(problem) => message.serialize_entry("problem", problem)?,
+        }
+        message.end()
     }
 }
 
@@ -59,35 +74,196 @@ pub enum HostMessage {
     Theme(Theme),
 }
 
-/// Longest message read at all: a token message at the longest token fits.
+/// Longest message read at all, as JSON text: a token message at the
+/// longest token fits.
 pub const MAX_MESSAGE_CHARS: usize = 8 * 1024;
+/// Deepest nesting read (as deep as serde_json reads a text).
+const MAX_DEPTH: usize = 128;
 
 /// The host's message, or `None` to drop it: no parent origin configured, an
 /// origin that is not exactly the configured one, a message over
-/// [`MAX_MESSAGE_CHARS`], or a shape the contract does not name. `data_json`
-/// is `JSON.stringify(event.data)`.
-pub fn parse_host_message(
+/// [`MAX_MESSAGE_CHARS`] as JSON, or a shape the contract does not name.
+/// `data` is the posted value, parsed (`event.data` through
+/// serde-wasm-bindgen), read once: its members' text is measured as it is
+/// read, and reading stops as soon as the message is too large.
+pub fn parse_host_message<'de, D: Deserializer<'de>>(
     event_origin: &str,
     parent_origin: Option<&str>,
-    data_json: &str,
+    data: D,
 ) -> Option<HostMessage> {
-    if parent_origin? != event_origin || data_json.len() > MAX_MESSAGE_CHARS {
+    if parent_origin? != event_origin {
         return None;
     }
-    let data: Value = serde_json::from_str(data_json).ok()?;
-    match data.get("type")?.as_str()? {
+    let budget = Budget::default();
+    let members = data.deserialize_any(MessageVisitor(&budget)).ok()?;
+    match members.kind.as_deref()? {
         "token" => {
-            let token = data.get("token")?.as_str()?;
-            is_valid_token(token).then(|| HostMessage::Token(token.to_owned()))
+            let token = members.token?;
+            is_valid_token(&token).then_some(HostMessage::Token(token))
         }
         "refresh" => Some(HostMessage::Refresh),
-        "theme" => match data.get("theme")?.as_str()? {
+        "theme" => match members.theme.as_deref()? {
             "light" => Some(HostMessage::Theme(Theme::Light)),
             "dark" => Some(HostMessage::Theme(Theme::Dark)),
             "auto" => Some(HostMessage::Theme(Theme::Auto)),
             _ => None,
         },
         _ => None,
+    }
+}
+
+/// The members a host message may carry, each `None` unless a string.
+#[derive(Default)]
+struct MessageMembers {
+    kind: Option<String>,
+    token: Option<String>,
+    theme: Option<String>,
+}
+
+/// What has been read so far, in characters of JSON text.
+#[derive(Default)]
+struct Budget {
+    used: Cell<usize>,
+    over: Cell<bool>,
+}
+
+impl Budget {
+    fn charge<E: de::Error>(&self, chars: usize) -> Result<(), E> {
+        self.used.set(self.used.get().saturating_add(chars));
+        if self.used.get() > MAX_MESSAGE_CHARS {
+            self.over.set(true);
+            return Err(E::custom("the message is too large"));
+        }
+        Ok(())
+    }
+}
+
+/// A string's length as JSON text: quoted, with `"`, `\\` and controls escaped.
+fn json_string_chars(text: &str) -> usize {
+    let escaped: usize = text
+        .chars()
+        .map(|c| match c {
+            '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+            c if (c as u32) < 0x20 => 6,
+            c => c.len_utf8(),
+        })
+        .sum();
+    escaped + 2
+}
+
+/// The top level: an object, its members measured, the three kept.
+struct MessageVisitor<'b>(&'b Budget);
+
+impl<'de> Visitor<'de> for MessageVisitor<'_> {
+    type Value = MessageMembers;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("an object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MessageMembers, A::Error> {
+        let mut members = MessageMembers::default();
+        self.0.charge(2)?;
+        while let Some(name) = map.next_key::<String>()? {
+            self.0.charge(json_string_chars(&name) + 2)?;
+            let text = map.next_value_seed(Measured {
+                budget: self.0,
+                depth: 1,
+            })?;
+            match name.as_str() {
+                "type" => members.kind = text,
+                "token" => members.token = text,
+                "theme" => members.theme = text,
+                _ => {}
+            }
+        }
+        Ok(members)
+    }
+}
+
+/// Any value, measured as JSON text against the budget; a string's text is
+/// kept. A value JSON has no text for (a function) reads as nothing.
+#[derive(Clone, Copy)]
+struct Measured<'b> {
+    budget: &'b Budget,
+    depth: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for Measured<'_> {
+    type Value = Option<String>;
+
+    fn deserialize<D: Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Option<String>, D::Error> {
+        match deserializer.deserialize_any(self) {
+            Err(error) if self.budget.over.get() => Err(error),
+            read => Ok(read.unwrap_or(None)),
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for Measured<'_> {
+    type Value = Option<String>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a JSON value")
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Option<String>, E> {
+        self.budget.charge(if v { 4 } else { 5 }).map(|()| None)
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Option<String>, E> {
+        self.budget.charge(v.to_string().len()).map(|()| None)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Option<String>, E> {
+        self.budget.charge(v.to_string().len()).map(|()| None)
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Option<String>, E> {
+        self.budget.charge(v.to_string().len()).map(|()| None)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<String>, E> {
+        self.budget.charge(json_string_chars(v))?;
+        Ok(Some(v.to_owned()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Option<String>, E> {
+        self.budget.charge(json_string_chars(&v))?;
+        Ok(Some(v))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Option<String>, E> {
+        self.budget.charge(4).map(|()| None)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Option<String>, E> {
+        self.visit_unit()
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Option<String>, A::Error> {
+        let inner = self.deeper()?;
+        self.budget.charge(2)?;
+        while items.next_element_seed(inner)?.is_some() {
+            self.budget.charge(1)?;
+        }
+        Ok(None)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<Option<String>, A::Error> {
+        let inner = self.deeper()?;
+        self.budget.charge(2)?;
+        while let Some(name) = members.next_key::<String>()? {
+            self.budget.charge(json_string_chars(&name) + 2)?;
+            members.next_value_seed(inner)?;
+        }
+        Ok(None)
+    }
+}
+
+impl Measured<'_> {
+    /// The seed for a nested value; too deep is as bad as too large.
+    fn deeper<E: de::Error>(self) -> Result<Self, E> {
+        if self.depth >= MAX_DEPTH {
+            self.budget.over.set(true);
+            return Err(E::custom("the message is nested too deeply"));
+        }
+        Ok(Measured {
+            depth: self.depth + 1,
+            ..self
+        })
     }
 }
 
@@ -108,25 +284,34 @@ pub fn failure_problem(failure: &Failure, title: String) -> Problem {
 mod tests {
     use super::*;
     use allocation_contract::AllocationStatus;
+    use serde_json::{json, Value};
 
     const PORTAL: &str = "https://portal.example";
 
-    fn parsed(json: &str) -> Value {
-        serde_json::from_str(json).unwrap()
+    /// The object the shell posts, as serde_json sees it.
+    fn posted(message: &ConsoleMessage) -> Value {
+        serde_json::to_value(message).unwrap()
+    }
+
+    /// `data` as the host posted it (JSON text here; a parsed `JsValue` in
+    /// the browser); text that is not JSON cannot be posted at all.
+    fn parse_host_text(origin: &str, parent: Option<&str>, data: &str) -> Option<HostMessage> {
+        let data: Value = serde_json::from_str(data).ok()?;
+        parse_host_message(origin, parent, data)
     }
 
     #[test]
     fn outgoing_messages_carry_the_source() {
         assert_eq!(
-            parsed(&ConsoleMessage::Ready.to_json()),
+            posted(&ConsoleMessage::Ready),
             json!({"source": "allocation-console", "type": "ready"})
         );
         assert_eq!(
-            parsed(&ConsoleMessage::Resize { height: 480 }.to_json()),
+            posted(&ConsoleMessage::Resize { height: 480 }),
             json!({"source": "allocation-console", "type": "resize", "height": 480})
         );
         assert_eq!(
-            parsed(&ConsoleMessage::Released { id: "al_1" }.to_json()),
+            posted(&ConsoleMessage::Released { id: "al_1" }),
             json!({"source": "allocation-console", "type": "released", "id": "al_1"})
         );
         let allocation = Allocation {
@@ -140,11 +325,11 @@ mod tests {
             expires_at: None,
             note: None,
         };
-        let message = parsed(&ConsoleMessage::Allocated(&allocation).to_json());
+        let message = posted(&ConsoleMessage::Allocated(&allocation));
         assert_eq!(message["type"], "allocated");
         assert_eq!(message["allocation"]["id"], "al_7Q2k");
         let problem = Problem::new(409, "insufficient-capacity", "Full");
-        let message = parsed(&ConsoleMessage::Error(&problem).to_json());
+        let message = posted(&ConsoleMessage::Error(&problem));
         assert_eq!(message["problem"]["status"], 409);
         assert_eq!(message["source"], "allocation-console");
     }
@@ -152,7 +337,7 @@ mod tests {
     #[test]
     fn accepts_the_three_messages_from_the_exact_origin() {
         assert_eq!(
-            parse_host_message(
+            parse_host_text(
                 PORTAL,
                 Some(PORTAL),
                 r#"{"type":"token","token":"abc.def-1"}"#
@@ -160,7 +345,7 @@ mod tests {
             Some(HostMessage::Token("abc.def-1".into()))
         );
         assert_eq!(
-            parse_host_message(PORTAL, Some(PORTAL), r#"{"type":"refresh","extra":1}"#),
+            parse_host_text(PORTAL, Some(PORTAL), r#"{"type":"refresh","extra":1}"#),
             Some(HostMessage::Refresh)
         );
         for (name, theme) in [
@@ -170,7 +355,7 @@ mod tests {
         ] {
             let data = format!(r#"{{"type":"theme","theme":"{name}"}}"#);
             assert_eq!(
-                parse_host_message(PORTAL, Some(PORTAL), &data),
+                parse_host_text(PORTAL, Some(PORTAL), &data),
                 Some(HostMessage::Theme(theme))
             );
         }
@@ -197,7 +382,7 @@ mod tests {
     fn drops_everything_else() {
         let token = r#"{"type":"token","token":"abc"}"#;
         assert_eq!(
-            parse_host_message(PORTAL, None, token),
+            parse_host_text(PORTAL, None, token),
             None,
             "no parent configured"
         );
@@ -210,7 +395,7 @@ mod tests {
             "",
         ] {
             assert_eq!(
-                parse_host_message(origin, Some(PORTAL), token),
+                parse_host_text(origin, Some(PORTAL), token),
                 None,
                 "{origin}"
             );
@@ -236,11 +421,40 @@ mod tests {
             "null",
             "not json",
         ] {
-            assert_eq!(
-                parse_host_message(PORTAL, Some(PORTAL), data),
-                None,
-                "{data}"
-            );
+            assert_eq!(parse_host_text(PORTAL, Some(PORTAL), data), None, "{data}");
         }
+    }
+
+    #[test]
+    fn the_size_counts_every_member_as_json_text_and_nesting_is_bounded() {
+        let refresh = |pad: usize| {
+            let data =
+                json!({"type": "refresh", "pad": {"list": ["a".repeat(pad), 1, true, null]}});
+            let text = data.to_string();
+            (text.len(), parse_host_message(PORTAL, Some(PORTAL), data))
+        };
+        let (size, read) = refresh(8_000);
+        assert!(size <= MAX_MESSAGE_CHARS, "{size}");
+        assert_eq!(read, Some(HostMessage::Refresh));
+        let (size, read) = refresh(8_200);
+        assert!(size > MAX_MESSAGE_CHARS, "{size}");
+        assert_eq!(read, None);
+        let quotes = json!({"type": "refresh", "pad": "\"".repeat(4_100)});
+        assert!(quotes.to_string().len() > MAX_MESSAGE_CHARS);
+        assert_eq!(parse_host_message(PORTAL, Some(PORTAL), quotes), None);
+
+        let nested = |depth: usize| {
+            let mut deep = Value::Null;
+            for _ in 0..depth {
+                deep = Value::Array(vec![deep]);
+            }
+            parse_host_message(
+                PORTAL,
+                Some(PORTAL),
+                json!({"type": "refresh", "pad": deep}),
+            )
+        };
+        assert_eq!(nested(100), Some(HostMessage::Refresh));
+        assert_eq!(nested(MAX_DEPTH + 1), None);
     }
 }

@@ -3,13 +3,16 @@
 //! times inside a sentence are locale text the shell makes with `Intl`: they
 //! come in as text, or through a [`CountText`].
 
-use crate::config::{ConfigIssue, ConfigIssueKind, ConfigSource};
+use crate::config::{
+    ConfigIssue, ConfigIssueKind, ConfigKey, ConfigSource, MAX_INTERVAL_SECS, MIN_INTERVAL_SECS,
+};
 use crate::format::format_decimal;
 pub use crate::lang::Lang;
-use crate::problem::{reason_phrase, Failure, Unreadable};
+use crate::problem::{reason_phrase, Failure, Unreadable, MAX_BODY_BYTES};
 use crate::request::form::FormIssue;
 use allocation_contract::{
-    problem_type, Allocation, FieldIssue, NOTE_MAX_CHARS, OWNER_MAX_CHARS, TTL_SECONDS_MAX,
+    problem_type, Allocation, FieldIssue, Thresholds, NOTE_MAX_CHARS, OWNER_MAX_CHARS,
+    TTL_SECONDS_MAX,
 };
 
 /// A count as the reader's language writes it: `ui::intl::count`
@@ -466,8 +469,10 @@ pub const DURATION_CHOICES: [(Option<i64>, Text); 5] = [
 /// path is the contract's own name, the same in both).
 pub fn unreadable_answer(lang: Lang, reason: &Unreadable) -> String {
     let why = match (lang, reason) {
-        (Lang::En, Unreadable::TooLarge) => "it is larger than 16 MB".to_owned(),
-        (Lang::Ko, Unreadable::TooLarge) => "16 MB보다 큽니다".to_owned(),
+        (Lang::En, Unreadable::TooLarge) => {
+            format!("it is larger than {} MB", MAX_BODY_BYTES >> 20)
+        }
+        (Lang::Ko, Unreadable::TooLarge) => format!("{} MB보다 큽니다", MAX_BODY_BYTES >> 20),
         (Lang::En, Unreadable::NotJson) => "it is not JSON".to_owned(),
         (Lang::Ko, Unreadable::NotJson) => "JSON이 아닙니다".to_owned(),
         (Lang::En, Unreadable::Field { path }) if path.is_empty() => {
@@ -602,31 +607,67 @@ pub fn form_issue_message(lang: Lang, issue: FormIssue, count: CountText) -> Str
 }
 
 /// What the key accepts, for an `Invalid` issue.
-fn expected(lang: Lang, key: &str) -> &'static str {
+fn expected(lang: Lang, key: ConfigKey) -> String {
+    let (min, max) = (MIN_INTERVAL_SECS, MAX_INTERVAL_SECS);
     let (en, ko) = match key {
-        "endpoint" => (
-            "a path starting with / or an http(s) URL",
-            "/로 시작하는 경로 또는 http(s) URL",
+        ConfigKey::Endpoint => (
+            "a path starting with / or an http(s) URL".to_owned(),
+            "/로 시작하는 경로 또는 http(s) URL".to_owned(),
         ),
-        "interval" => ("whole seconds from 5 to 86400", "5~86400 사이의 정수(초)"),
-        "lang" => ("en or ko", "en 또는 ko"),
-        "theme" => ("light, dark or auto", "light, dark 또는 auto"),
-        "view" => ("full, compact or kiosk", "full, compact 또는 kiosk"),
-        "warn" | "critical" => ("a percentage from 0 to 100", "0~100 사이의 백분율"),
-        "parent_origin" => (
-            "an origin such as https://portal.example, without a path",
-            "경로 없는 출처(예: https://portal.example)",
+        ConfigKey::Interval => (
+            format!("whole seconds from {min} to {max}"),
+            format!("{min}~{max} 사이의 정수(초)"),
         ),
-        "credentials" => (
-            "omit, same-origin or include",
-            "omit, same-origin 또는 include",
+        ConfigKey::Owner => (
+            format!("at most {OWNER_MAX_CHARS} characters"),
+            format!("최대 {OWNER_MAX_CHARS}자"),
         ),
-        _ => ("another value", "다른 값"),
+        ConfigKey::Lang => ("en or ko".to_owned(), "en 또는 ko".to_owned()),
+        ConfigKey::Theme => (
+            "light, dark or auto".to_owned(),
+            "light, dark 또는 auto".to_owned(),
+        ),
+        ConfigKey::View => (
+            "full, compact or kiosk".to_owned(),
+            "full, compact 또는 kiosk".to_owned(),
+        ),
+        ConfigKey::Pools => (
+            "pool ids separated by commas".to_owned(),
+            "쉼표로 구분한 풀 id".to_owned(),
+        ),
+        ConfigKey::Warn | ConfigKey::Critical => (
+            "a percentage from 0 to 100".to_owned(),
+            "0~100 사이의 백분율".to_owned(),
+        ),
+        ConfigKey::ParentOrigin => (
+            "an origin such as https://portal.example, without a path".to_owned(),
+            "경로 없는 출처(예: https://portal.example)".to_owned(),
+        ),
+        ConfigKey::Credentials => (
+            "omit, same-origin or include".to_owned(),
+            "omit, same-origin 또는 include".to_owned(),
+        ),
+        ConfigKey::Token => (
+            "nothing: a token is not a setting".to_owned(),
+            "없음: 토큰은 설정이 아닙니다".to_owned(),
+        ),
     };
     match lang {
         Lang::En => en,
         Lang::Ko => ko,
     }
+}
+
+/// The default `warn` and `critical`, as the configuration writes them.
+fn default_thresholds() -> (String, String) {
+    let Thresholds {
+        warn_percent,
+        critical_percent,
+    } = Thresholds::DEFAULT;
+    (
+        format_decimal(warn_percent),
+        format_decimal(critical_percent),
+    )
 }
 
 /// One configuration issue in a sentence that says where, what, and what now.
@@ -637,23 +678,25 @@ pub fn config_issue_message(lang: Lang, issue: &ConfigIssue, count: CountText) -
         (Lang::Ko, ConfigSource::Attribute) => "페이지 속성",
         (_, ConfigSource::Query) => "URL",
     };
-    let key = &issue.key;
+    let key = issue.key.map_or("", ConfigKey::name);
+    let expected = || issue.key.map(|key| expected(lang, key)).unwrap_or_default();
+    let (default_warn, default_critical) = default_thresholds();
     match (lang, &issue.kind) {
         (Lang::En, ConfigIssueKind::Invalid { value }) => format!(
             "{source}: “{value}” is not a valid {key} (expected {}); using the default.",
-            expected(lang, key)
+            expected()
         ),
         (Lang::Ko, ConfigIssueKind::Invalid { value }) => format!(
             "{source}: “{value}”은(는) 올바른 {key} 값이 아닙니다({} 필요). 기본값을 사용합니다.",
-            expected(lang, key)
+            expected()
         ),
         (Lang::En, ConfigIssueKind::WarnNotBelowCritical { warn, critical }) => format!(
-            "{source}: warn ({}) must be below critical ({}); using 80 and 95.",
+            "{source}: warn ({}) must be below critical ({}); using {default_warn} and {default_critical}.",
             format_decimal(*warn),
             format_decimal(*critical)
         ),
         (Lang::Ko, ConfigIssueKind::WarnNotBelowCritical { warn, critical }) => format!(
-            "{source}: warn({})은 critical({})보다 작아야 합니다. 80과 95를 사용합니다.",
+            "{source}: warn({})은 critical({})보다 작아야 합니다. {default_warn}과 {default_critical}를 사용합니다.",
             format_decimal(*warn),
             format_decimal(*critical)
         ),
@@ -901,6 +944,29 @@ mod tests {
         );
         let ko = config_issue_message(Lang::Ko, &issues[1], count);
         assert!(ko.contains("URL의 토큰") && !ko.contains("s3cret"));
+        assert!(en.contains("whole seconds from 5 to 86400"), "{en}");
+    }
+
+    #[test]
+    fn every_key_says_what_it_expects_with_the_limits_it_checks() {
+        let (_, issues) = crate::config::resolve_config(
+            &[],
+            &[],
+            &[
+                ("owner".into(), "o".repeat(65)),
+                ("warn".into(), "99".into()),
+            ],
+        );
+        let owner = config_issue_message(Lang::En, &issues[0], count);
+        assert!(owner.contains("at most 64 characters"), "{owner}");
+        let thresholds = config_issue_message(Lang::En, &issues[1], count);
+        assert!(thresholds.ends_with("using 80 and 95."), "{thresholds}");
+        let ko = config_issue_message(Lang::Ko, &issues[1], count);
+        assert!(ko.contains("80과 95를 사용합니다"), "{ko}");
+        for key in ConfigKey::ALL {
+            assert!(!expected(Lang::En, key).is_empty(), "{key:?}");
+        }
+        assert!(unreadable_answer(Lang::En, &Unreadable::TooLarge).contains("larger than 16 MB"));
         assert_eq!(
             form_issue_message(
                 Lang::Ko,

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::JsCast;
 
-use crate::core::config::{resolve_config, Config, ConfigIssue, View};
+use crate::core::config::{resolve_config, Config, ConfigIssue, Theme, View};
 use crate::core::i18n::{tr, Lang, Text};
 use crate::core::lang::default_lang;
 use crate::transport::{fetch_config_file, Api};
@@ -12,11 +12,11 @@ use crate::ui::allocations::allocations_panel::AllocationsPanel;
 use crate::ui::allocations::extend_button::YourAllocations;
 use crate::ui::config_problems::ConfigProblems;
 use crate::ui::embed::host_bridge::use_host_bridge;
-use crate::ui::embed::host_link::HostLink;
+use crate::ui::host_link::HostLink;
 use crate::ui::identity::signed_in::SignedIn;
 use crate::ui::identity::token_prompt::TokenPrompt;
 use crate::ui::monitor::announcer::LiveRegion;
-use crate::ui::monitor::live_monitor::use_live_monitor;
+use crate::ui::monitor::live_monitor::{use_live_monitor, LiveMonitor};
 use crate::ui::monitor::poller::Poller;
 use crate::ui::monitor::status_line::StatusLine;
 use crate::ui::monitor::wall_clock::WallClock;
@@ -106,19 +106,13 @@ pub fn Console(
         view_root,
         console_url,
     } = surface;
-    Effect::new(move |_| {
-        if let Some(root) = &theme_root {
-            let _ = root.set_attribute("data-theme", theme.get().as_str());
-        }
-    });
+    show_theme(theme_root, theme);
     let monitor = use_live_monitor(poller, config.pools.clone(), host);
     if let Some(host) = host {
         use_host_bridge(host, monitor, theme);
     }
-    let highlight = RwSignal::new(None::<String>);
     let thresholds = config.thresholds;
-    let owner = config.owner.clone();
-    provide_context(YourAllocations::new(&owner));
+    provide_context(YourAllocations::new(&config.owner));
     let shown = config.view;
     let kiosk = shown == View::Kiosk;
     let notify_toggle = shown == View::Full;
@@ -127,6 +121,7 @@ pub fn Console(
             .add_1(&format!("view-{}", shown.as_str()))
             .ok();
     }
+    let owner = config.owner;
     view! {
         <LiveRegion>
         <header class="console-header">
@@ -141,27 +136,52 @@ pub fn Console(
         // once: nothing on screen is pushed down when the data arrives.
         <Show when=move || monitor.has_answered()>
             <UsagePanel monitor thresholds notify_toggle />
-            {match shown {
-                View::Full => view! {
-                    <div class="console-work">
-                        <RequestForm monitor owner=owner.clone() highlight />
-                        <AllocationsPanel monitor highlight />
-                    </div>
-                }
-                .into_any(),
-                View::Compact => view! {
-                    <p class="full-console-link">
-                        <a href=console_url.clone() target="_blank" rel="noopener">
-                            {tr(lang, Text::OpenFullConsole)}
-                        </a>
-                    </p>
-                }
-                .into_any(),
-                View::Kiosk => ().into_any(),
-            }}
+            <BelowUsage shown monitor owner=owner.clone() console_url=console_url.clone() />
         </Show>
         </LiveRegion>
     }
+}
+
+/// What the view shows under the usage cards: the request form and the
+/// table (full), a link to the full console (compact), nothing (kiosk).
+#[component]
+fn BelowUsage(
+    shown: View,
+    monitor: LiveMonitor,
+    owner: String,
+    console_url: String,
+) -> impl IntoView {
+    let lang = expect_context::<Lang>();
+    // The id of a just-granted allocation, so its row stands out.
+    let highlight = RwSignal::new(None::<String>);
+    match shown {
+        View::Full => view! {
+            <div class="console-work">
+                <RequestForm monitor owner highlight />
+                <AllocationsPanel monitor highlight />
+            </div>
+        }
+        .into_any(),
+        View::Compact => view! {
+            <p class="full-console-link">
+                <a href=console_url target="_blank" rel="noopener">
+                    {tr(lang, Text::OpenFullConsole)}
+                </a>
+            </p>
+        }
+        .into_any(),
+        View::Kiosk => ().into_any(),
+    }
+}
+
+/// `data-theme` on the theme's element, whenever the theme changes (a host
+/// page's `theme` message changes it).
+fn show_theme(theme_root: Option<web_sys::Element>, theme: RwSignal<Theme>) {
+    Effect::new(move |_| {
+        if let Some(root) = &theme_root {
+            let _ = root.set_attribute("data-theme", theme.get().as_str());
+        }
+    });
 }
 
 pub fn browser_lang() -> Lang {

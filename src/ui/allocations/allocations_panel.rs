@@ -1,6 +1,7 @@
 //! The active allocations as a real table: sortable, filterable by pool and
 //! owner, newest first, paged so that 10,000 rows stay quick.
 
+use allocation_contract::Allocation;
 use leptos::prelude::*;
 
 use crate::core::allocations::table_model::{sort_texts, visible_rows_with, SortKey, SortOrder};
@@ -26,6 +27,37 @@ const COLUMNS: [(SortKey, Text); 7] = [
     (SortKey::Expires, Text::ColumnExpires),
 ];
 
+/// What the reader chose: sort, filters and page; `Copy`.
+#[derive(Clone, Copy)]
+struct TableChoices {
+    sort: RwSignal<SortOrder>,
+    pool_filter: RwSignal<String>,
+    owner_filter: RwSignal<String>,
+    mine: RwSignal<bool>,
+    page: RwSignal<usize>,
+}
+
+impl TableChoices {
+    fn new() -> Self {
+        TableChoices {
+            sort: RwSignal::new(SortOrder::default()),
+            pool_filter: RwSignal::new(String::new()),
+            owner_filter: RwSignal::new(String::new()),
+            mine: RwSignal::new(false),
+            page: RwSignal::new(0),
+        }
+    }
+}
+
+/// One page of the rows, and where it is.
+#[derive(Clone, Copy)]
+struct Paging {
+    current_page: Signal<usize>,
+    page_count: Signal<usize>,
+    row_count: Signal<usize>,
+    page_rows: Memo<Vec<Allocation>>,
+}
+
 #[component]
 pub fn AllocationsPanel(
     monitor: LiveMonitor,
@@ -33,30 +65,57 @@ pub fn AllocationsPanel(
     highlight: RwSignal<Option<String>>,
 ) -> impl IntoView {
     let lang = expect_context::<Lang>();
-    let sort = RwSignal::new(SortOrder::default());
-    let pool_filter = RwSignal::new(String::new());
-    let owner_filter = RwSignal::new(String::new());
-    let mine = RwSignal::new(false);
-    let page = RwSignal::new(0usize);
+    let choices = TableChoices::new();
+    let TableChoices {
+        sort,
+        pool_filter,
+        owner_filter,
+        mine,
+        page,
+    } = choices;
     announce_list_news(monitor);
-    // Countdowns move by the minute; one slow clock serves every row.
-    let now = use_clock(30_000);
+    let rows = use_visible_rows(monitor, choices);
+    let paging = use_paging(rows, choices, highlight);
+    let Paging {
+        current_page,
+        page_count,
+        row_count,
+        ..
+    } = paging;
+    view! {
+        <section class="allocations" aria-labelledby="allocations-heading">
+            <h2 id="allocations-heading">{tr(lang, Text::AllocationsHeading)}</h2>
+            <TableFilters monitor pool_filter owner_filter mine />
+            <AllocationsTable monitor highlight sort page_rows=paging.page_rows />
+            <Show when=move || row_count.get() == 0>
+                <p class="empty">
+                    {move || if monitor.allocations.with(Option::is_none) { tr(lang, Text::Loading) } else { tr(lang, Text::NoAllocations) }}
+                </p>
+            </Show>
+            <Pager page current_page page_count row_count />
+        </section>
+    }
+}
 
-    let rows = Memo::new(move |_| {
+/// The allocations the filters let through, in the chosen order.
+fn use_visible_rows(monitor: LiveMonitor, choices: TableChoices) -> Memo<Vec<Allocation>> {
+    Memo::new(move |_| {
         monitor.allocations.with(|list| {
             let all = list.as_ref().map_or(&[][..], |l| &l.allocations[..]);
-            let pool = pool_filter.with(|p| (!p.is_empty()).then(|| p.clone()));
+            let pool = choices
+                .pool_filter
+                .with(|p| (!p.is_empty()).then(|| p.clone()));
             let me = monitor
                 .me
                 .with(|me| signed_in_name(me.as_ref()).map(str::to_owned));
-            let mine = me.filter(|_| mine.get());
-            owner_filter.with(|owner| {
+            let mine = me.filter(|_| choices.mine.get());
+            choices.owner_filter.with(|owner| {
                 visible_rows_with(
                     all,
                     pool.as_deref(),
                     owner,
                     mine.as_deref(),
-                    sort.get(),
+                    choices.sort.get(),
                     lowercase,
                 )
                 .into_iter()
@@ -64,16 +123,25 @@ pub fn AllocationsPanel(
                 .collect::<Vec<_>>()
             })
         })
-    });
+    })
+}
+
+/// `rows` in pages of [`PAGE_SIZE`]; a new filter, sort or grant goes back
+/// to the first page.
+fn use_paging(
+    rows: Memo<Vec<Allocation>>,
+    choices: TableChoices,
+    highlight: RwSignal<Option<String>>,
+) -> Paging {
+    let page = choices.page;
     let page_count = Signal::derive(move || rows.with(|r| r.len().div_ceil(PAGE_SIZE).max(1)));
     // Rows can shrink under the reader (a poll, a release): never past the end.
     let current_page = Signal::derive(move || page.get().min(page_count.get() - 1));
-    // A new filter or sort starts from the first page; a new grant shows itself.
     Effect::new(move |_| {
-        pool_filter.track();
-        owner_filter.track();
-        mine.track();
-        sort.track();
+        choices.pool_filter.track();
+        choices.owner_filter.track();
+        choices.mine.track();
+        choices.sort.track();
         highlight.track();
         page.set(0);
     });
@@ -86,35 +154,42 @@ pub fn AllocationsPanel(
                 .collect::<Vec<_>>()
         })
     });
-    let row_count = Signal::derive(move || rows.with(Vec::len));
+    Paging {
+        current_page,
+        page_count,
+        row_count: Signal::derive(move || rows.with(Vec::len)),
+        page_rows,
+    }
+}
 
+/// The table itself: sortable headers and one page of rows.
+#[component]
+fn AllocationsTable(
+    monitor: LiveMonitor,
+    highlight: RwSignal<Option<String>>,
+    sort: RwSignal<SortOrder>,
+    page_rows: Memo<Vec<Allocation>>,
+) -> impl IntoView {
+    let lang = expect_context::<Lang>();
+    // Countdowns move by the minute; one slow clock serves every row.
+    let now = use_clock(30_000);
     view! {
-        <section class="allocations" aria-labelledby="allocations-heading">
-            <h2 id="allocations-heading">{tr(lang, Text::AllocationsHeading)}</h2>
-            <TableFilters monitor pool_filter owner_filter mine />
-            <div class="table-scroll">
-                <table class="allocations-table">
-                    <thead>
-                        <tr>
-                            {COLUMNS.into_iter().map(|(key, text)| view! { <SortHeader key text sort /> }).collect_view()}
-                            <th scope="col"><span class="visually-hidden">{tr(lang, Text::ColumnActions)}</span></th>
-                        </tr>
-                    </thead>
-                    <tbody>
-                        // Keyed by what can change under one id, so a changed row is redrawn.
-                        <For each=move || page_rows.get() key=|a| list_key(&[&a.id, a.expires_at.as_deref().unwrap_or("")]) let:allocation>
-                            <AllocationRow allocation monitor highlight now />
-                        </For>
-                    </tbody>
-                </table>
-            </div>
-            <Show when=move || row_count.get() == 0>
-                <p class="empty">
-                    {move || if monitor.allocations.with(Option::is_none) { tr(lang, Text::Loading) } else { tr(lang, Text::NoAllocations) }}
-                </p>
-            </Show>
-            <Pager page current_page page_count row_count />
-        </section>
+        <div class="table-scroll">
+            <table class="allocations-table">
+                <thead>
+                    <tr>
+                        {COLUMNS.into_iter().map(|(key, text)| view! { <SortHeader key text sort /> }).collect_view()}
+                        <th scope="col"><span class="visually-hidden">{tr(lang, Text::ColumnActions)}</span></th>
+                    </tr>
+                </thead>
+                <tbody>
+                    // Keyed by what can change under one id, so a changed row is redrawn.
+                    <For each=move || page_rows.get() key=|a| list_key(&[&a.id, a.expires_at.as_deref().unwrap_or("")]) let:allocation>
+                        <AllocationRow allocation monitor highlight now />
+                    </For>
+                </tbody>
+            </table>
+        </div>
     }
 }
 

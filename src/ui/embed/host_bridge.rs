@@ -12,7 +12,7 @@ use wasm_bindgen::JsCast;
 use crate::core::config::Theme;
 use crate::core::embed::{failure_problem, parse_host_message, ConsoleMessage, HostMessage};
 use crate::core::i18n::{failure_message, Lang};
-use crate::ui::embed::host_link::HostLink;
+use crate::ui::host_link::HostLink;
 use crate::ui::intl;
 use crate::ui::monitor::live_monitor::LiveMonitor;
 
@@ -38,12 +38,9 @@ fn listen(host: HostLink, monitor: LiveMonitor, theme: RwSignal<Theme>) {
     let origin = host.origin();
     let ignored = StoredValue::new(0_u32);
     let listener = window_event_listener(ev::message, move |event| {
-        // Whatever was posted (an object, a string, something cyclic): as JSON text.
-        let data = js_sys::JSON::stringify(&event.data())
-            .ok()
-            .and_then(|text| text.as_string())
-            .unwrap_or_default();
-        match parse_host_message(&event.origin(), Some(&origin), &data) {
+        // Whatever was posted (an object, a string, something cyclic), read once.
+        let data = serde_wasm_bindgen::Deserializer::from(event.data());
+        match parse_host_message(&event.origin(), Some(&origin), data) {
             Some(HostMessage::Token(token)) => {
                 monitor.api().set_token(token);
                 monitor.refresh();

@@ -1,8 +1,5 @@
-//! Embedding: the iframe's message channel with its host page, and the
-//! script embed (`embed.js`) that mounts consoles into a portal's elements,
-//! sharing one poller per endpoint.
+//! Embedding in an iframe: the console's message channel with its host page
+//! (posting goes through [`crate::ui::host_link`], which the live monitor
+//! also uses to say the console's own grants and releases).
 
 pub mod host_bridge;
-pub mod host_link;
-pub mod script_mount;
-pub mod shared_pollers;

@@ -11,7 +11,7 @@ use crate::core::embed::ConsoleMessage;
 use crate::core::poll::PollSchedule;
 use crate::core::problem::Failure;
 use crate::transport::Api;
-use crate::ui::embed::host_link::HostLink;
+use crate::ui::host_link::HostLink;
 use crate::ui::monitor::poller::Poller;
 
 /// What the monitor shows; every field is a signal, the handle is `Copy`.

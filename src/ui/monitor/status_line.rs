@@ -17,7 +17,6 @@ use crate::ui::monitor::live_monitor::LiveMonitor;
 pub fn StatusLine(monitor: LiveMonitor, #[prop(default = true)] controls: bool) -> impl IntoView {
     let lang = expect_context::<Lang>();
     let now = use_clock(1000);
-    let announcer = use_announcer();
     let schedule = monitor.schedule;
 
     let age = Memo::new(move |_| schedule.with(|s| s.age_ms(now.get())).map(|ms| ms / 1000));
@@ -31,14 +30,7 @@ pub fn StatusLine(monitor: LiveMonitor, #[prop(default = true)] controls: bool) 
             .map(|ms| ms.div_ceil(1000))
     });
 
-    // Say it when the connection comes back, not on every poll.
-    Effect::new(move |was_failing: Option<bool>| {
-        let failing = monitor.failure.with(Option::is_some);
-        if was_failing == Some(true) && !failing {
-            announcer.announce(tr(lang, Text::BackOnline));
-        }
-        failing
-    });
+    announce_recovery(monitor);
     let problem = Signal::derive(move || {
         monitor
             .failure
@@ -78,4 +70,17 @@ pub fn StatusLine(monitor: LiveMonitor, #[prop(default = true)] controls: bool) 
         </div>
         <Alert message=problem />
     }
+}
+
+/// Says it when the connection comes back, not on every poll.
+fn announce_recovery(monitor: LiveMonitor) {
+    let lang = expect_context::<Lang>();
+    let announcer = use_announcer();
+    Effect::new(move |was_failing: Option<bool>| {
+        let failing = monitor.failure.with(Option::is_some);
+        if was_failing == Some(true) && !failing {
+            announcer.announce(tr(lang, Text::BackOnline));
+        }
+        failing
+    });
 }

@@ -1,4 +1,5 @@
 //! The request form and its labelled fields.
 
 pub mod form_field;
+pub mod request_fields;
 pub mod request_form;

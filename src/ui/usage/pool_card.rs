@@ -57,24 +57,7 @@ pub fn PoolCard(
     view! {
         <article class=move || format!("pool-card {}", level().css_class())>
             <h3>{name}</h3>
-            <p class="pool-figures">
-                {move || {
-                    usage_figures(lang, &unit.get())
-                        .into_iter()
-                        .map(|figure| match figure {
-                            Figure::Allocated => view! {
-                                <span class="pool-allocated">{move || intl::count(lang, allocated())}</span>
-                            }
-                            .into_any(),
-                            Figure::Capacity => view! {
-                                <span class="pool-capacity">{move || intl::count(lang, capacity())}</span>
-                            }
-                            .into_any(),
-                            Figure::Words(words) => words.into_any(),
-                        })
-                        .collect_view()
-                }}
-            </p>
+            <PoolFigures allocated=Signal::derive(allocated) capacity=Signal::derive(capacity) unit />
             <div class="usage-bar" aria-hidden="true">
                 <div class="usage-bar-fill" style:width=bar_width></div>
             </div>
@@ -93,5 +76,31 @@ pub fn PoolCard(
             </Show>
             <Sparkline history id unit />
         </article>
+    }
+}
+
+/// `10 of 16 GPU allocated`, in the language's word order.
+#[component]
+fn PoolFigures(allocated: Signal<u64>, capacity: Signal<u64>, unit: Memo<String>) -> impl IntoView {
+    let lang = expect_context::<Lang>();
+    view! {
+        <p class="pool-figures">
+            {move || {
+                usage_figures(lang, &unit.get())
+                    .into_iter()
+                    .map(|figure| match figure {
+                        Figure::Allocated => view! {
+                            <span class="pool-allocated">{move || intl::count(lang, allocated.get())}</span>
+                        }
+                        .into_any(),
+                        Figure::Capacity => view! {
+                            <span class="pool-capacity">{move || intl::count(lang, capacity.get())}</span>
+                        }
+                        .into_any(),
+                        Figure::Words(words) => words.into_any(),
+                    })
+                    .collect_view()
+            }}
+        </p>
     }
 }

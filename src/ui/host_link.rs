@@ -2,6 +2,7 @@
 //! (the `targetOrigin`), and only when there is a parent at all.
 
 use leptos::prelude::*;
+use serde::Serialize;
 
 use crate::core::embed::ConsoleMessage;
 
@@ -35,7 +36,8 @@ impl HostLink {
         if wasm_bindgen::JsValue::from(&parent) == wasm_bindgen::JsValue::from(&window) {
             return;
         }
-        if let Ok(data) = js_sys::JSON::parse(&message.to_json()) {
+        let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+        if let Ok(data) = message.serialize(&serializer) {
             let _ = parent.post_message(&data, &origin);
         }
     }

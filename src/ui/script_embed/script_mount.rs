@@ -12,7 +12,7 @@ use wasm_bindgen::prelude::*;
 use crate::core::config::resolve_config;
 use crate::core::i18n::{tr, Text};
 use crate::ui::app::{browser_lang, data_attributes, Console, Surface};
-use crate::ui::embed::shared_pollers::{self, PollerKey};
+use crate::ui::script_embed::shared_pollers::{self, PollerKey};
 
 /// One mounted instance; `unmount` (or dropping it) removes it and stops
 /// its part in polling.
