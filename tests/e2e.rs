@@ -9,7 +9,7 @@ use fantoccini::Locator;
 use std::path::Path;
 use std::time::Duration;
 
-use support::{Browser, Fault, Harness};
+use support::{Browser, Fault, Harness, OpenConsole};
 
 /// The card of a pool, by its heading text.
 fn card(name: &str) -> String {

@@ -8,7 +8,7 @@ mod support;
 use std::time::Duration;
 
 use allocation_server::PoolSpec;
-use support::{wait_until, Browser, Harness, HostSite, RequestLog};
+use support::{wait_until, Browser, Harness, HostSite, OpenConsole, RequestLog};
 
 const TOKEN: &str = "portal-issued-token-7f3a";
 

@@ -14,9 +14,7 @@ use allocation_console::ui::monitor::poller::Poller;
 use allocation_console::ui::monitor::status_line::StatusLine;
 use allocation_console::ui::request::request_form::RequestForm;
 use allocation_console::ui::usage::usage_panel::UsagePanel;
-use allocation_contract::{
-    Allocation, AllocationStatus, Allocations, Me, Pool, Problem, Thresholds, Usage,
-};
+use allocation_contract::{Allocation, Allocations, Me, Pool, Problem, Thresholds, Usage};
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -74,14 +72,13 @@ async fn until(what: &str, ready: impl Fn() -> bool) {
 }
 
 fn pool(id: &str, name: &str, capacity: u64, allocated: u64) -> Pool {
-    Pool {
-        id: id.into(),
-        name: name.into(),
-        unit: "GPU".into(),
-        capacity,
-        allocated,
-        max_per_request: Some(4),
-    }
+    allocation_testkit::pool(id)
+        .name(name)
+        .unit("GPU")
+        .capacity(capacity)
+        .allocated(allocated)
+        .max_per_request(Some(4))
+        .build()
 }
 
 fn usage(pools: Vec<Pool>, as_of: &str) -> Usage {
@@ -92,17 +89,16 @@ fn usage(pools: Vec<Pool>, as_of: &str) -> Usage {
 }
 
 fn allocation(n: usize) -> Allocation {
-    Allocation {
-        id: format!("al_{n:05}"),
-        pool: if n % 2 == 0 { "gpu" } else { "vm" }.into(),
-        amount: 1,
-        owner: format!("owner{}", n % 10),
-        resources: vec![format!("gpu-{n:05}")],
-        status: AllocationStatus::Active,
-        created_at: format!("2026-11-26T{:02}:{:02}:00Z", (n / 60) % 24, n % 60),
-        expires_at: None,
-        note: None,
-    }
+    allocation_testkit::allocation(&format!("al_{n:05}"))
+        .pool(if n % 2 == 0 { "gpu" } else { "vm" })
+        .owner(&format!("owner{}", n % 10))
+        .resources(vec![format!("gpu-{n:05}")])
+        .created_at(&format!(
+            "2026-11-26T{:02}:{:02}:00Z",
+            (n / 60) % 24,
+            n % 60
+        ))
+        .build()
 }
 
 #[wasm_bindgen_test]

@@ -36,7 +36,6 @@ pub fn may_release(me: Option<&Me>, allocation: &Allocation) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use allocation_contract::AllocationStatus;
 
     fn me(name: Option<&str>, admin: bool) -> Me {
         Me {
@@ -46,17 +45,7 @@ mod tests {
     }
 
     fn owned_by(owner: &str) -> Allocation {
-        Allocation {
-            id: "al_1".into(),
-            pool: "gpu".into(),
-            amount: 1,
-            owner: owner.into(),
-            resources: vec!["gpu-1".into()],
-            status: AllocationStatus::Active,
-            created_at: "2026-11-26T10:00:00Z".into(),
-            expires_at: None,
-            note: None,
-        }
+        allocation_testkit::allocation("al_1").owner(owner).build()
     }
 
     #[test]

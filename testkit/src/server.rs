@@ -12,6 +12,7 @@ use allocation_server::{
 };
 use axum::Router;
 use serde_json::{json, Value};
+use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -28,9 +29,12 @@ pub struct Served {
 impl Served {
     /// Serves `router` on a free port with `options`.
     pub async fn start(router: Router, options: ServeOptions) -> Served {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        Served::start_on(listener, router, options)
+    }
+
+    /// Serves `router` on a port bound already (its address known before).
+    pub fn start_on(listener: TcpListener, router: Router, options: ServeOptions) -> Served {
         let address = listener.local_addr().expect("address");
         let (shutdown, stop) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {

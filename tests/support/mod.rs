@@ -1,32 +1,26 @@
 //! End-to-end harness: the real reference server (in-process, temp database)
-//! serving the built console, a fault switch in front of its API, and a
-//! headless Chromium driven through ChromeDriver; for the embedding tests, a
-//! portal on another origin.
+//! serving the built console, a fault switch in front of its API, and the
+//! test kit's headless Chromium; for the embedding tests, a portal on another
+//! origin.
 // Each test file uses its own part of this module.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use allocation_server::{app, Clock, PoolSpec, ServerConfig};
+use allocation_server::{app, Clock, PoolSpec, ServeOptions, ServerConfig};
+pub use allocation_testkit::Browser;
+use allocation_testkit::{console_dist, rand_key, Connection, Served};
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{header, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use fantoccini::wd::Capabilities;
-use fantoccini::{Client, ClientBuilder, Locator};
 use futures_util::StreamExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::process::{Child, Command};
-
-/// How long a page may take to show what a test waits for.
-pub const WAIT: Duration = Duration::from_secs(20);
+use tokio::net::TcpListener;
 
 /// What the fault switch makes the API answer instead of the real thing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,7 +94,7 @@ pub struct Harness {
     fault: Arc<Mutex<Fault>>,
     config_json: Arc<Mutex<Option<String>>>,
     _db_dir: tempfile::TempDir,
-    _server: tokio::task::JoinHandle<()>,
+    _server: Served,
 }
 
 impl Harness {
@@ -116,7 +110,7 @@ impl Harness {
         pools: Option<Vec<PoolSpec>>,
         configure: impl FnOnce(&mut ServerConfig, &Path),
     ) -> Harness {
-        let dist = console_dist();
+        let dist = console_dist().unwrap_or_else(|error| panic!("{error}"));
         let db_dir = tempfile::tempdir().unwrap();
         let mut config = ServerConfig::demo(db_dir.path().join("e2e.db"));
         config.dist = Some(dist);
@@ -149,14 +143,10 @@ impl Harness {
                 }
             },
         ));
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, router).await.unwrap();
-        });
+        let server = Served::start(router, ServeOptions::default()).await;
         Harness {
-            base: format!("http://{addr}/"),
-            addr,
+            base: server.base(),
+            addr: server.address,
             clock,
             log,
             token,
@@ -189,28 +179,24 @@ impl Harness {
         path: &str,
         body: Option<&str>,
     ) -> (u16, String) {
-        let mut stream = TcpStream::connect(self.addr).await.unwrap();
-        let body = body.unwrap_or("");
-        let authorization =
-            token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-        let request = format!(
-            "{method} /api/v1{path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\
-             Content-Type: application/json\r\nIdempotency-Key: e2e-{}\r\n\
-             {authorization}Content-Length: {}\r\n\r\n{body}",
-            self.addr,
-            unique(),
-            body.len()
-        );
-        stream.write_all(request.as_bytes()).await.unwrap();
-        let mut response = Vec::new();
-        stream.read_to_end(&mut response).await.unwrap();
-        let response = String::from_utf8_lossy(&response);
-        let status = response[9..12].parse().unwrap();
-        let body = response
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_owned())
-            .unwrap_or_default();
-        (status, body)
+        let host = self.addr.to_string();
+        let key = format!("e2e-{}", rand_key());
+        let authorization = token.map(|t| format!("Bearer {t}"));
+        let mut headers = vec![
+            ("host", host.as_str()),
+            ("content-type", "application/json"),
+            ("idempotency-key", key.as_str()),
+        ];
+        if let Some(authorization) = &authorization {
+            headers.push(("authorization", authorization));
+        }
+        let method = Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+        let body = body.map(|text| text.as_bytes().to_vec());
+        let reply = Connection::open(self.addr)
+            .await
+            .send(method, &format!("/api/v1{path}"), &headers, body)
+            .await;
+        (reply.status, reply.text())
     }
 }
 
@@ -221,7 +207,7 @@ pub struct HostSite {
     pub origin: String,
     pub log: RequestLog,
     listener: Option<TcpListener>,
-    _server: Option<tokio::task::JoinHandle<()>>,
+    _server: Option<Served>,
 }
 
 impl HostSite {
@@ -262,9 +248,7 @@ impl HostSite {
             }
         });
         let listener = self.listener.take().expect("serve once");
-        self._server = Some(tokio::spawn(async move {
-            axum::serve(listener, router).await.unwrap();
-        }));
+        self._server = Some(Served::start_on(listener, router, ServeOptions::default()));
     }
 }
 
@@ -326,174 +310,14 @@ async fn inject(fault: Fault, request: Request, next: Next) -> Response {
     }
 }
 
-fn unique() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
-}
-
-/// The release build of the console (`trunk build --release`), as
-/// `scripts/test` makes it before the tests run.
-fn console_dist() -> PathBuf {
-    let dist = std::env::var_os("CONSOLE_DIST")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("dist"));
-    assert!(
-        dist.join("index.html").is_file(),
-        "no built console at {}: run scripts/test (or `trunk build --release`) first",
-        dist.display()
-    );
-    dist
-}
-
-/// A headless Chromium session through a ChromeDriver of its own.
-pub struct Browser {
-    pub client: Client,
-    _driver: Child,
-}
-
-impl Browser {
+/// Opens the harness's console in a new browser.
+pub trait OpenConsole {
     /// A new browser on the harness's console, with this URL query.
-    pub async fn open(harness: &Harness, query: &str) -> Browser {
-        let browser = Browser::start().await;
-        let url = format!("{}?{query}", harness.base);
-        browser.client.goto(&url).await.unwrap();
-        browser
-    }
+    async fn open(harness: &Harness, query: &str) -> Browser;
+}
 
-    async fn start() -> Browser {
-        let port = {
-            let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            probe.local_addr().unwrap().port()
-        };
-        let driver = Command::new(std::env::var("CHROMEDRIVER").unwrap_or("chromedriver".into()))
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("chromedriver is installed (scripts/setup --browser)");
-        let capabilities: Capabilities = serde_json::from_value(serde_json::json!({
-            "goog:chromeOptions": {
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-background-networking", "--disable-component-update",
-                    "--disable-sync", "--no-first-run", "--window-size=1280,900",
-                    "--lang=en-US"
-                ]
-            }
-        }))
-        .unwrap();
-        let url = format!("http://127.0.0.1:{port}");
-        // ChromeDriver needs a moment to listen: try until it answers, bounded.
-        let mut last_error = None;
-        for _ in 0..100 {
-            if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-                match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-                    .capabilities(capabilities.clone())
-                    .connect(&url)
-                    .await
-                {
-                    Ok(client) => {
-                        return Browser {
-                            client,
-                            _driver: driver,
-                        }
-                    }
-                    Err(error) => last_error = Some(error.to_string()),
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("ChromeDriver did not start: {last_error:?}");
-    }
-
-    /// Waits until an element matching the XPath exists, and returns it.
-    pub async fn wait_for(&self, xpath: &str) -> fantoccini::elements::Element {
-        self.wait_for_within(xpath, WAIT).await
-    }
-
-    pub async fn wait_for_within(
-        &self,
-        xpath: &str,
-        limit: Duration,
-    ) -> fantoccini::elements::Element {
-        match self
-            .client
-            .wait()
-            .at_most(limit)
-            .for_element(Locator::XPath(xpath))
-            .await
-        {
-            Ok(element) => element,
-            Err(error) => {
-                let body = self
-                    .client
-                    .find(Locator::Css("body"))
-                    .await
-                    .unwrap()
-                    .text()
-                    .await
-                    .unwrap_or_default();
-                panic!("waited {limit:?} for {xpath}: {error}\npage text:\n{body}")
-            }
-        }
-    }
-
-    pub async fn click(&self, xpath: &str) {
-        self.wait_for(xpath).await.click().await.unwrap();
-    }
-
-    /// Replaces what a text field holds.
-    pub async fn fill(&self, xpath: &str, text: &str) {
-        let field = self.wait_for(xpath).await;
-        field.clear().await.unwrap();
-        field.send_keys(text).await.unwrap();
-    }
-
-    /// Waits until nothing matches `relative` (an XPath from the body, `.//…`).
-    pub async fn wait_gone(&self, relative: &str) {
-        self.wait_for(&format!("/html/body[not({relative})]")).await;
-    }
-
-    pub async fn screenshot(&self, name: &str) {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
-        std::fs::create_dir_all(&dir).unwrap();
-        let png = self.client.screenshot().await.unwrap();
-        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
-    }
-
-    /// Opens any URL.
-    pub async fn open_url(url: &str) -> Browser {
-        let browser = Browser::start().await;
-        browser.client.goto(url).await.unwrap();
-        browser
-    }
-
-    /// Runs `script` (a function body; `return` gives the value) in the current frame.
-    pub async fn run(&self, script: &str) -> serde_json::Value {
-        self.client.execute(script, vec![]).await.unwrap()
-    }
-
-    /// Runs `script` until it returns something other than `null`, `false`
-    /// or `undefined`, and gives that; bounded by [`WAIT`].
-    pub async fn wait_until_js(&self, script: &str) -> serde_json::Value {
-        let start = Instant::now();
-        loop {
-            let value = self.run(script).await;
-            if !matches!(
-                value,
-                serde_json::Value::Null | serde_json::Value::Bool(false)
-            ) {
-                return value;
-            }
-            assert!(start.elapsed() < WAIT, "waited {WAIT:?} for: {script}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    pub async fn close(self) {
-        self.client.close().await.unwrap();
+impl OpenConsole for Browser {
+    async fn open(harness: &Harness, query: &str) -> Browser {
+        Browser::open_url(&format!("{}?{query}", harness.base)).await
     }
 }

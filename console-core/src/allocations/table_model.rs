@@ -173,7 +173,6 @@ struct RowKey<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use allocation_contract::AllocationStatus;
 
     fn allocation(
         id: &str,
@@ -183,17 +182,14 @@ mod tests {
         created: &str,
         expires: Option<&str>,
     ) -> Allocation {
-        Allocation {
-            id: id.into(),
-            pool: pool.into(),
-            amount,
-            owner: owner.into(),
-            resources: (0..amount).map(|n| format!("{pool}-{id}-{n}")).collect(),
-            status: AllocationStatus::Active,
-            created_at: created.into(),
-            expires_at: expires.map(Into::into),
-            note: None,
-        }
+        allocation_testkit::allocation(id)
+            .pool(pool)
+            .amount(amount)
+            .owner(owner)
+            .resources((0..amount).map(|n| format!("{pool}-{id}-{n}")).collect())
+            .created_at(created)
+            .expires_at(expires)
+            .build()
     }
 
     fn sample() -> Vec<Allocation> {

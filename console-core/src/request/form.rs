@@ -95,14 +95,13 @@ mod tests {
     use super::*;
 
     fn pool(capacity: u64, allocated: u64, max: Option<u64>) -> Pool {
-        Pool {
-            id: "gpu".into(),
-            name: "GPU".into(),
-            unit: "GPU".into(),
-            capacity,
-            allocated,
-            max_per_request: max,
-        }
+        allocation_testkit::pool("gpu")
+            .name("GPU")
+            .unit("GPU")
+            .capacity(capacity)
+            .allocated(allocated)
+            .max_per_request(max)
+            .build()
     }
 
     fn draft(amount: &str) -> RequestDraft {

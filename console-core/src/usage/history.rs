@@ -263,14 +263,10 @@ mod tests {
     const T0: f64 = 1_795_687_200_000.0;
 
     fn pool(id: &str, allocated: u64, capacity: u64) -> Pool {
-        Pool {
-            id: id.into(),
-            name: id.into(),
-            unit: "u".into(),
-            capacity,
-            allocated,
-            max_per_request: None,
-        }
+        allocation_testkit::pool(id)
+            .allocated(allocated)
+            .capacity(capacity)
+            .build()
     }
 
     #[test]
