@@ -18,50 +18,24 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use allocation_contract::{Allocation, AllocationRequest, Pool};
 use anyhow::Context;
+use async_trait::async_trait;
 use rand::Rng;
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
 use super::ids::{allocation_id, seq_of};
-use super::{
-    record, AllocateOutcome, Listing, Record, ReleaseOutcome, RenewOutcome, PRUNE_SAMPLES,
-};
-use crate::allocator::{unit_name, unit_number};
-use crate::clock::{rfc3339, Clock, MAX_MS};
-use crate::history::{prune_before, Sample, MINUTE_MS};
-use crate::ledger::{Change, Grant, Ledger};
-use crate::pools::PoolSpec;
+use super::migrations::{self, Dialect};
+use super::record::{self, StoredRow, COLUMNS};
+use super::rules::{self, PRUNE_SAMPLES};
+use super::{AllocateOutcome, Listing, Record, ReleaseOutcome, RenewOutcome, Storage};
+use crate::domain::allocator::{unit_names, unit_number};
+use crate::domain::clock::{rfc3339, Clock};
+use crate::domain::history::{prune_before, Sample, MINUTE_MS};
+use crate::domain::ledger::{Change, Grant, Ledger};
+use crate::domain::pools::PoolSpec;
 
 /// Most requests one transaction carries.
 const MAX_BATCH: usize = 512;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS allocations (
-    seq             INTEGER PRIMARY KEY,
-    id              TEXT NOT NULL,      -- `al_` + 8 random + seq: found by seq
-    pool            TEXT NOT NULL,
-    amount          INTEGER NOT NULL,
-    owner           TEXT NOT NULL,
-    resources       TEXT NOT NULL,      -- JSON array of unit names
-    created_at      INTEGER NOT NULL,   -- Unix ms
-    expires_at      INTEGER,            -- Unix ms
-    ttl_seconds     INTEGER,
-    note            TEXT,
-    released_at     INTEGER,            -- Unix ms
-    idempotency_key TEXT UNIQUE         -- kept with the allocation, for replay
-);
-CREATE INDEX IF NOT EXISTS allocations_unreleased ON allocations(seq) WHERE released_at IS NULL;
-CREATE TABLE IF NOT EXISTS usage_samples (
-    pool      TEXT NOT NULL,
-    minute    INTEGER NOT NULL,     -- Unix ms / 60,000
-    allocated INTEGER NOT NULL,     -- at the end of the minute (the last write in it)
-    capacity  INTEGER NOT NULL,
-    PRIMARY KEY (pool, minute)
-) WITHOUT ROWID;
-";
-
-const COLUMNS: &str =
-    "seq, id, pool, amount, owner, resources, created_at, expires_at, ttl_seconds, note, released_at";
 
 enum Command {
     Allocate {
@@ -154,10 +128,8 @@ impl SqliteStore {
         synchronous: Synchronous,
     ) -> anyhow::Result<SqliteStore> {
         let lock = lock_database(path)?;
-        let writer = open(path, synchronous)?;
-        writer
-            .execute_batch(SCHEMA)
-            .context("cannot create the schema")?;
+        let mut writer = open(path, synchronous)?;
+        migrate(&mut writer).context("cannot migrate the schema")?;
         // A background thread copies the WAL into the database (with the
         // database's fsync) off the writer's path; the writer's own automatic
         // checkpoint then has little left to copy and restarts the WAL, which
@@ -204,92 +176,98 @@ impl SqliteStore {
         &self.stats
     }
 
-    pub fn clock(&self) -> &Clock {
+    /// Reads the published ledger at one instant: its `items`, as of when it
+    /// last changed, with the ETag.
+    fn listing<T>(&self, items: impl FnOnce(&Ledger, i64) -> T) -> Listing<T> {
+        let now = self.clock.now_ms();
+        let ledger = self.published.read().expect("ledger lock");
+        Listing {
+            as_of: rfc3339(ledger.as_of(now)),
+            items: items(&ledger, now),
+            etag: ledger.etag(self.boot, now),
+        }
+    }
+
+    /// Runs `read` on the reader connection, off the async threads.
+    async fn read<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Connection) -> anyhow::Result<T> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let reader = Arc::clone(&self.reader);
+        tokio::task::spawn_blocking(move || read(&reader.lock().expect("reader lock"))).await?
+    }
+
+    /// Hands the writer thread a command and waits for its answer.
+    async fn ask<T>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<anyhow::Result<T>>) -> Command,
+    ) -> anyhow::Result<T> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(command(reply))
+            .map_err(|_| anyhow::anyhow!("the writer stopped"))?;
+        answer.await.context("the writer stopped")?
+    }
+}
+
+#[async_trait]
+impl Storage for SqliteStore {
+    fn clock(&self) -> &Clock {
         &self.clock
     }
 
-    /// The pool's configuration, if there is such a pool.
-    pub fn pool_spec(&self, id: &str) -> Option<PoolSpec> {
+    fn pool_spec(&self, id: &str) -> Option<PoolSpec> {
         let ledger = self.published.read().expect("ledger lock");
         ledger.pool_by_id(id).map(|(_, pool)| pool.spec.clone())
     }
 
-    pub fn pools(&self) -> Vec<PoolSpec> {
+    fn pools(&self) -> Vec<PoolSpec> {
         self.published.read().expect("ledger lock").specs()
     }
 
-    /// The current ETag of both listings.
-    pub fn etag(&self) -> String {
-        let now = self.clock.now_ms();
-        self.published
-            .read()
-            .expect("ledger lock")
-            .etag(self.boot, now)
+    async fn now_ms(&self) -> anyhow::Result<i64> {
+        Ok(self.clock.now_ms())
     }
 
-    /// Usage now, as of when it last changed, and its ETag.
-    pub fn usage(&self) -> Listing<Vec<Pool>> {
-        let now = self.clock.now_ms();
-        let ledger = self.published.read().expect("ledger lock");
-        Listing {
-            as_of: rfc3339(ledger.as_of(now)),
-            items: ledger.usage(now),
-            etag: ledger.etag(self.boot, now),
-        }
+    async fn etag(&self) -> anyhow::Result<String> {
+        Ok(self.listing(|_, _| ()).etag)
     }
 
-    /// Active allocations now, newest first, as of when they last changed,
-    /// and the ETag.
-    pub fn active(&self, owner: Option<&str>) -> Listing<Vec<Allocation>> {
-        let now = self.clock.now_ms();
-        let ledger = self.published.read().expect("ledger lock");
-        Listing {
-            as_of: rfc3339(ledger.as_of(now)),
-            items: ledger.active(owner, now),
-            etag: ledger.etag(self.boot, now),
-        }
+    async fn usage(&self) -> anyhow::Result<Listing<Vec<Pool>>> {
+        Ok(self.listing(|ledger, now| ledger.usage(now)))
     }
 
-    /// Usage and the active allocations at one instant.
-    pub fn snapshot(&self) -> (Vec<Pool>, Vec<Allocation>) {
-        let now = self.clock.now_ms();
-        let ledger = self.published.read().expect("ledger lock");
-        (ledger.usage(now), ledger.active(None, now))
+    async fn active(&self, owner: Option<&str>) -> anyhow::Result<Listing<Vec<Allocation>>> {
+        Ok(self.listing(|ledger, now| ledger.active(owner, now)))
     }
 
-    /// One allocation in any status.
-    pub async fn get(&self, id: &str) -> anyhow::Result<Option<Allocation>> {
+    async fn snapshot(&self) -> anyhow::Result<(Vec<Pool>, Vec<Allocation>)> {
+        Ok(self
+            .listing(|ledger, now| (ledger.usage(now), ledger.active(None, now)))
+            .items)
+    }
+
+    async fn get(&self, id: &str) -> anyhow::Result<Option<Allocation>> {
         let now = self.clock.now_ms();
         if let Some(allocation) = self.published.read().expect("ledger lock").get(id, now) {
             return Ok(Some(allocation));
         }
-        let reader = Arc::clone(&self.reader);
         let id = id.to_owned();
-        tokio::task::spawn_blocking(move || {
-            let conn = reader.lock().expect("reader lock");
-            Ok(select_by_id(&conn, &id)?.map(|row| row.allocation(now)))
-        })
-        .await?
+        self.read(move |conn| Ok(select_by_id(conn, &id)?.map(|row| row.allocation(now))))
+            .await
     }
 
-    /// The replay (or `KeyReused`) an earlier use of `key` calls for, if the
-    /// key was used: for requests refused before they reach the writer, so a
-    /// key's first answer still wins over today's validation.
-    pub async fn earlier_use(
+    async fn earlier_use(
         &self,
         key: &str,
         request: &AllocationRequest,
     ) -> anyhow::Result<Option<AllocateOutcome>> {
-        let reader = Arc::clone(&self.reader);
         let (key, request) = (key.to_owned(), request.clone());
-        tokio::task::spawn_blocking(move || {
-            let conn = reader.lock().expect("reader lock");
-            earlier_use(&conn, &key, &request)
-        })
-        .await?
+        self.read(move |conn| earlier_use(conn, &key, &request))
+            .await
     }
 
-    pub async fn allocate(
+    async fn allocate(
         &self,
         request: AllocationRequest,
         key: Option<String>,
@@ -302,7 +280,7 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn release(&self, id: &str) -> anyhow::Result<ReleaseOutcome> {
+    async fn release(&self, id: &str) -> anyhow::Result<ReleaseOutcome> {
         self.ask(|reply| Command::Release {
             id: id.to_owned(),
             reply,
@@ -310,11 +288,7 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn probe(&self) -> anyhow::Result<()> {
-        self.ask(|reply| Command::Probe { reply }).await
-    }
-
-    pub async fn renew(&self, id: &str, ttl_seconds: i64) -> anyhow::Result<RenewOutcome> {
+    async fn renew(&self, id: &str, ttl_seconds: i64) -> anyhow::Result<RenewOutcome> {
         self.ask(|reply| Command::Renew {
             id: id.to_owned(),
             ttl_seconds,
@@ -323,15 +297,12 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn sample(&self) -> anyhow::Result<()> {
+    async fn sample(&self) -> anyhow::Result<()> {
         self.ask(|reply| Command::Sample { reply }).await
     }
 
-    /// The samples from `from_minute` on, with each pool's last one before.
-    pub async fn samples(&self, from_minute: i64) -> anyhow::Result<Vec<Sample>> {
-        let reader = Arc::clone(&self.reader);
-        tokio::task::spawn_blocking(move || {
-            let conn = reader.lock().expect("reader lock");
+    async fn samples(&self, from_minute: i64) -> anyhow::Result<Vec<Sample>> {
+        self.read(move |conn| {
             let mut statement = conn.prepare_cached(
                 "SELECT pool, minute, allocated, capacity FROM usage_samples WHERE minute >= ?1 \
                  UNION ALL SELECT pool, MAX(minute), allocated, capacity FROM usage_samples \
@@ -347,28 +318,35 @@ impl SqliteStore {
             })?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
-        .await?
+        .await
     }
 
-    pub async fn purge(&self, retention_ms: i64) -> anyhow::Result<u64> {
+    async fn probe(&self) -> anyhow::Result<()> {
+        self.ask(|reply| Command::Probe { reply }).await
+    }
+
+    async fn purge_ended(&self, retention_ms: i64) -> anyhow::Result<u64> {
         self.ask(|reply| Command::Purge {
             retention_ms,
             reply,
         })
         .await
     }
+}
 
-    /// Hands the writer thread a command and waits for its answer.
-    async fn ask<T>(
-        &self,
-        command: impl FnOnce(oneshot::Sender<anyhow::Result<T>>) -> Command,
-    ) -> anyhow::Result<T> {
-        let (reply, answer) = oneshot::channel();
-        self.commands
-            .send(command(reply))
-            .map_err(|_| anyhow::anyhow!("the writer stopped"))?;
-        answer.await.context("the writer stopped")?
+/// Takes the schema steps this database lacks, in one transaction.
+fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    tx.execute_batch(Dialect::Sqlite.create_log())?;
+    let applied: i64 = tx.query_row(migrations::APPLIED, [], |row| row.get(0))?;
+    for (version, sql) in migrations::pending(applied, Dialect::Sqlite)? {
+        tx.execute_batch(sql)
+            .with_context(|| format!("migration {version}"))?;
+        tx.execute(migrations::RECORD, [version])?;
+        tracing::info!(version, "applied schema migration");
     }
+    tx.commit()?;
+    Ok(())
 }
 
 /// Copies the database at `from` to the new file `to` with `VACUUM INTO`:
@@ -443,22 +421,34 @@ fn start_checkpointer(conn: Connection) -> anyhow::Result<mpsc::Sender<()>> {
     Ok(stop)
 }
 
-/// Reads a row of [`COLUMNS`].
+impl StoredRow for rusqlite::Row<'_> {
+    type Error = rusqlite::Error;
+
+    fn int(&self, at: usize) -> rusqlite::Result<i64> {
+        self.get(at)
+    }
+
+    fn maybe_int(&self, at: usize) -> rusqlite::Result<Option<i64>> {
+        self.get(at)
+    }
+
+    fn text(&self, at: usize) -> rusqlite::Result<String> {
+        self.get(at)
+    }
+
+    fn maybe_text(&self, at: usize) -> rusqlite::Result<Option<String>> {
+        self.get(at)
+    }
+
+    /// A JSON array of unit names.
+    fn resources(&self, at: usize) -> rusqlite::Result<Vec<String>> {
+        let resources: String = self.get(at)?;
+        Ok(serde_json::from_str(&resources).unwrap_or_default())
+    }
+}
+
 fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
-    let resources: String = row.get(5)?;
-    Ok(Record {
-        seq: row.get(0)?,
-        id: row.get(1)?,
-        pool: row.get(2)?,
-        amount: row.get(3)?,
-        owner: row.get(4)?,
-        resources: serde_json::from_str(&resources).unwrap_or_default(),
-        created_at: row.get(6)?,
-        expires_at: row.get(7)?,
-        ttl_seconds: row.get(8)?,
-        note: row.get(9)?,
-        released_at: row.get(10)?,
-    })
+    Record::read(row, 0)
 }
 
 fn select_by_id(conn: &Connection, id: &str) -> rusqlite::Result<Option<Record>> {
@@ -466,7 +456,7 @@ fn select_by_id(conn: &Connection, id: &str) -> rusqlite::Result<Option<Record>>
         return Ok(None);
     };
     conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM allocations WHERE seq = ?1 AND id = ?2"
+        "SELECT {COLUMNS} FROM allocations a WHERE seq = ?1 AND id = ?2"
     ))?
     .query_row(params![seq, id], read_row)
     .optional()
@@ -478,18 +468,12 @@ fn earlier_use(
     key: &str,
     request: &AllocationRequest,
 ) -> anyhow::Result<Option<AllocateOutcome>> {
-    Ok(select_by_key(conn, key)?.map(|row| {
-        if row.same_request(request) {
-            AllocateOutcome::Replayed(row.created())
-        } else {
-            AllocateOutcome::KeyReused
-        }
-    }))
+    Ok(select_by_key(conn, key)?.map(|row| row.answer_to(request)))
 }
 
 fn select_by_key(conn: &Connection, key: &str) -> rusqlite::Result<Option<Record>> {
     conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM allocations WHERE idempotency_key = ?1"
+        "SELECT {COLUMNS} FROM allocations a WHERE idempotency_key = ?1"
     ))?
     .query_row([key], read_row)
     .optional()
@@ -497,7 +481,7 @@ fn select_by_key(conn: &Connection, key: &str) -> rusqlite::Result<Option<Record
 
 fn load_grants(conn: &Connection, pools: &[PoolSpec], now_ms: i64) -> anyhow::Result<Vec<Grant>> {
     let mut statement = conn.prepare(&format!(
-        "SELECT {COLUMNS} FROM allocations WHERE released_at IS NULL \
+        "SELECT {COLUMNS} FROM allocations a WHERE released_at IS NULL \
          AND (expires_at IS NULL OR expires_at > ?1) ORDER BY seq"
     ))?;
     let rows = statement.query_map([now_ms], read_row)?;
@@ -558,6 +542,16 @@ struct Writer {
     clock: Clock,
 }
 
+/// What a grant adds to its request in its row.
+struct NewRow<'a> {
+    seq: i64,
+    id: &'a str,
+    /// JSON array of unit names.
+    resources: String,
+    now: i64,
+    expires_at: Option<i64>,
+}
+
 /// Sends a command's answer: its outcome once the batch is committed, or
 /// the error that stopped it.
 type Answer = Box<dyn FnOnce(anyhow::Result<()>) + Send>;
@@ -598,6 +592,9 @@ impl Writer {
         }
     }
 
+    /// One transaction for the whole batch: expiries first, then each
+    /// command decided in order, the usage samples, one commit; the
+    /// published ledger and the answers only once it is durable.
     fn run_batch(&mut self, batch: Vec<Command>) {
         let now = self.clock.now_ms();
         // Expiry needs no write (status follows from `expires_at`), only
@@ -607,58 +604,14 @@ impl Writer {
             self.working.apply(change, now);
         }
         if let Err(error) = self.conn.execute_batch("BEGIN IMMEDIATE") {
-            let error = anyhow::Error::from(error);
-            tracing::error!("cannot begin a transaction: {error:#}");
-            self.working = self.published.read().expect("ledger lock").clone();
-            for command in batch {
-                let answer = match command {
-                    Command::Allocate { reply, .. } => refuse(reply),
-                    Command::Release { reply, .. } => refuse(reply),
-                    Command::Probe { reply } => refuse(reply),
-                    Command::Purge { reply, .. } => refuse(reply),
-                    Command::Renew { reply, .. } => refuse(reply),
-                    Command::Sample { reply } => refuse(reply),
-                };
-                answer(Err(anyhow::anyhow!(
-                    "cannot begin a transaction: {error:#}"
-                )));
-            }
+            self.refuse_batch(batch, anyhow::Error::from(error));
             return;
         }
         let size = batch.len();
-        let mut answers = Vec::with_capacity(size);
-        for command in batch {
-            // A statement's error undoes only that statement.
-            let answer = match command {
-                Command::Allocate {
-                    request,
-                    key,
-                    reply,
-                } => {
-                    let outcome = self.allocate(&request, key.as_deref(), now);
-                    answer(reply, self.keep(outcome, now, &mut changes))
-                }
-                Command::Release { id, reply } => {
-                    let outcome = self.release(&id, now);
-                    answer(reply, self.keep(outcome, now, &mut changes))
-                }
-                Command::Probe { reply } => answer(reply, Ok(())),
-                Command::Purge {
-                    retention_ms,
-                    reply,
-                } => answer(reply, self.purge(now.saturating_sub(retention_ms))),
-                Command::Renew {
-                    id,
-                    ttl_seconds,
-                    reply,
-                } => {
-                    let outcome = self.renew(&id, ttl_seconds, now);
-                    answer(reply, self.keep(outcome, now, &mut changes))
-                }
-                Command::Sample { reply } => answer(reply, self.prune_samples(now)),
-            };
-            answers.push(answer);
-        }
+        let answers: Vec<Answer> = batch
+            .into_iter()
+            .map(|command| self.decide(command, now, &mut changes))
+            .collect();
         // In the same transaction as the writes: the history is as durable
         // as what it tells.
         let recorded = match self.record_samples(now) {
@@ -668,21 +621,7 @@ impl Writer {
                 self.recorded.clone()
             }
         };
-        let commit_started = std::time::Instant::now();
-        let committed = self.conn.execute_batch("COMMIT");
-        let took = commit_started.elapsed();
-        super::record_commit(size, took);
-        {
-            use std::sync::atomic::Ordering::Relaxed;
-            let stats = &self.stats;
-            stats.batches.fetch_add(1, Relaxed);
-            stats.commands.fetch_add(size as u64, Relaxed);
-            stats
-                .commit_micros
-                .fetch_add(took.as_micros() as u64, Relaxed);
-        }
-        if let Err(error) = committed {
-            let error = anyhow::Error::from(error);
+        if let Err(error) = self.commit(size) {
             tracing::error!("commit failed: {error:#}");
             let _ = self.conn.execute_batch("ROLLBACK");
             self.working = self.published.read().expect("ledger lock").clone();
@@ -692,14 +631,84 @@ impl Writer {
             return;
         }
         self.recorded = recorded;
-        {
-            let mut published = self.published.write().expect("ledger lock");
-            for change in &changes {
-                published.apply(change, now);
-            }
-        }
+        self.publish(&changes, now);
         for answer in answers {
             answer(Ok(()));
+        }
+    }
+
+    /// Answers every command of a batch that could not begin with its error.
+    fn refuse_batch(&mut self, batch: Vec<Command>, error: anyhow::Error) {
+        tracing::error!("cannot begin a transaction: {error:#}");
+        self.working = self.published.read().expect("ledger lock").clone();
+        for command in batch {
+            let answer = match command {
+                Command::Allocate { reply, .. } => refuse(reply),
+                Command::Release { reply, .. } => refuse(reply),
+                Command::Probe { reply } => refuse(reply),
+                Command::Purge { reply, .. } => refuse(reply),
+                Command::Renew { reply, .. } => refuse(reply),
+                Command::Sample { reply } => refuse(reply),
+            };
+            answer(Err(anyhow::anyhow!(
+                "cannot begin a transaction: {error:#}"
+            )));
+        }
+    }
+
+    /// Decides one command inside the batch's transaction; a statement's
+    /// error undoes only that statement.
+    fn decide(&mut self, command: Command, now: i64, changes: &mut Vec<Change>) -> Answer {
+        match command {
+            Command::Allocate {
+                request,
+                key,
+                reply,
+            } => {
+                let outcome = self.allocate(&request, key.as_deref(), now);
+                answer(reply, self.keep(outcome, now, changes))
+            }
+            Command::Release { id, reply } => {
+                let outcome = self.release(&id, now);
+                answer(reply, self.keep(outcome, now, changes))
+            }
+            Command::Probe { reply } => answer(reply, Ok(())),
+            Command::Purge {
+                retention_ms,
+                reply,
+            } => answer(reply, self.purge(now.saturating_sub(retention_ms))),
+            Command::Renew {
+                id,
+                ttl_seconds,
+                reply,
+            } => {
+                let outcome = self.renew(&id, ttl_seconds, now);
+                answer(reply, self.keep(outcome, now, changes))
+            }
+            Command::Sample { reply } => answer(reply, self.prune_samples(now)),
+        }
+    }
+
+    /// `COMMIT`, timed into the metrics and the writer's stats.
+    fn commit(&mut self, size: usize) -> rusqlite::Result<()> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let started = std::time::Instant::now();
+        let committed = self.conn.execute_batch("COMMIT");
+        let took = started.elapsed();
+        rules::record_commit(size, took);
+        self.stats.batches.fetch_add(1, Relaxed);
+        self.stats.commands.fetch_add(size as u64, Relaxed);
+        self.stats
+            .commit_micros
+            .fetch_add(took.as_micros() as u64, Relaxed);
+        committed
+    }
+
+    /// Applies the committed batch's changes to the ledger readers see.
+    fn publish(&self, changes: &[Change], now: i64) {
+        let mut published = self.published.write().expect("ledger lock");
+        for change in changes {
+            published.apply(change, now);
         }
     }
 
@@ -778,37 +787,20 @@ impl Writer {
                 })
             }
         };
-        let resources: Vec<String> = units
-            .iter()
-            .map(|&unit| unit_name(&pool.spec.id, unit, pool.units.capacity()))
-            .collect();
-        let expires_at = request
-            .ttl_seconds
-            .map(|ttl| now.saturating_add(ttl.saturating_mul(1000)).min(MAX_MS));
+        let resources = unit_names(&pool.spec.id, units.iter().copied(), pool.units.capacity());
+        let expires_at = request.ttl_seconds.map(|ttl| rules::expires_at(now, ttl));
         let seq = self.next_seq;
         self.next_seq += 1;
         let id = allocation_id(seq);
         // The key's UNIQUE index finds an earlier use without a lookup first.
-        let inserted = self
-            .conn
-            .prepare_cached(
-                "INSERT INTO allocations (id, pool, amount, owner, resources, created_at, \
-                 expires_at, ttl_seconds, note, idempotency_key, seq) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )?
-            .execute(params![
-                id,
-                request.pool,
-                request.amount,
-                request.owner,
-                serde_json::to_string(&resources)?,
-                now,
-                expires_at,
-                request.ttl_seconds,
-                request.note,
-                key,
-                seq,
-            ]);
+        let row = NewRow {
+            seq,
+            id: &id,
+            resources: serde_json::to_string(&resources)?,
+            now,
+            expires_at,
+        };
+        let inserted = self.insert(&row, request, key);
         match inserted {
             Ok(_) => {}
             Err(error) if is_unique_violation(&error) => {
@@ -833,6 +825,34 @@ impl Writer {
         ))
     }
 
+    /// Writes a grant's row (with its key, if any).
+    fn insert(
+        &self,
+        row: &NewRow,
+        request: &AllocationRequest,
+        key: Option<&str>,
+    ) -> rusqlite::Result<usize> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO allocations (id, pool, amount, owner, resources, created_at, \
+                 expires_at, ttl_seconds, note, idempotency_key, seq) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?
+            .execute(params![
+                row.id,
+                request.pool,
+                request.amount,
+                request.owner,
+                row.resources,
+                row.now,
+                row.expires_at,
+                request.ttl_seconds,
+                request.note,
+                key,
+                row.seq,
+            ])
+    }
+
     /// What an earlier request with this key decides: its replay, or `422`.
     fn earlier_use(
         &self,
@@ -852,9 +872,7 @@ impl Writer {
         let Some(seq) = seq_of(id) else {
             return Ok((RenewOutcome::NotFound, None));
         };
-        let expires_at = now
-            .saturating_add(ttl_seconds.saturating_mul(1000))
-            .min(MAX_MS);
+        let expires_at = rules::expires_at(now, ttl_seconds);
         let updated = self
             .conn
             .prepare_cached(
@@ -879,18 +897,12 @@ impl Writer {
             });
             return Ok((RenewOutcome::Renewed(renewed), change));
         }
-        let exists = self
-            .conn
-            .prepare_cached("SELECT 1 FROM allocations WHERE seq = ?1 AND id = ?2")?
-            .exists(params![seq, id])?;
-        Ok((
-            if exists {
-                RenewOutcome::Ended
-            } else {
-                RenewOutcome::NotFound
-            },
-            None,
-        ))
+        let outcome = if self.exists(seq, id)? {
+            RenewOutcome::Ended
+        } else {
+            RenewOutcome::NotFound
+        };
+        Ok((outcome, None))
     }
 
     fn release(&mut self, id: &str, now: i64) -> anyhow::Result<(ReleaseOutcome, Option<Change>)> {
@@ -912,17 +924,59 @@ impl Writer {
                 .map(|_| Change::Return(id.to_owned()));
             return Ok((ReleaseOutcome::Released, change));
         }
-        let exists = self
-            .conn
+        let outcome = if self.exists(seq, id)? {
+            ReleaseOutcome::AlreadyEnded
+        } else {
+            ReleaseOutcome::NotFound
+        };
+        Ok((outcome, None))
+    }
+
+    /// Whether the allocation is stored, in any status.
+    fn exists(&self, seq: i64, id: &str) -> rusqlite::Result<bool> {
+        self.conn
             .prepare_cached("SELECT 1 FROM allocations WHERE seq = ?1 AND id = ?2")?
-            .exists(params![seq, id])?;
-        Ok((
-            if exists {
-                ReleaseOutcome::AlreadyEnded
-            } else {
-                ReleaseOutcome::NotFound
-            },
-            None,
-        ))
+            .exists(params![seq, id])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The schema as SQLite databases had it before they were versioned.
+    const UNVERSIONED: &str = "
+        CREATE TABLE allocations (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, pool TEXT NOT NULL,
+            amount INTEGER NOT NULL, owner TEXT NOT NULL, resources TEXT NOT NULL,
+            created_at INTEGER NOT NULL, expires_at INTEGER, ttl_seconds INTEGER, note TEXT,
+            released_at INTEGER, idempotency_key TEXT UNIQUE);
+        CREATE INDEX allocations_unreleased ON allocations(seq) WHERE released_at IS NULL;";
+
+    #[tokio::test]
+    async fn a_database_made_before_versioning_opens_with_its_allocations() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(UNVERSIONED).unwrap();
+        old.execute(
+            "INSERT INTO allocations (seq, id, pool, amount, owner, resources, created_at) \
+             VALUES (1, ?1, 'gpu', 2, 'alice', '[\"gpu-01\",\"gpu-02\"]', 0)",
+            [allocation_id(1)],
+        )
+        .unwrap();
+        drop(old);
+        let pools = vec![PoolSpec::new("gpu", "GPU", "GPU", 4, None)];
+        let store = SqliteStore::open(&path, pools, Clock::system(), Synchronous::Normal).unwrap();
+        let usage = store.usage().await.unwrap();
+        assert_eq!((usage.items[0].allocated, usage.items[0].capacity), (2, 4));
+        assert!(
+            store.samples(0).await.unwrap().is_empty(),
+            "history table made"
+        );
+        let check = Connection::open(&path).unwrap();
+        let version: i64 = check
+            .query_row(migrations::APPLIED, [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, migrations::STEPS.len() as i64);
     }
 }
