@@ -11,3 +11,4 @@ pub mod idempotency;
 pub mod ledger;
 pub mod pools;
 pub mod queue;
+pub mod waiting;

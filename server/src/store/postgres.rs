@@ -20,7 +20,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use allocation_contract::{Allocation, AllocationRequest, Pool};
+use allocation_contract::{Allocation, AllocationRequest, Pool, Ticket};
 use anyhow::Context;
 use async_trait::async_trait;
 use deadpool_postgres::{
@@ -34,7 +34,9 @@ use super::ids::{allocation_id, seq_of};
 use super::migrations::{self, Dialect};
 use super::record::{self, StoredRow, COLUMNS};
 use super::rules::{self, PRUNE_SAMPLES};
-use super::{AllocateOutcome, Listing, Record, ReleaseOutcome, RenewOutcome, Storage};
+use super::{
+    AllocateOutcome, CancelOutcome, Listing, Record, ReleaseOutcome, RenewOutcome, Storage,
+};
 use crate::domain::allocator::unit_names;
 use crate::domain::clock::{rfc3339, Clock};
 use crate::domain::history::Sample;
@@ -357,8 +359,12 @@ impl PgStore {
         let amount = u64::try_from(request.amount).unwrap_or(0);
         if amount > pool.available {
             tx.commit().await?;
+            if request.wait_seconds.is_some() {
+                anyhow::bail!("{QUEUE_NOT_HERE}");
+            }
             return Ok(AllocateOutcome::Insufficient {
                 available: pool.available,
+                waiting: 0,
             });
         }
         let units = free_units(&tx, request, &pool).await?;
@@ -572,8 +578,34 @@ impl PgStore {
     }
 }
 
+/// The queue (issue 15) is built on SQLite so far; on PostgreSQL a request
+/// that would wait, and the queue's routes, fail with this instead of
+/// pretending to queue.
+const QUEUE_NOT_HERE: &str = "the queue of a full pool is not available on PostgreSQL yet";
+
 #[async_trait]
 impl Storage for PgStore {
+    async fn queue(
+        &self,
+        _pool: Option<&str>,
+        _owner: Option<&str>,
+    ) -> anyhow::Result<Listing<Vec<Ticket>>> {
+        anyhow::bail!("{QUEUE_NOT_HERE}")
+    }
+
+    async fn ticket(&self, _id: &str) -> anyhow::Result<Option<Ticket>> {
+        anyhow::bail!("{QUEUE_NOT_HERE}")
+    }
+
+    async fn cancel(&self, _id: &str) -> anyhow::Result<CancelOutcome> {
+        anyhow::bail!("{QUEUE_NOT_HERE}")
+    }
+
+    /// Nobody waits on PostgreSQL yet: nothing to do.
+    async fn sweep(&self) -> anyhow::Result<()> {
+        Ok(())
+    }
+
     fn clock(&self) -> &Clock {
         &self.clock
     }
