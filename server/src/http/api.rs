@@ -460,18 +460,7 @@ async fn decide(
 /// `Idempotent-Replayed: true` on a replay.
 fn created(path: &str, allocation: Allocation, replayed: bool) -> Response {
     let location = format!("{}/{}", path.trim_end_matches('/'), allocation.id);
-    let mut response = (StatusCode::CREATED, Json(allocation)).into_response();
-    let headers = response.headers_mut();
-    if let Ok(location) = HeaderValue::from_str(&location) {
-        headers.insert(header::LOCATION, location);
-    }
-    if replayed {
-        headers.insert(
-            header_name(contract_headers::IDEMPOTENT_REPLAYED),
-            HeaderValue::from_static("true"),
-        );
-    }
-    response
+    answered(StatusCode::CREATED, Json(allocation), &location, replayed)
 }
 
 /// `202` with the ticket, its `Location` (`<base>/queue/{id}`, beside
@@ -479,9 +468,20 @@ fn created(path: &str, allocation: Allocation, replayed: bool) -> Response {
 fn accepted(path: &str, ticket: Ticket, replayed: bool) -> Response {
     let base = path.trim_end_matches('/').trim_end_matches("allocations");
     let location = format!("{base}queue/{}", ticket.id);
-    let mut response = (StatusCode::ACCEPTED, Json(ticket)).into_response();
+    answered(StatusCode::ACCEPTED, Json(ticket), &location, replayed)
+}
+
+/// A `POST /allocations` answer: `status`, `body`, `Location` and, on a
+/// replay, `Idempotent-Replayed: true`.
+fn answered(
+    status: StatusCode,
+    body: impl IntoResponse,
+    location: &str,
+    replayed: bool,
+) -> Response {
+    let mut response = (status, body).into_response();
     let headers = response.headers_mut();
-    if let Ok(location) = HeaderValue::from_str(&location) {
+    if let Ok(location) = HeaderValue::from_str(location) {
         headers.insert(header::LOCATION, location);
     }
     if replayed {
