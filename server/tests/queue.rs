@@ -442,6 +442,92 @@ async fn only_its_owner_or_an_admin_leaves_the_line_for_a_ticket(backend: Backen
     assert_eq!(send(&alice, Method::DELETE, path, None).await.status, 204);
 }
 
+#[tokio::test]
+async fn a_held_request_answers_at_once_when_the_server_shuts_down() {
+    let line = line(Backend::Sqlite).await;
+    line.hold(4, "alice", None).await;
+    let (ticket, _) = line.wait(1, "bob", None).await;
+    let path = format!("/api/v1/queue/{}", ticket.id);
+    let mut connection = line.server.connect().await;
+    let held = tokio::spawn(async move {
+        connection
+            .send(Method::GET, &path, &[("prefer", "wait=60")], None)
+            .await
+    });
+    let started = Instant::now();
+    line.server.state.shutdown.begin();
+    let reply = held.await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "not held to the end"
+    );
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json::<Ticket>().status, TicketStatus::Waiting);
+}
+
+/// Two replicas on one PostgreSQL database sweep at the same time after
+/// each expiry: every ticket is granted once, in queue order, never over
+/// the capacity.
+#[tokio::test]
+async fn two_replicas_grant_each_ticket_once_in_order() {
+    let db = Backend::Postgres.fresh();
+    let clock = Clock::system();
+    let a = Line {
+        server: start(config(&db, &clock)).await,
+        db,
+        clock: clock.clone(),
+    };
+    let b = start(config(&a.db, &clock)).await;
+    a.hold(4, "alice", Some(30)).await;
+    let mut order = Vec::new();
+    for index in 0..6 {
+        let body = json!({"pool": "gpu", "amount": 2, "owner": format!("o{index}"),
+            "ttl_seconds": 10, "wait_seconds": 3600});
+        let mut connection = if index % 2 == 0 {
+            a.server.connect().await
+        } else {
+            b.connect().await
+        };
+        let reply = connection
+            .post_json("/api/v1/allocations", &common::rand_key(), &body)
+            .await;
+        assert_eq!(reply.status, 202, "{}", reply.text());
+        order.push(reply.json::<Ticket>().id);
+    }
+    for (round, advance) in [31, 11, 11].into_iter().enumerate() {
+        clock.advance(Duration::from_secs(advance));
+        let (first, second) = tokio::join!(a.server.state.store.sweep(), b.state.store.sweep());
+        first.unwrap();
+        second.unwrap();
+        let mut statuses = Vec::new();
+        for id in &order {
+            statuses.push(a.ticket(id).await.status);
+        }
+        let served = 2 * (round + 1);
+        let expected: Vec<TicketStatus> = (0..order.len())
+            .map(|i| {
+                if i < served {
+                    TicketStatus::Granted
+                } else {
+                    TicketStatus::Waiting
+                }
+            })
+            .collect();
+        assert_eq!(
+            statuses, expected,
+            "round {round}: a prefix of the line, in order"
+        );
+        assert_eq!(a.pool("gpu").await.allocated, 4, "never over the capacity");
+    }
+    let mut grants = std::collections::HashSet::new();
+    for id in &order {
+        let allocation = a.ticket(id).await.allocation.expect("granted");
+        assert_eq!(allocation.amount, 2);
+        grants.insert(allocation.id);
+    }
+    assert_eq!(grants.len(), order.len(), "one allocation per ticket");
+}
+
 on_both_stores!(
     a_full_pool_queues_the_request_and_grants_it_on_release,
     without_wait_seconds_a_full_pool_is_409_with_what_is_waited_for,

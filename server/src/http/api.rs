@@ -396,26 +396,7 @@ async fn create_allocation(
             return Ok(accepted(uri.path(), *ticket, false));
         }
         AllocateOutcome::ReplayedTicket(ticket) => return Ok(accepted(uri.path(), *ticket, true)),
-        AllocateOutcome::KeyReused => return Err(ApiError::KeyReused),
-        AllocateOutcome::InFlight => return Err(ApiError::KeyInFlight),
-        AllocateOutcome::UnknownPool => {
-            return Err(ApiError::NotFound(format!("no pool {pool_id}")))
-        }
-        AllocateOutcome::Insufficient { available, waiting } => {
-            return Err(ApiError::Insufficient {
-                pool: pool_id,
-                available,
-                waiting,
-            })
-        }
-        AllocateOutcome::QuotaExceeded { quota, held } => {
-            return Err(ApiError::QuotaExceeded {
-                pool: pool_id,
-                owner,
-                quota,
-                held,
-            })
-        }
+        refused => return Err(refusal(refused, pool_id, owner)),
     };
     if !replayed {
         tracing::info!(
@@ -428,6 +409,32 @@ async fn create_allocation(
         );
     }
     Ok(created(uri.path(), allocation, replayed))
+}
+
+/// The problem a refused `POST /allocations` answers with.
+fn refusal(outcome: AllocateOutcome, pool: String, owner: String) -> ApiError {
+    match outcome {
+        AllocateOutcome::KeyReused => ApiError::KeyReused,
+        AllocateOutcome::InFlight => ApiError::KeyInFlight,
+        AllocateOutcome::UnknownPool => ApiError::NotFound(format!("no pool {pool}")),
+        AllocateOutcome::Insufficient { available, waiting } => ApiError::Insufficient {
+            pool,
+            available,
+            waiting,
+        },
+        AllocateOutcome::QuotaExceeded { quota, held } => ApiError::QuotaExceeded {
+            pool,
+            owner,
+            quota,
+            held,
+        },
+        AllocateOutcome::Created(_)
+        | AllocateOutcome::Replayed(_)
+        | AllocateOutcome::Queued(_)
+        | AllocateOutcome::ReplayedTicket(_) => {
+            ApiError::Internal(anyhow::anyhow!("a grant taken for a refusal"))
+        }
+    }
 }
 
 /// What the store makes of a request, unless today's rules refuse it

@@ -379,15 +379,7 @@ impl PgStore {
             .await?;
         pool.available = pool.available.saturating_sub(served.units);
         if !served.newcomer {
-            let outcome = match request.wait_seconds {
-                Some(wait) if amount <= pool.capacity as u64 => AllocateOutcome::Queued(Box::new(
-                    self.queue_ticket(&tx, request, key, wait, &pool).await?,
-                )),
-                _ => AllocateOutcome::Insufficient {
-                    available: pool.available,
-                    waiting: Self::waiting_units(&tx, &request.pool, None).await?,
-                },
-            };
+            let outcome = self.not_now(&tx, request, key, amount, &pool).await?;
             commit(tx).await?;
             return Ok(outcome);
         }
@@ -414,6 +406,27 @@ impl PgStore {
             pool.now,
             grant.expires_at,
         )))
+    }
+
+    /// What a request the locked pool cannot grant now comes to: a place in
+    /// line when it waits (and could ever be granted), else `409`.
+    async fn not_now(
+        &self,
+        tx: &Transaction<'_>,
+        request: &AllocationRequest,
+        key: Option<&str>,
+        amount: u64,
+        pool: &LockedPool,
+    ) -> anyhow::Result<AllocateOutcome> {
+        Ok(match request.wait_seconds {
+            Some(wait) if amount <= pool.capacity as u64 => AllocateOutcome::Queued(Box::new(
+                self.queue_ticket(tx, request, key, wait, pool).await?,
+            )),
+            _ => AllocateOutcome::Insufficient {
+                available: pool.available,
+                waiting: Self::waiting_units(tx, &request.pool, None).await?,
+            },
+        })
     }
 
     /// The refusal of a request over its owner's quota in the locked pool.

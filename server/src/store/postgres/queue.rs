@@ -213,18 +213,8 @@ impl PgStore {
             first_estimate: None,
             allocation: None,
         };
-        let mut line = Self::line(tx, &request.pool, i64::MAX).await?;
-        let leases = Self::leases(tx, &request.pool, pool.now).await?;
-        let at = PoolAt {
-            capacity: pool.capacity as u64,
-            now_ms: pool.now,
-            leases: &leases,
-        };
-        let asks = line.iter().map(|t| t.waiting(0).ask());
-        let mine = record.waiting(0).ask();
-        record.first_estimate = queue::estimates(at, asks.chain([mine])).pop().flatten();
-        record.first_position = line.len() as i64 + 1;
-        line.clear();
+        (record.first_position, record.first_estimate) =
+            Self::place_last(tx, pool, &request.pool, record.waiting(0).ask()).await?;
         tx.execute(
             "INSERT INTO tickets (seq, id, pool, amount, owner, ttl_seconds, note, wait_seconds, \
              created_at, wait_until, first_position, first_estimate, idempotency_key) \
@@ -249,6 +239,26 @@ impl PgStore {
         bump(tx, &request.pool, pool.now).await?;
         tracing::info!(ticket = %record.id, pool = %record.pool, owner = %record.owner, "ticket queued");
         Ok(record.first_answer())
+    }
+
+    /// The position and estimate a ticket asking `ask` gets at the end of
+    /// the locked pool's line.
+    async fn place_last(
+        tx: &Transaction<'_>,
+        pool: &LockedPool,
+        pool_id: &str,
+        ask: Ask,
+    ) -> anyhow::Result<(i64, Option<i64>)> {
+        let line = Self::line(tx, pool_id, i64::MAX).await?;
+        let leases = Self::leases(tx, pool_id, pool.now).await?;
+        let at = PoolAt {
+            capacity: pool.capacity as u64,
+            now_ms: pool.now,
+            leases: &leases,
+        };
+        let asks = line.iter().map(|t| t.waiting(0).ask());
+        let estimate = queue::estimates(at, asks.chain([ask])).pop().flatten();
+        Ok((line.len() as i64 + 1, estimate))
     }
 
     /// Times out the locked pool's tickets past their `wait_until`.
