@@ -81,6 +81,15 @@ impl PgStore {
         } else {
             Self::line(tx, pool_id, limit).await?
         };
+        if line.is_empty() {
+            // Nobody waits (the common case: no lease is read), or nothing
+            // is free for anyone.
+            let fits = newcomer.is_some_and(|ask| ask.amount <= pool.available);
+            return Ok(Served {
+                units: 0,
+                newcomer: fits,
+            });
+        }
         let leases = Self::leases(tx, pool_id, pool.now).await?;
         let at = PoolAt {
             capacity: pool.capacity as u64,
