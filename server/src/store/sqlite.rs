@@ -1145,7 +1145,6 @@ impl Writer {
         // In line first, to be placed; out again if the row cannot be written.
         self.working
             .apply(&Change::Queue(Box::new(record.waiting(pool))), now);
-        let placed = self.working.waiting_ticket(&record.id, now);
         let (position, estimate) = self
             .working
             .place(&record.id, now)
@@ -1163,7 +1162,11 @@ impl Writer {
         self.next_ticket_seq += 1;
         tracing::info!(ticket = %record.id, pool = %record.pool, owner = %record.owner, "ticket queued");
         self.record(Change::Queue(Box::new(record.waiting(pool))), now, changes);
-        let ticket = placed.context("the ticket was not placed")?;
+        let ticket = Ticket {
+            position: Some(position),
+            estimated_grant_at: estimate.map(rfc3339),
+            ..record.waiting(pool).ticket
+        };
         Ok(AllocateOutcome::Queued(Box::new(ticket)))
     }
 

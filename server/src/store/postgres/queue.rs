@@ -61,6 +61,45 @@ impl PgStore {
             .collect::<Result<_, _>>()?)
     }
 
+    /// What the first `limit` tickets in the pool's line ask for, and no
+    /// more: what placing a ticket needs.
+    async fn asks(tx: &Transaction<'_>, pool: &str, limit: i64) -> anyhow::Result<Vec<Ask>> {
+        let statement = tx
+            .prepare_cached(
+                "SELECT amount, ttl_seconds FROM tickets WHERE pool = $1 \
+                 AND status = 'waiting' ORDER BY seq LIMIT $2",
+            )
+            .await?;
+        Ok(tx
+            .query(&statement, &[&pool, &limit])
+            .await?
+            .iter()
+            .map(|row| Ask {
+                amount: row.get::<_, i64>(0) as u64,
+                ttl_ms: row
+                    .get::<_, Option<i64>>(1)
+                    .map(|ttl| ttl.saturating_mul(1000)),
+            })
+            .collect())
+    }
+
+    /// The estimates of the first `count` tickets of the pool's line at `now`.
+    async fn estimates(
+        tx: &Transaction<'_>,
+        pool: &str,
+        capacity: u64,
+        now: i64,
+        asks: Vec<Ask>,
+    ) -> anyhow::Result<Vec<Option<i64>>> {
+        let leases = Self::leases(tx, pool, now).await?;
+        let at = PoolAt {
+            capacity,
+            now_ms: now,
+            leases: &leases,
+        };
+        Ok(queue::estimates(at, asks))
+    }
+
     /// Grants what the locked `pool` can serve now, and says whether
     /// `newcomer` may be granted after. Reads the head of the line only
     /// (the whole line when a newcomer could fit in what is free).
@@ -258,16 +297,12 @@ impl PgStore {
         pool_id: &str,
         ask: Ask,
     ) -> anyhow::Result<(i64, Option<i64>)> {
-        let line = Self::line(tx, pool_id, i64::MAX).await?;
-        let leases = Self::leases(tx, pool_id, pool.now).await?;
-        let at = PoolAt {
-            capacity: pool.capacity as u64,
-            now_ms: pool.now,
-            leases: &leases,
-        };
-        let asks = line.iter().map(|t| t.waiting(0).ask());
-        let estimate = queue::estimates(at, asks.chain([ask])).pop().flatten();
-        Ok((line.len() as i64 + 1, estimate))
+        let mut asks = Self::asks(tx, pool_id, i64::MAX).await?;
+        asks.push(ask);
+        let position = asks.len() as i64;
+        let capacity = pool.capacity as u64;
+        let mut estimates = Self::estimates(tx, pool_id, capacity, pool.now, asks).await?;
+        Ok((position, estimates.pop().flatten()))
     }
 
     /// Times out the locked pool's tickets past their `wait_until`.
@@ -336,8 +371,24 @@ impl PgStore {
             )
             .await?
             .get(0);
-        let placed = self.placed(tx, &record.pool, now, ahead + 1).await?;
-        Ok(placed.into_iter().last())
+        let asks = Self::asks(tx, &record.pool, ahead + 1).await?;
+        let capacity = Self::capacity(tx, &record.pool).await?;
+        let estimate = Self::estimates(tx, &record.pool, capacity, now, asks)
+            .await?
+            .pop()
+            .flatten();
+        Ok(Some(Ticket {
+            position: Some(ahead as u64 + 1),
+            estimated_grant_at: estimate.map(rfc3339),
+            ..record.ticket(now)
+        }))
+    }
+
+    async fn capacity(tx: &Transaction<'_>, pool: &str) -> anyhow::Result<u64> {
+        let row = tx
+            .query_one("SELECT capacity FROM pools WHERE id = $1", &[&pool])
+            .await?;
+        Ok(row.get::<_, i64>(0).max(0) as u64)
     }
 
     /// The first `count` tickets of the pool's line with their positions and
@@ -353,17 +404,9 @@ impl PgStore {
         if line.is_empty() {
             return Ok(Vec::new());
         }
-        let leases = Self::leases(tx, pool, now).await?;
-        let capacity: i64 = tx
-            .query_one("SELECT capacity FROM pools WHERE id = $1", &[&pool])
-            .await?
-            .get(0);
-        let at = PoolAt {
-            capacity: capacity as u64,
-            now_ms: now,
-            leases: &leases,
-        };
-        let estimates = queue::estimates(at, line.iter().map(|t| t.waiting(0).ask()));
+        let capacity = Self::capacity(tx, pool).await?;
+        let asks = line.iter().map(|t| t.waiting(0).ask()).collect();
+        let estimates = Self::estimates(tx, pool, capacity, now, asks).await?;
         Ok(line
             .iter()
             .zip(estimates)
