@@ -442,6 +442,26 @@ async fn only_its_owner_or_an_admin_leaves_the_line_for_a_ticket(backend: Backen
     assert_eq!(send(&alice, Method::DELETE, path, None).await.status, 204);
 }
 
+async fn a_capacity_raised_in_the_pools_file_serves_the_line(backend: Backend) {
+    let line = line(backend).await;
+    line.hold(4, "alice", None).await;
+    let (ticket, _) = line.wait(2, "bob", None).await;
+    let Line { db, server, clock } = line;
+    server.stop().await;
+    let mut raised = config(&db, &clock);
+    raised.pools[0] = PoolSpec::new("gpu", "GPU", "GPU", 6, None);
+    let server = start(raised).await;
+    server.state.store.sweep().await.unwrap();
+    let line = Line { db, server, clock };
+    let granted = line.ticket(&ticket.id).await;
+    assert_eq!(
+        granted.status,
+        TicketStatus::Granted,
+        "without any other write"
+    );
+    assert_eq!(line.pool("gpu").await.allocated, 6);
+}
+
 #[tokio::test]
 async fn a_held_request_answers_at_once_when_the_server_shuts_down() {
     let line = line(Backend::Sqlite).await;
@@ -542,4 +562,5 @@ on_both_stores!(
     held_requests_do_not_count_against_the_concurrency_limit,
     waiting_tickets_survive_a_restart_with_their_place,
     only_its_owner_or_an_admin_leaves_the_line_for_a_ticket,
+    a_capacity_raised_in_the_pools_file_serves_the_line,
 );

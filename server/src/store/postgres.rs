@@ -97,6 +97,9 @@ pub struct PgStore {
     connections: deadpool_postgres::Pool,
     specs: Arc<Vec<PoolSpec>>,
     clock: Clock,
+    /// Whether a sweep served every line since this replica started (a
+    /// capacity raised in the pools file may let tickets through).
+    swept_all: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// `user@host:port/dbname`, never the password.
@@ -218,6 +221,7 @@ impl PgStore {
             connections,
             specs: Arc::new(pools),
             clock,
+            swept_all: Arc::default(),
         };
         let mut client = store
             .connection()
@@ -767,7 +771,15 @@ impl Storage for PgStore {
     /// Each pool with something due is locked, its expired units given back,
     /// the tickets they free granted and those past `wait_until` timed out.
     async fn sweep(&self) -> anyhow::Result<()> {
-        for pool in self.due_pools().await? {
+        let first = !self
+            .swept_all
+            .swap(true, std::sync::atomic::Ordering::Relaxed);
+        let due = if first {
+            self.pool_ids()
+        } else {
+            self.due_pools().await?
+        };
+        for pool in due {
             if self.pool_spec(&pool).is_some() {
                 retrying!(self, client => self.try_serve_due(&mut client, &pool))?;
             }

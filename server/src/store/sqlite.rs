@@ -103,6 +103,9 @@ pub struct SqliteStore {
     reader: Arc<Mutex<Connection>>,
     clock: Clock,
     boot: u32,
+    /// Whether a batch served every line since the store opened (a capacity
+    /// raised in the pools file may let tickets through).
+    swept_all: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// How far a commit has gone when a request is answered.
@@ -181,6 +184,7 @@ impl SqliteStore {
             .spawn(move || writer_state.run(queue))
             .context("cannot start the writer thread")?;
         Ok(SqliteStore {
+            swept_all: Arc::default(),
             commands,
             stats,
             _checkpoints: Arc::new(checkpoints),
@@ -349,12 +353,15 @@ impl Storage for SqliteStore {
     }
 
     async fn sweep(&self) -> anyhow::Result<()> {
+        let first = !self
+            .swept_all
+            .swap(true, std::sync::atomic::Ordering::Relaxed);
         let due = self
             .published
             .read()
             .expect("ledger lock")
             .queue_is_due(self.clock.now_ms());
-        if !due {
+        if !(first || due) {
             return Ok(());
         }
         self.ask(|reply| Command::Sweep { reply }).await
