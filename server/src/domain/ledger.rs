@@ -373,9 +373,15 @@ impl Ledger {
         queue::estimates(at, self.lines.line(pool).take(count).map(Waiting::ask))
     }
 
-    /// The first `count` tickets of the pool's line, placed.
+    /// The first `count` tickets of the pool's line, placed. A ticket due
+    /// now (units freed by an expiry the sweep has not served yet) shows
+    /// the listing's `as_of`, not the clock: one ETag, one body.
     fn placed(&self, pool: usize, now_ms: i64, count: usize) -> Vec<Ticket> {
-        let estimates = self.estimates(pool, now_ms, count);
+        let as_of = self.as_of(now_ms);
+        let estimates = self
+            .estimates(pool, now_ms, count)
+            .into_iter()
+            .map(|estimate| estimate.map(|at| if at == now_ms { as_of } else { at }));
         self.lines
             .line(pool)
             .zip(estimates)
@@ -516,5 +522,62 @@ mod tests {
         assert!(ledger.active(Some("nobody"), 0).is_empty());
         ledger.apply(&Change::Return("mid".to_owned()), 9);
         assert_eq!(ledger.usage(0)[0].allocated, 2);
+    }
+
+    fn waiting(seq: i64, amount: u64) -> Waiting {
+        Waiting {
+            seq,
+            pool: 0,
+            wait_until_ms: 1_000_000,
+            ticket: Ticket {
+                id: format!("tk_{seq}"),
+                pool: "p".into(),
+                amount,
+                owner: "w".into(),
+                ttl_seconds: None,
+                note: None,
+                status: allocation_contract::TicketStatus::Waiting,
+                position: None,
+                created_at: String::new(),
+                wait_until: String::new(),
+                estimated_grant_at: None,
+                allocation: None,
+                ended_at: None,
+            },
+        }
+    }
+
+    #[test]
+    fn a_ticket_due_before_the_sweep_shows_the_same_body_under_one_tag() {
+        let mut ledger = ledger();
+        let units: Vec<u32> = (0..10).collect();
+        ledger.apply(
+            &Change::Grant(Box::new(grant(1, "a", units, Some(1_000)))),
+            10,
+        );
+        ledger.apply(&Change::Queue(Box::new(waiting(1, 4))), 20);
+        assert_eq!(ledger.usage(0)[0].waiting, 4);
+        let before = ledger.queue(None, None, 500);
+        assert_eq!(
+            before[0].estimated_grant_at.as_deref(),
+            Some("1970-01-01T00:00:01.000Z")
+        );
+        // Expired at 1,000, not swept yet: due now, shown at the expiry.
+        let (one, two) = (
+            ledger.queue(None, None, 1_500),
+            ledger.queue(None, None, 2_500),
+        );
+        assert_eq!(ledger.etag(1, 1_500), ledger.etag(1, 2_500));
+        assert_eq!(one, two);
+        assert_eq!(one[0].position, Some(1));
+        let (granted, _) = ledger.serve(0, 1_500, None);
+        assert!(
+            granted.is_empty(),
+            "the expired grant is still counted until the sweep"
+        );
+        for change in ledger.expiry_changes(1_500) {
+            ledger.apply(&change, 1_500);
+        }
+        assert_eq!(ledger.serve(0, 1_500, None).0, ["tk_1"]);
     }
 }

@@ -730,7 +730,7 @@ impl Storage for PgStore {
         let (etag, as_of, now): (String, i64, i64) = (etag_of(&tag), tag.get(3), tag.get(4));
         let mut tickets = Vec::new();
         for spec in self.specs.iter().filter(|s| pool.is_none_or(|p| p == s.id)) {
-            let placed = self.placed(&tx, &spec.id, now, i64::MAX).await?;
+            let placed = self.placed(&tx, &spec.id, now, as_of).await?;
             tickets.extend(
                 placed
                     .into_iter()

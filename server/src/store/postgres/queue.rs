@@ -391,16 +391,17 @@ impl PgStore {
         Ok(row.get::<_, i64>(0).max(0) as u64)
     }
 
-    /// The first `count` tickets of the pool's line with their positions and
-    /// estimates at `now`.
+    /// The pool's line with the positions and estimates at `now`; a ticket
+    /// due now (an expiry not swept yet) shows `as_of`, not the clock: one
+    /// ETag, one body.
     pub(super) async fn placed(
         &self,
         tx: &Transaction<'_>,
         pool: &str,
         now: i64,
-        count: i64,
+        as_of: i64,
     ) -> anyhow::Result<Vec<Ticket>> {
-        let line = Self::line(tx, pool, count).await?;
+        let line = Self::line(tx, pool, i64::MAX).await?;
         if line.is_empty() {
             return Ok(Vec::new());
         }
@@ -413,7 +414,9 @@ impl PgStore {
             .enumerate()
             .map(|(index, (record, estimate))| Ticket {
                 position: Some(index as u64 + 1),
-                estimated_grant_at: estimate.map(rfc3339),
+                estimated_grant_at: estimate
+                    .map(|at| if at == now { as_of } else { at })
+                    .map(rfc3339),
                 ..record.ticket(now)
             })
             .collect())
