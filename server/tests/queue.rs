@@ -427,6 +427,8 @@ async fn only_its_owner_or_an_admin_leaves_the_line_for_a_ticket(backend: Backen
     let ticket: Ticket = queued.json();
     assert_eq!(ticket.owner, "alice", "the caller by default");
     let path = format!("/api/v1/queue/{}", ticket.id);
+    let anonymous = server.connect().await.get(&path).await;
+    problem(&anonymous, 401);
     problem(&send(&bob, Method::DELETE, path.clone(), None).await, 403);
     let for_alice = json!({"pool": "gpu", "amount": 1, "owner": "alice", "wait_seconds": 60});
     problem(
@@ -460,6 +462,30 @@ async fn a_capacity_raised_in_the_pools_file_serves_the_line(backend: Backend) {
         "without any other write"
     );
     assert_eq!(line.pool("gpu").await.allocated, 6);
+}
+
+async fn the_sweeper_grants_within_a_second_of_the_expiry(backend: Backend) {
+    let line = line(backend).await;
+    tokio::spawn(allocation_server::sweep_periodically(
+        line.server.state.store.clone(),
+    ));
+    let lease = line.hold(4, "alice", Some(1)).await;
+    let (ticket, _) = line.wait(1, "bob", None).await;
+    let path = format!("/api/v1/queue/{}", ticket.id);
+    let reply = line
+        .server
+        .connect()
+        .await
+        .send(Method::GET, &path, &[("prefer", "wait=10")], None)
+        .await;
+    let granted: Ticket = reply.json();
+    assert_eq!(granted.status, TicketStatus::Granted);
+    let at = |time: &str| allocation_contract::time::parse_rfc3339(time).unwrap();
+    let lag = at(&granted.ended_at.unwrap()) - at(&lease.expires_at.unwrap());
+    assert!(
+        (0..1_000).contains(&lag),
+        "granted {lag} ms after the expiry"
+    );
 }
 
 #[tokio::test]
@@ -563,4 +589,5 @@ on_both_stores!(
     waiting_tickets_survive_a_restart_with_their_place,
     only_its_owner_or_an_admin_leaves_the_line_for_a_ticket,
     a_capacity_raised_in_the_pools_file_serves_the_line,
+    the_sweeper_grants_within_a_second_of_the_expiry,
 );
