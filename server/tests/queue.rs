@@ -488,6 +488,32 @@ async fn the_sweeper_grants_within_a_second_of_the_expiry(backend: Backend) {
     );
 }
 
+async fn ended_tickets_go_with_their_grants_and_waiting_ones_stay(backend: Backend) {
+    let line = line(backend).await;
+    let first = line.hold(4, "alice", None).await;
+    let (served, _) = line.wait(4, "bob", None).await;
+    let (waiting, _) = line.wait(4, "carol", None).await;
+    line.release(&first.id).await;
+    let grant = line.ticket(&served.id).await.allocation.unwrap();
+    line.release(&grant.id).await;
+    assert_eq!(line.ticket(&waiting.id).await.status, TicketStatus::Granted);
+    line.clock.advance(Duration::from_secs(25 * 3600));
+    let (left, _) = line.wait(1, "dave", None).await;
+    let store = &line.server.state.store;
+    store.purge(Duration::from_secs(24 * 3600)).await.unwrap();
+    problem(
+        &line.get(&format!("/api/v1/queue/{}", served.id)).await,
+        404,
+    );
+    let held = line.ticket(&waiting.id).await;
+    assert_eq!(
+        held.allocation.map(|a| a.owner),
+        Some("carol".to_owned()),
+        "still held"
+    );
+    assert_eq!(line.ticket(&left.id).await.status, TicketStatus::Waiting);
+}
+
 #[tokio::test]
 async fn a_held_request_answers_at_once_when_the_server_shuts_down() {
     let line = line(Backend::Sqlite).await;
@@ -590,4 +616,5 @@ on_both_stores!(
     only_its_owner_or_an_admin_leaves_the_line_for_a_ticket,
     a_capacity_raised_in_the_pools_file_serves_the_line,
     the_sweeper_grants_within_a_second_of_the_expiry,
+    ended_tickets_go_with_their_grants_and_waiting_ones_stay,
 );

@@ -961,6 +961,10 @@ impl Storage for PgStore {
                 &[&self.offset(), &retention_ms],
             )
             .await?;
+        let now = self.now_ms().await?;
+        client
+            .execute(rules::PURGE_TICKETS, &[&now.saturating_sub(retention_ms)])
+            .await?;
         Ok(deleted)
     }
 }

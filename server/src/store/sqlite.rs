@@ -906,6 +906,9 @@ impl Writer {
                 "DELETE FROM allocations WHERE                  COALESCE(MIN(released_at, expires_at), released_at, expires_at) < ?1",
             )?
             .execute([before_ms])?;
+        self.conn
+            .prepare_cached(rules::PURGE_TICKETS)?
+            .execute([before_ms])?;
         Ok(deleted as u64)
     }
 

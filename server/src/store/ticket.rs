@@ -19,7 +19,7 @@ pub const TICKET_COLUMNS: &str = "t.seq, t.id, t.pool, t.amount, t.owner, t.ttl_
 /// How many columns [`TICKET_COLUMNS`] has: the grant's start after them.
 const TICKET_COLUMN_COUNT: usize = 15;
 
-/// A row of `tickets`, with its grant when granted.
+/// A row of `tickets`, with its grant when granted (and not purged).
 pub struct TicketRecord {
     pub seq: i64,
     pub id: String,
@@ -41,7 +41,9 @@ pub struct TicketRecord {
 impl TicketRecord {
     /// The record in [`TICKET_COLUMNS`] (then the grant's columns) from column 0.
     pub fn read<R: StoredRow>(row: &R) -> Result<TicketRecord, R::Error> {
-        let granted = row.maybe_int(14)?.is_some();
+        // The grant's row may have been purged since: then none is shown.
+        // (A waiting ticket's row may come without the grant's columns.)
+        let granted = row.maybe_int(14)?.is_some() && row.maybe_int(TICKET_COLUMN_COUNT)?.is_some();
         Ok(TicketRecord {
             seq: row.int(0)?,
             id: row.text(1)?,
