@@ -27,6 +27,13 @@ pub const PRUNE_SAMPLES: &str = "DELETE FROM usage_samples WHERE minute < $1 \
      AND EXISTS (SELECT 1 FROM usage_samples t WHERE t.pool = usage_samples.pool \
      AND t.minute > usage_samples.minute AND t.minute <= $1)";
 
+/// Deletes the tickets that ended before `$1` (Unix ms) and whose grant,
+/// if any, is gone too: what a purge of ended allocations leaves behind,
+/// with their idempotency keys. The same SQL on both stores.
+pub const PURGE_TICKETS: &str = "DELETE FROM tickets WHERE status <> 'waiting' AND ended_at < $1 \
+     AND (allocation_seq IS NULL OR NOT EXISTS \
+     (SELECT 1 FROM allocations a WHERE a.seq = tickets.allocation_seq))";
+
 #[cfg(test)]
 mod tests {
     use super::*;
