@@ -86,9 +86,14 @@ pub fn send_signal(pid: i32, signal: i32) {
 pub fn status_code(status: ExitStatus) -> u8 {
     match (status.code(), status.signal()) {
         (Some(code), _) => code.clamp(0, 255) as u8,
-        (None, Some(signal)) => 128u8.saturating_add(signal.clamp(0, 127) as u8),
+        (None, Some(signal)) => ended_by(signal),
         (None, None) => 1,
     }
+}
+
+/// The status of a process ended by `signal`: 128 + its number.
+pub fn ended_by(signal: i32) -> u8 {
+    128u8.saturating_add(signal.clamp(0, 127) as u8)
 }
 
 #[cfg(test)]

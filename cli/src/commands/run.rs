@@ -34,7 +34,7 @@ pub fn run(context: &Context, args: &RunArgs) -> Result<u8, Failure> {
         &granted_words(&allocation),
     );
     let status = match inbox.try_recv() {
-        Ok(Event::Signal { signal, .. }) => Ok(128u8.saturating_add(signal as u8)),
+        Ok(Event::Signal { signal, .. }) => Ok(job::ended_by(signal)),
         _ => hold(
             context,
             args,
