@@ -79,6 +79,8 @@ fn pool(id: &str, name: &str, capacity: u64, allocated: u64) -> Pool {
         capacity,
         allocated,
         max_per_request: Some(4),
+        waiting: 0,
+        max_per_owner: None,
     }
 }
 
@@ -842,6 +844,9 @@ async fn a_401_asks_for_a_token_in_a_labelled_password_field() {
         instance: None,
         errors: Vec::new(),
         available: None,
+        waiting: None,
+        quota: None,
+        held: None,
     })));
     until("the token field", || {
         container

@@ -113,6 +113,8 @@ mod tests {
             capacity,
             allocated,
             max_per_request: None,
+            waiting: 0,
+            max_per_owner: None,
         }
     }
 

@@ -192,6 +192,8 @@ impl Ledger {
                 capacity: pool.units.capacity(),
                 allocated: pool.units.allocated() - expired,
                 max_per_request: pool.spec.max_per_request,
+                waiting: 0,
+                max_per_owner: pool.spec.max_per_owner,
             })
             .collect()
     }

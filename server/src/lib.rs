@@ -43,6 +43,7 @@ pub mod identity;
 pub mod ledger;
 pub mod pools;
 pub mod problem;
+pub mod queue;
 pub mod request_body;
 pub mod serve;
 pub mod static_files;

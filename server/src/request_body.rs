@@ -216,6 +216,14 @@ pub fn allocation_request(
             None
         }
     };
+    let wait_seconds = match object.get("wait_seconds") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(number)) if whole_number(number).is_some() => whole_number(number),
+        Some(_) => {
+            error("wait_seconds", "must be a whole number of seconds or null");
+            None
+        }
+    };
     match (pool, owner, amount) {
         (Some(pool), Some(owner), Some(amount)) if errors.is_empty() => Ok(AllocationRequest {
             pool,
@@ -223,6 +231,7 @@ pub fn allocation_request(
             owner,
             ttl_seconds,
             note,
+            wait_seconds,
         }),
         _ => Err(ApiError::validation(errors)),
     }
@@ -339,6 +348,22 @@ mod tests {
         }
         let huge = allocation_request(br#"{"pool":"p","amount":1e300,"owner":"a"}"#, None).unwrap();
         assert_eq!(huge.amount, i64::MAX, "saturates, then fails the ceiling");
+    }
+
+    #[test]
+    fn a_wait_is_read_as_the_ttl_is() {
+        let request = allocation_request(
+            br#"{"pool":"p","amount":1,"owner":"a","wait_seconds":60.0}"#,
+            None,
+        )
+        .unwrap();
+        assert_eq!(request.wait_seconds, Some(60));
+        let error = allocation_request(
+            br#"{"pool":"p","amount":1,"owner":"a","wait_seconds":"60"}"#,
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(error.problem.errors[0].field, "wait_seconds");
     }
 
     #[test]

@@ -390,6 +390,8 @@ impl PgStore {
                     capacity: capacity as u64,
                     allocated: allocated.max(0) as u64,
                     max_per_request: spec.max_per_request,
+                    waiting: 0,
+                    max_per_owner: spec.max_per_owner,
                 }
             })
             .collect();
