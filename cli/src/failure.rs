@@ -50,6 +50,8 @@ pub enum Failure {
     BadUsage(String),
     /// A failure of the client's own (a command that could not start, say).
     Local(String),
+    /// Waited in line as long as asked, and was not served.
+    GaveUp(String),
 }
 
 impl Failure {
@@ -78,6 +80,7 @@ impl Failure {
                 _ => Exit::Failed,
             },
             Failure::BadUsage(_) => Exit::BadUsage,
+            Failure::GaveUp(_) => Exit::GaveUpWaiting,
             Failure::Unreachable(_) | Failure::Unreadable(_) | Failure::Local(_) => Exit::Failed,
         }
     }
@@ -97,7 +100,9 @@ impl fmt::Display for Failure {
             Failure::Refused(problem) => write!(f, "{}", problem_in_words(problem)),
             Failure::Unreachable(why) => write!(f, "no answer from the server: {why}"),
             Failure::Unreadable(why) => write!(f, "the server's answer is unreadable: {why}"),
-            Failure::BadUsage(why) | Failure::Local(why) => write!(f, "{why}"),
+            Failure::BadUsage(why) | Failure::Local(why) | Failure::GaveUp(why) => {
+                write!(f, "{why}")
+            }
         }
     }
 }

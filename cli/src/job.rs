@@ -1,5 +1,5 @@
 //! `alloc run`'s process side: the command as a child, the signals sent to
-//! `alloc`, and the events the supervisor waits on, all on one channel.
+//! `alloc`, and the events `run` and `--wait` wait on, all on one channel.
 
 use std::ffi::OsString;
 use std::io;
@@ -11,6 +11,9 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::exfiltrator::WithOrigin;
 use signal_hook::iterator::{Handle, SignalsInfo};
 
+use allocation_contract::Ticket;
+
+use crate::failure::Failure;
 use crate::lease::LostLease;
 
 /// What the supervisor reacts to.
@@ -25,6 +28,8 @@ pub enum Event {
         from_process: bool,
     },
     LeaseLost(LostLease),
+    /// A look at the ticket of a request waiting in line.
+    Ticket(Box<Result<Ticket, Failure>>),
 }
 
 /// Catches SIGINT and SIGTERM from now on and sends them as events; the

@@ -158,6 +158,7 @@ impl Server {
             owner: owner.into(),
             ttl_seconds: Some(3600),
             note: None,
+            wait_seconds: None,
         };
         self.api()
             .allocate(&request, &new_idempotency_key())
