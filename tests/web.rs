@@ -14,7 +14,9 @@ use allocation_console::ui::monitor::poller::Poller;
 use allocation_console::ui::monitor::status_line::StatusLine;
 use allocation_console::ui::request::request_form::RequestForm;
 use allocation_console::ui::usage::usage_panel::UsagePanel;
-use allocation_contract::{Allocation, AllocationStatus, Allocations, Me, Pool, Problem, Usage};
+use allocation_contract::{
+    Allocation, AllocationStatus, Allocations, Me, Pool, Problem, Thresholds, Usage,
+};
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -111,7 +113,7 @@ async fn pool_cards_show_server_text_as_text_with_words_beside_colour() {
     let hostile = "<img src=x onerror=alert(1)>A100";
     let _handle = render(
         &container,
-        move || view! { <UsagePanel monitor thresholds=(80.0, 95.0) /> },
+        move || view! { <UsagePanel monitor thresholds=Thresholds::DEFAULT /> },
     );
     monitor.show_usage(usage(
         vec![pool("gpu", hostile, 16, 16), pool("vm", "VM", 40, 2)],
@@ -156,7 +158,7 @@ async fn an_unchanged_answer_changes_nothing_in_the_dom() {
     let (container, monitor) = setup();
     let _handle = render(
         &container,
-        move || view! { <UsagePanel monitor thresholds=(80.0, 95.0) /> },
+        move || view! { <UsagePanel monitor thresholds=Thresholds::DEFAULT /> },
     );
     let pools = vec![pool("gpu", "A100", 16, 3), pool("vm", "VM", 40, 2)];
     monitor.show_usage(usage(pools.clone(), "t1"));
@@ -400,7 +402,7 @@ async fn a_pool_with_no_capacity_is_not_zero_percent_and_critical_at_once() {
     let (container, monitor) = setup();
     let _handle = render(
         &container,
-        move || view! { <UsagePanel monitor thresholds=(80.0, 95.0) /> },
+        move || view! { <UsagePanel monitor thresholds=Thresholds::DEFAULT /> },
     );
     monitor.show_usage(usage(vec![pool("empty", "Retired", 0, 0)], "t"));
     until("the card", || {
@@ -506,7 +508,7 @@ async fn a_grant_shown_at_once_is_counted_once() {
     let (container, monitor) = setup();
     let _handle = render(
         &container,
-        move || view! { <UsagePanel monitor thresholds=(80.0, 95.0) /> },
+        move || view! { <UsagePanel monitor thresholds=Thresholds::DEFAULT /> },
     );
     monitor.show_usage(usage(vec![pool("gpu", "A100", 16, 2)], "t"));
     monitor.show_allocations(Allocations {
@@ -543,7 +545,7 @@ async fn the_pools_setting_limits_what_is_shown() {
     let monitor = LiveMonitor::new(Api::new(&Config::default()), 60, Some(vec!["vm".into()]));
     let _handle = render(
         &container,
-        move || view! { <UsagePanel monitor thresholds=(80.0, 95.0) /> },
+        move || view! { <UsagePanel monitor thresholds=Thresholds::DEFAULT /> },
     );
     monitor.show_usage(usage(
         vec![pool("gpu", "A100", 16, 1), pool("vm", "VM", 40, 2)],
@@ -632,7 +634,7 @@ async fn the_servers_history_draws_the_line_and_the_forecast_at_once() {
     let (container, monitor) = setup();
     let _handle = render(
         &container,
-        move || view! { <UsagePanel monitor thresholds=(80.0, 95.0) /> },
+        move || view! { <UsagePanel monitor thresholds=Thresholds::DEFAULT /> },
     );
     monitor.show_usage(usage(vec![pool("gpu", "A100", 16, 7)], "t"));
     until("the server's hour in words", || {
@@ -657,7 +659,7 @@ async fn without_a_server_history_the_page_keeps_its_own_and_forecasts_nothing()
     let (container, monitor) = setup();
     let _handle = render(
         &container,
-        move || view! { <UsagePanel monitor thresholds=(80.0, 95.0) /> },
+        move || view! { <UsagePanel monitor thresholds=Thresholds::DEFAULT /> },
     );
     monitor.show_usage(usage(vec![pool("gpu", "A100", 16, 7)], "t"));
     until("the page's own minute", || {

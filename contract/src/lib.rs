@@ -2,15 +2,30 @@
 //! by the console and the reference server so neither writes them twice.
 //!
 //! Every type ignores unknown fields (forward compatibility). Times stay
-//! RFC 3339 strings here: the console formats them with the browser, the
-//! server with its own clock, and neither needs a date crate in this one.
+//! RFC 3339 strings in the types; [`time`] reads them, for both sides.
+//!
+//! Beside the types, the rules both sides apply, written once: the request's
+//! rules ([`validate_request`]), its members by name ([`RequestField`]),
+//! reading a parsed document member by member ([`Lenient`],
+//! [`read_allocation_request`]), time parsing ([`time`]), origins
+//! ([`parse_origin`]) and the usage levels ([`Thresholds`]). Dependencies:
+//! serde only.
 
+mod lenient;
+mod origin;
 mod problem;
 mod queue;
+mod request_field;
+mod thresholds;
+pub mod time;
 mod validation;
 
+pub use lenient::{read_allocation_request, read_renewal, Lenient, RequestReadError, WholeNumber};
+pub use origin::{parse_origin, OriginIssue};
 pub use problem::{problem_type, FieldError, Problem, PROBLEM_CONTENT_TYPE};
 pub use queue::{Queue, Ticket, TicketStatus, PREFER_WAIT_MAX_SECONDS, WAIT_SECONDS_MAX};
+pub use request_field::RequestField;
+pub use thresholds::{usage_percent, Thresholds, UsageLevel};
 pub use validation::{owner_issue, ttl_issue, validate_request, wait_issue, FieldIssue};
 
 use serde::{Deserialize, Serialize};

@@ -32,6 +32,30 @@ impl TicketStatus {
     pub fn is_final(self) -> bool {
         !matches!(self, TicketStatus::Waiting)
     }
+
+    /// The status as the wire (and a database column) writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            TicketStatus::Waiting => "waiting",
+            TicketStatus::Granted => "granted",
+            TicketStatus::Cancelled => "cancelled",
+            TicketStatus::TimedOut => "timed_out",
+            TicketStatus::Unknown => "unknown",
+        }
+    }
+
+    /// The status named `name`; [`TicketStatus::Unknown`] for any other.
+    pub fn from_name(name: &str) -> Self {
+        [
+            TicketStatus::Waiting,
+            TicketStatus::Granted,
+            TicketStatus::Cancelled,
+            TicketStatus::TimedOut,
+        ]
+        .into_iter()
+        .find(|status| status.name() == name)
+        .unwrap_or(TicketStatus::Unknown)
+    }
 }
 
 /// A request waiting for its units, or one that waited.
@@ -99,6 +123,12 @@ mod tests {
         );
         let status: TicketStatus = serde_json::from_str(r#""paused""#).unwrap();
         assert_eq!(status, TicketStatus::Unknown);
+        for status in [TicketStatus::Waiting, TicketStatus::TimedOut] {
+            let wire = serde_json::to_string(&status).unwrap();
+            assert_eq!(wire, format!("\"{}\"", status.name()));
+            assert_eq!(TicketStatus::from_name(status.name()), status);
+        }
+        assert_eq!(TicketStatus::from_name("paused"), TicketStatus::Unknown);
         assert!(TicketStatus::Granted.is_final());
     }
 

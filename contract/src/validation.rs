@@ -2,7 +2,7 @@
 //! the server's `422`.
 
 use crate::{
-    AllocationRequest, FieldError, NOTE_MAX_CHARS, OWNER_MAX_CHARS, TTL_SECONDS_MAX,
+    AllocationRequest, FieldError, RequestField, NOTE_MAX_CHARS, OWNER_MAX_CHARS, TTL_SECONDS_MAX,
     UNITS_PER_REQUEST_MAX, WAIT_SECONDS_MAX,
 };
 
@@ -28,15 +28,15 @@ pub enum FieldIssue {
 
 impl FieldIssue {
     /// The request field the issue is about.
-    pub fn field(self) -> &'static str {
+    pub fn field(self) -> RequestField {
         match self {
-            FieldIssue::AmountBelowOne | FieldIssue::AmountOverMax { .. } => "amount",
+            FieldIssue::AmountBelowOne | FieldIssue::AmountOverMax { .. } => RequestField::Amount,
             FieldIssue::OwnerEmpty
             | FieldIssue::OwnerTooLong
-            | FieldIssue::OwnerInvisibleCharacters => "owner",
-            FieldIssue::NoteTooLong => "note",
-            FieldIssue::TtlBelowOne | FieldIssue::TtlOverMax => "ttl_seconds",
-            FieldIssue::WaitBelowOne | FieldIssue::WaitOverMax => "wait_seconds",
+            | FieldIssue::OwnerInvisibleCharacters => RequestField::Owner,
+            FieldIssue::NoteTooLong => RequestField::Note,
+            FieldIssue::TtlBelowOne | FieldIssue::TtlOverMax => RequestField::TtlSeconds,
+            FieldIssue::WaitBelowOne | FieldIssue::WaitOverMax => RequestField::WaitSeconds,
         }
     }
 
@@ -59,7 +59,7 @@ impl FieldIssue {
 
     pub fn to_field_error(self) -> FieldError {
         FieldError {
-            field: self.field().to_owned(),
+            field: self.field().name().to_owned(),
             message: self.message(),
         }
     }

@@ -5,13 +5,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use allocation_contract::parse_origin;
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 
-use crate::clock::Clock;
+use crate::domain::clock::Clock;
+use crate::domain::pools::{demo_pools, load_pools_file, PoolSpec};
+use crate::http::serve::ServeOptions;
 use crate::identity::{JwtOptions, JwtVerifier, TrustedProxy, Users};
-use crate::pools::{demo_pools, load_pools_file, PoolSpec};
-use crate::serve::ServeOptions;
 use crate::store::{Database, Synchronous};
 
 /// Request bodies past this size get `413`.
@@ -257,6 +258,23 @@ impl ServeArgs {
         }
     }
 
+    /// The verifier of a portal's tokens, when `--jwt-public-key` is given.
+    fn jwt_verifier(&self) -> anyhow::Result<Option<Arc<JwtVerifier>>> {
+        let Some(path) = &self.jwt_public_key else {
+            return Ok(None);
+        };
+        let pem = std::fs::read(path)
+            .with_context(|| format!("cannot read --jwt-public-key {}", path.display()))?;
+        let options = JwtOptions {
+            issuer: self.jwt_issuer.clone().unwrap_or_default(),
+            audience: self.jwt_audience.clone().unwrap_or_default(),
+            user_claim: self.jwt_user_claim.clone(),
+            admin_claim: self.jwt_admin_claim.clone(),
+            admin_value: self.jwt_admin_value.clone(),
+        };
+        Ok(Some(Arc::new(JwtVerifier::new(&pem, options)?)))
+    }
+
     pub fn into_config(self) -> anyhow::Result<ServerConfig> {
         let pools = match &self.pools {
             Some(path) => load_pools_file(path)?,
@@ -264,15 +282,16 @@ impl ServeArgs {
         };
         let dist = self
             .dist
+            .clone()
             .or_else(|| Some(PathBuf::from("dist")).filter(|dir| dir.is_dir()));
         let connect_src = if self.connect_src.is_empty() {
             vec!["'self'".to_owned()]
         } else {
-            self.connect_src
+            self.connect_src.clone()
         };
         let token = match &self.token_file {
             Some(path) => Some(read_token_file(path)?),
-            None => self.token.filter(|token| !token.is_empty()),
+            None => self.token.clone().filter(|token| !token.is_empty()),
         };
         let users = match &self.users {
             Some(path) => Users::load(path)?,
@@ -283,21 +302,7 @@ impl ServeArgs {
             .as_deref()
             .map(|header| TrustedProxy::new(header, &self.trusted_proxies))
             .transpose()?;
-        let jwt = match &self.jwt_public_key {
-            Some(path) => {
-                let pem = std::fs::read(path)
-                    .with_context(|| format!("cannot read --jwt-public-key {}", path.display()))?;
-                let options = JwtOptions {
-                    issuer: self.jwt_issuer.unwrap_or_default(),
-                    audience: self.jwt_audience.unwrap_or_default(),
-                    user_claim: self.jwt_user_claim,
-                    admin_claim: self.jwt_admin_claim,
-                    admin_value: self.jwt_admin_value,
-                };
-                Some(Arc::new(JwtVerifier::new(&pem, options)?))
-            }
-            None => None,
-        };
+        let jwt = self.jwt_verifier()?;
         let mut allow_hosts = self.allow_hosts;
         // A server listening on one non-loopback address answers for it.
         let ip = self.listen.ip();
@@ -327,34 +332,9 @@ impl ServeArgs {
 /// `http(s)://host[:port]`, no path, no credentials; never `*` or `null`
 /// (the origin of sandboxed frames and files, which any page can make).
 pub fn check_origin(origin: &str) -> anyhow::Result<axum::http::HeaderValue> {
-    let trimmed = origin.trim_end_matches('/');
     let refuse = |why: &str| anyhow::anyhow!("--allow-origin {origin:?}: {why}");
-    if trimmed == "*" {
-        return Err(refuse("list origins one by one; `*` is not allowed"));
-    }
-    if trimmed.eq_ignore_ascii_case("null") {
-        return Err(refuse(
-            "`null` is the origin of sandboxed frames and local files, which any page can \
-             claim; it is not allowed",
-        ));
-    }
-    let uri: axum::http::Uri = trimmed
-        .parse()
-        .map_err(|_| refuse("not an origin (e.g. https://portal.example)"))?;
-    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
-    let bare = uri
-        .path_and_query()
-        .is_none_or(|path| path.as_str().is_empty() || path.as_str() == "/");
-    let authority_ok = uri
-        .authority()
-        .is_some_and(|authority| !authority.as_str().contains('@') && !authority.host().is_empty());
-    if !(scheme_ok && bare && authority_ok) {
-        return Err(refuse(
-            "an origin is http:// or https://, a host and maybe a port, nothing more \
-             (e.g. https://portal.example)",
-        ));
-    }
-    axum::http::HeaderValue::from_str(trimmed).map_err(|_| refuse("not a valid header value"))
+    let origin = parse_origin(origin).map_err(|issue| refuse(issue.message()))?;
+    axum::http::HeaderValue::from_str(&origin).map_err(|_| refuse("not a valid header value"))
 }
 
 #[cfg(test)]

@@ -3,10 +3,11 @@
 //!
 //! ```no_run
 //! # async fn run() -> anyhow::Result<()> {
-//! use allocation_server::{app, serve, ServeOptions, ServerConfig};
-//! let router = app(ServerConfig::demo(std::path::PathBuf::from("allocations.db"))).await?;
+//! use allocation_server::{app_with_state, serve, ServeOptions, ServerConfig};
+//! let config = ServerConfig::demo(std::path::PathBuf::from("allocations.db"));
+//! let (router, state) = app_with_state(config).await?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-//! serve(listener, router, ServeOptions::default()).await?;
+//! serve(listener, router, ServeOptions::default(), state.shutdown.clone()).await?;
 //! # Ok(()) }
 //! ```
 //!
@@ -16,39 +17,23 @@
 //! - [`serve`]: serves a router until SIGINT/SIGTERM, then drains;
 //!   [`serve_until`] until any future completes.
 //!
-//! Layout: [`config`] (the configuration and the command line), [`pools`]
-//! (demo pools, pools files), [`store`] (SQLite with its group-committing
-//! writer thread over [`ledger`] (what is granted, in memory) and
-//! [`allocator`] (which units, pure); or PostgreSQL), [`api`] (thin handlers
-//! and the API's layers), [`identity`] (who is calling), [`request_body`]
-//! (reading a request), [`problem`] (the one error type), [`etag`],
-//! [`idempotency`], [`host`] (the `Host` allow-list), [`telemetry`]
-//! (`/metrics`, request ids), [`static_files`] (the console with its CSP
-//! nonce), [`serve`] (connections under slow clients), [`clock`].
+//! Layout: [`http`] (routes, extractors, the one error type, serving,
+//! static files, telemetry), [`domain`] (pools, ledger, allocator,
+//! idempotency rules, history, clock: no HTTP, no SQL), [`store`] (one
+//! trait for what a store does, its rules written once, SQLite and
+//! PostgreSQL holding only SQL and locking), [`identity`] (who is calling),
+//! [`config`] (the configuration and the command line).
 //!
 //! On SQLite, one server per database: the store holds an exclusive lock on
 //! `<db>.lock` while it is open, since each server keeps its own in-memory
 //! view of what is granted. On PostgreSQL, any number of replicas share one
 //! database, which makes every decision.
 
-pub mod allocator;
-pub mod api;
-pub mod clock;
 pub mod config;
-pub mod etag;
-pub mod history;
-pub mod host;
-pub mod idempotency;
+pub mod domain;
+pub mod http;
 pub mod identity;
-pub mod ledger;
-pub mod pools;
-pub mod problem;
-pub mod queue;
-pub mod request_body;
-pub mod serve;
-pub mod static_files;
 pub mod store;
-pub mod telemetry;
 
 use std::sync::Arc;
 
@@ -62,11 +47,14 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-pub use api::AppState;
-pub use clock::Clock;
+use domain::idempotency;
+use http::{api, etag, host, static_files, telemetry};
+
 pub use config::{Cli, ServerConfig};
-pub use pools::PoolSpec;
-pub use serve::{serve_until, ServeOptions};
+pub use domain::clock::Clock;
+pub use domain::pools::PoolSpec;
+pub use http::api::AppState;
+pub use http::serve::{serve_until, ServeOptions};
 pub use store::{Database, Synchronous};
 
 /// The full router: `/api/v1`, `/healthz` and the console, with logging,
@@ -87,12 +75,7 @@ pub async fn app_with_state(config: ServerConfig) -> anyhow::Result<(Router, App
         frame_ancestors: config.frame_ancestors.clone(),
     };
     csp.check()?;
-    let auth = Arc::new(identity::Authenticator {
-        shared_token: config.token.clone(),
-        users: Arc::clone(&config.users),
-        proxy: config.trusted_proxy.clone(),
-        jwt: config.jwt.clone(),
-    });
+    let auth = Arc::new(authenticator(&config));
     let hosts = host::HostAllowList::new(&config.allow_hosts)?;
     telemetry::install();
     let store = store::Store::open(
@@ -105,23 +88,9 @@ pub async fn app_with_state(config: ServerConfig) -> anyhow::Result<(Router, App
     let state = AppState {
         store,
         in_flight: idempotency::InFlightKeys::default(),
+        shutdown: http::queue::Shutdown::default(),
     };
     let open = auth.is_open();
-    let metrics = Router::new()
-        .route("/metrics", get(telemetry::metrics_text))
-        .with_state(state.clone())
-        .layer(middleware::from_fn_with_state(
-            Arc::clone(&auth),
-            api::identify,
-        ));
-    // The console's files answer the API's CORS allow-list too: a portal's
-    // `embed.js` loads its module and wasm from another origin.
-    let site = static_files::router(config.dist.clone(), csp);
-    let site = if allow_origins.is_empty() {
-        site
-    } else {
-        site.layer(api::cors(allow_origins.clone()))
-    };
     let limits = api::ApiLimits {
         auth,
         allow_origins,
@@ -129,20 +98,62 @@ pub async fn app_with_state(config: ServerConfig) -> anyhow::Result<(Router, App
         request_timeout: config.request_timeout,
         body_limit: config.body_limit,
     };
-    let mut router = Router::new()
-        .nest("/api/v1", api::router(state.clone(), limits))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz).with_state(state.clone()))
-        .merge(metrics)
-        .merge(site)
-        .layer(middleware::from_fn(telemetry::track));
+    let mut router = routes(&state, limits, config.dist.clone(), csp);
     if open {
         router = router.layer(middleware::from_fn_with_state(
             Arc::new(hosts),
             host::check_host,
         ));
     }
-    let router = router
+    Ok((with_outer_layers(router), state))
+}
+
+/// Every configured way in.
+fn authenticator(config: &ServerConfig) -> identity::Authenticator {
+    identity::Authenticator {
+        shared_token: config.token.clone(),
+        users: Arc::clone(&config.users),
+        proxy: config.trusted_proxy.clone(),
+        jwt: config.jwt.clone(),
+    }
+}
+
+/// `/api/v1`, `/healthz`, `/readyz`, `/metrics` (behind identity) and the
+/// console's files, each request counted.
+fn routes(
+    state: &AppState,
+    limits: api::ApiLimits,
+    dist: Option<std::path::PathBuf>,
+    csp: static_files::CspSources,
+) -> Router {
+    let metrics = Router::new()
+        .route("/metrics", get(telemetry::metrics_text))
+        .with_state(state.clone())
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&limits.auth),
+            api::identify,
+        ));
+    // The console's files answer the API's CORS allow-list too: a portal's
+    // `embed.js` loads its module and wasm from another origin.
+    let site = static_files::router(dist, csp);
+    let site = if limits.allow_origins.is_empty() {
+        site
+    } else {
+        site.layer(api::cors(limits.allow_origins.clone()))
+    };
+    Router::new()
+        .nest("/api/v1", api::router(state.clone(), limits))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz).with_state(state.clone()))
+        .merge(metrics)
+        .merge(site)
+        .layer(middleware::from_fn(telemetry::track))
+}
+
+/// What every response passes: `nosniff`, compression, per-encoding ETags,
+/// the access log and the request id.
+fn with_outer_layers(router: Router) -> Router {
+    router
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -166,8 +177,7 @@ pub async fn app_with_state(config: ServerConfig) -> anyhow::Result<(Router, App
                         .latency_unit(tower_http::LatencyUnit::Micros),
                 ),
         )
-        .layer(middleware::from_fn(telemetry::with_request_id));
-    Ok((router, state))
+        .layer(middleware::from_fn(telemetry::with_request_id))
 }
 
 /// Liveness: the process answers.
@@ -186,9 +196,28 @@ async fn readyz(State(state): State<AppState>) -> Response {
                 _ => "the commit took over 2 s".to_owned(),
             };
             tracing::warn!("not ready: {reason}");
-            problem::ApiError::http(axum::http::StatusCode::SERVICE_UNAVAILABLE)
-                .detail("the store cannot commit writes")
-                .into_response()
+            http::error::ApiError::Http {
+                status: axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                detail: Some("the store cannot commit writes".into()),
+            }
+            .into_response()
+        }
+    }
+}
+
+/// How often the queue's sweeper looks for grants and timeouts that are
+/// due: a ticket is granted within this of the expiry that frees its units.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Grants what expiries free and times out tickets past their `wait_until`,
+/// for as long as the store is open (a write only when something is due).
+pub async fn sweep_periodically(store: store::Store) {
+    let mut every = tokio::time::interval(SWEEP_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if let Err(error) = store.sweep().await {
+            tracing::warn!("the queue's sweep failed: {error:#}");
         }
     }
 }
@@ -230,8 +259,14 @@ pub fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     options: ServeOptions,
+    held: http::queue::Shutdown,
 ) -> impl std::future::Future<Output = std::io::Result<()>> {
-    let shutdown = shutdown_signal();
+    let signal = shutdown_signal();
+    let shutdown = async move {
+        signal.await;
+        // Held `GET /queue/{id}` requests answer now, not at the deadline.
+        held.begin();
+    };
     serve_until(listener, router, options, shutdown)
 }
 

@@ -816,7 +816,7 @@ async fn a_pool_shrunk_below_its_allocations_keeps_them_and_refuses_more(backend
     };
     write_pools(8);
     let config = || ServerConfig {
-        pools: allocation_server::pools::load_pools_file(&pools).unwrap(),
+        pools: allocation_server::domain::pools::load_pools_file(&pools).unwrap(),
         ..demo(&dir)
     };
     let server = start(config()).await;

@@ -116,7 +116,7 @@ pub fn Console(
         use_host_bridge(host, monitor, theme);
     }
     let highlight = RwSignal::new(None::<String>);
-    let thresholds = (config.warn_percent, config.critical_percent);
+    let thresholds = config.thresholds;
     let owner = config.owner.clone();
     provide_context(YourAllocations::new(&owner));
     let shown = config.view;

@@ -1,5 +1,5 @@
 //! Who is calling: each mode is off unless configured. Without any, the API
-//! is open (and the [`crate::host`] allow-list guards it against DNS
+//! is open (and the [`crate::http::host`] allow-list guards it against DNS
 //! rebinding).
 //!
 //! - [`users`]: `--users FILE`, bearer tokens of which only SHA-256 hashes
@@ -20,11 +20,10 @@ use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use allocation_contract::problem_type;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use subtle::ConstantTimeEq;
 
-use crate::problem::ApiError;
+use crate::http::error::ApiError;
 pub use jwt::{JwtOptions, JwtVerifier};
 pub use proxy::TrustedProxy;
 pub use users::Users;
@@ -113,7 +112,7 @@ impl Authenticator {
         }
         if let Some(proxy) = &self.proxy {
             if let Some(name) = proxy.name_from(headers, peer) {
-                let name = name.map_err(|detail| unauthorized(Some(detail)))?;
+                let name = name.map_err(|detail| ApiError::Unauthorized(Some(detail)))?;
                 return Ok(Caller {
                     admin: self.users.is_admin(&name),
                     name: Some(name),
@@ -122,7 +121,7 @@ impl Authenticator {
             }
         }
         let Some(token) = bearer(headers) else {
-            return Err(unauthorized(None));
+            return Err(ApiError::Unauthorized(None));
         };
         if let Some(user) = self.users.by_token(token) {
             return Ok(Caller {
@@ -140,7 +139,7 @@ impl Authenticator {
             if jwt::looks_like_jwt(token) {
                 let (name, admin) = jwt
                     .verify(token)
-                    .map_err(|reason| unauthorized(Some(reason)))?;
+                    .map_err(|reason| ApiError::Unauthorized(Some(reason)))?;
                 return Ok(Caller {
                     name: Some(name),
                     admin,
@@ -148,7 +147,9 @@ impl Authenticator {
                 });
             }
         }
-        Err(unauthorized(Some("the token is not valid".to_owned())))
+        Err(ApiError::Unauthorized(Some(
+            "the token is not valid".to_owned(),
+        )))
     }
 }
 
@@ -159,34 +160,6 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
-}
-
-/// `401` with the challenge: `invalid_token` (and why) when one was presented.
-fn unauthorized(invalid: Option<String>) -> ApiError {
-    let error = ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        problem_type::UNAUTHORIZED,
-        "Authentication required",
-    );
-    match invalid {
-        None => error
-            .detail("send Authorization: Bearer <token>")
-            .header(header::WWW_AUTHENTICATE, "Bearer realm=\"allocation-api\""),
-        Some(reason) => error.detail(reason).header(
-            header::WWW_AUTHENTICATE,
-            "Bearer realm=\"allocation-api\", error=\"invalid_token\"",
-        ),
-    }
-}
-
-/// `403 forbidden`: the caller is known but may not do this.
-pub fn forbidden(detail: impl Into<String>) -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        problem_type::FORBIDDEN,
-        "Not allowed",
-    )
-    .detail(detail)
 }
 
 #[cfg(test)]
@@ -218,10 +191,10 @@ mod tests {
         assert!(auth.authenticate(&with_auth("bearer s3cret"), None).is_ok());
         for wrong in ["Bearer S3CRET", "Bearer s3cre", "Basic s3cret", "Bearer"] {
             let error = auth.authenticate(&with_auth(wrong), None).unwrap_err();
-            assert_eq!(error.problem.status, 401, "{wrong}");
+            assert_eq!(error.problem().status, 401, "{wrong}");
         }
         let missing = auth.authenticate(&HeaderMap::new(), None).unwrap_err();
-        assert_eq!(missing.problem.status, 401);
+        assert_eq!(missing.problem().status, 401);
     }
 
     #[test]

@@ -1,22 +1,30 @@
-//! Durable storage behind one interface: [`sqlite`] (one server per
+//! Durable storage behind one trait, [`Storage`]: [`sqlite`] (one server per
 //! database file, the embedded default) or [`postgres`] (any number of
 //! replicas on one database). Both keep allocations the same way
-//! ([`record`], [`ids`]) and answer with the same outcomes; the contract
-//! suite runs against each.
+//! ([`record`]: the row, its columns and the replay decision; [`ids`];
+//! [`rules`]: expiry arithmetic, commit metrics; [`migrations`]: one list of
+//! schema steps) and answer with the same outcomes; the contract suite runs
+//! against each. The implementations hold only SQL and locking.
 
 pub mod ids;
+mod migrations;
 pub mod postgres;
-mod record;
+pub mod record;
+pub mod rules;
 pub mod sqlite;
+pub mod ticket;
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
-use allocation_contract::{Allocation, AllocationRequest, Pool, UsageHistory};
+use allocation_contract::{Allocation, AllocationRequest, Pool, Ticket, UsageHistory};
+use async_trait::async_trait;
 
-use crate::clock::Clock;
-use crate::pools::PoolSpec;
+use crate::domain::clock::Clock;
+use crate::domain::history::{self, Sample};
+use crate::domain::pools::PoolSpec;
 pub use record::Record;
 pub use sqlite::{Synchronous, WriterStats};
 
@@ -31,9 +39,33 @@ pub enum AllocateOutcome {
     /// Another replica is handling a request with this key right now.
     InFlight,
     UnknownPool,
+    /// Not grantable now, and the request does not wait.
     Insufficient {
         available: u64,
+        /// Units already waited for in the pool.
+        waiting: u64,
     },
+    /// Not grantable now: the request waits in line (`202`).
+    Queued(Box<Ticket>),
+    /// The key was used before with the same request, which was queued:
+    /// the ticket as first sent.
+    ReplayedTicket(Box<Ticket>),
+    /// Held + waited for + asked > the pool's `max_per_owner`.
+    QuotaExceeded {
+        quota: u64,
+        held: u64,
+    },
+}
+
+/// What `DELETE /queue/{id}` came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CancelOutcome {
+    Cancelled,
+    /// Already cancelled or timed out: nothing to do, still a success.
+    AlreadyEnded,
+    /// Granted: release the allocation instead.
+    Granted,
+    NotFound,
 }
 
 /// What `PATCH /allocations/{id}` came to.
@@ -44,13 +76,6 @@ pub enum RenewOutcome {
     Ended,
     NotFound,
 }
-
-/// Deletes the samples older than `$1` (a Unix minute) except each pool's
-/// last one at or before it, which carries its value into the window. The
-/// same SQL on both stores.
-pub(crate) const PRUNE_SAMPLES: &str = "DELETE FROM usage_samples WHERE minute < $1 \
-     AND EXISTS (SELECT 1 FROM usage_samples t WHERE t.pool = usage_samples.pool \
-     AND t.minute > usage_samples.minute AND t.minute <= $1)";
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum ReleaseOutcome {
@@ -112,21 +137,118 @@ pub struct Listing<T> {
     pub etag: String,
 }
 
-/// Cheap to clone; all clones share one store.
-#[derive(Clone)]
-pub enum Store {
-    Sqlite(sqlite::SqliteStore),
-    Postgres(postgres::PgStore),
+/// What a store does, whichever it is. The rules both follow are written
+/// once beside this trait ([`rules`], [`record`], [`ids`]); an
+/// implementation holds only its SQL and its locking.
+#[async_trait]
+pub trait Storage: Send + Sync {
+    fn clock(&self) -> &Clock;
+
+    /// The pool's configuration, if there is such a pool.
+    fn pool_spec(&self, id: &str) -> Option<PoolSpec>;
+
+    /// The configured pools, in order.
+    fn pools(&self) -> Vec<PoolSpec>;
+
+    /// "Now" as this store decides with it (PostgreSQL: the database's clock).
+    async fn now_ms(&self) -> anyhow::Result<i64>;
+
+    /// The current ETag of both listings.
+    async fn etag(&self) -> anyhow::Result<String>;
+
+    /// Usage now.
+    async fn usage(&self) -> anyhow::Result<Listing<Vec<Pool>>>;
+
+    /// Active allocations now, newest first, of one owner if given.
+    async fn active(&self, owner: Option<&str>) -> anyhow::Result<Listing<Vec<Allocation>>>;
+
+    /// Usage and the active allocations at one instant (tests check the
+    /// invariants on it: allocated = sum of active amounts, units unique).
+    async fn snapshot(&self) -> anyhow::Result<(Vec<Pool>, Vec<Allocation>)>;
+
+    /// One allocation in any status.
+    async fn get(&self, id: &str) -> anyhow::Result<Option<Allocation>>;
+
+    /// The replay (or `KeyReused`) an earlier use of `key` calls for, if the
+    /// key was used: for requests refused before they reach the store's
+    /// write path, so a key's first answer still wins over today's validation.
+    async fn earlier_use(
+        &self,
+        key: &str,
+        request: &AllocationRequest,
+    ) -> anyhow::Result<Option<AllocateOutcome>>;
+
+    async fn allocate(
+        &self,
+        request: AllocationRequest,
+        key: Option<String>,
+    ) -> anyhow::Result<AllocateOutcome>;
+
+    async fn release(&self, id: &str) -> anyhow::Result<ReleaseOutcome>;
+
+    /// The allocation now expires `ttl_seconds` from now (if still active).
+    async fn renew(&self, id: &str, ttl_seconds: i64) -> anyhow::Result<RenewOutcome>;
+
+    /// The waiting tickets (of one pool, of one owner, if given) in the
+    /// order they will be served, placed now.
+    async fn queue(
+        &self,
+        pool: Option<&str>,
+        owner: Option<&str>,
+    ) -> anyhow::Result<Listing<Vec<Ticket>>>;
+
+    /// One ticket in any status.
+    async fn ticket(&self, id: &str) -> anyhow::Result<Option<Ticket>>;
+
+    /// The ticket leaves the line (if still waiting).
+    async fn cancel(&self, id: &str) -> anyhow::Result<CancelOutcome>;
+
+    /// Grants what expiries have freed and times out the tickets past their
+    /// `wait_until`, when anything is due (the sweeper calls this often).
+    async fn sweep(&self) -> anyhow::Result<()>;
+
+    /// Records the current minute's usage (expiries included) and prunes
+    /// the samples older than the day's window.
+    async fn sample(&self) -> anyhow::Result<()>;
+
+    /// The samples from `from_minute` on, with each pool's last one before.
+    async fn samples(&self, from_minute: i64) -> anyhow::Result<Vec<Sample>>;
+
+    /// Commits an empty write: `Ok` when the store can take writes now.
+    async fn probe(&self) -> anyhow::Result<()>;
+
+    /// Deletes allocations that ended more than `retention_ms` ago, with
+    /// their idempotency keys; how many went.
+    async fn purge_ended(&self, retention_ms: i64) -> anyhow::Result<u64>;
+
+    /// Each pool's usage a minute from `since` (Unix ms; at most the last day).
+    async fn history(&self, since_ms: Option<i64>) -> anyhow::Result<UsageHistory> {
+        let now_ms = self.now_ms().await?;
+        let from = history::first_minute(since_ms, now_ms.div_euclid(history::MINUTE_MS));
+        let samples = self.samples(from).await?;
+        let live = self.usage().await?.items;
+        Ok(history::build(&samples, &live, from, now_ms))
+    }
+
+    /// Deletes allocations that ended (released or expired) more than
+    /// `retention` ago, with their idempotency keys; how many went.
+    async fn purge(&self, retention: Duration) -> anyhow::Result<u64> {
+        let retention_ms = retention.as_millis().min(i64::MAX as u128) as i64;
+        self.purge_ended(retention_ms).await
+    }
 }
 
-/// Calls the same method on whichever store this is.
-macro_rules! each {
-    ($self:ident, $store:ident => $call:expr) => {
-        match $self {
-            Store::Sqlite($store) => $call,
-            Store::Postgres($store) => $call,
-        }
-    };
+/// The open store. Cheap to clone; all clones share one store. Every
+/// [`Storage`] method is called on it directly (`store.usage()`).
+#[derive(Clone)]
+pub struct Store(Arc<dyn Storage>);
+
+impl std::ops::Deref for Store {
+    type Target = dyn Storage;
+
+    fn deref(&self) -> &Self::Target {
+        self.0.as_ref()
+    }
 }
 
 impl Store {
@@ -140,134 +262,15 @@ impl Store {
         Ok(match database {
             Database::Sqlite(path) => {
                 let path = path.clone();
-                Store::Sqlite(
-                    tokio::task::spawn_blocking(move || {
-                        sqlite::SqliteStore::open(&path, pools, clock, synchronous)
-                    })
-                    .await??,
-                )
+                let store = tokio::task::spawn_blocking(move || {
+                    sqlite::SqliteStore::open(&path, pools, clock, synchronous)
+                })
+                .await??;
+                Store(Arc::new(store))
             }
             Database::Postgres(url) => {
-                Store::Postgres(postgres::PgStore::open(url, pools, clock).await?)
+                Store(Arc::new(postgres::PgStore::open(url, pools, clock).await?))
             }
         })
     }
-
-    pub fn clock(&self) -> &Clock {
-        each!(self, store => store.clock())
-    }
-
-    /// The pool's configuration, if there is such a pool.
-    pub fn pool_spec(&self, id: &str) -> Option<PoolSpec> {
-        each!(self, store => store.pool_spec(id))
-    }
-
-    /// The configured pools, in order.
-    pub fn pools(&self) -> Vec<PoolSpec> {
-        each!(self, store => store.pools())
-    }
-
-    /// The current ETag of both listings.
-    pub async fn etag(&self) -> anyhow::Result<String> {
-        match self {
-            Store::Sqlite(store) => Ok(store.etag()),
-            Store::Postgres(store) => store.etag().await,
-        }
-    }
-
-    /// Usage now.
-    pub async fn usage(&self) -> anyhow::Result<Listing<Vec<Pool>>> {
-        match self {
-            Store::Sqlite(store) => Ok(store.usage()),
-            Store::Postgres(store) => store.usage().await,
-        }
-    }
-
-    /// Active allocations now, newest first, of one owner if given.
-    pub async fn active(&self, owner: Option<&str>) -> anyhow::Result<Listing<Vec<Allocation>>> {
-        match self {
-            Store::Sqlite(store) => Ok(store.active(owner)),
-            Store::Postgres(store) => store.active(owner).await,
-        }
-    }
-
-    /// Usage and the active allocations at one instant (tests check the
-    /// invariants on it: allocated = sum of active amounts, units unique).
-    pub async fn snapshot(&self) -> anyhow::Result<(Vec<Pool>, Vec<Allocation>)> {
-        match self {
-            Store::Sqlite(store) => Ok(store.snapshot()),
-            Store::Postgres(store) => store.snapshot().await,
-        }
-    }
-
-    /// One allocation in any status.
-    pub async fn get(&self, id: &str) -> anyhow::Result<Option<Allocation>> {
-        each!(self, store => store.get(id).await)
-    }
-
-    /// The replay (or `KeyReused`) an earlier use of `key` calls for, if the
-    /// key was used: for requests refused before they reach the store's
-    /// write path, so a key's first answer still wins over today's validation.
-    pub async fn earlier_use(
-        &self,
-        key: &str,
-        request: &AllocationRequest,
-    ) -> anyhow::Result<Option<AllocateOutcome>> {
-        each!(self, store => store.earlier_use(key, request).await)
-    }
-
-    pub async fn allocate(
-        &self,
-        request: AllocationRequest,
-        key: Option<String>,
-    ) -> anyhow::Result<AllocateOutcome> {
-        each!(self, store => store.allocate(request, key).await)
-    }
-
-    pub async fn release(&self, id: &str) -> anyhow::Result<ReleaseOutcome> {
-        each!(self, store => store.release(id).await)
-    }
-
-    /// The allocation now expires `ttl_seconds` from now (if still active).
-    pub async fn renew(&self, id: &str, ttl_seconds: i64) -> anyhow::Result<RenewOutcome> {
-        each!(self, store => store.renew(id, ttl_seconds).await)
-    }
-
-    /// Records the current minute's usage (expiries included) and prunes
-    /// the samples older than the day's window.
-    pub async fn sample(&self) -> anyhow::Result<()> {
-        each!(self, store => store.sample().await)
-    }
-
-    /// Each pool's usage a minute from `since` (Unix ms; at most the last day).
-    pub async fn history(&self, since_ms: Option<i64>) -> anyhow::Result<UsageHistory> {
-        let now_ms = match self {
-            Store::Sqlite(store) => store.clock().now_ms(),
-            Store::Postgres(store) => store.now_ms().await?,
-        };
-        let from =
-            crate::history::first_minute(since_ms, now_ms.div_euclid(crate::history::MINUTE_MS));
-        let samples = each!(self, store => store.samples(from).await)?;
-        let live = self.usage().await?.items;
-        Ok(crate::history::build(&samples, &live, from, now_ms))
-    }
-
-    /// Commits an empty write: `Ok` when the store can take writes now.
-    pub async fn probe(&self) -> anyhow::Result<()> {
-        each!(self, store => store.probe().await)
-    }
-
-    /// Deletes allocations that ended (released or expired) more than
-    /// `retention` ago, with their idempotency keys; how many went.
-    pub async fn purge(&self, retention: Duration) -> anyhow::Result<u64> {
-        let retention_ms = retention.as_millis().min(i64::MAX as u128) as i64;
-        each!(self, store => store.purge(retention_ms).await)
-    }
-}
-
-/// Records one commit in the metrics: how many requests it carried, how long
-/// it took.
-pub(crate) fn record_commit(requests: usize, took: Duration) {
-    metrics::histogram!("allocation_commit_batch_size").record(requests as f64);
-    metrics::histogram!("allocation_commit_seconds").record(took.as_secs_f64());
 }

@@ -20,90 +20,33 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use allocation_contract::{Allocation, AllocationRequest, Pool};
+use allocation_contract::{Allocation, AllocationRequest, Pool, Ticket};
 use anyhow::Context;
-use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Object, RecyclingMethod};
+use async_trait::async_trait;
+use deadpool_postgres::{
+    GenericClient, Manager, ManagerConfig, Object, RecyclingMethod, Transaction,
+};
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{IsolationLevel, NoTls, Row};
 
 use super::ids::{allocation_id, seq_of};
+use super::migrations::{self, Dialect};
+use super::record::{self, StoredRow, COLUMNS};
+use super::rules::{self, PRUNE_SAMPLES};
 use super::{
-    record, AllocateOutcome, Listing, Record, ReleaseOutcome, RenewOutcome, PRUNE_SAMPLES,
+    AllocateOutcome, CancelOutcome, Listing, Record, ReleaseOutcome, RenewOutcome, Storage,
 };
-use crate::allocator::unit_name;
-use crate::clock::{rfc3339, Clock, MAX_MS};
-use crate::history::Sample;
-use crate::pools::PoolSpec;
-
-/// Schema versions, applied in order at start; version = position + 1.
-/// Never edit one that has shipped: add the next.
-const MIGRATIONS: &[&str] = &[
-    // 1: the first schema.
-    "
-CREATE TABLE meta (
-    only_row  boolean PRIMARY KEY DEFAULT true CHECK (only_row),
-    epoch     bigint NOT NULL,        -- random: tells this database apart in ETags
-    probed_at timestamptz             -- the readiness probe's write
-);
-INSERT INTO meta (epoch) VALUES (floor(random() * 4294967296)::bigint);
-CREATE TABLE pools (
-    id        text PRIMARY KEY,
-    capacity  bigint NOT NULL CHECK (capacity >= 0),
-    allocated bigint NOT NULL DEFAULT 0 CHECK (allocated >= 0),
-    version   bigint NOT NULL DEFAULT 0,  -- every write to the pool bumps it
-    changed_at bigint NOT NULL DEFAULT 0  -- Unix ms of the last write, database clock
-);
-CREATE SEQUENCE allocation_seq;
-CREATE TABLE allocations (
-    seq             bigint PRIMARY KEY,
-    id              text NOT NULL,        -- `al_` + 8 random + seq: found by seq
-    pool            text NOT NULL REFERENCES pools (id),
-    amount          bigint NOT NULL CHECK (amount > 0),
-    owner           text NOT NULL,
-    resources       text[] NOT NULL,
-    created_at      bigint NOT NULL,      -- Unix ms, database clock
-    expires_at      bigint,
-    ttl_seconds     bigint,
-    note            text,
-    released_at     bigint,
-    returned        boolean NOT NULL DEFAULT false,  -- units back in the pool's count
-    idempotency_key text UNIQUE,
-    CHECK (returned OR released_at IS NULL)
-);
-CREATE INDEX allocations_held ON allocations (pool, expires_at) WHERE NOT returned;
-CREATE INDEX allocations_expiring ON allocations (expires_at)
-    WHERE NOT returned AND expires_at IS NOT NULL;
-CREATE TABLE held_units (
-    pool text NOT NULL,
-    unit integer NOT NULL CHECK (unit >= 0),
-    seq  bigint NOT NULL REFERENCES allocations (seq) ON DELETE CASCADE,
-    PRIMARY KEY (pool, unit)
-);
-CREATE INDEX held_units_seq ON held_units (seq);
-CREATE FUNCTION allocation_now_ms(offset_ms bigint) RETURNS bigint
-    LANGUAGE sql STABLE
-    AS 'SELECT floor(extract(epoch FROM now()) * 1000)::bigint + offset_ms';
-",
-    // 2: the usage history.
-    "
-CREATE TABLE usage_samples (
-    pool      text NOT NULL,
-    minute    bigint NOT NULL,        -- Unix ms / 60,000, database clock
-    allocated bigint NOT NULL,        -- at the end of the minute (the last write in it)
-    capacity  bigint NOT NULL,
-    PRIMARY KEY (pool, minute)
-);
-",
-];
+use crate::domain::allocator::unit_names;
+use crate::domain::clock::{rfc3339, Clock};
+use crate::domain::history::Sample;
+use crate::domain::pools::PoolSpec;
 
 /// Advisory lock key that serialises replicas migrating at the same time.
 const MIGRATION_LOCK: i64 = 0x616c_6c6f_6361_7465;
 
 /// Tries per write before a serialization failure or deadlock is an error.
 const ATTEMPTS: u32 = 8;
-
-const COLUMNS: &str = "a.seq, a.id, a.pool, a.amount, a.owner, a.resources, a.created_at, \
-     a.expires_at, a.ttl_seconds, a.note, a.released_at";
 
 /// The ETag's parts and the instant the listings are current from (the last
 /// write or the last expiry, whichever is later: a function of what the tag
@@ -209,20 +152,36 @@ macro_rules! retrying {
     }};
 }
 
-fn read_record(row: &Row, at: usize) -> Record {
-    Record {
-        seq: row.get(at),
-        id: row.get(at + 1),
-        pool: row.get(at + 2),
-        amount: row.get(at + 3),
-        owner: row.get(at + 4),
-        resources: row.get(at + 5),
-        created_at: row.get(at + 6),
-        expires_at: row.get(at + 7),
-        ttl_seconds: row.get(at + 8),
-        note: row.get(at + 9),
-        released_at: row.get(at + 10),
+impl StoredRow for Row {
+    type Error = tokio_postgres::Error;
+
+    fn int(&self, at: usize) -> Result<i64, Self::Error> {
+        self.try_get(at)
     }
+
+    fn maybe_int(&self, at: usize) -> Result<Option<i64>, Self::Error> {
+        self.try_get(at)
+    }
+
+    fn text(&self, at: usize) -> Result<String, Self::Error> {
+        self.try_get(at)
+    }
+
+    fn maybe_text(&self, at: usize) -> Result<Option<String>, Self::Error> {
+        self.try_get(at)
+    }
+
+    fn resources(&self, at: usize) -> Result<Vec<String>, Self::Error> {
+        self.try_get(at)
+    }
+}
+
+/// Commits, timed into the metrics.
+async fn commit(tx: Transaction<'_>) -> anyhow::Result<()> {
+    let started = Instant::now();
+    tx.commit().await?;
+    rules::record_commit(1, started.elapsed());
+    Ok(())
 }
 
 /// The ETag from a row whose first columns are [`TAG`]'s.
@@ -278,35 +237,13 @@ impl PgStore {
         let tx = client.transaction().await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
             .await?;
-        tx.batch_execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (
-                 version    integer PRIMARY KEY,
-                 applied_at timestamptz NOT NULL DEFAULT now())",
-        )
-        .await?;
-        let applied: i32 = tx
-            .query_one(
-                "SELECT COALESCE(max(version), 0) FROM schema_migrations",
-                &[],
-            )
-            .await?
-            .get(0);
-        if applied as usize > MIGRATIONS.len() {
-            anyhow::bail!(
-                "the database is at schema version {applied}, newer than this server's {}",
-                MIGRATIONS.len()
-            );
-        }
-        for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
-            let version = index as i32 + 1;
+        tx.batch_execute(Dialect::Postgres.create_log()).await?;
+        let applied: i32 = tx.query_one(migrations::APPLIED, &[]).await?.get(0);
+        for (version, sql) in migrations::pending(applied.into(), Dialect::Postgres)? {
             tx.batch_execute(sql)
                 .await
                 .with_context(|| format!("migration {version}"))?;
-            tx.execute(
-                "INSERT INTO schema_migrations (version) VALUES ($1)",
-                &[&version],
-            )
-            .await?;
+            tx.execute(migrations::RECORD, &[&version]).await?;
             tracing::info!(version, "applied schema migration");
         }
         for spec in self.specs.iter() {
@@ -330,35 +267,6 @@ impl PgStore {
 
     fn pool_ids(&self) -> Vec<String> {
         self.specs.iter().map(|spec| spec.id.clone()).collect()
-    }
-
-    pub fn clock(&self) -> &Clock {
-        &self.clock
-    }
-
-    pub fn pool_spec(&self, id: &str) -> Option<PoolSpec> {
-        self.specs.iter().find(|spec| spec.id == id).cloned()
-    }
-
-    pub fn pools(&self) -> Vec<PoolSpec> {
-        self.specs.to_vec()
-    }
-
-    pub async fn etag(&self) -> anyhow::Result<String> {
-        let client = self.connection().await?;
-        let statement = client
-            .prepare_cached(&format!(
-                "{TAG} SELECT tag.epoch, tag.version, tag.expired FROM tag"
-            ))
-            .await?;
-        Ok(etag_of(
-            &client.query_one(&statement, &[&self.offset()]).await?,
-        ))
-    }
-
-    pub async fn usage(&self) -> anyhow::Result<Listing<Vec<Pool>>> {
-        let client = self.connection().await?;
-        self.usage_in(&client).await
     }
 
     async fn usage_in(&self, client: &impl GenericClient) -> anyhow::Result<Listing<Vec<Pool>>> {
@@ -402,11 +310,6 @@ impl PgStore {
         })
     }
 
-    pub async fn active(&self, owner: Option<&str>) -> anyhow::Result<Listing<Vec<Allocation>>> {
-        let client = self.connection().await?;
-        self.active_in(&client, owner).await
-    }
-
     async fn active_in(
         &self,
         client: &impl GenericClient,
@@ -429,8 +332,8 @@ impl PgStore {
         let items = rows
             .iter()
             .filter(|row| row.get::<_, Option<i64>>(4).is_some())
-            .map(|row| read_record(row, 4).created())
-            .collect();
+            .map(|row| Ok(Record::read(row, 4)?.created()))
+            .collect::<anyhow::Result<_>>()?;
         Ok(Listing {
             as_of: rfc3339(as_of),
             items,
@@ -438,76 +341,60 @@ impl PgStore {
         })
     }
 
-    pub async fn snapshot(&self) -> anyhow::Result<(Vec<Pool>, Vec<Allocation>)> {
-        let mut client = self.connection().await?;
-        let tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await?;
-        let usage = self.usage_in(&tx).await?;
-        let active = self.active_in(&tx, None).await?;
-        tx.commit().await?;
-        Ok((usage.items, active.items))
-    }
-
-    pub async fn get(&self, id: &str) -> anyhow::Result<Option<Allocation>> {
-        let Some(seq) = seq_of(id) else {
-            return Ok(None);
-        };
-        let client = self.connection().await?;
-        let statement = client
-            .prepare_cached(&format!(
-                "SELECT allocation_now_ms($3), {COLUMNS} FROM allocations a \
-                 WHERE a.seq = $1 AND a.id = $2"
-            ))
-            .await?;
-        let row = client
-            .query_opt(&statement, &[&seq, &id, &self.offset()])
-            .await?;
-        Ok(row.map(|row| read_record(&row, 1).allocation(row.get(0))))
-    }
-
-    pub async fn earlier_use(
-        &self,
-        key: &str,
-        request: &AllocationRequest,
-    ) -> anyhow::Result<Option<AllocateOutcome>> {
-        let client = self.connection().await?;
-        earlier_use(&client, key, request).await
-    }
-
-    pub async fn allocate(
-        &self,
-        request: AllocationRequest,
-        key: Option<String>,
-    ) -> anyhow::Result<AllocateOutcome> {
-        if self.pool_spec(&request.pool).is_none() {
-            return Ok(AllocateOutcome::UnknownPool);
-        }
-        retrying!(self, client => self.try_allocate(&mut client, &request, key.as_deref()))
-    }
-
+    /// One grant in one transaction: the key held, the pool locked and
+    /// swept, free units picked, then the grant written and counted.
     async fn try_allocate(
         &self,
         client: &mut Object,
         request: &AllocationRequest,
         key: Option<&str>,
     ) -> anyhow::Result<AllocateOutcome> {
-        let offset = self.offset();
         let tx = client.transaction().await?;
         if let Some(key) = key {
-            let lock = tx
-                .prepare_cached("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))")
-                .await?;
-            if !tx.query_one(&lock, &[&key]).await?.get::<_, bool>(0) {
-                return Ok(AllocateOutcome::InFlight);
-            }
-            if let Some(outcome) = earlier_use(&tx, key, request).await? {
+            if let Some(outcome) = hold_key(&tx, key, request).await? {
                 return Ok(outcome);
             }
         }
+        let pool = self.lock_pool(&tx, &request.pool).await?;
+        let amount = u64::try_from(request.amount).unwrap_or(0);
+        if amount > pool.available {
+            tx.commit().await?;
+            if request.wait_seconds.is_some() {
+                anyhow::bail!("{QUEUE_NOT_HERE}");
+            }
+            return Ok(AllocateOutcome::Insufficient {
+                available: pool.available,
+                waiting: 0,
+            });
+        }
+        let units = free_units(&tx, request, &pool).await?;
+        let grant = NewGrant {
+            id: allocation_id(pool.seq),
+            resources: unit_names(
+                &request.pool,
+                units.iter().map(|&unit| unit as u32),
+                pool.capacity as u64,
+            ),
+            units,
+            expires_at: request
+                .ttl_seconds
+                .map(|ttl| rules::expires_at(pool.now, ttl)),
+        };
+        self.insert_grant(&tx, request, key, &pool, &grant).await?;
+        commit(tx).await?;
+        Ok(AllocateOutcome::Created(record::granted(
+            grant.id,
+            request,
+            amount,
+            grant.resources,
+            pool.now,
+            grant.expires_at,
+        )))
+    }
+
+    /// Locks the pool's row (every write to a pool does, first) and gives
+    /// back its expired grants' units: what is free now.
+    async fn lock_pool(&self, tx: &Transaction<'_>, pool: &str) -> anyhow::Result<LockedPool> {
         let (lock, sweep) = tokio::try_join!(
             tx.prepare_cached(
                 "SELECT capacity, allocated, allocation_now_ms($2), nextval('allocation_seq') \
@@ -516,49 +403,32 @@ impl PgStore {
             tx.prepare_cached(SWEEP),
         )?;
         // Sent together: the sweep runs once the lock is held.
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&request.pool, &offset];
-        let (pool, swept) =
-            tokio::try_join!(tx.query_opt(&lock, &params), tx.query_opt(&sweep, &params),)?;
-        let pool = pool.context("the pool's row is missing")?;
-        let (capacity, mut allocated, now, seq): (i64, i64, i64, i64) =
-            (pool.get(0), pool.get(1), pool.get(2), pool.get(3));
-        if let Some(swept) = swept {
-            allocated = swept.get(0);
-        }
-        let available = (capacity - allocated).max(0) as u64;
-        let amount = u64::try_from(request.amount).unwrap_or(0);
-        if amount > available {
-            tx.commit().await?;
-            return Ok(AllocateOutcome::Insufficient { available });
-        }
-        let pick = tx
-            .prepare_cached(
-                "SELECT u::int4 FROM generate_series(0, $2::int8 - 1) u WHERE NOT EXISTS \
-                 (SELECT 1 FROM held_units h WHERE h.pool = $1 AND h.unit = u) \
-                 ORDER BY u LIMIT $3",
-            )
-            .await?;
-        let units: Vec<i32> = tx
-            .query(&pick, &[&request.pool, &capacity, &request.amount])
-            .await?
-            .iter()
-            .map(|row| row.get(0))
-            .collect();
-        if units.len() as u64 != amount {
-            anyhow::bail!(
-                "pool {}: {} free units for a count of {available} available",
-                request.pool,
-                units.len()
-            );
-        }
-        let resources: Vec<String> = units
-            .iter()
-            .map(|&unit| unit_name(&request.pool, unit as u32, capacity as u64))
-            .collect();
-        let expires_at = request
-            .ttl_seconds
-            .map(|ttl| now.saturating_add(ttl.saturating_mul(1000)).min(MAX_MS));
-        let id = allocation_id(seq);
+        let params: [&(dyn ToSql + Sync); 2] = [&pool, &self.offset()];
+        let (row, swept) =
+            tokio::try_join!(tx.query_opt(&lock, &params), tx.query_opt(&sweep, &params))?;
+        let row = row.context("the pool's row is missing")?;
+        let (capacity, allocated, now, seq): (i64, i64, i64, i64) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
+        let allocated = swept.map_or(allocated, |swept| swept.get(0));
+        Ok(LockedPool {
+            capacity,
+            available: (capacity - allocated).max(0) as u64,
+            now,
+            seq,
+        })
+    }
+
+    /// Writes the grant, holds its units, counts it against the pool (the
+    /// guard refuses a count past the capacity) and records the pool's
+    /// sample: pipelined, in this order.
+    async fn insert_grant(
+        &self,
+        tx: &Transaction<'_>,
+        request: &AllocationRequest,
+        key: Option<&str>,
+        pool: &LockedPool,
+        grant: &NewGrant,
+    ) -> anyhow::Result<()> {
         let (insert, hold, count, record) = tokio::try_join!(
             tx.prepare_cached(
                 "INSERT INTO allocations (seq, id, pool, amount, owner, resources, created_at, \
@@ -575,24 +445,22 @@ impl PgStore {
             ),
             tx.prepare_cached(RECORD),
         )?;
-        // Pipelined, in this order.
-        let row: [&(dyn tokio_postgres::types::ToSql + Sync); 11] = [
-            &seq,
-            &id,
+        let row: [&(dyn ToSql + Sync); 11] = [
+            &pool.seq,
+            &grant.id,
             &request.pool,
             &request.amount,
             &request.owner,
-            &resources,
-            &now,
-            &expires_at,
+            &grant.resources,
+            &pool.now,
+            &grant.expires_at,
             &request.ttl_seconds,
             &request.note,
             &key,
         ];
-        let held: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&request.pool, &units, &seq];
-        let counter: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
-            [&request.pool, &request.amount, &now];
-        let sample: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&request.pool, &offset];
+        let held: [&(dyn ToSql + Sync); 3] = [&request.pool, &grant.units, &pool.seq];
+        let counter: [&(dyn ToSql + Sync); 3] = [&request.pool, &request.amount, &pool.now];
+        let sample: [&(dyn ToSql + Sync); 2] = [&request.pool, &self.offset()];
         let (_, _, counted, _) = tokio::try_join!(
             tx.execute(&insert, &row),
             tx.execute(&hold, &held),
@@ -605,19 +473,7 @@ impl PgStore {
                 request.pool
             );
         }
-        let started = Instant::now();
-        tx.commit().await?;
-        super::record_commit(1, started.elapsed());
-        Ok(AllocateOutcome::Created(record::granted(
-            id, request, amount, resources, now, expires_at,
-        )))
-    }
-
-    pub async fn release(&self, id: &str) -> anyhow::Result<ReleaseOutcome> {
-        let Some(seq) = seq_of(id) else {
-            return Ok(ReleaseOutcome::NotFound);
-        };
-        retrying!(self, client => self.try_release(&mut client, seq, id))
+        Ok(())
     }
 
     async fn try_release(
@@ -655,21 +511,12 @@ impl PgStore {
             let record = tx.prepare_cached(RECORD).await?;
             tx.execute(&record, &[&pool, &offset]).await?;
         }
-        let started = Instant::now();
-        tx.commit().await?;
-        super::record_commit(1, started.elapsed());
+        commit(tx).await?;
         Ok(if released == 1 {
             ReleaseOutcome::Released
         } else {
             ReleaseOutcome::AlreadyEnded
         })
-    }
-
-    pub async fn renew(&self, id: &str, ttl_seconds: i64) -> anyhow::Result<RenewOutcome> {
-        let Some(seq) = seq_of(id) else {
-            return Ok(RenewOutcome::NotFound);
-        };
-        retrying!(self, client => self.try_renew(&mut client, seq, id, ttl_seconds))
     }
 
     async fn try_renew(
@@ -683,7 +530,7 @@ impl PgStore {
         let tx = client.transaction().await?;
         let renew_sql = format!(
             "WITH renewed AS (
-                 UPDATE allocations SET expires_at = LEAST($3::bigint + $4::bigint * 1000, {MAX_MS}::bigint)
+                 UPDATE allocations SET expires_at = $4
                  WHERE seq = $1 AND id = $2 AND NOT returned
                    AND (expires_at IS NULL OR expires_at > $3)
                  RETURNING *),
@@ -705,19 +552,74 @@ impl PgStore {
             return Ok(RenewOutcome::NotFound);
         };
         let now: i64 = locked.get(0);
-        let ttl = ttl_seconds.min(MAX_MS / 1000);
-        let renewed = tx.query_opt(&renew, &[&seq, &id, &now, &ttl]).await?;
-        let started = Instant::now();
-        tx.commit().await?;
-        super::record_commit(1, started.elapsed());
+        let expires_at = rules::expires_at(now, ttl_seconds);
+        let renewed = tx
+            .query_opt(&renew, &[&seq, &id, &now, &expires_at])
+            .await?;
+        commit(tx).await?;
         Ok(match renewed {
-            Some(row) => RenewOutcome::Renewed(read_record(&row, 0).allocation(now)),
+            Some(row) => RenewOutcome::Renewed(Record::read(&row, 0)?.allocation(now)),
             None => RenewOutcome::Ended,
         })
     }
 
+    /// Gives the pool's expired units back and, with `record`, writes its
+    /// sample for the minute.
+    async fn try_sweep(&self, client: &mut Object, pool: &str, record: bool) -> anyhow::Result<()> {
+        let tx = client.transaction().await?;
+        tx.execute("SELECT 1 FROM pools WHERE id = $1 FOR UPDATE", &[&pool])
+            .await?;
+        tx.execute(SWEEP, &[&pool, &self.offset()]).await?;
+        if record {
+            tx.execute(RECORD, &[&pool, &self.offset()]).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// The queue (issue 15) is built on SQLite so far; on PostgreSQL a request
+/// that would wait, and the queue's routes, fail with this instead of
+/// pretending to queue.
+const QUEUE_NOT_HERE: &str = "the queue of a full pool is not available on PostgreSQL yet";
+
+#[async_trait]
+impl Storage for PgStore {
+    async fn queue(
+        &self,
+        _pool: Option<&str>,
+        _owner: Option<&str>,
+    ) -> anyhow::Result<Listing<Vec<Ticket>>> {
+        anyhow::bail!("{QUEUE_NOT_HERE}")
+    }
+
+    async fn ticket(&self, _id: &str) -> anyhow::Result<Option<Ticket>> {
+        anyhow::bail!("{QUEUE_NOT_HERE}")
+    }
+
+    async fn cancel(&self, _id: &str) -> anyhow::Result<CancelOutcome> {
+        anyhow::bail!("{QUEUE_NOT_HERE}")
+    }
+
+    /// Nobody waits on PostgreSQL yet: nothing to do.
+    async fn sweep(&self) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    fn pool_spec(&self, id: &str) -> Option<PoolSpec> {
+        self.specs.iter().find(|spec| spec.id == id).cloned()
+    }
+
+    fn pools(&self) -> Vec<PoolSpec> {
+        self.specs.to_vec()
+    }
+
     /// "Now" on the database's clock (with the test clock's offset).
-    pub async fn now_ms(&self) -> anyhow::Result<i64> {
+    async fn now_ms(&self) -> anyhow::Result<i64> {
         let client = self.connection().await?;
         let statement = client
             .prepare_cached("SELECT allocation_now_ms($1)")
@@ -728,21 +630,113 @@ impl PgStore {
             .get(0))
     }
 
+    async fn etag(&self) -> anyhow::Result<String> {
+        let client = self.connection().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "{TAG} SELECT tag.epoch, tag.version, tag.expired FROM tag"
+            ))
+            .await?;
+        Ok(etag_of(
+            &client.query_one(&statement, &[&self.offset()]).await?,
+        ))
+    }
+
+    async fn usage(&self) -> anyhow::Result<Listing<Vec<Pool>>> {
+        let client = self.connection().await?;
+        self.usage_in(&client).await
+    }
+
+    async fn active(&self, owner: Option<&str>) -> anyhow::Result<Listing<Vec<Allocation>>> {
+        let client = self.connection().await?;
+        self.active_in(&client, owner).await
+    }
+
+    async fn snapshot(&self) -> anyhow::Result<(Vec<Pool>, Vec<Allocation>)> {
+        let mut client = self.connection().await?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let usage = self.usage_in(&tx).await?;
+        let active = self.active_in(&tx, None).await?;
+        tx.commit().await?;
+        Ok((usage.items, active.items))
+    }
+
+    async fn get(&self, id: &str) -> anyhow::Result<Option<Allocation>> {
+        let Some(seq) = seq_of(id) else {
+            return Ok(None);
+        };
+        let client = self.connection().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "SELECT allocation_now_ms($3), {COLUMNS} FROM allocations a \
+                 WHERE a.seq = $1 AND a.id = $2"
+            ))
+            .await?;
+        let row = client
+            .query_opt(&statement, &[&seq, &id, &self.offset()])
+            .await?;
+        match row {
+            Some(row) => Ok(Some(Record::read(&row, 1)?.allocation(row.get(0)))),
+            None => Ok(None),
+        }
+    }
+
+    async fn earlier_use(
+        &self,
+        key: &str,
+        request: &AllocationRequest,
+    ) -> anyhow::Result<Option<AllocateOutcome>> {
+        let client = self.connection().await?;
+        earlier_use(&client, key, request).await
+    }
+
+    async fn allocate(
+        &self,
+        request: AllocationRequest,
+        key: Option<String>,
+    ) -> anyhow::Result<AllocateOutcome> {
+        if self.pool_spec(&request.pool).is_none() {
+            return Ok(AllocateOutcome::UnknownPool);
+        }
+        retrying!(self, client => self.try_allocate(&mut client, &request, key.as_deref()))
+    }
+
+    async fn release(&self, id: &str) -> anyhow::Result<ReleaseOutcome> {
+        let Some(seq) = seq_of(id) else {
+            return Ok(ReleaseOutcome::NotFound);
+        };
+        retrying!(self, client => self.try_release(&mut client, seq, id))
+    }
+
+    async fn renew(&self, id: &str, ttl_seconds: i64) -> anyhow::Result<RenewOutcome> {
+        let Some(seq) = seq_of(id) else {
+            return Ok(RenewOutcome::NotFound);
+        };
+        retrying!(self, client => self.try_renew(&mut client, seq, id, ttl_seconds))
+    }
+
     /// Gives every pool's expired units back and records its sample, each
     /// under the pool's row lock, then prunes the samples past the day.
-    pub async fn sample(&self) -> anyhow::Result<()> {
+    async fn sample(&self) -> anyhow::Result<()> {
         for spec in self.specs.iter() {
             retrying!(self, client => self.try_sweep(&mut client, &spec.id, true))?;
         }
         let now_ms = self.now_ms().await?;
         let client = self.connection().await?;
-        let before = crate::history::prune_before(now_ms.div_euclid(crate::history::MINUTE_MS));
+        let before = crate::domain::history::prune_before(
+            now_ms.div_euclid(crate::domain::history::MINUTE_MS),
+        );
         client.execute(PRUNE_SAMPLES, &[&before]).await?;
         Ok(())
     }
 
     /// The samples from `from_minute` on, with each pool's last one before.
-    pub async fn samples(&self, from_minute: i64) -> anyhow::Result<Vec<Sample>> {
+    async fn samples(&self, from_minute: i64) -> anyhow::Result<Vec<Sample>> {
         let client = self.connection().await?;
         let statement = client
             .prepare_cached(
@@ -764,7 +758,7 @@ impl PgStore {
     }
 
     /// A real write and commit (the readiness check).
-    pub async fn probe(&self) -> anyhow::Result<()> {
+    async fn probe(&self) -> anyhow::Result<()> {
         let client = self.connection().await?;
         client
             .execute("UPDATE meta SET probed_at = now()", &[])
@@ -774,7 +768,7 @@ impl PgStore {
 
     /// Gives every pool's expired units back, then deletes the allocations
     /// that ended more than `retention_ms` ago.
-    pub async fn purge(&self, retention_ms: i64) -> anyhow::Result<u64> {
+    async fn purge_ended(&self, retention_ms: i64) -> anyhow::Result<u64> {
         for spec in self.specs.iter() {
             retrying!(self, client => self.try_sweep(&mut client, &spec.id, false))?;
         }
@@ -788,20 +782,6 @@ impl PgStore {
             .await?;
         Ok(deleted)
     }
-
-    /// Gives the pool's expired units back and, with `record`, writes its
-    /// sample for the minute.
-    async fn try_sweep(&self, client: &mut Object, pool: &str, record: bool) -> anyhow::Result<()> {
-        let tx = client.transaction().await?;
-        tx.execute("SELECT 1 FROM pools WHERE id = $1 FOR UPDATE", &[&pool])
-            .await?;
-        tx.execute(SWEEP, &[&pool, &self.offset()]).await?;
-        if record {
-            tx.execute(RECORD, &[&pool, &self.offset()]).await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
 }
 
 async fn earlier_use(
@@ -814,12 +794,71 @@ async fn earlier_use(
             "SELECT {COLUMNS} FROM allocations a WHERE a.idempotency_key = $1"
         ))
         .await?;
-    Ok(client.query_opt(&statement, &[&key]).await?.map(|row| {
-        let record = read_record(&row, 0);
-        if record.same_request(request) {
-            AllocateOutcome::Replayed(record.created())
-        } else {
-            AllocateOutcome::KeyReused
-        }
-    }))
+    match client.query_opt(&statement, &[&key]).await? {
+        Some(row) => Ok(Some(Record::read(&row, 0)?.answer_to(request))),
+        None => Ok(None),
+    }
+}
+
+/// A pool's row as a grant found it, locked: what is free, "now", and the
+/// `seq` the grant takes.
+struct LockedPool {
+    capacity: i64,
+    available: u64,
+    now: i64,
+    seq: i64,
+}
+
+/// A grant decided, before it is written.
+struct NewGrant {
+    id: String,
+    units: Vec<i32>,
+    resources: Vec<String>,
+    expires_at: Option<i64>,
+}
+
+/// Holds `key` for this transaction (`InFlight` when another request
+/// holds it, on any replica) and answers for its earlier use, if any.
+async fn hold_key(
+    tx: &Transaction<'_>,
+    key: &str,
+    request: &AllocationRequest,
+) -> anyhow::Result<Option<AllocateOutcome>> {
+    let lock = tx
+        .prepare_cached("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))")
+        .await?;
+    if !tx.query_one(&lock, &[&key]).await?.get::<_, bool>(0) {
+        return Ok(Some(AllocateOutcome::InFlight));
+    }
+    earlier_use(tx, key, request).await
+}
+
+/// The lowest `amount` units of the pool no grant holds.
+async fn free_units(
+    tx: &Transaction<'_>,
+    request: &AllocationRequest,
+    pool: &LockedPool,
+) -> anyhow::Result<Vec<i32>> {
+    let pick = tx
+        .prepare_cached(
+            "SELECT u::int4 FROM generate_series(0, $2::int8 - 1) u WHERE NOT EXISTS \
+             (SELECT 1 FROM held_units h WHERE h.pool = $1 AND h.unit = u) \
+             ORDER BY u LIMIT $3",
+        )
+        .await?;
+    let units: Vec<i32> = tx
+        .query(&pick, &[&request.pool, &pool.capacity, &request.amount])
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    if units.len() as i64 != request.amount {
+        anyhow::bail!(
+            "pool {}: {} free units for a count of {} available",
+            request.pool,
+            units.len(),
+            pool.available
+        );
+    }
+    Ok(units)
 }

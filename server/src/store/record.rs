@@ -1,8 +1,28 @@
-//! One allocation as stored, and what it says at a given instant.
+//! One allocation as stored: its columns, how a row of them is read (the
+//! same for both stores), what it says at a given instant and what it
+//! answers to a request that reuses its idempotency key.
 
 use allocation_contract::{Allocation, AllocationRequest, AllocationStatus};
 
-use crate::clock::rfc3339;
+use super::AllocateOutcome;
+use crate::domain::clock::rfc3339;
+
+/// The columns a [`Record`] is read from, in [`Record::read`]'s order, of
+/// `allocations` aliased `a` (both stores' queries use the alias).
+pub const COLUMNS: &str = "a.seq, a.id, a.pool, a.amount, a.owner, a.resources, a.created_at, \
+     a.expires_at, a.ttl_seconds, a.note, a.released_at";
+
+/// A result row as each database's driver gives it: only how a value of
+/// each kind is read differs (SQLite keeps `resources` as JSON text,
+/// PostgreSQL as `text[]`).
+pub trait StoredRow {
+    type Error;
+    fn int(&self, at: usize) -> Result<i64, Self::Error>;
+    fn maybe_int(&self, at: usize) -> Result<Option<i64>, Self::Error>;
+    fn text(&self, at: usize) -> Result<String, Self::Error>;
+    fn maybe_text(&self, at: usize) -> Result<Option<String>, Self::Error>;
+    fn resources(&self, at: usize) -> Result<Vec<String>, Self::Error>;
+}
 
 /// A grant just made, as the contract shows it: active, created at `now_ms`.
 pub fn granted(
@@ -42,6 +62,23 @@ pub struct Record {
 }
 
 impl Record {
+    /// The record in [`COLUMNS`] starting at column `at`.
+    pub fn read<R: StoredRow>(row: &R, at: usize) -> Result<Record, R::Error> {
+        Ok(Record {
+            seq: row.int(at)?,
+            id: row.text(at + 1)?,
+            pool: row.text(at + 2)?,
+            amount: row.int(at + 3)?,
+            owner: row.text(at + 4)?,
+            resources: row.resources(at + 5)?,
+            created_at: row.int(at + 6)?,
+            expires_at: row.maybe_int(at + 7)?,
+            ttl_seconds: row.maybe_int(at + 8)?,
+            note: row.maybe_text(at + 9)?,
+            released_at: row.maybe_int(at + 10)?,
+        })
+    }
+
     pub fn status(&self, now_ms: i64) -> AllocationStatus {
         let ended_at = self.released_at.unwrap_or(now_ms);
         match (self.released_at, self.expires_at) {
@@ -73,7 +110,18 @@ impl Record {
         }
     }
 
-    pub fn same_request(&self, request: &AllocationRequest) -> bool {
+    /// What this record, kept with an idempotency key, answers to a new
+    /// request with that key: its first answer when the request is the same,
+    /// `KeyReused` otherwise.
+    pub fn answer_to(&self, request: &AllocationRequest) -> AllocateOutcome {
+        if self.same_request(request) {
+            AllocateOutcome::Replayed(self.created())
+        } else {
+            AllocateOutcome::KeyReused
+        }
+    }
+
+    fn same_request(&self, request: &AllocationRequest) -> bool {
         self.pool == request.pool
             && self.amount == request.amount
             && self.owner == request.owner

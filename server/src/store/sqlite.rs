@@ -16,52 +16,31 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, RwLock};
 
-use allocation_contract::{Allocation, AllocationRequest, Pool};
+use allocation_contract::{Allocation, AllocationRequest, Pool, Ticket, TicketStatus};
 use anyhow::Context;
+use async_trait::async_trait;
 use rand::Rng;
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
-use super::ids::{allocation_id, seq_of};
+use super::ids::{allocation_id, seq_of, ticket_id, ticket_seq_of};
+use super::migrations::{self, Dialect};
+use super::record::{self, StoredRow, COLUMNS};
+use super::rules::{self, PRUNE_SAMPLES};
+use super::ticket::{TicketRecord, TICKET_COLUMNS};
 use super::{
-    record, AllocateOutcome, Listing, Record, ReleaseOutcome, RenewOutcome, PRUNE_SAMPLES,
+    AllocateOutcome, CancelOutcome, Listing, Record, ReleaseOutcome, RenewOutcome, Storage,
 };
-use crate::allocator::{unit_name, unit_number};
-use crate::clock::{rfc3339, Clock, MAX_MS};
-use crate::history::{prune_before, Sample, MINUTE_MS};
-use crate::ledger::{Change, Grant, Ledger};
-use crate::pools::PoolSpec;
+use crate::domain::allocator::{unit_names, unit_number};
+use crate::domain::clock::{rfc3339, Clock};
+use crate::domain::history::{prune_before, Sample, MINUTE_MS};
+use crate::domain::ledger::{Change, Grant, Ledger};
+use crate::domain::pools::PoolSpec;
+use crate::domain::queue::{check_quota, Ask, QuotaExceeded};
+use crate::domain::waiting::Waiting;
 
 /// Most requests one transaction carries.
 const MAX_BATCH: usize = 512;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS allocations (
-    seq             INTEGER PRIMARY KEY,
-    id              TEXT NOT NULL,      -- `al_` + 8 random + seq: found by seq
-    pool            TEXT NOT NULL,
-    amount          INTEGER NOT NULL,
-    owner           TEXT NOT NULL,
-    resources       TEXT NOT NULL,      -- JSON array of unit names
-    created_at      INTEGER NOT NULL,   -- Unix ms
-    expires_at      INTEGER,            -- Unix ms
-    ttl_seconds     INTEGER,
-    note            TEXT,
-    released_at     INTEGER,            -- Unix ms
-    idempotency_key TEXT UNIQUE         -- kept with the allocation, for replay
-);
-CREATE INDEX IF NOT EXISTS allocations_unreleased ON allocations(seq) WHERE released_at IS NULL;
-CREATE TABLE IF NOT EXISTS usage_samples (
-    pool      TEXT NOT NULL,
-    minute    INTEGER NOT NULL,     -- Unix ms / 60,000
-    allocated INTEGER NOT NULL,     -- at the end of the minute (the last write in it)
-    capacity  INTEGER NOT NULL,
-    PRIMARY KEY (pool, minute)
-) WITHOUT ROWID;
-";
-
-const COLUMNS: &str =
-    "seq, id, pool, amount, owner, resources, created_at, expires_at, ttl_seconds, note, released_at";
 
 enum Command {
     Allocate {
@@ -89,6 +68,15 @@ enum Command {
     /// Records the minute's usage (expiries included) and prunes the
     /// samples past the day.
     Sample {
+        reply: oneshot::Sender<anyhow::Result<()>>,
+    },
+    Cancel {
+        id: String,
+        reply: oneshot::Sender<anyhow::Result<CancelOutcome>>,
+    },
+    /// A batch for the queue's sake: every batch first grants what expiries
+    /// freed and times out the tickets past their `wait_until`.
+    Sweep {
         reply: oneshot::Sender<anyhow::Result<()>>,
     },
 }
@@ -154,10 +142,8 @@ impl SqliteStore {
         synchronous: Synchronous,
     ) -> anyhow::Result<SqliteStore> {
         let lock = lock_database(path)?;
-        let writer = open(path, synchronous)?;
-        writer
-            .execute_batch(SCHEMA)
-            .context("cannot create the schema")?;
+        let mut writer = open(path, synchronous)?;
+        migrate(&mut writer).context("cannot migrate the schema")?;
         // A background thread copies the WAL into the database (with the
         // database's fsync) off the writer's path; the writer's own automatic
         // checkpoint then has little left to copy and restarts the WAL, which
@@ -165,7 +151,8 @@ impl SqliteStore {
         let checkpoints = start_checkpointer(open(path, synchronous)?)?;
         let reader = open(path, synchronous)?;
         let grants = load_grants(&writer, &pools, clock.now_ms())?;
-        let ledger = Ledger::new(pools, grants, clock.now_ms());
+        let waiting = load_waiting(&writer, &pools)?;
+        let ledger = Ledger::new(pools, grants, clock.now_ms()).with_waiting(waiting);
         let published = Arc::new(RwLock::new(ledger.clone()));
         let (commands, queue) = mpsc::channel();
         let stats = Arc::new(WriterStats::default());
@@ -174,9 +161,14 @@ impl SqliteStore {
             [],
             |row| row.get(0),
         )?;
+        let next_ticket_seq: i64 =
+            writer.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM tickets", [], |row| {
+                row.get(0)
+            })?;
         let recorded = last_samples(&writer, &ledger.specs())?;
         let writer_state = Writer {
             next_seq,
+            next_ticket_seq,
             recorded,
             stats: Arc::clone(&stats),
             conn: writer,
@@ -204,92 +196,98 @@ impl SqliteStore {
         &self.stats
     }
 
-    pub fn clock(&self) -> &Clock {
+    /// Reads the published ledger at one instant: its `items`, as of when it
+    /// last changed, with the ETag.
+    fn listing<T>(&self, items: impl FnOnce(&Ledger, i64) -> T) -> Listing<T> {
+        let now = self.clock.now_ms();
+        let ledger = self.published.read().expect("ledger lock");
+        Listing {
+            as_of: rfc3339(ledger.as_of(now)),
+            items: items(&ledger, now),
+            etag: ledger.etag(self.boot, now),
+        }
+    }
+
+    /// Runs `read` on the reader connection, off the async threads.
+    async fn read<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Connection) -> anyhow::Result<T> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let reader = Arc::clone(&self.reader);
+        tokio::task::spawn_blocking(move || read(&reader.lock().expect("reader lock"))).await?
+    }
+
+    /// Hands the writer thread a command and waits for its answer.
+    async fn ask<T>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<anyhow::Result<T>>) -> Command,
+    ) -> anyhow::Result<T> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(command(reply))
+            .map_err(|_| anyhow::anyhow!("the writer stopped"))?;
+        answer.await.context("the writer stopped")?
+    }
+}
+
+#[async_trait]
+impl Storage for SqliteStore {
+    fn clock(&self) -> &Clock {
         &self.clock
     }
 
-    /// The pool's configuration, if there is such a pool.
-    pub fn pool_spec(&self, id: &str) -> Option<PoolSpec> {
+    fn pool_spec(&self, id: &str) -> Option<PoolSpec> {
         let ledger = self.published.read().expect("ledger lock");
         ledger.pool_by_id(id).map(|(_, pool)| pool.spec.clone())
     }
 
-    pub fn pools(&self) -> Vec<PoolSpec> {
+    fn pools(&self) -> Vec<PoolSpec> {
         self.published.read().expect("ledger lock").specs()
     }
 
-    /// The current ETag of both listings.
-    pub fn etag(&self) -> String {
-        let now = self.clock.now_ms();
-        self.published
-            .read()
-            .expect("ledger lock")
-            .etag(self.boot, now)
+    async fn now_ms(&self) -> anyhow::Result<i64> {
+        Ok(self.clock.now_ms())
     }
 
-    /// Usage now, as of when it last changed, and its ETag.
-    pub fn usage(&self) -> Listing<Vec<Pool>> {
-        let now = self.clock.now_ms();
-        let ledger = self.published.read().expect("ledger lock");
-        Listing {
-            as_of: rfc3339(ledger.as_of(now)),
-            items: ledger.usage(now),
-            etag: ledger.etag(self.boot, now),
-        }
+    async fn etag(&self) -> anyhow::Result<String> {
+        Ok(self.listing(|_, _| ()).etag)
     }
 
-    /// Active allocations now, newest first, as of when they last changed,
-    /// and the ETag.
-    pub fn active(&self, owner: Option<&str>) -> Listing<Vec<Allocation>> {
-        let now = self.clock.now_ms();
-        let ledger = self.published.read().expect("ledger lock");
-        Listing {
-            as_of: rfc3339(ledger.as_of(now)),
-            items: ledger.active(owner, now),
-            etag: ledger.etag(self.boot, now),
-        }
+    async fn usage(&self) -> anyhow::Result<Listing<Vec<Pool>>> {
+        Ok(self.listing(|ledger, now| ledger.usage(now)))
     }
 
-    /// Usage and the active allocations at one instant.
-    pub fn snapshot(&self) -> (Vec<Pool>, Vec<Allocation>) {
-        let now = self.clock.now_ms();
-        let ledger = self.published.read().expect("ledger lock");
-        (ledger.usage(now), ledger.active(None, now))
+    async fn active(&self, owner: Option<&str>) -> anyhow::Result<Listing<Vec<Allocation>>> {
+        Ok(self.listing(|ledger, now| ledger.active(owner, now)))
     }
 
-    /// One allocation in any status.
-    pub async fn get(&self, id: &str) -> anyhow::Result<Option<Allocation>> {
+    async fn snapshot(&self) -> anyhow::Result<(Vec<Pool>, Vec<Allocation>)> {
+        Ok(self
+            .listing(|ledger, now| (ledger.usage(now), ledger.active(None, now)))
+            .items)
+    }
+
+    async fn get(&self, id: &str) -> anyhow::Result<Option<Allocation>> {
         let now = self.clock.now_ms();
         if let Some(allocation) = self.published.read().expect("ledger lock").get(id, now) {
             return Ok(Some(allocation));
         }
-        let reader = Arc::clone(&self.reader);
         let id = id.to_owned();
-        tokio::task::spawn_blocking(move || {
-            let conn = reader.lock().expect("reader lock");
-            Ok(select_by_id(&conn, &id)?.map(|row| row.allocation(now)))
-        })
-        .await?
+        self.read(move |conn| Ok(select_by_id(conn, &id)?.map(|row| row.allocation(now))))
+            .await
     }
 
-    /// The replay (or `KeyReused`) an earlier use of `key` calls for, if the
-    /// key was used: for requests refused before they reach the writer, so a
-    /// key's first answer still wins over today's validation.
-    pub async fn earlier_use(
+    async fn earlier_use(
         &self,
         key: &str,
         request: &AllocationRequest,
     ) -> anyhow::Result<Option<AllocateOutcome>> {
-        let reader = Arc::clone(&self.reader);
         let (key, request) = (key.to_owned(), request.clone());
-        tokio::task::spawn_blocking(move || {
-            let conn = reader.lock().expect("reader lock");
-            earlier_use(&conn, &key, &request)
-        })
-        .await?
+        self.read(move |conn| earlier_use(conn, &key, &request))
+            .await
     }
 
-    pub async fn allocate(
+    async fn allocate(
         &self,
         request: AllocationRequest,
         key: Option<String>,
@@ -302,7 +300,7 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn release(&self, id: &str) -> anyhow::Result<ReleaseOutcome> {
+    async fn release(&self, id: &str) -> anyhow::Result<ReleaseOutcome> {
         self.ask(|reply| Command::Release {
             id: id.to_owned(),
             reply,
@@ -310,11 +308,7 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn probe(&self) -> anyhow::Result<()> {
-        self.ask(|reply| Command::Probe { reply }).await
-    }
-
-    pub async fn renew(&self, id: &str, ttl_seconds: i64) -> anyhow::Result<RenewOutcome> {
+    async fn renew(&self, id: &str, ttl_seconds: i64) -> anyhow::Result<RenewOutcome> {
         self.ask(|reply| Command::Renew {
             id: id.to_owned(),
             ttl_seconds,
@@ -323,15 +317,55 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn sample(&self) -> anyhow::Result<()> {
+    async fn queue(
+        &self,
+        pool: Option<&str>,
+        owner: Option<&str>,
+    ) -> anyhow::Result<Listing<Vec<Ticket>>> {
+        Ok(self.listing(|ledger, now| ledger.queue(pool, owner, now)))
+    }
+
+    async fn ticket(&self, id: &str) -> anyhow::Result<Option<Ticket>> {
+        let now = self.clock.now_ms();
+        let waiting = self
+            .published
+            .read()
+            .expect("ledger lock")
+            .waiting_ticket(id, now);
+        if waiting.is_some() {
+            return Ok(waiting);
+        }
+        let id = id.to_owned();
+        self.read(move |conn| Ok(select_ticket(conn, &id)?.map(|row| row.ticket(now))))
+            .await
+    }
+
+    async fn cancel(&self, id: &str) -> anyhow::Result<CancelOutcome> {
+        self.ask(|reply| Command::Cancel {
+            id: id.to_owned(),
+            reply,
+        })
+        .await
+    }
+
+    async fn sweep(&self) -> anyhow::Result<()> {
+        let due = self
+            .published
+            .read()
+            .expect("ledger lock")
+            .queue_is_due(self.clock.now_ms());
+        if !due {
+            return Ok(());
+        }
+        self.ask(|reply| Command::Sweep { reply }).await
+    }
+
+    async fn sample(&self) -> anyhow::Result<()> {
         self.ask(|reply| Command::Sample { reply }).await
     }
 
-    /// The samples from `from_minute` on, with each pool's last one before.
-    pub async fn samples(&self, from_minute: i64) -> anyhow::Result<Vec<Sample>> {
-        let reader = Arc::clone(&self.reader);
-        tokio::task::spawn_blocking(move || {
-            let conn = reader.lock().expect("reader lock");
+    async fn samples(&self, from_minute: i64) -> anyhow::Result<Vec<Sample>> {
+        self.read(move |conn| {
             let mut statement = conn.prepare_cached(
                 "SELECT pool, minute, allocated, capacity FROM usage_samples WHERE minute >= ?1 \
                  UNION ALL SELECT pool, MAX(minute), allocated, capacity FROM usage_samples \
@@ -347,28 +381,35 @@ impl SqliteStore {
             })?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
-        .await?
+        .await
     }
 
-    pub async fn purge(&self, retention_ms: i64) -> anyhow::Result<u64> {
+    async fn probe(&self) -> anyhow::Result<()> {
+        self.ask(|reply| Command::Probe { reply }).await
+    }
+
+    async fn purge_ended(&self, retention_ms: i64) -> anyhow::Result<u64> {
         self.ask(|reply| Command::Purge {
             retention_ms,
             reply,
         })
         .await
     }
+}
 
-    /// Hands the writer thread a command and waits for its answer.
-    async fn ask<T>(
-        &self,
-        command: impl FnOnce(oneshot::Sender<anyhow::Result<T>>) -> Command,
-    ) -> anyhow::Result<T> {
-        let (reply, answer) = oneshot::channel();
-        self.commands
-            .send(command(reply))
-            .map_err(|_| anyhow::anyhow!("the writer stopped"))?;
-        answer.await.context("the writer stopped")?
+/// Takes the schema steps this database lacks, in one transaction.
+fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    tx.execute_batch(Dialect::Sqlite.create_log())?;
+    let applied: i64 = tx.query_row(migrations::APPLIED, [], |row| row.get(0))?;
+    for (version, sql) in migrations::pending(applied, Dialect::Sqlite)? {
+        tx.execute_batch(sql)
+            .with_context(|| format!("migration {version}"))?;
+        tx.execute(migrations::RECORD, [version])?;
+        tracing::info!(version, "applied schema migration");
     }
+    tx.commit()?;
+    Ok(())
 }
 
 /// Copies the database at `from` to the new file `to` with `VACUUM INTO`:
@@ -443,22 +484,34 @@ fn start_checkpointer(conn: Connection) -> anyhow::Result<mpsc::Sender<()>> {
     Ok(stop)
 }
 
-/// Reads a row of [`COLUMNS`].
+impl StoredRow for rusqlite::Row<'_> {
+    type Error = rusqlite::Error;
+
+    fn int(&self, at: usize) -> rusqlite::Result<i64> {
+        self.get(at)
+    }
+
+    fn maybe_int(&self, at: usize) -> rusqlite::Result<Option<i64>> {
+        self.get(at)
+    }
+
+    fn text(&self, at: usize) -> rusqlite::Result<String> {
+        self.get(at)
+    }
+
+    fn maybe_text(&self, at: usize) -> rusqlite::Result<Option<String>> {
+        self.get(at)
+    }
+
+    /// A JSON array of unit names.
+    fn resources(&self, at: usize) -> rusqlite::Result<Vec<String>> {
+        let resources: String = self.get(at)?;
+        Ok(serde_json::from_str(&resources).unwrap_or_default())
+    }
+}
+
 fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
-    let resources: String = row.get(5)?;
-    Ok(Record {
-        seq: row.get(0)?,
-        id: row.get(1)?,
-        pool: row.get(2)?,
-        amount: row.get(3)?,
-        owner: row.get(4)?,
-        resources: serde_json::from_str(&resources).unwrap_or_default(),
-        created_at: row.get(6)?,
-        expires_at: row.get(7)?,
-        ttl_seconds: row.get(8)?,
-        note: row.get(9)?,
-        released_at: row.get(10)?,
-    })
+    Record::read(row, 0)
 }
 
 fn select_by_id(conn: &Connection, id: &str) -> rusqlite::Result<Option<Record>> {
@@ -466,7 +519,7 @@ fn select_by_id(conn: &Connection, id: &str) -> rusqlite::Result<Option<Record>>
         return Ok(None);
     };
     conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM allocations WHERE seq = ?1 AND id = ?2"
+        "SELECT {COLUMNS} FROM allocations a WHERE seq = ?1 AND id = ?2"
     ))?
     .query_row(params![seq, id], read_row)
     .optional()
@@ -478,18 +531,61 @@ fn earlier_use(
     key: &str,
     request: &AllocationRequest,
 ) -> anyhow::Result<Option<AllocateOutcome>> {
-    Ok(select_by_key(conn, key)?.map(|row| {
-        if row.same_request(request) {
-            AllocateOutcome::Replayed(row.created())
-        } else {
-            AllocateOutcome::KeyReused
+    if let Some(row) = select_by_key(conn, key)? {
+        return Ok(Some(row.answer_to(request)));
+    }
+    earlier_ticket(conn, key, request)
+}
+
+/// What an earlier request with `key` that was queued decides.
+fn earlier_ticket(
+    conn: &Connection,
+    key: &str,
+    request: &AllocationRequest,
+) -> anyhow::Result<Option<AllocateOutcome>> {
+    let row = conn
+        .prepare_cached(&format!(
+            "SELECT {TICKET_COLUMNS}, {COLUMNS} FROM tickets t \
+             LEFT JOIN allocations a ON a.seq = t.allocation_seq WHERE t.idempotency_key = ?1"
+        ))?
+        .query_row([key], |row| TicketRecord::read(row))
+        .optional()?;
+    Ok(row.map(|row| row.answer_to(request)))
+}
+
+fn select_ticket(conn: &Connection, id: &str) -> rusqlite::Result<Option<TicketRecord>> {
+    let Some(seq) = ticket_seq_of(id) else {
+        return Ok(None);
+    };
+    conn.prepare_cached(&format!(
+        "SELECT {TICKET_COLUMNS}, {COLUMNS} FROM tickets t \
+         LEFT JOIN allocations a ON a.seq = t.allocation_seq WHERE t.seq = ?1 AND t.id = ?2"
+    ))?
+    .query_row(params![seq, id], |row| TicketRecord::read(row))
+    .optional()
+}
+
+/// The tickets still waiting, in order, of the pools configured.
+fn load_waiting(conn: &Connection, pools: &[PoolSpec]) -> anyhow::Result<Vec<Waiting>> {
+    let mut statement = conn.prepare(&format!(
+        "SELECT {TICKET_COLUMNS}, {COLUMNS} FROM tickets t \
+         LEFT JOIN allocations a ON a.seq = t.allocation_seq \
+         WHERE t.status = 'waiting' ORDER BY t.seq"
+    ))?;
+    let rows = statement.query_map([], |row| TicketRecord::read(row))?;
+    let mut waiting = Vec::new();
+    for row in rows {
+        let row = row?;
+        if let Some(pool) = pools.iter().position(|pool| pool.id == row.pool) {
+            waiting.push(row.waiting(pool));
         }
-    }))
+    }
+    Ok(waiting)
 }
 
 fn select_by_key(conn: &Connection, key: &str) -> rusqlite::Result<Option<Record>> {
     conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM allocations WHERE idempotency_key = ?1"
+        "SELECT {COLUMNS} FROM allocations a WHERE idempotency_key = ?1"
     ))?
     .query_row([key], read_row)
     .optional()
@@ -497,7 +593,7 @@ fn select_by_key(conn: &Connection, key: &str) -> rusqlite::Result<Option<Record
 
 fn load_grants(conn: &Connection, pools: &[PoolSpec], now_ms: i64) -> anyhow::Result<Vec<Grant>> {
     let mut statement = conn.prepare(&format!(
-        "SELECT {COLUMNS} FROM allocations WHERE released_at IS NULL \
+        "SELECT {COLUMNS} FROM allocations a WHERE released_at IS NULL \
          AND (expires_at IS NULL OR expires_at > ?1) ORDER BY seq"
     ))?;
     let rows = statement.query_map([now_ms], read_row)?;
@@ -548,6 +644,8 @@ fn is_unique_violation(error: &rusqlite::Error) -> bool {
 struct Writer {
     /// The `seq` of the next allocation.
     next_seq: i64,
+    /// The `seq` of the next ticket.
+    next_ticket_seq: i64,
     /// Each pool's last sample in `usage_samples` (by pool index): a batch
     /// writes a new one only for pools whose usage differs.
     recorded: Vec<Option<(u64, u64)>>,
@@ -556,6 +654,23 @@ struct Writer {
     working: Ledger,
     published: Arc<RwLock<Ledger>>,
     clock: Clock,
+}
+
+/// Why a request is not granted now.
+enum Refusal {
+    Answer(AllocateOutcome),
+    /// It waits in line up to this many seconds.
+    Wait(i64),
+}
+
+/// What a grant adds to its request in its row.
+struct NewRow<'a> {
+    seq: i64,
+    id: &'a str,
+    /// JSON array of unit names.
+    resources: String,
+    now: i64,
+    expires_at: Option<i64>,
 }
 
 /// Sends a command's answer: its outcome once the batch is committed, or
@@ -598,6 +713,9 @@ impl Writer {
         }
     }
 
+    /// One transaction for the whole batch: expiries first, then each
+    /// command decided in order, the usage samples, one commit; the
+    /// published ledger and the answers only once it is durable.
     fn run_batch(&mut self, batch: Vec<Command>) {
         let now = self.clock.now_ms();
         // Expiry needs no write (status follows from `expires_at`), only
@@ -607,58 +725,21 @@ impl Writer {
             self.working.apply(change, now);
         }
         if let Err(error) = self.conn.execute_batch("BEGIN IMMEDIATE") {
-            let error = anyhow::Error::from(error);
-            tracing::error!("cannot begin a transaction: {error:#}");
-            self.working = self.published.read().expect("ledger lock").clone();
-            for command in batch {
-                let answer = match command {
-                    Command::Allocate { reply, .. } => refuse(reply),
-                    Command::Release { reply, .. } => refuse(reply),
-                    Command::Probe { reply } => refuse(reply),
-                    Command::Purge { reply, .. } => refuse(reply),
-                    Command::Renew { reply, .. } => refuse(reply),
-                    Command::Sample { reply } => refuse(reply),
-                };
-                answer(Err(anyhow::anyhow!(
-                    "cannot begin a transaction: {error:#}"
-                )));
-            }
+            self.refuse_batch(batch, anyhow::Error::from(error));
+            return;
+        }
+        // The queue first: what the expiries freed goes to those waiting,
+        // in the same transaction as the batch.
+        if let Err(error) = self.serve_due(now, &mut changes) {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            self.refuse_batch(batch, error);
             return;
         }
         let size = batch.len();
-        let mut answers = Vec::with_capacity(size);
-        for command in batch {
-            // A statement's error undoes only that statement.
-            let answer = match command {
-                Command::Allocate {
-                    request,
-                    key,
-                    reply,
-                } => {
-                    let outcome = self.allocate(&request, key.as_deref(), now);
-                    answer(reply, self.keep(outcome, now, &mut changes))
-                }
-                Command::Release { id, reply } => {
-                    let outcome = self.release(&id, now);
-                    answer(reply, self.keep(outcome, now, &mut changes))
-                }
-                Command::Probe { reply } => answer(reply, Ok(())),
-                Command::Purge {
-                    retention_ms,
-                    reply,
-                } => answer(reply, self.purge(now.saturating_sub(retention_ms))),
-                Command::Renew {
-                    id,
-                    ttl_seconds,
-                    reply,
-                } => {
-                    let outcome = self.renew(&id, ttl_seconds, now);
-                    answer(reply, self.keep(outcome, now, &mut changes))
-                }
-                Command::Sample { reply } => answer(reply, self.prune_samples(now)),
-            };
-            answers.push(answer);
-        }
+        let answers: Vec<Answer> = batch
+            .into_iter()
+            .map(|command| self.decide(command, now, &mut changes))
+            .collect();
         // In the same transaction as the writes: the history is as durable
         // as what it tells.
         let recorded = match self.record_samples(now) {
@@ -668,21 +749,7 @@ impl Writer {
                 self.recorded.clone()
             }
         };
-        let commit_started = std::time::Instant::now();
-        let committed = self.conn.execute_batch("COMMIT");
-        let took = commit_started.elapsed();
-        super::record_commit(size, took);
-        {
-            use std::sync::atomic::Ordering::Relaxed;
-            let stats = &self.stats;
-            stats.batches.fetch_add(1, Relaxed);
-            stats.commands.fetch_add(size as u64, Relaxed);
-            stats
-                .commit_micros
-                .fetch_add(took.as_micros() as u64, Relaxed);
-        }
-        if let Err(error) = committed {
-            let error = anyhow::Error::from(error);
+        if let Err(error) = self.commit(size) {
             tracing::error!("commit failed: {error:#}");
             let _ = self.conn.execute_batch("ROLLBACK");
             self.working = self.published.read().expect("ledger lock").clone();
@@ -692,14 +759,91 @@ impl Writer {
             return;
         }
         self.recorded = recorded;
-        {
-            let mut published = self.published.write().expect("ledger lock");
-            for change in &changes {
-                published.apply(change, now);
-            }
-        }
+        self.publish(&changes, now);
         for answer in answers {
             answer(Ok(()));
+        }
+    }
+
+    /// Answers every command of a batch that could not begin with its error.
+    fn refuse_batch(&mut self, batch: Vec<Command>, error: anyhow::Error) {
+        tracing::error!("cannot begin a transaction: {error:#}");
+        self.working = self.published.read().expect("ledger lock").clone();
+        for command in batch {
+            let answer = match command {
+                Command::Allocate { reply, .. } => refuse(reply),
+                Command::Release { reply, .. } => refuse(reply),
+                Command::Probe { reply } => refuse(reply),
+                Command::Purge { reply, .. } => refuse(reply),
+                Command::Renew { reply, .. } => refuse(reply),
+                Command::Sample { reply } => refuse(reply),
+                Command::Cancel { reply, .. } => refuse(reply),
+                Command::Sweep { reply } => refuse(reply),
+            };
+            answer(Err(anyhow::anyhow!(
+                "cannot begin a transaction: {error:#}"
+            )));
+        }
+    }
+
+    /// Decides one command inside the batch's transaction; a statement's
+    /// error undoes only that statement.
+    fn decide(&mut self, command: Command, now: i64, changes: &mut Vec<Change>) -> Answer {
+        match command {
+            Command::Allocate {
+                request,
+                key,
+                reply,
+            } => {
+                let outcome = self.allocate(&request, key.as_deref(), now, changes);
+                answer(reply, outcome)
+            }
+            Command::Release { id, reply } => {
+                let outcome = self.release(&id, now, changes);
+                answer(reply, outcome)
+            }
+            Command::Cancel { id, reply } => {
+                let outcome = self.cancel(&id, now, changes);
+                answer(reply, outcome)
+            }
+            Command::Sweep { reply } => answer(reply, Ok(())),
+            Command::Probe { reply } => answer(reply, Ok(())),
+            Command::Purge {
+                retention_ms,
+                reply,
+            } => answer(reply, self.purge(now.saturating_sub(retention_ms))),
+            Command::Renew {
+                id,
+                ttl_seconds,
+                reply,
+            } => {
+                let outcome = self.renew(&id, ttl_seconds, now);
+                answer(reply, self.keep(outcome, now, changes))
+            }
+            Command::Sample { reply } => answer(reply, self.prune_samples(now)),
+        }
+    }
+
+    /// `COMMIT`, timed into the metrics and the writer's stats.
+    fn commit(&mut self, size: usize) -> rusqlite::Result<()> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let started = std::time::Instant::now();
+        let committed = self.conn.execute_batch("COMMIT");
+        let took = started.elapsed();
+        rules::record_commit(size, took);
+        self.stats.batches.fetch_add(1, Relaxed);
+        self.stats.commands.fetch_add(size as u64, Relaxed);
+        self.stats
+            .commit_micros
+            .fetch_add(took.as_micros() as u64, Relaxed);
+        committed
+    }
+
+    /// Applies the committed batch's changes to the ledger readers see.
+    fn publish(&self, changes: &[Change], now: i64) {
+        let mut published = self.published.write().expect("ledger lock");
+        for change in changes {
+            published.apply(change, now);
         }
     }
 
@@ -758,67 +902,156 @@ impl Writer {
         Ok(deleted as u64)
     }
 
+    /// Records a decided change: applied to the working ledger, kept for
+    /// the published one.
+    fn record(&mut self, change: Change, now: i64, changes: &mut Vec<Change>) {
+        self.working.apply(&change, now);
+        changes.push(change);
+    }
+
     fn allocate(
         &mut self,
         request: &AllocationRequest,
         key: Option<&str>,
         now: i64,
-    ) -> anyhow::Result<(AllocateOutcome, Option<Change>)> {
+        changes: &mut Vec<Change>,
+    ) -> anyhow::Result<AllocateOutcome> {
         let Some((pool_index, pool)) = self.working.pool_by_id(&request.pool) else {
-            return Ok((AllocateOutcome::UnknownPool, None));
+            return Ok(AllocateOutcome::UnknownPool);
         };
+        let (capacity, max_per_owner) = (pool.units.capacity(), pool.spec.max_per_owner);
+        if let Some(outcome) = key
+            .map(|key| earlier_ticket(&self.conn, key, request))
+            .transpose()?
+            .flatten()
+        {
+            return Ok(outcome);
+        }
         let amount = u64::try_from(request.amount).unwrap_or(0);
-        let units = match pool.units.pick(amount) {
-            Ok(units) => units,
-            // A key's first answer is replayed even when the pool is now full.
-            Err(available) => {
-                return Ok(match self.earlier_use(key, request)? {
-                    Some(outcome) => (outcome, None),
-                    None => (AllocateOutcome::Insufficient { available }, None),
+        let refusal = self.over_quota(pool_index, request, amount, max_per_owner, now);
+        // Whoever waits is served first, then the request, if it delays no one.
+        self.serve_pool(pool_index, now, changes)?;
+        let ask = Ask {
+            amount,
+            ttl_ms: request.ttl_seconds.map(|ttl| ttl.saturating_mul(1000)),
+        };
+        let refusal = refusal.or_else(|| {
+            let (_, admitted) = self.working.serve(pool_index, now, Some(ask));
+            (!admitted).then(|| self.not_now(pool_index, request, amount, capacity))
+        });
+        let Some(refusal) = refusal else {
+            return self.grant_new(pool_index, request, key, now, changes);
+        };
+        // A key's first answer is replayed even when the pool is now full.
+        if let Some(outcome) = self.earlier_use(key, request)? {
+            return Ok(outcome);
+        }
+        match refusal {
+            Refusal::Answer(outcome) => Ok(outcome),
+            Refusal::Wait(wait_seconds) => {
+                self.queue_ticket(pool_index, request, key, wait_seconds, now, changes)
+            }
+        }
+    }
+
+    /// The refusal a request over its owner's quota gets, if it is.
+    fn over_quota(
+        &self,
+        pool: usize,
+        request: &AllocationRequest,
+        amount: u64,
+        max_per_owner: Option<u64>,
+        now: i64,
+    ) -> Option<Refusal> {
+        max_per_owner?;
+        let held = self.working.held_by(pool, &request.owner, now);
+        let waiting = self.working.waiting_units(pool, Some(&request.owner));
+        check_quota(max_per_owner, held, waiting, amount).err().map(
+            |QuotaExceeded { quota, held }| {
+                Refusal::Answer(AllocateOutcome::QuotaExceeded { quota, held })
+            },
+        )
+    }
+
+    /// What a request that cannot be granted now comes to: a place in line
+    /// when it waits (and could ever be granted), else `409`.
+    fn not_now(
+        &self,
+        pool: usize,
+        request: &AllocationRequest,
+        amount: u64,
+        capacity: u64,
+    ) -> Refusal {
+        match request.wait_seconds {
+            Some(wait) if amount <= capacity => Refusal::Wait(wait),
+            _ => {
+                let available = self
+                    .working
+                    .pool_by_id(&request.pool)
+                    .map_or(0, |(_, pool)| pool.units.available());
+                Refusal::Answer(AllocateOutcome::Insufficient {
+                    available,
+                    waiting: self.working.waiting_units(pool, None),
                 })
             }
+        }
+    }
+
+    /// A new request's grant: its units, its row, its change.
+    fn grant_new(
+        &mut self,
+        pool_index: usize,
+        request: &AllocationRequest,
+        key: Option<&str>,
+        now: i64,
+        changes: &mut Vec<Change>,
+    ) -> anyhow::Result<AllocateOutcome> {
+        match self.grant(pool_index, request, key, now) {
+            Ok((allocation, change)) => {
+                self.record(change, now, changes);
+                Ok(AllocateOutcome::Created(allocation))
+            }
+            Err(error) if error.downcast_ref().is_some_and(is_unique_violation) => {
+                match self.earlier_use(key, request)? {
+                    Some(outcome) => Ok(outcome),
+                    None => Err(error),
+                }
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Takes the lowest free units of the pool for `request` and writes the
+    /// allocation's row (with `key`, if any).
+    fn grant(
+        &mut self,
+        pool_index: usize,
+        request: &AllocationRequest,
+        key: Option<&str>,
+        now: i64,
+    ) -> anyhow::Result<(Allocation, Change)> {
+        let Some((_, pool)) = self.working.pool_by_id(&request.pool) else {
+            anyhow::bail!("pool {} is not configured", request.pool);
         };
-        let resources: Vec<String> = units
-            .iter()
-            .map(|&unit| unit_name(&pool.spec.id, unit, pool.units.capacity()))
-            .collect();
-        let expires_at = request
-            .ttl_seconds
-            .map(|ttl| now.saturating_add(ttl.saturating_mul(1000)).min(MAX_MS));
+        let amount = u64::try_from(request.amount).unwrap_or(0);
+        let units = pool
+            .units
+            .pick(amount)
+            .map_err(|available| anyhow::anyhow!("{amount} decided free, {available} are"))?;
+        let resources = unit_names(&pool.spec.id, units.iter().copied(), pool.units.capacity());
+        let expires_at = request.ttl_seconds.map(|ttl| rules::expires_at(now, ttl));
         let seq = self.next_seq;
-        self.next_seq += 1;
         let id = allocation_id(seq);
         // The key's UNIQUE index finds an earlier use without a lookup first.
-        let inserted = self
-            .conn
-            .prepare_cached(
-                "INSERT INTO allocations (id, pool, amount, owner, resources, created_at, \
-                 expires_at, ttl_seconds, note, idempotency_key, seq) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )?
-            .execute(params![
-                id,
-                request.pool,
-                request.amount,
-                request.owner,
-                serde_json::to_string(&resources)?,
-                now,
-                expires_at,
-                request.ttl_seconds,
-                request.note,
-                key,
-                seq,
-            ]);
-        match inserted {
-            Ok(_) => {}
-            Err(error) if is_unique_violation(&error) => {
-                if let Some(outcome) = self.earlier_use(key, request)? {
-                    return Ok((outcome, None));
-                }
-                return Err(error.into());
-            }
-            Err(error) => return Err(error.into()),
-        }
+        let row = NewRow {
+            seq,
+            id: &id,
+            resources: serde_json::to_string(&resources)?,
+            now,
+            expires_at,
+        };
+        self.insert(&row, request, key)?;
+        self.next_seq += 1;
         let allocation = record::granted(id, request, amount, resources, now, expires_at);
         let grant = Grant {
             seq,
@@ -827,10 +1060,228 @@ impl Writer {
             expires_at_ms: expires_at,
             allocation: allocation.clone(),
         };
-        Ok((
-            AllocateOutcome::Created(allocation),
-            Some(Change::Grant(Box::new(grant))),
-        ))
+        Ok((allocation, Change::Grant(Box::new(grant))))
+    }
+
+    /// Grants the tickets the pool can serve now, in the transaction at hand.
+    fn serve_pool(
+        &mut self,
+        pool: usize,
+        now: i64,
+        changes: &mut Vec<Change>,
+    ) -> anyhow::Result<()> {
+        let (granted, _) = self.working.serve(pool, now, None);
+        for id in granted {
+            self.grant_ticket(pool, &id, now, changes)?;
+        }
+        Ok(())
+    }
+
+    /// The ticket's grant: an allocation whose lease starts now, and the
+    /// ticket `granted`.
+    fn grant_ticket(
+        &mut self,
+        pool: usize,
+        id: &str,
+        now: i64,
+        changes: &mut Vec<Change>,
+    ) -> anyhow::Result<()> {
+        let waiting = self
+            .working
+            .waiting(id)
+            .context("the ticket left the line")?;
+        let ticket = &waiting.ticket;
+        let (seq, owner) = (waiting.seq, ticket.owner.clone());
+        let request = AllocationRequest {
+            pool: ticket.pool.clone(),
+            amount: ticket.amount as i64,
+            owner: ticket.owner.clone(),
+            ttl_seconds: ticket.ttl_seconds.map(|ttl| ttl as i64),
+            note: ticket.note.clone(),
+            wait_seconds: None,
+        };
+        let (allocation, change) = self.grant(pool, &request, None, now)?;
+        self.conn
+            .prepare_cached(
+                "UPDATE tickets SET status = 'granted', allocation_seq = ?2, ended_at = ?3 \
+                 WHERE seq = ?1 AND status = 'waiting'",
+            )?
+            .execute(params![seq, seq_of(&allocation.id), now])?;
+        tracing::info!(ticket = id, allocation = %allocation.id, owner = %owner, "ticket granted");
+        self.record(change, now, changes);
+        self.record(Change::Unqueue(id.to_owned()), now, changes);
+        Ok(())
+    }
+
+    /// The request joins the pool's line.
+    fn queue_ticket(
+        &mut self,
+        pool: usize,
+        request: &AllocationRequest,
+        key: Option<&str>,
+        wait_seconds: i64,
+        now: i64,
+        changes: &mut Vec<Change>,
+    ) -> anyhow::Result<AllocateOutcome> {
+        let seq = self.next_ticket_seq;
+        let wait_until = rules::expires_at(now, wait_seconds);
+        let record = TicketRecord {
+            seq,
+            id: ticket_id(seq),
+            pool: request.pool.clone(),
+            amount: request.amount,
+            owner: request.owner.clone(),
+            ttl_seconds: request.ttl_seconds,
+            note: request.note.clone(),
+            wait_seconds,
+            created_at: now,
+            wait_until,
+            status: TicketStatus::Waiting,
+            ended_at: None,
+            first_position: 0,
+            first_estimate: None,
+            allocation: None,
+        };
+        // In line first, to be placed; out again if the row cannot be written.
+        self.working
+            .apply(&Change::Queue(Box::new(record.waiting(pool))), now);
+        let placed = self.working.waiting_ticket(&record.id, now);
+        let (position, estimate) = self
+            .working
+            .place(&record.id, now)
+            .map_or((0, None), |(_, position, estimate)| (position, estimate));
+        let inserted = self.insert_ticket(&record, position as i64, estimate, key);
+        self.working.apply(&Change::Unqueue(record.id.clone()), now);
+        if let Err(error) = inserted {
+            if is_unique_violation(&error) {
+                if let Some(outcome) = self.earlier_use(key, request)? {
+                    return Ok(outcome);
+                }
+            }
+            return Err(error.into());
+        }
+        self.next_ticket_seq += 1;
+        tracing::info!(ticket = %record.id, pool = %record.pool, owner = %record.owner, "ticket queued");
+        self.record(Change::Queue(Box::new(record.waiting(pool))), now, changes);
+        let ticket = placed.context("the ticket was not placed")?;
+        Ok(AllocateOutcome::Queued(Box::new(ticket)))
+    }
+
+    /// Writes a new ticket's row (with its key, if any).
+    fn insert_ticket(
+        &self,
+        ticket: &TicketRecord,
+        first_position: i64,
+        first_estimate: Option<i64>,
+        key: Option<&str>,
+    ) -> rusqlite::Result<usize> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO tickets (seq, id, pool, amount, owner, ttl_seconds, note, \
+                 wait_seconds, created_at, wait_until, first_position, first_estimate, \
+                 idempotency_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )?
+            .execute(params![
+                ticket.seq,
+                ticket.id,
+                ticket.pool,
+                ticket.amount,
+                ticket.owner,
+                ticket.ttl_seconds,
+                ticket.note,
+                ticket.wait_seconds,
+                ticket.created_at,
+                ticket.wait_until,
+                first_position,
+                first_estimate,
+                key,
+            ])
+    }
+
+    /// The ticket leaves the line, if it still waits; who waits behind it
+    /// may be served now.
+    fn cancel(
+        &mut self,
+        id: &str,
+        now: i64,
+        changes: &mut Vec<Change>,
+    ) -> anyhow::Result<CancelOutcome> {
+        let Some(seq) = ticket_seq_of(id) else {
+            return Ok(CancelOutcome::NotFound);
+        };
+        let pool = self.working.waiting(id).map(|waiting| waiting.pool);
+        let updated = self.end_ticket(seq, TicketStatus::Cancelled, now)?;
+        if let (true, Some(pool)) = (updated, pool) {
+            tracing::info!(ticket = id, "ticket cancelled");
+            self.record(Change::Unqueue(id.to_owned()), now, changes);
+            self.serve_pool(pool, now, changes)?;
+            return Ok(CancelOutcome::Cancelled);
+        }
+        Ok(match select_ticket(&self.conn, id)?.map(|row| row.status) {
+            None => CancelOutcome::NotFound,
+            Some(TicketStatus::Granted) => CancelOutcome::Granted,
+            Some(_) => CancelOutcome::AlreadyEnded,
+        })
+    }
+
+    /// Marks a waiting ticket `status` (cancelled or timed out) at `at`.
+    fn end_ticket(&self, seq: i64, status: TicketStatus, at: i64) -> rusqlite::Result<bool> {
+        let updated = self
+            .conn
+            .prepare_cached(
+                "UPDATE tickets SET status = ?2, ended_at = ?3 WHERE seq = ?1 AND status = 'waiting'",
+            )?
+            .execute(params![seq, status.name(), at])?;
+        Ok(updated == 1)
+    }
+
+    /// At the start of every batch: what the expiries freed goes to those
+    /// waiting, then the tickets past their `wait_until` time out (and
+    /// whoever waited behind them may be served).
+    fn serve_due(&mut self, now: i64, changes: &mut Vec<Change>) -> anyhow::Result<()> {
+        let pools = self.working.specs().len();
+        for pool in 0..pools {
+            self.serve_pool(pool, now, changes)?;
+        }
+        for id in self.working.past_deadline(now) {
+            let Some(waiting) = self.working.waiting(&id) else {
+                continue;
+            };
+            let (seq, pool, until) = (waiting.seq, waiting.pool, waiting.wait_until_ms);
+            self.end_ticket(seq, TicketStatus::TimedOut, until)?;
+            tracing::info!(ticket = %id, "ticket timed out");
+            self.record(Change::Unqueue(id), now, changes);
+            self.serve_pool(pool, now, changes)?;
+        }
+        Ok(())
+    }
+
+    /// Writes a grant's row (with its key, if any).
+    fn insert(
+        &self,
+        row: &NewRow,
+        request: &AllocationRequest,
+        key: Option<&str>,
+    ) -> rusqlite::Result<usize> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO allocations (id, pool, amount, owner, resources, created_at, \
+                 expires_at, ttl_seconds, note, idempotency_key, seq) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?
+            .execute(params![
+                row.id,
+                request.pool,
+                request.amount,
+                request.owner,
+                row.resources,
+                row.now,
+                row.expires_at,
+                request.ttl_seconds,
+                request.note,
+                key,
+                row.seq,
+            ])
     }
 
     /// What an earlier request with this key decides: its replay, or `422`.
@@ -852,9 +1303,7 @@ impl Writer {
         let Some(seq) = seq_of(id) else {
             return Ok((RenewOutcome::NotFound, None));
         };
-        let expires_at = now
-            .saturating_add(ttl_seconds.saturating_mul(1000))
-            .min(MAX_MS);
+        let expires_at = rules::expires_at(now, ttl_seconds);
         let updated = self
             .conn
             .prepare_cached(
@@ -879,23 +1328,22 @@ impl Writer {
             });
             return Ok((RenewOutcome::Renewed(renewed), change));
         }
-        let exists = self
-            .conn
-            .prepare_cached("SELECT 1 FROM allocations WHERE seq = ?1 AND id = ?2")?
-            .exists(params![seq, id])?;
-        Ok((
-            if exists {
-                RenewOutcome::Ended
-            } else {
-                RenewOutcome::NotFound
-            },
-            None,
-        ))
+        let outcome = if self.exists(seq, id)? {
+            RenewOutcome::Ended
+        } else {
+            RenewOutcome::NotFound
+        };
+        Ok((outcome, None))
     }
 
-    fn release(&mut self, id: &str, now: i64) -> anyhow::Result<(ReleaseOutcome, Option<Change>)> {
+    fn release(
+        &mut self,
+        id: &str,
+        now: i64,
+        changes: &mut Vec<Change>,
+    ) -> anyhow::Result<ReleaseOutcome> {
         let Some(seq) = seq_of(id) else {
-            return Ok((ReleaseOutcome::NotFound, None));
+            return Ok(ReleaseOutcome::NotFound);
         };
         // Expired grants left the working ledger at the start of the batch.
         let updated = self
@@ -906,23 +1354,66 @@ impl Writer {
             )?
             .execute(params![id, now, seq])?;
         if updated == 1 {
-            let change = self
-                .working
-                .grant(id)
-                .map(|_| Change::Return(id.to_owned()));
-            return Ok((ReleaseOutcome::Released, change));
+            // The units go to whoever waits, in this transaction.
+            if let Some(pool) = self.working.grant(id).map(|grant| grant.pool) {
+                self.record(Change::Return(id.to_owned()), now, changes);
+                self.serve_pool(pool, now, changes)?;
+            }
+            return Ok(ReleaseOutcome::Released);
         }
-        let exists = self
-            .conn
+        let outcome = if self.exists(seq, id)? {
+            ReleaseOutcome::AlreadyEnded
+        } else {
+            ReleaseOutcome::NotFound
+        };
+        Ok(outcome)
+    }
+
+    /// Whether the allocation is stored, in any status.
+    fn exists(&self, seq: i64, id: &str) -> rusqlite::Result<bool> {
+        self.conn
             .prepare_cached("SELECT 1 FROM allocations WHERE seq = ?1 AND id = ?2")?
-            .exists(params![seq, id])?;
-        Ok((
-            if exists {
-                ReleaseOutcome::AlreadyEnded
-            } else {
-                ReleaseOutcome::NotFound
-            },
-            None,
-        ))
+            .exists(params![seq, id])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The schema as SQLite databases had it before they were versioned.
+    const UNVERSIONED: &str = "
+        CREATE TABLE allocations (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, pool TEXT NOT NULL,
+            amount INTEGER NOT NULL, owner TEXT NOT NULL, resources TEXT NOT NULL,
+            created_at INTEGER NOT NULL, expires_at INTEGER, ttl_seconds INTEGER, note TEXT,
+            released_at INTEGER, idempotency_key TEXT UNIQUE);
+        CREATE INDEX allocations_unreleased ON allocations(seq) WHERE released_at IS NULL;";
+
+    #[tokio::test]
+    async fn a_database_made_before_versioning_opens_with_its_allocations() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(UNVERSIONED).unwrap();
+        old.execute(
+            "INSERT INTO allocations (seq, id, pool, amount, owner, resources, created_at) \
+             VALUES (1, ?1, 'gpu', 2, 'alice', '[\"gpu-01\",\"gpu-02\"]', 0)",
+            [allocation_id(1)],
+        )
+        .unwrap();
+        drop(old);
+        let pools = vec![PoolSpec::new("gpu", "GPU", "GPU", 4, None)];
+        let store = SqliteStore::open(&path, pools, Clock::system(), Synchronous::Normal).unwrap();
+        let usage = store.usage().await.unwrap();
+        assert_eq!((usage.items[0].allocated, usage.items[0].capacity), (2, 4));
+        assert!(
+            store.samples(0).await.unwrap().is_empty(),
+            "history table made"
+        );
+        let check = Connection::open(&path).unwrap();
+        let version: i64 = check
+            .query_row(migrations::APPLIED, [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, migrations::STEPS.len() as i64);
     }
 }

@@ -6,11 +6,11 @@ use leptos::prelude::*;
 use crate::core::format::format_units;
 use crate::core::i18n::{expires_in, tr, Lang, Text};
 use crate::core::identity::may_release;
-use crate::core::time::parse_rfc3339;
 use crate::ui::allocations::extend_button::{ExtendButton, YourAllocations, EXPIRES_SOON_SECS};
 use crate::ui::allocations::release_button::ReleaseButton;
 use crate::ui::intl;
 use crate::ui::monitor::live_monitor::LiveMonitor;
+use allocation_contract::time::parse_rfc3339;
 
 #[component]
 pub fn AllocationRow(

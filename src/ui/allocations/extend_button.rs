@@ -7,10 +7,10 @@ use leptos::task::spawn_local;
 
 use crate::core::i18n::{extend_label, extended_message, failure_message, tr, Lang, Text};
 use crate::core::identity::signed_in_name;
-use crate::core::time::parse_rfc3339;
 use crate::ui::intl;
 use crate::ui::monitor::announcer::use_announcer;
 use crate::ui::monitor::live_monitor::LiveMonitor;
+use allocation_contract::time::parse_rfc3339;
 
 /// An own allocation expiring within this many seconds is marked.
 pub const EXPIRES_SOON_SECS: i64 = 10 * 60;

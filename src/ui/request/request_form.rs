@@ -1,7 +1,7 @@
 //! The request form: labelled fields, errors beside them (the console's own
 //! checks and the server's `errors`), one Idempotency-Key per submission.
 
-use allocation_contract::{problem_type, AllocationRequest, Pool};
+use allocation_contract::{problem_type, AllocationRequest, Pool, RequestField};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::JsCast;
@@ -20,9 +20,6 @@ use crate::ui::intl;
 use crate::ui::monitor::announcer::{use_announcer, Announcer};
 use crate::ui::monitor::live_monitor::LiveMonitor;
 use crate::ui::request::form_field::{invalid, FieldMessages, FormField};
-
-/// The form's fields in page order: a refusal moves focus to the first one wrong.
-const FIELDS: [&str; 5] = ["pool", "amount", "owner", "ttl_seconds", "note"];
 
 /// What the form shows besides its fields; `Copy`, shared by its parts.
 #[derive(Clone, Copy)]
@@ -131,7 +128,7 @@ fn refuse(state: FormState, issues: &[FormIssue], form: NodeRef<leptos::html::Fo
         .iter()
         .map(|&issue| {
             (
-                issue.field().to_owned(),
+                issue.field().name().to_owned(),
                 form_issue_message(lang, issue, intl::count),
             )
         })
@@ -144,8 +141,10 @@ fn refuse(state: FormState, issues: &[FormIssue], form: NodeRef<leptos::html::Fo
     state
         .problem
         .set(Some(format!("{} {summary}", tr(lang, Text::FixFields))));
-    let first = FIELDS
+    // The fields are in the body's order on the page: focus the first one wrong.
+    let first = RequestField::ALL
         .into_iter()
+        .map(RequestField::name)
         .find(|field| messages.iter().any(|(f, _)| f == field));
     state.field_messages.set(messages);
     let control = form.get_untracked().zip(first).and_then(|(form, field)| {

@@ -1,18 +1,17 @@
 //! One pool's card: figures in the language's word order, a threshold-coloured
 //! bar with the level in words beside the colour, and the sparkline.
 
-use allocation_contract::Pool;
+use allocation_contract::{usage_percent, Pool, Thresholds};
 use leptos::prelude::*;
 
-use crate::core::format::{format_tenths, usage_percent};
+use crate::core::format::format_tenths;
 use crate::core::i18n::{forecast_text, tr, usage_figures, Figure, Lang, Text};
 use crate::core::usage::forecast::seconds_to_full;
 use crate::core::usage::history::UsageHistory;
-use crate::core::usage::level::UsageLevel;
+use crate::core::usage::level::LevelLook;
 use crate::ui::intl;
 use crate::ui::monitor::live_monitor::LiveMonitor;
 use crate::ui::usage::sparkline::Sparkline;
-use crate::ui::usage::usage_panel::Thresholds;
 
 /// A card re-renders only the parts whose values changed: it reads its pool
 /// through a memo, so an unchanged poll touches nothing.
@@ -36,7 +35,7 @@ pub fn PoolCard(
     let allocated = move || read(|p| p.allocated);
     let capacity = move || read(|p| p.capacity);
     let percent = move || usage_percent(allocated(), capacity());
-    let level = move || UsageLevel::classify(allocated(), capacity(), thresholds.0, thresholds.1);
+    let level = move || thresholds.classify(allocated(), capacity());
     let name = move || pool.with(|p| p.as_ref().map(|p| p.name.clone()).unwrap_or_default());
     let unit =
         Memo::new(move |_| pool.with(|p| p.as_ref().map(|p| p.unit.clone()).unwrap_or_default()));

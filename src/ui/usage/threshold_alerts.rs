@@ -4,14 +4,14 @@
 //! poll). A denied permission is the browser's to remember: the button goes
 //! and the page says notifications are blocked, and never asks again.
 
+use allocation_contract::Thresholds;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::JsValue;
 
 use crate::core::i18n::{alert_title, tr, Lang, Text};
-use crate::core::usage::level::UsageLevel;
+use crate::core::usage::level::{LevelLook, UsageLevel};
 use crate::ui::monitor::live_monitor::LiveMonitor;
-use crate::ui::usage::usage_panel::Thresholds;
 
 /// Where notifications stand on this page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,13 +44,13 @@ impl Notifications {
 }
 
 /// The worst level of any pool now.
-fn worst_level(monitor: LiveMonitor, (warn, critical): Thresholds) -> Option<UsageLevel> {
+fn worst_level(monitor: LiveMonitor, thresholds: Thresholds) -> Option<UsageLevel> {
     monitor.usage.with(|usage| {
         usage.as_ref().map(|usage| {
             usage
                 .pools
                 .iter()
-                .map(|p| UsageLevel::classify(p.allocated, p.capacity, warn, critical))
+                .map(|p| thresholds.classify(p.allocated, p.capacity))
                 .max_by_key(|level| level.severity())
                 .unwrap_or(UsageLevel::Ok)
         })

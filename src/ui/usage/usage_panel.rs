@@ -1,21 +1,19 @@
 //! The usage section: one card per pool, each pool's history for its
 //! sparkline, and a word in the live region when a pool crosses a threshold.
 
+use allocation_contract::Thresholds;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::core::i18n::{tr, usage_summary, Lang, Text};
 use crate::core::usage::history::UsageHistory;
-use crate::core::usage::level::UsageLevel;
+use crate::core::usage::level::{LevelLook, UsageLevel};
 use crate::ui::intl;
 use crate::ui::monitor::announcer::use_announcer;
 use crate::ui::monitor::clock::now_ms;
 use crate::ui::monitor::live_monitor::LiveMonitor;
 use crate::ui::usage::pool_card::PoolCard;
 use crate::ui::usage::threshold_alerts::{notify, use_page_alert, Notifications, NotifyToggle};
-
-/// Warn and critical percentages.
-pub type Thresholds = (f64, f64);
 
 #[component]
 pub fn UsagePanel(
@@ -75,7 +73,7 @@ pub fn UsagePanel(
 /// critical is also a notification when they are on.
 fn announce_crossings(
     monitor: LiveMonitor,
-    (warn, critical): Thresholds,
+    thresholds: Thresholds,
     notifications: RwSignal<Notifications>,
 ) {
     let lang = expect_context::<Lang>();
@@ -86,7 +84,7 @@ fn announce_crossings(
             let pools = usage.iter().flat_map(|u| u.pools.iter());
             pools
                 .map(|p| {
-                    let level = UsageLevel::classify(p.allocated, p.capacity, warn, critical);
+                    let level = thresholds.classify(p.allocated, p.capacity);
                     let before = previous
                         .iter()
                         .flatten()

@@ -1,0 +1,933 @@
+//! Every word the console shows, English and Korean side by side, so a missing
+//! translation is a compile error rather than a blank on screen. Numbers and
+//! times inside a sentence are locale text the shell makes with `Intl`: they
+//! come in as text, or through a [`CountText`].
+
+use crate::config::{ConfigIssue, ConfigIssueKind, ConfigSource};
+use crate::format::format_decimal;
+pub use crate::lang::Lang;
+use crate::problem::{reason_phrase, Failure, Unreadable};
+use crate::request::form::FormIssue;
+use allocation_contract::{
+    problem_type, Allocation, FieldIssue, NOTE_MAX_CHARS, OWNER_MAX_CHARS, TTL_SECONDS_MAX,
+    WAIT_SECONDS_MAX,
+};
+
+/// A count as the reader's language writes it: `ui::intl::count`
+/// (`Intl.NumberFormat`) on screen; plain digits will do in tests.
+pub type CountText = fn(Lang, u64) -> String;
+
+/// Fixed UI text. Parameterised messages are functions below.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Text {
+    AppTitle,
+    UsageHeading,
+    AllocationsHeading,
+    RequestHeading,
+    Available,
+    LevelOk,
+    LevelWarning,
+    LevelCritical,
+    ColumnId,
+    ColumnPool,
+    ColumnAmount,
+    ColumnOwner,
+    ColumnResources,
+    ColumnCreated,
+    ColumnExpires,
+    /// Heading of the column of row buttons (visually hidden).
+    ColumnActions,
+    SparklineLabel,
+    /// The right end of a sparkline's time axis.
+    SparklineNow,
+    Extend,
+    /// Beside an own allocation that expires within 10 minutes.
+    ExpiresSoon,
+    /// The button that asks for notification permission.
+    NotifyMe,
+    NotificationsOn,
+    NotificationsBlocked,
+    /// Before a limit: `at most 4`.
+    AtMost,
+    Pages,
+    PreviousPage,
+    NextPage,
+    /// After a count of table rows.
+    Rows,
+    /// No expiry.
+    Never,
+    Expired,
+    FilterPool,
+    AllPools,
+    FilterOwner,
+    Release,
+    ConfirmRelease,
+    Cancel,
+    FieldPool,
+    FieldAmount,
+    FieldOwner,
+    FieldDuration,
+    FieldNote,
+    Request,
+    Requesting,
+    Duration1Hour,
+    Duration8Hours,
+    Duration1Day,
+    Duration1Week,
+    DurationNoLimit,
+    AlreadyGranted,
+    /// Instead of a percentage, for a pool of capacity 0.
+    NoCapacity,
+    /// Before the fields that need fixing, when the form's checks refuse a request.
+    FixFields,
+    Refresh,
+    /// The compact card's link to the whole console.
+    OpenFullConsole,
+    /// The kiosk's wall clock, for screen readers.
+    CurrentTime,
+    /// An embedding element that cannot hold a shadow root.
+    EmbedElementUnsupported,
+    UpdatedJustNow,
+    Stale,
+    Loading,
+    NoAllocations,
+    ConfigProblem,
+    NetworkError,
+    Timeout,
+    PausedHidden,
+    BackOnline,
+    Unauthorized,
+    /// A `403`: the server refused this reader this action.
+    Forbidden,
+    /// The table filter: only the reader's own allocations.
+    FilterMine,
+    /// The label of the token field the console shows on a `401`.
+    TokenLabel,
+    TokenHint,
+    /// A typed token that cannot be sent (not visible ASCII).
+    TokenInvalid,
+    SignIn,
+    NotFound,
+    ServerBusy,
+    RequestInFlight,
+    /// A renewal of a released or expired allocation (`409`).
+    AllocationEnded,
+}
+
+/// The text in the language; one arm per key, both languages together.
+pub fn tr(lang: Lang, text: Text) -> &'static str {
+    let (en, ko) = match text {
+        Text::AppTitle => ("Allocation console", "할당 콘솔"),
+        Text::UsageHeading => ("Usage", "사용량"),
+        Text::AllocationsHeading => ("Allocations", "할당 목록"),
+        Text::RequestHeading => ("Request resources", "자원 요청"),
+        Text::Available => ("available", "사용 가능"),
+        Text::LevelOk => ("OK", "정상"),
+        Text::LevelWarning => ("Warning", "주의"),
+        Text::LevelCritical => ("Critical", "위험"),
+        Text::ColumnId => ("ID", "ID"),
+        Text::ColumnPool => ("Pool", "풀"),
+        Text::ColumnAmount => ("Amount", "수량"),
+        Text::ColumnOwner => ("Owner", "소유자"),
+        Text::ColumnResources => ("Resources", "자원"),
+        Text::ColumnCreated => ("Created", "생성 시각"),
+        Text::ColumnExpires => ("Expires in", "만료까지"),
+        Text::ColumnActions => ("Actions", "작업"),
+        Text::SparklineLabel => (
+            "Usage over time (at most the last 24 hours)",
+            "시간별 사용량 (최근 최대 24시간)",
+        ),
+        Text::SparklineNow => ("now", "현재"),
+        Text::Extend => ("Extend", "연장"),
+        Text::ExpiresSoon => ("expires soon", "곧 만료"),
+        Text::NotifyMe => (
+            "Notify me when a pool crosses a threshold",
+            "풀이 임계값을 넘으면 알림 받기",
+        ),
+        Text::NotificationsOn => (
+            "Notifications on for threshold crossings",
+            "임계값 알림이 켜져 있습니다",
+        ),
+        Text::NotificationsBlocked => (
+            "Notifications are blocked for this page",
+            "이 페이지의 알림이 차단되어 있습니다",
+        ),
+        Text::AtMost => ("at most", "최대"),
+        Text::Pages => ("Pages", "페이지"),
+        Text::PreviousPage => ("Previous", "이전"),
+        Text::NextPage => ("Next", "다음"),
+        Text::Rows => ("rows", "행"),
+        Text::Never => ("never", "만료 없음"),
+        Text::Expired => ("expired", "만료됨"),
+        Text::FilterPool => ("Filter by pool", "풀로 필터링"),
+        Text::AllPools => ("All pools", "모든 풀"),
+        Text::FilterOwner => ("Filter by owner", "소유자로 필터링"),
+        Text::Release => ("Release", "반납"),
+        Text::ConfirmRelease => ("Confirm release", "반납 확인"),
+        Text::Cancel => ("Cancel", "취소"),
+        Text::FieldPool => ("Pool", "풀"),
+        Text::FieldAmount => ("Amount", "수량"),
+        Text::FieldOwner => ("Owner", "소유자"),
+        Text::FieldDuration => ("Duration", "사용 기간"),
+        Text::FieldNote => ("Note", "메모"),
+        Text::Request => ("Request", "요청"),
+        Text::Requesting => ("Requesting…", "요청 중…"),
+        Text::Duration1Hour => ("1 hour", "1시간"),
+        Text::Duration8Hours => ("8 hours", "8시간"),
+        Text::Duration1Day => ("1 day", "1일"),
+        Text::Duration1Week => ("1 week", "1주"),
+        Text::DurationNoLimit => ("No limit", "제한 없음"),
+        Text::AlreadyGranted => (
+            "This request had already been granted; nothing was allocated twice.",
+            "이미 처리된 요청입니다. 중복으로 할당되지 않았습니다.",
+        ),
+        Text::NoCapacity => ("no capacity", "용량 없음"),
+        Text::FixFields => ("Please fix:", "다음을 고치세요:"),
+        Text::Refresh => ("Refresh", "새로 고침"),
+        Text::OpenFullConsole => ("Open the full console", "전체 콘솔 열기"),
+        Text::CurrentTime => ("Current time", "현재 시각"),
+        Text::EmbedElementUnsupported => (
+            "The allocation console cannot be shown in this element: use a <div> or <allocation-console>.",
+            "이 요소에는 할당 콘솔을 표시할 수 없습니다. <div> 또는 <allocation-console>을 사용하세요.",
+        ),
+        Text::UpdatedJustNow => ("Updated just now", "방금 업데이트됨"),
+        Text::Stale => ("Stale", "오래된 데이터"),
+        Text::Loading => ("Loading…", "불러오는 중…"),
+        Text::NoAllocations => ("No allocations", "할당된 항목이 없습니다"),
+        Text::ConfigProblem => ("Configuration problem", "설정 문제"),
+        Text::NetworkError => (
+            "Network error: could not reach the server",
+            "네트워크 오류: 서버에 연결할 수 없습니다",
+        ),
+        Text::Timeout => (
+            "The server took too long to answer",
+            "서버 응답 시간이 초과되었습니다",
+        ),
+        Text::PausedHidden => (
+            "Paused while the page is hidden",
+            "페이지가 숨겨져 있는 동안 일시 중지됨",
+        ),
+        Text::BackOnline => ("Back online", "다시 연결되었습니다"),
+        Text::Unauthorized => (
+            "Not authorised: the server needs a valid token",
+            "인증 실패: 서버에 유효한 토큰이 필요합니다",
+        ),
+        Text::Forbidden => (
+            "Not allowed: you may only request and release for yourself",
+            "허용되지 않음: 본인 명의로만 요청하고 해제할 수 있습니다",
+        ),
+        Text::FilterMine => ("Mine only", "내 것만"),
+        Text::TokenLabel => ("Access token", "액세스 토큰"),
+        Text::TokenHint => (
+            "The server needs a token. It is kept in this page's memory only, and forgotten when the page closes.",
+            "서버에 토큰이 필요합니다. 토큰은 이 페이지의 메모리에만 보관되며 페이지를 닫으면 사라집니다.",
+        ),
+        Text::TokenInvalid => (
+            "A token is letters, digits and symbols only, without spaces",
+            "토큰은 공백 없이 문자, 숫자, 기호로만 이루어집니다",
+        ),
+        Text::SignIn => ("Sign in", "로그인"),
+        Text::NotFound => ("Not found", "찾을 수 없습니다"),
+        Text::ServerBusy => (
+            "The server is busy; try again shortly",
+            "서버가 혼잡합니다. 잠시 후 다시 시도하세요",
+        ),
+        Text::RequestInFlight => (
+            "The same request is still being processed",
+            "같은 요청을 아직 처리하는 중입니다",
+        ),
+        Text::AllocationEnded => (
+            "This allocation has already ended; it cannot be extended",
+            "이미 끝난 할당이라 연장할 수 없습니다",
+        ),
+    };
+    match lang {
+        Lang::En => en,
+        Lang::Ko => ko,
+    }
+}
+
+/// `Updated just now` under 5 s, else `Updated 12 seconds ago` / `12초 전
+/// 업데이트됨`; `ago` is the relative time (`Intl.RelativeTimeFormat`).
+pub fn updated_ago(lang: Lang, secs: u64, ago: &str) -> String {
+    if secs < 5 {
+        return tr(lang, Text::UpdatedJustNow).to_owned();
+    }
+    match lang {
+        Lang::En => format!("Updated {ago}"),
+        Lang::Ko => format!("{ago} 업데이트됨"),
+    }
+}
+
+/// The "expires in" cell: the duration left (`12 min` / `12분`), or `expired`
+/// once past, or `never`.
+pub fn expires_in(
+    lang: Lang,
+    secs_left: Option<i64>,
+    duration: impl FnOnce(i64) -> String,
+) -> String {
+    match secs_left {
+        None => tr(lang, Text::Never).to_owned(),
+        Some(secs) if secs <= 0 => tr(lang, Text::Expired).to_owned(),
+        Some(secs) => duration(secs),
+    }
+}
+
+/// Under a pool's card: `Full in about 3 hr at the current rate`; `when` is
+/// a duration (`3 hr`).
+pub fn forecast_text(lang: Lang, when: &str) -> String {
+    match lang {
+        Lang::En => format!("Full in about {when} at the current rate"),
+        Lang::Ko => format!("현재 추세라면 약 {when} 후 가득 참"),
+    }
+}
+
+/// A sparkline's text equivalent: `Last 3 hr: peak 15 of 16 GPU`.
+pub fn sparkline_summary(
+    lang: Lang,
+    span: &str,
+    peak: u64,
+    capacity: u64,
+    unit: &str,
+    count: CountText,
+) -> String {
+    let (peak, capacity) = (count(lang, peak), count(lang, capacity));
+    match lang {
+        Lang::En => format!("Last {span}: peak {peak} of {capacity} {unit}"),
+        Lang::Ko => format!("최근 {span}: 최대 {capacity} {unit} 중 {peak}"),
+    }
+}
+
+/// The Extend button's accessible name: `Extend al_7Q2k by 1 hr`.
+pub fn extend_label(lang: Lang, id: &str, by: &str) -> String {
+    match lang {
+        Lang::En => format!("Extend {id} by {by}"),
+        Lang::Ko => format!("{id} {by} 연장"),
+    }
+}
+
+/// Announced after a renewal: `Extended al_7Q2k: expires in 1 hr`.
+pub fn extended_message(lang: Lang, id: &str, expires_in: &str) -> String {
+    match lang {
+        Lang::En => format!("Extended {id}: expires in {expires_in}"),
+        Lang::Ko => format!("{id} 연장됨: {expires_in} 후 만료"),
+    }
+}
+
+/// The page title while a pool is past a threshold: `✖ Critical · Allocation console`.
+pub fn alert_title(lang: Lang, icon: &str, level: Text) -> String {
+    format!("{icon} {} · {}", tr(lang, level), tr(lang, Text::AppTitle))
+}
+
+/// `Retrying in 8 seconds` / `8초 후 다시 시도합니다`; `when` is the relative
+/// time (`in 8 seconds` / `8초 후`).
+pub fn retrying_in(lang: Lang, when: &str) -> String {
+    match lang {
+        Lang::En => format!("Retrying {when}"),
+        Lang::Ko => format!("{when} 다시 시도합니다"),
+    }
+}
+
+/// The release button's accessible name: `Release al_7Q2k` / `al_7Q2k 반납`.
+pub fn release_label(lang: Lang, id: &str) -> String {
+    match lang {
+        Lang::En => format!("Release {id}"),
+        Lang::Ko => format!("{id} 반납"),
+    }
+}
+
+/// A piece of a pool's usage figures, in the language's word order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Figure {
+    Allocated,
+    Capacity,
+    Words(String),
+}
+
+/// `10 of 16 GPU allocated` / `16 GPU 중 10 할당됨`, as pieces so the card can
+/// mark up its numbers; [`usage_summary`] is the same as one sentence.
+pub fn usage_figures(lang: Lang, unit: &str) -> [Figure; 4] {
+    use Figure::*;
+    match lang {
+        Lang::En => [
+            Allocated,
+            Words(" of ".into()),
+            Capacity,
+            Words(format!(" {unit} allocated")),
+        ],
+        Lang::Ko => [
+            Capacity,
+            Words(format!(" {unit} 중 ")),
+            Allocated,
+            Words(" 할당됨".into()),
+        ],
+    }
+}
+
+/// [`usage_figures`] as text, with the counts written by `count`.
+pub fn usage_summary(
+    lang: Lang,
+    allocated: u64,
+    capacity: u64,
+    unit: &str,
+    count: CountText,
+) -> String {
+    usage_figures(lang, unit)
+        .into_iter()
+        .map(|figure| match figure {
+            Figure::Allocated => count(lang, allocated),
+            Figure::Capacity => count(lang, capacity),
+            Figure::Words(words) => words,
+        })
+        .collect()
+}
+
+/// Resources listed in full in the success line; more are counted.
+const GRANTED_RESOURCES_SHOWN: usize = 5;
+
+/// The success line after a grant: `Granted 2 from gpu-a100: gpu-a100-03,
+/// gpu-a100-04 (al_7Q2k)`; a long resource list is cut with "and 3 more". A
+/// replayed grant (`Idempotent-Replayed: true`) says it was granted before.
+pub fn granted_message(
+    lang: Lang,
+    allocation: &Allocation,
+    replayed: bool,
+    count: CountText,
+) -> String {
+    let n = count(lang, allocation.amount);
+    let pool = &allocation.pool;
+    let id = &allocation.id;
+    let mut resources = allocation
+        .resources
+        .iter()
+        .take(GRANTED_RESOURCES_SHOWN)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let more = allocation
+        .resources
+        .len()
+        .saturating_sub(GRANTED_RESOURCES_SHOWN);
+    if more > 0 {
+        let more = count(lang, more as u64);
+        resources.push_str(&match lang {
+            Lang::En => format!(" and {more} more"),
+            Lang::Ko => format!(" 외 {more}개"),
+        });
+    }
+    let granted = match lang {
+        Lang::En => format!("Granted {n} from {pool}: {resources} ({id})"),
+        Lang::Ko => format!("할당 완료: {pool}에서 {n}개 — {resources} ({id})"),
+    };
+    if replayed {
+        format!("{} {granted}", tr(lang, Text::AlreadyGranted))
+    } else {
+        granted
+    }
+}
+
+/// Announced after a release: `Released al_7Q2k` / `al_7Q2k 반납 완료`.
+pub fn released_message(lang: Lang, id: &str) -> String {
+    match lang {
+        Lang::En => format!("Released {id}"),
+        Lang::Ko => format!("{id} 반납 완료"),
+    }
+}
+
+/// What polling saw change in the list (others' grants, releases, expiries);
+/// `None` when nothing did.
+pub fn allocations_changed(
+    lang: Lang,
+    granted: usize,
+    ended: usize,
+    count: CountText,
+) -> Option<String> {
+    let (g, e) = (count(lang, granted as u64), count(lang, ended as u64));
+    Some(match (lang, granted, ended) {
+        (_, 0, 0) => return None,
+        (Lang::En, _, 0) => format!("New allocations: {g}"),
+        (Lang::En, 0, _) => format!("Allocations ended: {e}"),
+        (Lang::En, _, _) => format!("New allocations: {g}; ended: {e}"),
+        (Lang::Ko, _, 0) => format!("새 할당 {g}건"),
+        (Lang::Ko, 0, _) => format!("끝난 할당 {e}건"),
+        (Lang::Ko, _, _) => format!("새 할당 {g}건, 끝난 할당 {e}건"),
+    })
+}
+
+/// The request form's duration choices, the first the default.
+pub const DURATION_CHOICES: [(Option<i64>, Text); 5] = [
+    (Some(3_600), Text::Duration1Hour),
+    (Some(8 * 3_600), Text::Duration8Hours),
+    (Some(86_400), Text::Duration1Day),
+    (Some(7 * 86_400), Text::Duration1Week),
+    (None, Text::DurationNoLimit),
+];
+
+/// Why an answer could not be read, all in the reader's language (the field
+/// path is the contract's own name, the same in both).
+pub fn unreadable_answer(lang: Lang, reason: &Unreadable) -> String {
+    let why = match (lang, reason) {
+        (Lang::En, Unreadable::TooLarge) => "it is larger than 16 MB".to_owned(),
+        (Lang::Ko, Unreadable::TooLarge) => "16 MB보다 큽니다".to_owned(),
+        (Lang::En, Unreadable::NotJson) => "it is not JSON".to_owned(),
+        (Lang::Ko, Unreadable::NotJson) => "JSON이 아닙니다".to_owned(),
+        (Lang::En, Unreadable::Field { path }) if path.is_empty() => {
+            "the document is not the expected object".to_owned()
+        }
+        (Lang::Ko, Unreadable::Field { path }) if path.is_empty() => {
+            "문서가 예상한 객체가 아닙니다".to_owned()
+        }
+        (Lang::En, Unreadable::Field { path }) => {
+            format!("the field “{path}” is missing or of the wrong type")
+        }
+        (Lang::Ko, Unreadable::Field { path }) => {
+            format!("“{path}” 필드가 없거나 형식이 잘못되었습니다")
+        }
+    };
+    match lang {
+        Lang::En => format!("The server's answer could not be read: {why}"),
+        Lang::Ko => format!("서버 응답을 읽을 수 없습니다: {why}"),
+    }
+}
+
+/// Words for any failed request. Problems the contract names are worded in
+/// the reader's language; others show the server's own title and detail.
+pub fn failure_message(lang: Lang, failure: &Failure, count: CountText) -> String {
+    let problem = match failure {
+        Failure::Network(_) => return tr(lang, Text::NetworkError).to_owned(),
+        Failure::Timeout => return tr(lang, Text::Timeout).to_owned(),
+        Failure::Unreadable { reason, .. } => return unreadable_answer(lang, reason),
+        Failure::Http(problem) => problem,
+    };
+    // Our words for the kinds a reader can act on, then always the server's
+    // own title and detail (plain text): they say what this server knows.
+    let known = if problem.is(problem_type::INSUFFICIENT_CAPACITY) {
+        let n = count(lang, problem.available.unwrap_or(0));
+        Some(match lang {
+            Lang::En => format!("Not enough free units: {n} available"),
+            Lang::Ko => format!("여유 수량이 부족합니다: {n}개 사용 가능"),
+        })
+    } else {
+        match problem.status {
+            401 => Some(Text::Unauthorized),
+            403 => Some(Text::Forbidden),
+            404 => Some(Text::NotFound),
+            429 | 503 => Some(Text::ServerBusy),
+            409 if problem.is(problem_type::IDEMPOTENCY_KEY_IN_FLIGHT) => {
+                Some(Text::RequestInFlight)
+            }
+            409 if problem.is(problem_type::ALLOCATION_ENDED) => Some(Text::AllocationEnded),
+            _ => None,
+        }
+        .map(|text| tr(lang, text).to_owned())
+    };
+    // A title we made up from the status line adds nothing to our own words.
+    let title = Some(problem.title.as_str()).filter(|title| {
+        !title.is_empty() && (known.is_none() || *title != reason_phrase(problem.status))
+    });
+    let server_words = match (title, problem.detail.as_deref()) {
+        (Some(title), Some(detail)) => Some(format!("{title}: {detail}")),
+        (Some(words), None) | (None, Some(words)) => Some(words.to_owned()),
+        (None, None) => None,
+    };
+    let status = problem.status;
+    match (known, server_words) {
+        (Some(known), Some(words)) => format!("{known} (HTTP {status}). {words}"),
+        (Some(known), None) => format!("{known} (HTTP {status})"),
+        (None, Some(words)) => format!("{words} (HTTP {status})"),
+        (None, None) => format!("HTTP {status}"),
+    }
+}
+
+/// "Signed in as alice": who the server takes the reader for.
+pub fn signed_in_as(lang: Lang, name: &str) -> String {
+    match lang {
+        Lang::En => format!("Signed in as {name}"),
+        Lang::Ko => format!("{name}(으)로 로그인됨"),
+    }
+}
+
+/// A contract rule, beside its form field.
+pub fn field_issue_message(lang: Lang, issue: FieldIssue) -> String {
+    match (lang, issue) {
+        (Lang::En, FieldIssue::AmountBelowOne) => "Must be at least 1".to_owned(),
+        (Lang::Ko, FieldIssue::AmountBelowOne) => "1 이상이어야 합니다".to_owned(),
+        (Lang::En, FieldIssue::AmountOverMax { max }) => format!("At most {max} per request"),
+        (Lang::Ko, FieldIssue::AmountOverMax { max }) => {
+            format!("요청당 최대 {max}까지 가능합니다")
+        }
+        (Lang::En, FieldIssue::OwnerEmpty) => "Enter an owner".to_owned(),
+        (Lang::Ko, FieldIssue::OwnerEmpty) => "소유자를 입력하세요".to_owned(),
+        (Lang::En, FieldIssue::OwnerTooLong) => format!("At most {OWNER_MAX_CHARS} characters"),
+        (Lang::Ko, FieldIssue::OwnerTooLong) => {
+            format!("최대 {OWNER_MAX_CHARS}자까지 입력할 수 있습니다")
+        }
+        (Lang::En, FieldIssue::NoteTooLong) => format!("At most {NOTE_MAX_CHARS} characters"),
+        (Lang::Ko, FieldIssue::NoteTooLong) => {
+            format!("최대 {NOTE_MAX_CHARS}자까지 입력할 수 있습니다")
+        }
+        (Lang::En, FieldIssue::TtlBelowOne) => "Must be at least 1 second".to_owned(),
+        (Lang::Ko, FieldIssue::TtlBelowOne) => "1초 이상이어야 합니다".to_owned(),
+        (Lang::En, FieldIssue::TtlOverMax) => {
+            format!("At most {} days", TTL_SECONDS_MAX / 86_400)
+        }
+        (Lang::Ko, FieldIssue::TtlOverMax) => {
+            format!("최대 {}일까지 가능합니다", TTL_SECONDS_MAX / 86_400)
+        }
+        (Lang::En, FieldIssue::OwnerInvisibleCharacters) => {
+            "No control, direction or zero-width characters".to_owned()
+        }
+        (Lang::Ko, FieldIssue::OwnerInvisibleCharacters) => {
+            "제어 문자, 방향 문자, 폭 없는 문자는 쓸 수 없습니다".to_owned()
+        }
+        (Lang::En, FieldIssue::WaitBelowOne) => "Wait at least 1 second".to_owned(),
+        (Lang::Ko, FieldIssue::WaitBelowOne) => "1초 이상 기다려야 합니다".to_owned(),
+        (Lang::En, FieldIssue::WaitOverMax) => {
+            format!("Wait at most {} hours", WAIT_SECONDS_MAX / 3_600)
+        }
+        (Lang::Ko, FieldIssue::WaitOverMax) => {
+            format!(
+                "최대 {}시간까지 기다릴 수 있습니다",
+                WAIT_SECONDS_MAX / 3_600
+            )
+        }
+    }
+}
+
+/// Any issue of the request form, beside its field.
+pub fn form_issue_message(lang: Lang, issue: FormIssue, count: CountText) -> String {
+    match (lang, issue) {
+        (_, FormIssue::Field(issue)) => field_issue_message(lang, issue),
+        (Lang::En, FormIssue::AmountNotANumber) => "Enter a whole number".to_owned(),
+        (Lang::Ko, FormIssue::AmountNotANumber) => "정수를 입력하세요".to_owned(),
+        (Lang::En, FormIssue::AmountOverAvailable { available }) => {
+            format!("Only {} available", count(lang, available))
+        }
+        (Lang::Ko, FormIssue::AmountOverAvailable { available }) => {
+            format!("{}개만 사용 가능합니다", count(lang, available))
+        }
+        (Lang::En, FormIssue::PoolMissing) => "Choose a pool".to_owned(),
+        (Lang::Ko, FormIssue::PoolMissing) => "풀을 선택하세요".to_owned(),
+        (Lang::En, FormIssue::UnknownPool) => "This pool is no longer offered".to_owned(),
+        (Lang::Ko, FormIssue::UnknownPool) => "더 이상 제공되지 않는 풀입니다".to_owned(),
+    }
+}
+
+/// What the key accepts, for an `Invalid` issue.
+fn expected(lang: Lang, key: &str) -> &'static str {
+    let (en, ko) = match key {
+        "endpoint" => (
+            "a path starting with / or an http(s) URL",
+            "/로 시작하는 경로 또는 http(s) URL",
+        ),
+        "interval" => ("whole seconds from 5 to 86400", "5~86400 사이의 정수(초)"),
+        "lang" => ("en or ko", "en 또는 ko"),
+        "theme" => ("light, dark or auto", "light, dark 또는 auto"),
+        "view" => ("full, compact or kiosk", "full, compact 또는 kiosk"),
+        "warn" | "critical" => ("a percentage from 0 to 100", "0~100 사이의 백분율"),
+        "parent_origin" => (
+            "an origin such as https://portal.example, without a path",
+            "경로 없는 출처(예: https://portal.example)",
+        ),
+        "credentials" => (
+            "omit, same-origin or include",
+            "omit, same-origin 또는 include",
+        ),
+        _ => ("another value", "다른 값"),
+    };
+    match lang {
+        Lang::En => en,
+        Lang::Ko => ko,
+    }
+}
+
+/// One configuration issue in a sentence that says where, what, and what now.
+pub fn config_issue_message(lang: Lang, issue: &ConfigIssue, count: CountText) -> String {
+    let source = match (lang, issue.source) {
+        (_, ConfigSource::File) => "config.json",
+        (Lang::En, ConfigSource::Attribute) => "page attribute",
+        (Lang::Ko, ConfigSource::Attribute) => "페이지 속성",
+        (_, ConfigSource::Query) => "URL",
+    };
+    let key = &issue.key;
+    match (lang, &issue.kind) {
+        (Lang::En, ConfigIssueKind::Invalid { value }) => format!(
+            "{source}: “{value}” is not a valid {key} (expected {}); using the default.",
+            expected(lang, key)
+        ),
+        (Lang::Ko, ConfigIssueKind::Invalid { value }) => format!(
+            "{source}: “{value}”은(는) 올바른 {key} 값이 아닙니다({} 필요). 기본값을 사용합니다.",
+            expected(lang, key)
+        ),
+        (Lang::En, ConfigIssueKind::WarnNotBelowCritical { warn, critical }) => format!(
+            "{source}: warn ({}) must be below critical ({}); using 80 and 95.",
+            format_decimal(*warn),
+            format_decimal(*critical)
+        ),
+        (Lang::Ko, ConfigIssueKind::WarnNotBelowCritical { warn, critical }) => format!(
+            "{source}: warn({})은 critical({})보다 작아야 합니다. 80과 95를 사용합니다.",
+            format_decimal(*warn),
+            format_decimal(*critical)
+        ),
+        (Lang::En, ConfigIssueKind::TokenInUrlIgnored) => {
+            "A token in the URL is ignored: URLs end up in history and logs. Enter it when the console asks for it.".to_owned()
+        }
+        (Lang::Ko, ConfigIssueKind::TokenInUrlIgnored) => {
+            "URL의 토큰은 무시됩니다. URL은 방문 기록과 로그에 남기 때문입니다. 콘솔이 요청할 때 입력하세요.".to_owned()
+        }
+        (Lang::En, ConfigIssueKind::TokenInAttributeIgnored) => {
+            "A token in a page attribute is ignored: anyone who loads the page can read it. Enter it when the console asks for it, or let the embedding page send it.".to_owned()
+        }
+        (Lang::Ko, ConfigIssueKind::TokenInAttributeIgnored) => {
+            "페이지 속성의 토큰은 무시됩니다. 페이지를 여는 누구나 읽을 수 있기 때문입니다. 콘솔이 요청할 때 입력하거나 임베드한 페이지가 보내게 하세요.".to_owned()
+        }
+        (Lang::En, ConfigIssueKind::TokenInFileIgnored) => {
+            "config.json: the token is ignored: this file is served to anyone who loads the page. Enter it when the console asks for it, or let the embedding page send it.".to_owned()
+        }
+        (Lang::Ko, ConfigIssueKind::TokenInFileIgnored) => {
+            "config.json: 토큰은 무시됩니다. 이 파일은 페이지를 여는 누구에게나 제공되기 때문입니다. 콘솔이 요청할 때 입력하거나 임베드한 페이지가 보내게 하세요.".to_owned()
+        }
+        (Lang::En, ConfigIssueKind::FileUnreadable { failure }) => format!(
+            "config.json could not be read ({}); using the other settings.",
+            failure_message(lang, failure, count)
+        ),
+        (Lang::Ko, ConfigIssueKind::FileUnreadable { failure }) => format!(
+            "config.json을 읽을 수 없습니다({}). 나머지 설정을 사용합니다.",
+            failure_message(lang, failure, count)
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::problem::problem_from_text;
+
+    /// Counts as plain digits with thousands commas, as `Intl` writes them in en and ko.
+    fn count(_: Lang, n: u64) -> String {
+        let digits = n.to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    }
+
+    #[test]
+    fn text_in_both_languages() {
+        assert_eq!(tr(Lang::En, Text::AppTitle), "Allocation console");
+        assert_eq!(tr(Lang::Ko, Text::AppTitle), "할당 콘솔");
+        assert_eq!(release_label(Lang::En, "al_1"), "Release al_1");
+        assert_eq!(release_label(Lang::Ko, "al_1"), "al_1 반납");
+    }
+
+    #[test]
+    fn ages_and_expiry() {
+        assert_eq!(
+            updated_ago(Lang::En, 2, "2 seconds ago"),
+            "Updated just now"
+        );
+        assert_eq!(
+            updated_ago(Lang::En, 12, "12 seconds ago"),
+            "Updated 12 seconds ago"
+        );
+        assert_eq!(updated_ago(Lang::Ko, 180, "3분 전"), "3분 전 업데이트됨");
+        let duration = |secs: i64| format!("{secs} s");
+        assert_eq!(expires_in(Lang::En, Some(0), duration), "expired");
+        assert_eq!(expires_in(Lang::En, Some(5), duration), "5 s");
+        assert_eq!(expires_in(Lang::Ko, None, duration), "만료 없음");
+        assert_eq!(retrying_in(Lang::Ko, "8초 후"), "8초 후 다시 시도합니다");
+        assert_eq!(
+            retrying_in(Lang::En, "in 8 seconds"),
+            "Retrying in 8 seconds"
+        );
+    }
+
+    #[test]
+    fn usage_figures_follow_each_languages_word_order() {
+        assert_eq!(
+            usage_summary(Lang::En, 10, 16, "GPU", count),
+            "10 of 16 GPU allocated"
+        );
+        assert_eq!(
+            usage_summary(Lang::Ko, 1000, 1200, "IP", count),
+            "1,200 IP 중 1,000 할당됨"
+        );
+        assert_eq!(usage_figures(Lang::Ko, "IP")[0], Figure::Capacity);
+    }
+
+    #[test]
+    fn grants_and_releases() {
+        let allocation: Allocation = serde_json::from_str(
+            r#"{"id":"al_7Q2k","pool":"gpu-a100","amount":2,"owner":"alice",
+            "resources":["gpu-a100-03","gpu-a100-04"],"status":"active",
+            "created_at":"2026-11-26T10:00:00Z","expires_at":null,"note":null}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            granted_message(Lang::En, &allocation, false, count),
+            "Granted 2 from gpu-a100: gpu-a100-03, gpu-a100-04 (al_7Q2k)"
+        );
+        let mut many = allocation.clone();
+        many.amount = 8;
+        many.resources = (1..=8).map(|i| format!("ip-{i}")).collect();
+        assert_eq!(
+            granted_message(Lang::Ko, &many, false, count),
+            "할당 완료: gpu-a100에서 8개 — ip-1, ip-2, ip-3, ip-4, ip-5 외 3개 (al_7Q2k)"
+        );
+        assert_eq!(released_message(Lang::Ko, "al_1"), "al_1 반납 완료");
+        assert_eq!(allocations_changed(Lang::En, 0, 0, count), None);
+        assert_eq!(
+            allocations_changed(Lang::En, 1200, 0, count).as_deref(),
+            Some("New allocations: 1,200")
+        );
+        assert_eq!(
+            allocations_changed(Lang::Ko, 2, 1, count).as_deref(),
+            Some("새 할당 2건, 끝난 할당 1건")
+        );
+        assert_eq!(DURATION_CHOICES[0].0, Some(3_600));
+        assert_eq!(tr(Lang::Ko, DURATION_CHOICES[4].1), "제한 없음");
+    }
+
+    #[test]
+    fn a_replayed_grant_is_told_apart_from_a_new_one() {
+        let allocation: Allocation = serde_json::from_str(
+            r#"{"id":"al_1","pool":"vm","amount":1,"owner":"bob","resources":["vm-1"],
+            "status":"active","created_at":"2026-11-26T10:00:00Z"}"#,
+        )
+        .unwrap();
+        let new = granted_message(Lang::En, &allocation, false, count);
+        let replayed = granted_message(Lang::En, &allocation, true, count);
+        assert_ne!(new, replayed);
+        assert!(
+            replayed.starts_with("This request had already been granted"),
+            "{replayed}"
+        );
+        assert!(granted_message(Lang::Ko, &allocation, true, count)
+            .starts_with("이미 처리된 요청입니다"));
+    }
+
+    #[test]
+    fn failures_in_words() {
+        let capacity = problem_from_text(
+            409,
+            "",
+            Some("application/problem+json"),
+            r#"{"type":"x/insufficient-capacity","title":"Not enough","available":3}"#,
+        );
+        assert_eq!(
+            failure_message(Lang::Ko, &Failure::Http(capacity), count),
+            "여유 수량이 부족합니다: 3개 사용 가능 (HTTP 409). Not enough"
+        );
+        let teapot = problem_from_text(
+            418,
+            "",
+            Some("application/problem+json"),
+            r#"{"title":"Pool frozen","detail":"Maintenance until 14:00"}"#,
+        );
+        assert_eq!(
+            failure_message(Lang::En, &Failure::Http(teapot), count),
+            "Pool frozen: Maintenance until 14:00 (HTTP 418)"
+        );
+        let gateway = problem_from_text(502, "", Some("text/html"), "<h1>bad</h1>");
+        assert_eq!(
+            failure_message(Lang::En, &Failure::Http(gateway), count),
+            "Bad Gateway (HTTP 502)"
+        );
+        let unauthorized = problem_from_text(401, "", None, "");
+        assert_eq!(
+            failure_message(Lang::En, &Failure::Http(unauthorized), count),
+            "Not authorised: the server needs a valid token (HTTP 401)"
+        );
+        let forbidden = problem_from_text(
+            403,
+            "",
+            Some("application/problem+json"),
+            r#"{"type":"https://allocations.example/problems/forbidden","title":"Forbidden","status":403,"detail":"alice may not act for bob"}"#,
+        );
+        assert_eq!(
+            failure_message(Lang::En, &Failure::Http(forbidden.clone()), count),
+            "Not allowed: you may only request and release for yourself (HTTP 403). alice may not act for bob"
+        );
+        assert!(failure_message(Lang::Ko, &Failure::Http(forbidden), count)
+            .starts_with("허용되지 않음"));
+        assert_eq!(signed_in_as(Lang::En, "alice"), "Signed in as alice");
+        assert_eq!(
+            failure_message(Lang::En, &Failure::Network("x".into()), count),
+            "Network error: could not reach the server"
+        );
+    }
+
+    /// A Korean sentence carries no English: each reason kind has Korean words.
+    #[test]
+    fn unreadable_reasons_are_in_the_readers_language() {
+        for reason in [
+            Unreadable::TooLarge,
+            Unreadable::NotJson,
+            Unreadable::Field {
+                path: String::new(),
+            },
+            Unreadable::Field {
+                path: "pools[0].capacity".into(),
+            },
+        ] {
+            let failure = Failure::Unreadable {
+                status: 200,
+                reason,
+            };
+            let ko = failure_message(Lang::Ko, &failure, count);
+            let english = ko
+                .replace("pools[0].capacity", "")
+                .replace("JSON", "")
+                .replace("MB", "");
+            assert!(
+                !english.chars().any(|c| c.is_ascii_alphabetic()),
+                "English inside Korean: {ko}"
+            );
+        }
+        let problem = crate::config::ConfigIssue::file_unreadable(Failure::Unreadable {
+            status: 200,
+            reason: Unreadable::NotJson,
+        });
+        let ko = config_issue_message(Lang::Ko, &problem, count);
+        assert!(ko.contains("JSON이 아닙니다"), "{ko}");
+    }
+
+    #[test]
+    fn issues_in_words() {
+        let (_, issues) = crate::config::resolve_config(
+            &[],
+            &[],
+            &[
+                ("interval".into(), "2".into()),
+                ("token".into(), "s3cret".into()),
+            ],
+        );
+        let en = config_issue_message(Lang::En, &issues[0], count);
+        assert!(
+            en.contains("“2”") && en.contains("interval") && en.contains("default"),
+            "{en}"
+        );
+        let ko = config_issue_message(Lang::Ko, &issues[1], count);
+        assert!(ko.contains("URL의 토큰") && !ko.contains("s3cret"));
+        assert_eq!(
+            form_issue_message(
+                Lang::Ko,
+                FormIssue::AmountOverAvailable { available: 2 },
+                count
+            ),
+            "2개만 사용 가능합니다"
+        );
+        assert_eq!(
+            form_issue_message(
+                Lang::En,
+                FormIssue::Field(FieldIssue::AmountOverMax { max: 4 }),
+                count
+            ),
+            "At most 4 per request"
+        );
+    }
+}
