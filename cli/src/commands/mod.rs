@@ -108,7 +108,10 @@ impl Context {
         }
         let words: Vec<String> = issues
             .iter()
-            .map(|issue| format!("{}: {}", issue.field(), issue.message()))
+            .map(|issue| {
+                let error = issue.to_field_error();
+                format!("{}: {}", error.field, error.message)
+            })
             .collect();
         Err(Failure::BadUsage(words.join("; ")))
     }
