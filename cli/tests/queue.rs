@@ -45,7 +45,6 @@ fn finish(child: Child) -> std::process::Output {
 }
 
 #[test]
-#[ignore = "needs the server's queue routes (r15-queue phase 2): run with --ignored once there"]
 fn request_wait_is_granted_when_another_client_releases() {
     let server = Server::start();
     let held = fill(&server);
@@ -77,7 +76,6 @@ fn request_wait_is_granted_when_another_client_releases() {
 }
 
 #[test]
-#[ignore = "needs the server's queue routes (r15-queue phase 2): run with --ignored once there"]
 fn request_wait_said_in_words_and_quiet_prints_the_units() {
     let server = Server::start();
     let held = fill(&server);
@@ -101,7 +99,6 @@ fn request_wait_said_in_words_and_quiet_prints_the_units() {
 }
 
 #[test]
-#[ignore = "needs the server's queue routes (r15-queue phase 2): run with --ignored once there"]
 fn ctrl_c_while_waiting_leaves_the_line() {
     let server = Server::start();
     fill(&server);
@@ -126,7 +123,6 @@ fn ctrl_c_while_waiting_leaves_the_line() {
 }
 
 #[test]
-#[ignore = "needs the server's queue routes (r15-queue phase 2): run with --ignored once there"]
 fn a_wait_that_runs_out_is_exit_5() {
     let server = Server::start();
     fill(&server);
@@ -144,7 +140,6 @@ fn a_wait_that_runs_out_is_exit_5() {
 }
 
 #[test]
-#[ignore = "needs the server's queue routes (r15-queue phase 2): run with --ignored once there"]
 fn queue_lists_the_line_in_order_in_text_and_json() {
     let server = Server::start();
     fill(&server);
@@ -200,7 +195,6 @@ fn queue_lists_the_line_in_order_in_text_and_json() {
 }
 
 #[test]
-#[ignore = "needs the server's queue routes (r15-queue phase 2): run with --ignored once there"]
 fn run_wait_holds_the_units_once_granted_and_releases_them() {
     let server = Server::start();
     let held = fill(&server);
