@@ -47,15 +47,20 @@ pub fn ordinal(n: u64) -> String {
     format!("{n}{suffix}")
 }
 
-/// "2nd in line for 2 of gpu-a100, expected in 14m" (or why there is no
-/// estimate).
+/// "2nd in line for 2 of gpu-a100, expected by 10:14:00 UTC (in 14m)" (or
+/// why there is no estimate). The clock time stays true on a spinner that
+/// shows it for a minute; the relative part is as of `now`.
 pub fn place_in_words(ticket: &Ticket, now: SystemTime) -> String {
     let place = match ticket.position {
         Some(position) => format!("{} in line", ordinal(position)),
         None => "in line".to_owned(),
     };
     let estimate = match &ticket.estimated_grant_at {
-        Some(at) => format!("expected {}", relative_time(at, now)),
+        Some(at) => format!(
+            "expected by {} ({})",
+            clock_time(at),
+            relative_time(at, now)
+        ),
         None => "no estimate: an allocation ahead has no expiry".to_owned(),
     };
     format!(
@@ -63,6 +68,17 @@ pub fn place_in_words(ticket: &Ticket, now: SystemTime) -> String {
         ticket.amount,
         printable(&ticket.pool)
     )
+}
+
+/// `10:14:00 UTC` for an RFC 3339 time (the time itself when unreadable).
+fn clock_time(time: &str) -> String {
+    match humantime::parse_rfc3339_weak(time) {
+        Ok(at) => {
+            let utc = humantime::format_rfc3339_seconds(at).to_string();
+            format!("{} UTC", &utc[11..19])
+        }
+        Err(_) => printable(time).into_owned(),
+    }
 }
 
 /// Why waiting ended without a grant, in words.
@@ -100,7 +116,7 @@ mod tests {
         let now = at("2026-11-26T10:00:00Z");
         assert_eq!(
             place_in_words(&ticket(serde_json::json!({})), now),
-            "2nd in line for 2 of gpu-a100, expected in 14m"
+            "2nd in line for 2 of gpu-a100, expected by 10:14:00 UTC (in 14m)"
         );
         let unknown = ticket(serde_json::json!({"estimated_grant_at": null, "position": 1}));
         assert_eq!(

@@ -92,7 +92,7 @@ fn request_wait_said_in_words_and_quiet_prints_the_units() {
     assert_eq!(stdout(&done).lines().count(), 1);
     assert!(stdout(&done).starts_with("gpu-a100-"), "{}", stdout(&done));
     assert!(
-        stderr(&done).contains("alloc: 1st in line for 1 of gpu-a100, expected in"),
+        stderr(&done).contains("alloc: 1st in line for 1 of gpu-a100, expected by "),
         "{}",
         stderr(&done)
     );
