@@ -119,6 +119,9 @@ pub fn problem_in_words(problem: &Problem) -> String {
     if let Some(available) = problem.available {
         words.push_str(&format!(" ({available} available now)"));
     }
+    if let (Some(quota), Some(held)) = (problem.quota, problem.held) {
+        words.push_str(&format!(" (at most {quota} each; held now: {held})"));
+    }
     for error in &problem.errors {
         words.push_str(&format!(
             "\n  {}: {}",
@@ -200,6 +203,20 @@ mod tests {
             Exit::Failed
         );
         assert_eq!(Failure::Unreachable("x".into()).exit(), Exit::Failed);
+    }
+
+    #[test]
+    fn a_quota_problem_says_the_quota_and_what_is_held() {
+        let failure = Failure::from_response(&response(
+            409,
+            r#"{"type":"https://x/problems/quota-exceeded","title":"Over your quota",
+                "status":409,"quota":8,"held":6}"#,
+        ));
+        assert_eq!(
+            failure.to_string(),
+            "Over your quota (409) (at most 8 each; held now: 6)"
+        );
+        assert_eq!(failure.exit(), Exit::Failed);
     }
 
     #[test]
