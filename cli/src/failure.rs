@@ -119,6 +119,9 @@ pub fn problem_in_words(problem: &Problem) -> String {
     if let Some(available) = problem.available {
         words.push_str(&format!(" ({available} available now)"));
     }
+    if let Some(waiting) = problem.waiting.filter(|units| *units > 0) {
+        words.push_str(&format!(" ({waiting} more already waited for in line)"));
+    }
     if let (Some(quota), Some(held)) = (problem.quota, problem.held) {
         words.push_str(&format!(" (at most {quota} each; held now: {held})"));
     }
@@ -175,6 +178,15 @@ mod tests {
         assert_eq!(
             failure.to_string(),
             "Not enough free units (409): gpu-a100 has 1 free (1 available now)"
+        );
+        let queued = Failure::from_response(&response(
+            409,
+            r#"{"type":"https://x/problems/insufficient-capacity","title":"Full",
+                "status":409,"available":0,"waiting":5}"#,
+        ));
+        assert_eq!(
+            queued.to_string(),
+            "Full (409) (0 available now) (5 more already waited for in line)"
         );
     }
 
