@@ -53,6 +53,11 @@ impl FaultProxy {
         self.state.lock().unwrap().cut = true;
     }
 
+    /// The server answers again.
+    pub fn restore(&self) {
+        self.state.lock().unwrap().cut = false;
+    }
+
     /// The `Idempotency-Key`s of the POSTs seen, in order.
     pub fn post_keys(&self) -> Vec<Option<String>> {
         let state = self.state.lock().unwrap();
