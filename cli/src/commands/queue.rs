@@ -102,7 +102,12 @@ pub fn wait_in_line(
                         break Err(Failure::GaveUp(not_served_words(&id, status)))
                     }
                 },
-                Err(failure) => break Err(failure),
+                Err(failure) => {
+                    // No longer following it: leave the line if the server
+                    // can still hear it, so no grant waits for nobody.
+                    let _ = leave_line(&context.client, &id);
+                    break Err(failure);
+                }
             },
             Ok(Event::Signal { signal, .. }) => {
                 progress.finish();
