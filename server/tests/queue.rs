@@ -1,4 +1,4 @@
-//! The queue of a full pool (issue 15) over HTTP, on SQLite: `202` and a
+//! The queue of a full pool (issue 15) over HTTP, on both stores: `202` and a
 //! ticket, its place and estimate, the grant when units come back (a
 //! release, an expiry), backfill, quota, replay, `Prefer: wait`, leaving the
 //! line, timing out, and a restart with tickets waiting.
@@ -35,8 +35,8 @@ fn config(db: &TestDb, clock: &Clock) -> ServerConfig {
     }
 }
 
-async fn line() -> Line {
-    let db = Backend::Sqlite.fresh();
+async fn line(backend: Backend) -> Line {
+    let db = backend.fresh();
     let clock = Clock::system();
     let server = start(config(&db, &clock)).await;
     Line { db, server, clock }
@@ -89,9 +89,8 @@ impl Line {
     }
 }
 
-#[tokio::test]
-async fn a_full_pool_queues_the_request_and_grants_it_on_release() {
-    let line = line().await;
+async fn a_full_pool_queues_the_request_and_grants_it_on_release(backend: Backend) {
+    let line = line(backend).await;
     let first = line.hold(3, "alice", Some(600)).await;
     let (ticket, reply) = line.wait(2, "bob", Some(60)).await;
     assert_eq!(
@@ -126,9 +125,8 @@ async fn a_full_pool_queues_the_request_and_grants_it_on_release() {
     assert_eq!((pool.allocated, pool.waiting), (2, 0));
 }
 
-#[tokio::test]
-async fn without_wait_seconds_a_full_pool_is_409_with_what_is_waited_for() {
-    let line = line().await;
+async fn without_wait_seconds_a_full_pool_is_409_with_what_is_waited_for(backend: Backend) {
+    let line = line(backend).await;
     line.hold(3, "alice", None).await;
     line.wait(2, "bob", None).await;
     let reply = line
@@ -152,9 +150,8 @@ async fn without_wait_seconds_a_full_pool_is_409_with_what_is_waited_for() {
     );
 }
 
-#[tokio::test]
-async fn a_short_request_goes_ahead_only_when_it_delays_no_one() {
-    let line = line().await;
+async fn a_short_request_goes_ahead_only_when_it_delays_no_one(backend: Backend) {
+    let line = line(backend).await;
     let first = line.hold(3, "alice", Some(600)).await;
     let (head, _) = line.wait(2, "bob", None).await;
     // 1 unit free; at the head's turn (600 s) it needs 2 of the 4: 2 spare.
@@ -170,9 +167,8 @@ async fn a_short_request_goes_ahead_only_when_it_delays_no_one() {
     assert_eq!(refused.available, Some(1), "free, but dave needs it");
 }
 
-#[tokio::test]
-async fn the_queue_lists_in_order_with_a_strong_etag() {
-    let line = line().await;
+async fn the_queue_lists_in_order_with_a_strong_etag(backend: Backend) {
+    let line = line(backend).await;
     line.hold(4, "alice", Some(600)).await;
     let (one, _) = line.wait(2, "bob", Some(60)).await;
     let (two, _) = line.wait(1, "carol", None).await;
@@ -218,9 +214,8 @@ async fn the_queue_lists_in_order_with_a_strong_etag() {
     assert_eq!(queue.tickets[0].position, Some(1), "carol moved up");
 }
 
-#[tokio::test]
-async fn leaving_the_line_is_204_again_204_and_409_once_granted() {
-    let line = line().await;
+async fn leaving_the_line_is_204_again_204_and_409_once_granted(backend: Backend) {
+    let line = line(backend).await;
     let first = line.hold(4, "alice", None).await;
     let (gone, _) = line.wait(1, "bob", None).await;
     let (kept, _) = line.wait(1, "carol", None).await;
@@ -239,9 +234,8 @@ async fn leaving_the_line_is_204_again_204_and_409_once_granted() {
     problem(&line.get(&path("tk_nope")).await, 404);
 }
 
-#[tokio::test]
-async fn a_quota_counts_what_is_held_and_waited_for_and_is_never_queued() {
-    let line = line().await;
+async fn a_quota_counts_what_is_held_and_waited_for_and_is_never_queued(backend: Backend) {
+    let line = line(backend).await;
     let body = |amount: u64, wait: Option<u64>| json!({"pool": "quota", "amount": amount, "owner": "alice", "wait_seconds": wait});
     assert_eq!(line.post("q1", body(2, None)).await.status, 201);
     let over = problem(&line.post("q2", body(1, Some(60))).await, 409);
@@ -252,9 +246,8 @@ async fn a_quota_counts_what_is_held_and_waited_for_and_is_never_queued() {
     assert!(queue.tickets.is_empty());
 }
 
-#[tokio::test]
-async fn the_same_key_replays_the_202_as_first_sent() {
-    let line = line().await;
+async fn the_same_key_replays_the_202_as_first_sent(backend: Backend) {
+    let line = line(backend).await;
     let first = line.hold(4, "alice", None).await;
     let body = json!({"pool": "gpu", "amount": 2, "owner": "bob", "wait_seconds": 60});
     let queued = line.post("same-key", body.clone()).await;
@@ -273,9 +266,8 @@ async fn the_same_key_replays_the_202_as_first_sent() {
     problem(&line.post("same-key", other).await, 422);
 }
 
-#[tokio::test]
-async fn a_wait_outside_one_second_to_a_day_is_422() {
-    let line = line().await;
+async fn a_wait_outside_one_second_to_a_day_is_422(backend: Backend) {
+    let line = line(backend).await;
     for wait in [json!(0), json!(86_401), json!("soon")] {
         let body = json!({"pool": "gpu", "amount": 1, "owner": "a", "wait_seconds": wait});
         let refused = problem(&line.post(&common::rand_key(), body).await, 422);
@@ -283,9 +275,8 @@ async fn a_wait_outside_one_second_to_a_day_is_422() {
     }
 }
 
-#[tokio::test]
-async fn an_expiry_grants_the_head_and_a_deadline_times_a_ticket_out() {
-    let line = line().await;
+async fn an_expiry_grants_the_head_and_a_deadline_times_a_ticket_out(backend: Backend) {
+    let line = line(backend).await;
     line.hold(4, "alice", Some(30)).await;
     let (head, _) = line.wait(4, "bob", Some(60)).await;
     let body = json!({"pool": "gpu", "amount": 1, "owner": "carol", "wait_seconds": 10});
@@ -307,9 +298,8 @@ async fn an_expiry_grants_the_head_and_a_deadline_times_a_ticket_out() {
     assert_eq!(granted.allocation.unwrap().amount, 4);
 }
 
-#[tokio::test]
-async fn prefer_wait_answers_on_the_change_or_after_the_wait() {
-    let line = line().await;
+async fn prefer_wait_answers_on_the_change_or_after_the_wait(backend: Backend) {
+    let line = line(backend).await;
     let first = line.hold(4, "alice", None).await;
     let (ticket, _) = line.wait(1, "bob", None).await;
     let path = format!("/api/v1/queue/{}", ticket.id);
@@ -340,9 +330,8 @@ async fn prefer_wait_answers_on_the_change_or_after_the_wait() {
     assert_eq!(changed.json::<Ticket>().status, TicketStatus::Granted);
 }
 
-#[tokio::test]
-async fn held_requests_do_not_count_against_the_concurrency_limit() {
-    let db = Backend::Sqlite.fresh();
+async fn held_requests_do_not_count_against_the_concurrency_limit(backend: Backend) {
+    let db = backend.fresh();
     let clock = Clock::system();
     let server = start(ServerConfig {
         max_concurrency: 1,
@@ -370,9 +359,8 @@ async fn held_requests_do_not_count_against_the_concurrency_limit() {
     }
 }
 
-#[tokio::test]
-async fn waiting_tickets_survive_a_restart_with_their_place() {
-    let line = line().await;
+async fn waiting_tickets_survive_a_restart_with_their_place(backend: Backend) {
+    let line = line(backend).await;
     let first = line.hold(4, "alice", None).await;
     let (one, _) = line.wait(2, "bob", None).await;
     let (two, _) = line.wait(1, "carol", None).await;
@@ -390,9 +378,8 @@ async fn waiting_tickets_survive_a_restart_with_their_place() {
     assert_eq!(line.ticket(&two.id).await.status, TicketStatus::Granted);
 }
 
-#[tokio::test]
-async fn only_its_owner_or_an_admin_leaves_the_line_for_a_ticket() {
-    let db = Backend::Sqlite.fresh();
+async fn only_its_owner_or_an_admin_leaves_the_line_for_a_ticket(backend: Backend) {
+    let db = backend.fresh();
     let users = db.path().join("users.toml");
     let alice = add_user(&users, "alice", false).unwrap();
     let bob = add_user(&users, "bob", false).unwrap();
@@ -454,3 +441,105 @@ async fn only_its_owner_or_an_admin_leaves_the_line_for_a_ticket() {
     );
     assert_eq!(send(&alice, Method::DELETE, path, None).await.status, 204);
 }
+
+#[tokio::test]
+async fn a_held_request_answers_at_once_when_the_server_shuts_down() {
+    let line = line(Backend::Sqlite).await;
+    line.hold(4, "alice", None).await;
+    let (ticket, _) = line.wait(1, "bob", None).await;
+    let path = format!("/api/v1/queue/{}", ticket.id);
+    let mut connection = line.server.connect().await;
+    let held = tokio::spawn(async move {
+        connection
+            .send(Method::GET, &path, &[("prefer", "wait=60")], None)
+            .await
+    });
+    let started = Instant::now();
+    line.server.state.shutdown.begin();
+    let reply = held.await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "not held to the end"
+    );
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json::<Ticket>().status, TicketStatus::Waiting);
+}
+
+/// Two replicas on one PostgreSQL database sweep at the same time after
+/// each expiry: every ticket is granted once, in queue order, never over
+/// the capacity.
+#[tokio::test]
+async fn two_replicas_grant_each_ticket_once_in_order() {
+    let db = Backend::Postgres.fresh();
+    let clock = Clock::system();
+    let a = Line {
+        server: start(config(&db, &clock)).await,
+        db,
+        clock: clock.clone(),
+    };
+    let b = start(config(&a.db, &clock)).await;
+    a.hold(4, "alice", Some(30)).await;
+    let mut order = Vec::new();
+    for index in 0..6 {
+        let body = json!({"pool": "gpu", "amount": 2, "owner": format!("o{index}"),
+            "ttl_seconds": 10, "wait_seconds": 3600});
+        let mut connection = if index % 2 == 0 {
+            a.server.connect().await
+        } else {
+            b.connect().await
+        };
+        let reply = connection
+            .post_json("/api/v1/allocations", &common::rand_key(), &body)
+            .await;
+        assert_eq!(reply.status, 202, "{}", reply.text());
+        order.push(reply.json::<Ticket>().id);
+    }
+    for (round, advance) in [31, 11, 11].into_iter().enumerate() {
+        clock.advance(Duration::from_secs(advance));
+        let (first, second) = tokio::join!(a.server.state.store.sweep(), b.state.store.sweep());
+        first.unwrap();
+        second.unwrap();
+        let mut statuses = Vec::new();
+        for id in &order {
+            statuses.push(a.ticket(id).await.status);
+        }
+        let served = 2 * (round + 1);
+        let expected: Vec<TicketStatus> = (0..order.len())
+            .map(|i| {
+                if i < served {
+                    TicketStatus::Granted
+                } else {
+                    TicketStatus::Waiting
+                }
+            })
+            .collect();
+        assert_eq!(
+            statuses, expected,
+            "round {round}: a prefix of the line, in order"
+        );
+        assert_eq!(a.pool("gpu").await.allocated, 4, "never over the capacity");
+    }
+    let mut grants = std::collections::HashSet::new();
+    for id in &order {
+        let allocation = a.ticket(id).await.allocation.expect("granted");
+        assert_eq!(allocation.amount, 2);
+        grants.insert(allocation.id);
+    }
+    assert_eq!(grants.len(), order.len(), "one allocation per ticket");
+}
+
+on_both_stores!(
+    a_full_pool_queues_the_request_and_grants_it_on_release,
+    without_wait_seconds_a_full_pool_is_409_with_what_is_waited_for,
+    a_short_request_goes_ahead_only_when_it_delays_no_one,
+    the_queue_lists_in_order_with_a_strong_etag,
+    leaving_the_line_is_204_again_204_and_409_once_granted,
+    a_quota_counts_what_is_held_and_waited_for_and_is_never_queued,
+    the_same_key_replays_the_202_as_first_sent,
+    a_wait_outside_one_second_to_a_day_is_422,
+    an_expiry_grants_the_head_and_a_deadline_times_a_ticket_out,
+    prefer_wait_answers_on_the_change_or_after_the_wait,
+    held_requests_do_not_count_against_the_concurrency_limit,
+    waiting_tickets_survive_a_restart_with_their_place,
+    only_its_owner_or_an_admin_leaves_the_line_for_a_ticket,
+);

@@ -262,6 +262,13 @@ impl Ledger {
     /// Who the pool serves at `now_ms` (see [`queue::serve`]), with the
     /// waiting tickets granted by id.
     pub fn serve(&self, pool: usize, now_ms: i64, newcomer: Option<Ask>) -> (Vec<String>, bool) {
+        let available = self.pools[pool].units.available();
+        if self.lines.is_empty(pool) || (available == 0 && newcomer.is_none()) {
+            // Nobody waits (the common case: no lease is looked at), or
+            // nothing is free for anyone.
+            let fits = newcomer.is_some_and(|ask| ask.amount <= available);
+            return (Vec::new(), fits);
+        }
         let leases = self.leases(pool, now_ms);
         let at = PoolAt {
             capacity: self.pools[pool].units.capacity(),

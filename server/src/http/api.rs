@@ -396,26 +396,7 @@ async fn create_allocation(
             return Ok(accepted(uri.path(), *ticket, false));
         }
         AllocateOutcome::ReplayedTicket(ticket) => return Ok(accepted(uri.path(), *ticket, true)),
-        AllocateOutcome::KeyReused => return Err(ApiError::KeyReused),
-        AllocateOutcome::InFlight => return Err(ApiError::KeyInFlight),
-        AllocateOutcome::UnknownPool => {
-            return Err(ApiError::NotFound(format!("no pool {pool_id}")))
-        }
-        AllocateOutcome::Insufficient { available, waiting } => {
-            return Err(ApiError::Insufficient {
-                pool: pool_id,
-                available,
-                waiting,
-            })
-        }
-        AllocateOutcome::QuotaExceeded { quota, held } => {
-            return Err(ApiError::QuotaExceeded {
-                pool: pool_id,
-                owner,
-                quota,
-                held,
-            })
-        }
+        refused => return Err(refusal(refused, pool_id, owner)),
     };
     if !replayed {
         tracing::info!(
@@ -428,6 +409,32 @@ async fn create_allocation(
         );
     }
     Ok(created(uri.path(), allocation, replayed))
+}
+
+/// The problem a refused `POST /allocations` answers with.
+fn refusal(outcome: AllocateOutcome, pool: String, owner: String) -> ApiError {
+    match outcome {
+        AllocateOutcome::KeyReused => ApiError::KeyReused,
+        AllocateOutcome::InFlight => ApiError::KeyInFlight,
+        AllocateOutcome::UnknownPool => ApiError::NotFound(format!("no pool {pool}")),
+        AllocateOutcome::Insufficient { available, waiting } => ApiError::Insufficient {
+            pool,
+            available,
+            waiting,
+        },
+        AllocateOutcome::QuotaExceeded { quota, held } => ApiError::QuotaExceeded {
+            pool,
+            owner,
+            quota,
+            held,
+        },
+        AllocateOutcome::Created(_)
+        | AllocateOutcome::Replayed(_)
+        | AllocateOutcome::Queued(_)
+        | AllocateOutcome::ReplayedTicket(_) => {
+            ApiError::Internal(anyhow::anyhow!("a grant taken for a refusal"))
+        }
+    }
 }
 
 /// What the store makes of a request, unless today's rules refuse it
@@ -460,18 +467,7 @@ async fn decide(
 /// `Idempotent-Replayed: true` on a replay.
 fn created(path: &str, allocation: Allocation, replayed: bool) -> Response {
     let location = format!("{}/{}", path.trim_end_matches('/'), allocation.id);
-    let mut response = (StatusCode::CREATED, Json(allocation)).into_response();
-    let headers = response.headers_mut();
-    if let Ok(location) = HeaderValue::from_str(&location) {
-        headers.insert(header::LOCATION, location);
-    }
-    if replayed {
-        headers.insert(
-            header_name(contract_headers::IDEMPOTENT_REPLAYED),
-            HeaderValue::from_static("true"),
-        );
-    }
-    response
+    answered(StatusCode::CREATED, Json(allocation), &location, replayed)
 }
 
 /// `202` with the ticket, its `Location` (`<base>/queue/{id}`, beside
@@ -479,9 +475,20 @@ fn created(path: &str, allocation: Allocation, replayed: bool) -> Response {
 fn accepted(path: &str, ticket: Ticket, replayed: bool) -> Response {
     let base = path.trim_end_matches('/').trim_end_matches("allocations");
     let location = format!("{base}queue/{}", ticket.id);
-    let mut response = (StatusCode::ACCEPTED, Json(ticket)).into_response();
+    answered(StatusCode::ACCEPTED, Json(ticket), &location, replayed)
+}
+
+/// A `POST /allocations` answer: `status`, `body`, `Location` and, on a
+/// replay, `Idempotent-Replayed: true`.
+fn answered(
+    status: StatusCode,
+    body: impl IntoResponse,
+    location: &str,
+    replayed: bool,
+) -> Response {
+    let mut response = (status, body).into_response();
     let headers = response.headers_mut();
-    if let Ok(location) = HeaderValue::from_str(&location) {
+    if let Ok(location) = HeaderValue::from_str(location) {
         headers.insert(header::LOCATION, location);
     }
     if replayed {
