@@ -60,6 +60,12 @@ pub enum Command {
         #[arg(long, value_parser = parse_ttl)]
         ttl: Duration,
     },
+    /// Lists the waiting tickets, in the order they will be served.
+    Queue {
+        /// Only this pool's.
+        #[arg(long)]
+        pool: Option<String>,
+    },
     /// Prints each pool's usage every interval, and each threshold crossed,
     /// until stopped.
     Watch {
@@ -93,6 +99,11 @@ pub struct Ask {
     /// A note shown beside the allocation.
     #[arg(long)]
     pub note: Option<String>,
+    /// When the pool is full, wait in line up to this long (e.g. 30m; at
+    /// most a day), showing the place and the estimate; Ctrl-C leaves the
+    /// line. Giving up exits 5.
+    #[arg(long, value_parser = parse_ttl)]
+    pub wait: Option<Duration>,
 }
 
 #[derive(Debug, Args)]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use allocation_contract::{
-    headers, Allocation, AllocationRequest, Allocations, Me, RenewRequest, Usage,
+    headers, Allocation, AllocationRequest, Allocations, Me, Queue, RenewRequest, Ticket, Usage,
 };
 use serde::de::DeserializeOwned;
 
@@ -16,6 +16,15 @@ use crate::retry::RetryPolicy;
 
 /// Waits between attempts (the real one sleeps; tests record).
 pub type Pause = Arc<dyn Fn(Duration) + Send + Sync>;
+
+/// What `POST /allocations` gave.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Grant {
+    /// `201`: granted now.
+    Granted(Allocation),
+    /// `202`: in line (only when the request said `wait_seconds`).
+    Queued(Box<Ticket>),
+}
 
 /// A listing read with `If-None-Match`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -113,12 +122,60 @@ impl Client {
     }
 
     /// `POST /allocations` with `key` on every attempt: however many times
-    /// it is sent, at most one allocation is made.
-    pub fn allocate(&self, request: &AllocationRequest, key: &str) -> Result<Allocation, Failure> {
+    /// it is sent, at most one allocation (or ticket) is made.
+    pub fn request(&self, request: &AllocationRequest, key: &str) -> Result<Grant, Failure> {
         let post = Request::new(Method::Post, "/allocations")
             .header(headers::IDEMPOTENCY_KEY, key)
             .json(request);
-        self.call(&post)
+        let response = self.exchange(&post)?;
+        match response.status {
+            202 => Ok(Grant::Queued(Box::new(read(&response)?))),
+            _ if response.is_success() => Ok(Grant::Granted(read(&response)?)),
+            _ => Err(Failure::from_response(&response)),
+        }
+    }
+
+    /// [`Client::request`] without waiting in line: the allocation.
+    pub fn allocate(&self, request: &AllocationRequest, key: &str) -> Result<Allocation, Failure> {
+        match self.request(request, key)? {
+            Grant::Granted(allocation) => Ok(allocation),
+            Grant::Queued(ticket) => Err(Failure::Unreadable(format!(
+                "the server queued {} though the request did not ask to wait",
+                ticket.id
+            ))),
+        }
+    }
+
+    /// `GET /queue/{id}`; with `hold`, `Prefer: wait=hold`: answered when
+    /// the ticket changes or `hold` seconds pass.
+    pub fn ticket(&self, id: &str, hold: Option<u64>) -> Result<Ticket, Failure> {
+        let mut get = Request::new(Method::Get, format!("/queue/{}", encode(id)));
+        if let Some(seconds) = hold {
+            get = get.prefer_wait(seconds);
+        }
+        self.call(&get)
+    }
+
+    /// `DELETE /queue/{id}`: leaves the line (`204` also when it had
+    /// already ended; `409 ticket-granted` when it was granted meanwhile).
+    pub fn leave_line(&self, id: &str) -> Result<(), Failure> {
+        let delete = Request::new(Method::Delete, format!("/queue/{}", encode(id)));
+        let response = self.exchange(&delete)?;
+        if response.is_success() {
+            Ok(())
+        } else {
+            Err(Failure::from_response(&response))
+        }
+    }
+
+    /// `GET /queue[?pool=]`: the waiting tickets in the order they will be
+    /// served.
+    pub fn queue(&self, pool: Option<&str>) -> Result<Queue, Failure> {
+        let path = match pool {
+            Some(pool) => format!("/queue?pool={}", encode(pool)),
+            None => "/queue".to_owned(),
+        };
+        self.call(&Request::new(Method::Get, path))
     }
 
     /// `DELETE /allocations/{id}` (`204` also when already ended).
@@ -226,6 +283,7 @@ mod tests {
             owner: "ann".into(),
             ttl_seconds: Some(60),
             note: None,
+            wait_seconds: None,
         }
     }
 

@@ -50,6 +50,8 @@ pub enum Failure {
     BadUsage(String),
     /// A failure of the client's own (a command that could not start, say).
     Local(String),
+    /// Waited in line as long as asked, and was not served.
+    GaveUp(String),
 }
 
 impl Failure {
@@ -78,6 +80,7 @@ impl Failure {
                 _ => Exit::Failed,
             },
             Failure::BadUsage(_) => Exit::BadUsage,
+            Failure::GaveUp(_) => Exit::GaveUpWaiting,
             Failure::Unreachable(_) | Failure::Unreadable(_) | Failure::Local(_) => Exit::Failed,
         }
     }
@@ -97,7 +100,9 @@ impl fmt::Display for Failure {
             Failure::Refused(problem) => write!(f, "{}", problem_in_words(problem)),
             Failure::Unreachable(why) => write!(f, "no answer from the server: {why}"),
             Failure::Unreadable(why) => write!(f, "the server's answer is unreadable: {why}"),
-            Failure::BadUsage(why) | Failure::Local(why) => write!(f, "{why}"),
+            Failure::BadUsage(why) | Failure::Local(why) | Failure::GaveUp(why) => {
+                write!(f, "{why}")
+            }
         }
     }
 }
@@ -113,6 +118,12 @@ pub fn problem_in_words(problem: &Problem) -> String {
     }
     if let Some(available) = problem.available {
         words.push_str(&format!(" ({available} available now)"));
+    }
+    if let Some(waiting) = problem.waiting.filter(|units| *units > 0) {
+        words.push_str(&format!(" ({waiting} more already waited for in line)"));
+    }
+    if let (Some(quota), Some(held)) = (problem.quota, problem.held) {
+        words.push_str(&format!(" (at most {quota} each; held now: {held})"));
     }
     for error in &problem.errors {
         words.push_str(&format!(
@@ -168,6 +179,15 @@ mod tests {
             failure.to_string(),
             "Not enough free units (409): gpu-a100 has 1 free (1 available now)"
         );
+        let queued = Failure::from_response(&response(
+            409,
+            r#"{"type":"https://x/problems/insufficient-capacity","title":"Full",
+                "status":409,"available":0,"waiting":5}"#,
+        ));
+        assert_eq!(
+            queued.to_string(),
+            "Full (409) (0 available now) (5 more already waited for in line)"
+        );
     }
 
     #[test]
@@ -195,6 +215,20 @@ mod tests {
             Exit::Failed
         );
         assert_eq!(Failure::Unreachable("x".into()).exit(), Exit::Failed);
+    }
+
+    #[test]
+    fn a_quota_problem_says_the_quota_and_what_is_held() {
+        let failure = Failure::from_response(&response(
+            409,
+            r#"{"type":"https://x/problems/quota-exceeded","title":"Over your quota",
+                "status":409,"quota":8,"held":6}"#,
+        ));
+        assert_eq!(
+            failure.to_string(),
+            "Over your quota (409) (at most 8 each; held now: 6)"
+        );
+        assert_eq!(failure.exit(), Exit::Failed);
     }
 
     #[test]

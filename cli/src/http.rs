@@ -23,6 +23,9 @@ pub struct Request {
     pub headers: Vec<(&'static str, String)>,
     /// A JSON body.
     pub body: Option<String>,
+    /// How long the server may hold the answer on purpose (`Prefer:
+    /// wait=N`): added to the transport's own deadline.
+    pub held: Option<Duration>,
 }
 
 impl Request {
@@ -32,7 +35,15 @@ impl Request {
             path: path.into(),
             headers: Vec::new(),
             body: None,
+            held: None,
         }
+    }
+
+    /// `Prefer: wait=N` (RFC 7240): the server may hold the answer up to
+    /// `seconds` until what was asked for changes.
+    pub fn prefer_wait(mut self, seconds: u64) -> Self {
+        self.held = Some(Duration::from_secs(seconds));
+        self.header("Prefer", format!("wait={seconds}"))
     }
 
     pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
@@ -92,6 +103,7 @@ const BODY_LIMIT: u64 = 32 * 1024 * 1024;
 /// not thrown), a deadline on every request.
 pub struct Ureq {
     agent: ureq::Agent,
+    timeout: Duration,
     endpoint: String,
     authorization: Option<String>,
 }
@@ -106,8 +118,31 @@ impl Ureq {
             .into();
         Ureq {
             agent,
+            timeout,
             endpoint: endpoint.trim_end_matches('/').to_owned(),
             authorization: token.map(|token| format!("Bearer {token}")),
+        }
+    }
+}
+
+impl Ureq {
+    /// Runs one `http` request with this agent, its deadline stretched by
+    /// the time the server may hold it.
+    fn run<S: ureq::AsSendBody>(
+        &self,
+        http: ureq::http::Request<S>,
+        held: Option<Duration>,
+    ) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+        match held {
+            Some(held) => {
+                let http = self
+                    .agent
+                    .configure_request(http)
+                    .timeout_global(Some(self.timeout + held))
+                    .build();
+                self.agent.run(http)
+            }
+            None => self.agent.run(http),
         }
     }
 }
@@ -130,20 +165,16 @@ impl Transport for Ureq {
         for (name, value) in &request.headers {
             builder = builder.header(*name, value);
         }
+        let unbuildable = |error: ureq::http::Error| NetworkError(error.to_string());
         let answer = match &request.body {
             Some(body) => {
-                let http = builder
-                    .header("Content-Type", "application/json")
-                    .body(body.clone())
-                    .map_err(|error| NetworkError(error.to_string()))?;
-                self.agent.run(http)
+                let builder = builder.header("Content-Type", "application/json");
+                self.run(
+                    builder.body(body.clone()).map_err(unbuildable)?,
+                    request.held,
+                )
             }
-            None => {
-                let http = builder
-                    .body(())
-                    .map_err(|error| NetworkError(error.to_string()))?;
-                self.agent.run(http)
-            }
+            None => self.run(builder.body(()).map_err(unbuildable)?, request.held),
         };
         let mut answer = answer.map_err(|error| NetworkError(describe(&url, &error)))?;
         let headers = answer

@@ -1,5 +1,5 @@
 //! `alloc run`'s process side: the command as a child, the signals sent to
-//! `alloc`, and the events the supervisor waits on, all on one channel.
+//! `alloc`, and the events `run` and `--wait` wait on, all on one channel.
 
 use std::ffi::OsString;
 use std::io;
@@ -11,6 +11,9 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::exfiltrator::WithOrigin;
 use signal_hook::iterator::{Handle, SignalsInfo};
 
+use allocation_contract::Ticket;
+
+use crate::failure::Failure;
 use crate::lease::LostLease;
 
 /// What the supervisor reacts to.
@@ -25,6 +28,8 @@ pub enum Event {
         from_process: bool,
     },
     LeaseLost(LostLease),
+    /// A look at the ticket of a request waiting in line.
+    Ticket(Box<Result<Ticket, Failure>>),
 }
 
 /// Catches SIGINT and SIGTERM from now on and sends them as events; the
@@ -86,9 +91,14 @@ pub fn send_signal(pid: i32, signal: i32) {
 pub fn status_code(status: ExitStatus) -> u8 {
     match (status.code(), status.signal()) {
         (Some(code), _) => code.clamp(0, 255) as u8,
-        (None, Some(signal)) => 128u8.saturating_add(signal.clamp(0, 127) as u8),
+        (None, Some(signal)) => ended_by(signal),
         (None, None) => 1,
     }
+}
+
+/// The status of a process ended by `signal`: 128 + its number.
+pub fn ended_by(signal: i32) -> u8 {
+    128u8.saturating_add(signal.clamp(0, 127) as u8)
 }
 
 #[cfg(test)]

@@ -8,9 +8,12 @@
 //! - [`client`]: the API as typed calls.
 //! - [`lease`]: when `alloc run` renews, and when its lease is lost.
 //! - [`watch`]: levels and threshold crossings for `alloc watch`.
+//! - [`waiting`]: a ticket's standing, how long to hold each look, the
+//!   place in line in words (`--wait`).
 //! - [`failure`]: problems in words, and the exit codes.
 //! - [`render`], [`text`]: the readable output.
-//! - [`job`]: `alloc run`'s child process and signals.
+//! - [`job`]: `alloc run`'s child process, the signals, and the events
+//!   `run` and `--wait` wait on.
 
 /// `println!` that never panics: a closed stdout (`alloc ls | head -1`)
 /// loses the line, not the command's work (a release after the job, say).
@@ -36,10 +39,10 @@ pub mod client;
 pub mod commands;
 pub mod failure;
 pub mod http;
-#[cfg(unix)]
 pub mod job;
 pub mod lease;
 pub mod render;
 pub mod retry;
 pub mod text;
+pub mod waiting;
 pub mod watch;

@@ -44,13 +44,13 @@ fn table(header: &[&str]) -> Table {
     table
 }
 
-/// `alloc pools`: one row a pool with a bar, the level in words and what is
-/// free.
+/// `alloc pools`: one row a pool with a bar, the level in words, what is
+/// free and what is waited for.
 pub fn pools_table(pools: &[Pool]) -> String {
     if pools.is_empty() {
         return "The server has no pools.".to_owned();
     }
-    let mut table = table(&["POOL", "NAME", "USE", "", "LEVEL", "FREE"]);
+    let mut table = table(&["POOL", "NAME", "USE", "", "LEVEL", "FREE", "WAITING"]);
     for pool in pools {
         table.add_row(vec![
             printable(&pool.id).into_owned(),
@@ -65,6 +65,10 @@ pub fn pools_table(pools: &[Pool]) -> String {
             ),
             Level::of(pool).to_string(),
             pool.available().to_string(),
+            match pool.waiting {
+                0 => String::new(),
+                units => format!("{units} {}", printable(&pool.unit)),
+            },
         ]);
     }
     if let Some(column) = table.column_mut(5) {
@@ -229,6 +233,22 @@ mod tests {
         assert!(text.contains("14/16 GPU (87%)"), "{text}");
         assert!(text.contains("warning"), "{text}");
         assert!(text.contains(&bar(14, 16, BAR_WIDTH)), "{text}");
+        assert!(
+            !text.contains("WAITING\n") || !text.contains(" GPU\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn units_waited_for_are_shown_beside_the_pool() {
+        let pool: Pool = serde_json::from_str(
+            r#"{"id":"gpu-a100","name":"A100 GPU","unit":"GPU","capacity":16,"allocated":16,
+                "waiting":5}"#,
+        )
+        .unwrap();
+        let text = pools_table(&[pool]);
+        let row = text.lines().nth(1).unwrap();
+        assert!(row.ends_with("0  5 GPU"), "{text}");
     }
 
     #[test]

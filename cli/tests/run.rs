@@ -8,7 +8,8 @@ use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use allocation_contract::AllocationStatus;
-use common::{output, stderr, stdout, wait_until, Server};
+use common::proxy::FaultProxy;
+use common::{alloc_at, output, stderr, stdout, wait_until, Server};
 
 /// Starts `alloc run` with a shell command that first writes its pid to
 /// `pid_file`; returns alloc's process and the command's pid once running.
@@ -242,4 +243,38 @@ fn with_json_alloc_s_own_lines_on_stderr_are_json_events() {
         server.allocation(events[0]["id"].as_str().unwrap()).status,
         AllocationStatus::Released
     );
+}
+
+#[test]
+fn a_server_gone_past_the_lease_s_end_is_a_lost_lease() {
+    let server = Server::start();
+    let proxy = FaultProxy::start(server.address, 0);
+    let pid_file = server.file("job.pid");
+    let script = format!("echo $$ > {}; exec sleep 60", pid_file.display());
+    let alloc = alloc_at(&proxy.endpoint())
+        .args([
+            "run", "gpu-a100", "1", "--ttl", "2s", "--strict", "--", "sh", "-c", &script,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("the command to start", Duration::from_secs(20), || {
+        pid_file.exists()
+    });
+    proxy.cut();
+    let done = finish(alloc);
+    assert_eq!(done.status.code(), Some(1), "{}", stderr(&done));
+    let words = stderr(&done);
+    assert!(
+        words.contains("no renewal got through before it ended"),
+        "{words}"
+    );
+    assert!(words.contains("stopping the command (--strict)"), "{words}");
+    assert!(words.contains("could not release"), "{words}");
+    // The server ends it by itself when its lease runs out (a moment after
+    // the client's count, which started earlier).
+    wait_until("the lease to run out", Duration::from_secs(10), || {
+        server.active().is_empty()
+    });
 }

@@ -8,7 +8,8 @@ use std::process::{Child, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
-use common::Server;
+use common::proxy::FaultProxy;
+use common::{alloc_at, Server};
 use serde_json::Value;
 
 /// `alloc watch --interval 1` with its lines on a channel; killed on drop.
@@ -26,17 +27,35 @@ impl Drop for Watching {
 
 impl Watching {
     fn start(server: &Server, json: bool) -> Watching {
-        let mut command = server.alloc();
+        Watching::start_at(server.alloc(), json)
+    }
+
+    /// Watching through `command`, its stderr's lines on the same channel
+    /// (prefixed `stderr: `).
+    fn start_at(mut command: std::process::Command, json: bool) -> Watching {
         command.args(["watch", "--interval", "1"]);
         if json {
             command.arg("--json");
         }
-        let mut child = command.stdout(Stdio::piped()).spawn().expect("spawn watch");
-        let stdout = child.stdout.take().unwrap();
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn watch");
         let (send, lines) = mpsc::channel();
+        let errors = send.clone();
+        let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if errors.send(format!("stderr: {line}")).is_err() {
                     break;
                 }
             }
@@ -113,4 +132,27 @@ fn watch_json_is_a_line_of_json_per_pool_and_crossing() {
     let crossing: Value = serde_json::from_str(crossed.last().unwrap()).unwrap();
     assert_eq!(crossing["crossing"]["pool"], "gpu-a100");
     assert_eq!(crossing["crossing"]["to"], "critical");
+}
+
+#[test]
+fn watch_says_a_failed_look_and_carries_on_when_the_server_is_back() {
+    let server = Server::start();
+    let proxy = FaultProxy::start(server.address, 0);
+    let watching = Watching::start_at(alloc_at(&proxy.endpoint()), false);
+    watching.until("a first look", |line| line.contains(" gpu-a100 "));
+    proxy.cut();
+    let failed = watching.until("a failed look", |line| line.starts_with("stderr: "));
+    assert!(
+        failed
+            .last()
+            .unwrap()
+            .contains("alloc watch: no answer from the server"),
+        "{failed:?}"
+    );
+    proxy.restore();
+    server.grant("vm-large", 2, "ann");
+    let back = watching.until("a look after the failure", |line| {
+        line.contains(" vm-large 2/40")
+    });
+    assert!(!back.last().unwrap().contains("unchanged"), "{back:?}");
 }

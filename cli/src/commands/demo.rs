@@ -11,7 +11,7 @@ use rand::Rng;
 
 use super::Context;
 use crate::args::DemoArgs;
-use crate::client::{new_idempotency_key, Fresh};
+use crate::client::{new_idempotency_key, Fresh, Grant};
 use crate::failure::{Exit, Failure};
 
 const PEOPLE: [&str; 5] = ["alice", "bob", "carol", "dave", "erin"];
@@ -129,13 +129,23 @@ fn take(context: &Context, person: &str) -> Result<(), Failure> {
         owner: person.to_owned(),
         ttl_seconds: Some(rng.random_range(5..=90) * 60),
         note: NOTES.choose(&mut rng).map(|note| note.to_string()),
+        // Some are ready to wait when the pool is full: the queue fills.
+        wait_seconds: rng.random_bool(0.5).then(|| rng.random_range(10..=60) * 60),
     };
-    match context.client.allocate(&request, &new_idempotency_key()) {
-        Ok(granted) => crate::out!(
-            "demo: {person} took {} {} ({})",
-            granted.amount,
-            granted.pool,
-            granted.id
+    match context.client.request(&request, &new_idempotency_key()) {
+        Ok(Grant::Granted(granted)) => {
+            crate::out!(
+                "demo: {person} took {} {} ({})",
+                granted.amount,
+                granted.pool,
+                granted.id
+            )
+        }
+        Ok(Grant::Queued(ticket)) => crate::out!(
+            "demo: {person} waits in line for {} {} ({})",
+            ticket.amount,
+            ticket.pool,
+            ticket.id
         ),
         Err(failure) if failure.exit() == Exit::NoCapacity => {
             crate::out!("demo: {person} found {} full", pool.id)

@@ -3,8 +3,8 @@
 
 mod demo;
 mod listing;
+mod queue;
 mod request;
-#[cfg(unix)]
 mod run;
 mod watch;
 
@@ -98,6 +98,9 @@ impl Context {
             owner: self.owner(ask.owner.as_deref())?,
             ttl_seconds: ttl.map(|ttl| ttl.as_secs().min(i64::MAX as u64) as i64),
             note: ask.note.clone(),
+            wait_seconds: ask
+                .wait
+                .map(|wait| wait.as_secs().min(i64::MAX as u64) as i64),
         };
         let issues = validate_request(&request, None);
         if issues.is_empty() {
@@ -143,16 +146,14 @@ pub fn dispatch(cli: Cli) -> Result<u8, Failure> {
     let done = |exit: Result<Exit, Failure>| exit.map(Exit::code);
     match cli.command {
         Command::Pools => done(listing::pools(&context)),
-        Command::Request(args) => done(request::request(&context, &args)),
+        Command::Request(args) => request::request(&context, &args),
         Command::Ls(args) => done(listing::ls(&context, &args)),
         Command::Show { id } => done(listing::show(&context, &id)),
+        Command::Queue { pool } => done(queue::queue(&context, pool.as_deref())),
         Command::Release { ids } => done(request::release(&context, &ids)),
         Command::Extend { id, ttl } => done(request::extend(&context, &id, ttl)),
         Command::Watch { interval } => done(watch::watch(&context, interval)),
-        #[cfg(unix)]
         Command::Run(args) => run::run(&context, &args),
-        #[cfg(not(unix))]
-        Command::Run(_) => Err(Failure::BadUsage("alloc run needs a Unix system".into())),
         Command::Demo(args) => done(demo::demo(&context, &args)),
     }
 }

@@ -4,16 +4,36 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::json;
 
+use std::sync::mpsc;
+
+use super::queue::{self, Waited};
 use super::Context;
 use crate::args::RequestArgs;
 use crate::client::new_idempotency_key;
 use crate::failure::{Exit, Failure};
+use crate::job;
 use crate::render;
 use crate::text::printable;
 
-pub fn request(context: &Context, args: &RequestArgs) -> Result<Exit, Failure> {
+/// `alloc request`: the process's exit status (128 + the signal when a
+/// wait in line was interrupted).
+pub fn request(context: &Context, args: &RequestArgs) -> Result<u8, Failure> {
     let body = context.allocation_request(&args.ask, args.ttl)?;
-    let allocation = context.client.allocate(&body, &new_idempotency_key())?;
+    let waited = match args.ask.wait {
+        None => Waited::Granted(context.client.allocate(&body, &new_idempotency_key())?),
+        Some(_) => {
+            let (events, inbox) = mpsc::channel();
+            let signals = job::catch_signals(events.clone())
+                .map_err(|error| Failure::Local(format!("cannot catch signals: {error}")))?;
+            let waited = queue::ask(context, &body, events, &inbox);
+            signals.close();
+            waited?
+        }
+    };
+    let allocation = match waited {
+        Waited::Granted(allocation) => allocation,
+        Waited::Left { signal } => return Ok(job::ended_by(signal)),
+    };
     if context.json {
         context.print_json(&allocation);
     } else if args.quiet {
@@ -23,7 +43,7 @@ pub fn request(context: &Context, args: &RequestArgs) -> Result<Exit, Failure> {
     } else {
         crate::out!("{}", render::granted(&allocation, SystemTime::now()));
     }
-    Ok(Exit::Done)
+    Ok(Exit::Done.code())
 }
 
 /// Releases each one; a failure does not stop the others. The exit code is

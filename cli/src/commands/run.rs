@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 use allocation_contract::Allocation;
 use serde_json::json;
 
+use super::queue::{self, Waited};
 use super::Context;
 use crate::args::RunArgs;
-use crate::client::{new_idempotency_key, Client};
+use crate::client::Client;
 use crate::failure::{Exit, Failure};
 use crate::job::{self, Event};
 use crate::lease::{Lease, LostLease, Next};
@@ -25,8 +26,13 @@ pub fn run(context: &Context, args: &RunArgs) -> Result<u8, Failure> {
     // releases what it granted.
     let signals = job::catch_signals(events.clone())
         .map_err(|error| Failure::Local(format!("cannot catch signals: {error}")))?;
+    // A lease granted from the line started later than this: counting from
+    // here is on the safe side.
     let sent_at = Instant::now();
-    let allocation = context.client.allocate(&body, &new_idempotency_key())?;
+    let allocation = match queue::ask(context, &body, events.clone(), &inbox)? {
+        Waited::Granted(allocation) => allocation,
+        Waited::Left { signal } => return Ok(job::ended_by(signal)),
+    };
     say(
         context,
         "granted",
@@ -34,7 +40,7 @@ pub fn run(context: &Context, args: &RunArgs) -> Result<u8, Failure> {
         &granted_words(&allocation),
     );
     let status = match inbox.try_recv() {
-        Ok(Event::Signal { signal, .. }) => Ok(128u8.saturating_add(signal as u8)),
+        Ok(Event::Signal { signal, .. }) => Ok(job::ended_by(signal)),
         _ => hold(
             context,
             args,
@@ -106,6 +112,8 @@ fn supervise(
                     job::send_signal(pid, signal);
                 }
             }
+            // Only `--wait` looks at tickets, and it is over by now.
+            Event::Ticket(_) => {}
             Event::LeaseLost(why) => {
                 say(context, "lease_lost", id, &lost_words(id, &why, strict));
                 if strict {

@@ -20,11 +20,14 @@ pub fn watch(context: &Context, interval: u64) -> Result<Exit, Failure> {
         cap: interval.max(Duration::from_secs(15 * 60)),
         ..RetryPolicy::default()
     };
+    // One attempt per look: the monitor's own backoff does the waiting, and
+    // each failed look is said at once.
+    let client = context.client.clone().with_policy(RetryPolicy::once());
     let mut state = Watch::default();
     let mut failures = 0;
     loop {
         let time = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
-        let wait = match context.client.usage(state.etag()) {
+        let wait = match client.usage(state.etag()) {
             Ok(fresh) => {
                 failures = 0;
                 if let Some(look) = state.observe(fresh) {

@@ -16,7 +16,9 @@ use allocation_cli::http::Ureq;
 use allocation_contract::{Allocation, AllocationRequest, Usage};
 use allocation_server::identity::users::add_user;
 use allocation_server::identity::Users;
-use allocation_server::{app, serve_until, ServeOptions, ServerConfig};
+use allocation_server::{
+    app_with_state, serve_until, sweep_periodically, ServeOptions, ServerConfig,
+};
 
 /// A server that lives as long as this value.
 pub struct Server {
@@ -62,7 +64,9 @@ impl Server {
             .build()
             .expect("runtime");
         let address = runtime.block_on(async {
-            let router = app(config).await.expect("app");
+            let (router, state) = app_with_state(config).await.expect("app");
+            // As the server binary does: the queue's timeouts and grants on expiry.
+            tokio::spawn(sweep_periodically(state.store.clone()));
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                 .await
                 .expect("bind");
@@ -158,6 +162,7 @@ impl Server {
             owner: owner.into(),
             ttl_seconds: Some(3600),
             note: None,
+            wait_seconds: None,
         };
         self.api()
             .allocate(&request, &new_idempotency_key())

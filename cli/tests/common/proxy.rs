@@ -13,6 +13,8 @@ struct State {
     lose_posts: usize,
     /// Every request seen: method, path and `Idempotency-Key`.
     seen: Vec<(String, String, Option<String>)>,
+    /// The server is gone: every connection is closed unanswered.
+    cut: bool,
 }
 
 pub struct FaultProxy {
@@ -28,7 +30,7 @@ impl FaultProxy {
         let address = listener.local_addr().expect("address");
         let state = Arc::new(Mutex::new(State {
             lose_posts,
-            seen: Vec::new(),
+            ..State::default()
         }));
         let shared = Arc::clone(&state);
         std::thread::spawn(move || {
@@ -46,6 +48,16 @@ impl FaultProxy {
         format!("http://{}/api/v1", self.address)
     }
 
+    /// From now on the server seems gone: connections close unanswered.
+    pub fn cut(&self) {
+        self.state.lock().unwrap().cut = true;
+    }
+
+    /// The server answers again.
+    pub fn restore(&self) {
+        self.state.lock().unwrap().cut = false;
+    }
+
     /// The `Idempotency-Key`s of the POSTs seen, in order.
     pub fn post_keys(&self) -> Vec<Option<String>> {
         let state = self.state.lock().unwrap();
@@ -59,6 +71,9 @@ impl FaultProxy {
 }
 
 fn relay(client: TcpStream, upstream: SocketAddr, state: &Mutex<State>) -> std::io::Result<()> {
+    if state.lock().unwrap().cut {
+        return Ok(()); // dropped: closed without a byte
+    }
     let mut reader = BufReader::new(client.try_clone()?);
     let mut head = Vec::new();
     let mut length = 0usize;
