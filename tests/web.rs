@@ -840,6 +840,9 @@ async fn a_401_asks_for_a_token_in_a_labelled_password_field() {
         instance: None,
         errors: Vec::new(),
         available: None,
+        waiting: None,
+        quota: None,
+        held: None,
     })));
     until("the token field", || {
         container

@@ -12,7 +12,7 @@ use crate::problem::{reason_phrase, Failure, Unreadable, MAX_BODY_BYTES};
 use crate::request::form::FormIssue;
 use allocation_contract::{
     problem_type, Allocation, FieldIssue, Thresholds, NOTE_MAX_CHARS, OWNER_MAX_CHARS,
-    TTL_SECONDS_MAX,
+    TTL_SECONDS_MAX, WAIT_SECONDS_MAX,
 };
 
 /// A count as the reader's language writes it: `ui::intl::count`
@@ -583,6 +583,17 @@ pub fn field_issue_message(lang: Lang, issue: FieldIssue) -> String {
         }
         (Lang::Ko, FieldIssue::OwnerInvisibleCharacters) => {
             "제어 문자, 방향 문자, 폭 없는 문자는 쓸 수 없습니다".to_owned()
+        }
+        (Lang::En, FieldIssue::WaitBelowOne) => "Wait at least 1 second".to_owned(),
+        (Lang::Ko, FieldIssue::WaitBelowOne) => "1초 이상 기다려야 합니다".to_owned(),
+        (Lang::En, FieldIssue::WaitOverMax) => {
+            format!("Wait at most {} hours", WAIT_SECONDS_MAX / 3_600)
+        }
+        (Lang::Ko, FieldIssue::WaitOverMax) => {
+            format!(
+                "최대 {}시간까지 기다릴 수 있습니다",
+                WAIT_SECONDS_MAX / 3_600
+            )
         }
     }
 }

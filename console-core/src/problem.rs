@@ -98,6 +98,9 @@ pub fn problem_from_response<'de, D: Deserializer<'de>>(
         instance: None,
         errors: Vec::new(),
         available: None,
+        waiting: None,
+        quota: None,
+        held: None,
     });
     problem.status = status;
     if problem.title.trim().is_empty() {
@@ -139,6 +142,12 @@ struct LenientProblem {
     errors: Lenient<Vec<Lenient<FieldError>>>,
     #[serde(default)]
     available: Lenient<u64>,
+    #[serde(default)]
+    waiting: Lenient<u64>,
+    #[serde(default)]
+    quota: Lenient<u64>,
+    #[serde(default)]
+    held: Lenient<u64>,
 }
 
 /// A JSON object as the contract's [`Problem`]; plain `application/json` must
@@ -166,6 +175,9 @@ fn read_problem<'de, D: Deserializer<'de>>(
             .take(ERRORS_MAX)
             .collect(),
         available: read.available.ok(),
+        waiting: read.waiting.ok(),
+        quota: read.quota.ok(),
+        held: read.held.ok(),
     })
 }
 

@@ -98,6 +98,7 @@ struct RequestMembers {
     owner: Lenient<String>,
     ttl_seconds: Lenient<WholeNumber>,
     note: Lenient<String>,
+    wait_seconds: Lenient<WholeNumber>,
 }
 
 impl<'de> Deserialize<'de> for RequestMembers {
@@ -123,6 +124,7 @@ impl<'de> Visitor<'de> for RequestMembersVisitor {
                 Some(RequestField::Owner) => members.owner = map.next_value()?,
                 Some(RequestField::TtlSeconds) => members.ttl_seconds = map.next_value()?,
                 Some(RequestField::Note) => members.note = map.next_value()?,
+                Some(RequestField::WaitSeconds) => members.wait_seconds = map.next_value()?,
                 None => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -207,6 +209,12 @@ pub fn read_allocation_request<'de, D: Deserializer<'de>>(
         "must be a string or null",
         &mut errors,
     );
+    let wait_seconds = optional(
+        members.wait_seconds,
+        RequestField::WaitSeconds,
+        "must be a whole number of seconds or null",
+        &mut errors,
+    );
     match (pool, amount, owner) {
         (Some(pool), Some(WholeNumber(amount)), Some(owner)) if errors.is_empty() => {
             Ok(AllocationRequest {
@@ -215,6 +223,7 @@ pub fn read_allocation_request<'de, D: Deserializer<'de>>(
                 owner,
                 ttl_seconds: ttl_seconds.map(|WholeNumber(ttl)| ttl),
                 note,
+                wait_seconds: wait_seconds.map(|WholeNumber(wait)| wait),
             })
         }
         _ => Err(RequestReadError::Fields(errors)),
@@ -317,6 +326,7 @@ mod tests {
                 owner: "a".into(),
                 ttl_seconds: None,
                 note: None,
+                wait_seconds: None,
             }
         );
     }

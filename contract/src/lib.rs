@@ -14,6 +14,7 @@
 mod lenient;
 mod origin;
 mod problem;
+mod queue;
 mod request_field;
 mod thresholds;
 pub mod time;
@@ -22,9 +23,10 @@ mod validation;
 pub use lenient::{read_allocation_request, read_renewal, Lenient, RequestReadError, WholeNumber};
 pub use origin::{parse_origin, OriginIssue};
 pub use problem::{problem_type, FieldError, Problem, PROBLEM_CONTENT_TYPE};
+pub use queue::{Queue, Ticket, TicketStatus, PREFER_WAIT_MAX_SECONDS, WAIT_SECONDS_MAX};
 pub use request_field::RequestField;
 pub use thresholds::{usage_percent, Thresholds, UsageLevel};
-pub use validation::{owner_issue, ttl_issue, validate_request, FieldIssue};
+pub use validation::{owner_issue, ttl_issue, validate_request, wait_issue, FieldIssue};
 
 use serde::{Deserialize, Serialize};
 
@@ -44,15 +46,26 @@ pub const TTL_SECONDS_MAX: i64 = 366 * 24 * 60 * 60;
 pub mod headers {
     pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
     pub const IDEMPOTENT_REPLAYED: &str = "Idempotent-Replayed";
+    /// RFC 7240: `Prefer: wait=N` holds a `GET /queue/{id}` until the ticket changes.
+    pub const PREFER: &str = "Prefer";
+    /// RFC 7240: `Preference-Applied: wait=N` says the wait was honoured.
+    pub const PREFERENCE_APPLIED: &str = "Preference-Applied";
     /// Request headers a server must allow in CORS.
-    pub const CORS_ALLOWED: [&str; 4] = [
+    pub const CORS_ALLOWED: [&str; 5] = [
         "Authorization",
         "Content-Type",
         "Idempotency-Key",
         "If-None-Match",
+        PREFER,
     ];
     /// Response headers a server must expose in CORS.
-    pub const CORS_EXPOSED: [&str; 4] = ["ETag", "Retry-After", "Location", "Idempotent-Replayed"];
+    pub const CORS_EXPOSED: [&str; 5] = [
+        "ETag",
+        "Retry-After",
+        "Location",
+        "Idempotent-Replayed",
+        PREFERENCE_APPLIED,
+    ];
 }
 
 /// `GET /me`: who the server takes the caller for. `name` is `None` without
@@ -75,6 +88,14 @@ pub struct Pool {
     pub allocated: u64,
     #[serde(default)]
     pub max_per_request: Option<u64>,
+    /// Units asked for by the pool's waiting tickets (0 from a server
+    /// without a queue).
+    #[serde(default)]
+    pub waiting: u64,
+    /// The most units one owner may hold in this pool at once; `None` for no
+    /// quota.
+    #[serde(default)]
+    pub max_per_owner: Option<u64>,
 }
 
 impl Pool {
@@ -149,6 +170,10 @@ pub struct AllocationRequest {
     pub ttl_seconds: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// When the pool cannot grant the amount now: wait in line up to this
+    /// many seconds (`202` and a [`Ticket`]) instead of a `409`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_seconds: Option<i64>,
 }
 
 /// Seconds between two points of a usage history.
@@ -200,6 +225,21 @@ mod tests {
         .unwrap();
         assert_eq!(pool.available(), 6);
         assert_eq!(pool.request_limit(), 4);
+        assert_eq!(
+            (pool.waiting, pool.max_per_owner),
+            (0, None),
+            "a server without a queue"
+        );
+    }
+
+    #[test]
+    fn pool_reads_the_queue_fields() {
+        let pool: Pool = serde_json::from_str(
+            r#"{"id":"gpu","name":"GPU","unit":"GPU","capacity":16,"allocated":16,
+                "max_per_request":4,"waiting":5,"max_per_owner":8}"#,
+        )
+        .unwrap();
+        assert_eq!((pool.waiting, pool.max_per_owner), (5, Some(8)));
     }
 
     #[test]
@@ -225,6 +265,8 @@ mod tests {
             capacity: 2,
             allocated: 5,
             max_per_request: None,
+            waiting: 0,
+            max_per_owner: None,
         };
         assert_eq!(pool.available(), 0);
         assert_eq!(pool.request_limit(), 0);
@@ -251,6 +293,7 @@ mod tests {
             owner: "bob".into(),
             ttl_seconds: None,
             note: None,
+            wait_seconds: None,
         };
         assert_eq!(
             serde_json::to_string(&request).unwrap(),

@@ -23,6 +23,12 @@ pub mod problem_type {
     pub const MALFORMED_REQUEST: &str = "malformed-request";
     /// A renewal of an allocation that is already released or expired.
     pub const ALLOCATION_ENDED: &str = "allocation-ended";
+    /// A request that would take its owner past the pool's `max_per_owner`
+    /// (held + waiting + asked for); never queued.
+    pub const QUOTA_EXCEEDED: &str = "quota-exceeded";
+    /// Leaving the line with a ticket already granted: release the
+    /// allocation instead.
+    pub const TICKET_GRANTED: &str = "ticket-granted";
     pub const OVERLOADED: &str = "overloaded";
     pub const INTERNAL: &str = "internal";
 
@@ -58,6 +64,15 @@ pub struct Problem {
     /// Units still free, on a `409 insufficient-capacity`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub available: Option<u64>,
+    /// Units already waited for in the pool, on a `409 insufficient-capacity`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<u64>,
+    /// The pool's `max_per_owner`, on a `409 quota-exceeded`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<u64>,
+    /// Units the owner holds in the pool now, on a `409 quota-exceeded`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<u64>,
 }
 
 fn about_blank() -> String {
@@ -75,6 +90,9 @@ impl Problem {
             instance: None,
             errors: Vec::new(),
             available: None,
+            waiting: None,
+            quota: None,
+            held: None,
         }
     }
 
@@ -105,6 +123,22 @@ mod tests {
         .unwrap();
         assert!(problem.is(problem_type::INSUFFICIENT_CAPACITY));
         assert_eq!(problem.available, Some(3));
+        assert_eq!(problem.waiting, None, "a server without a queue");
+    }
+
+    #[test]
+    fn parses_the_queue_extensions() {
+        let problem: Problem = serde_json::from_str(
+            r#"{"type":"https://allocation-console.dev/problems/quota-exceeded",
+                "title":"Over the quota","status":409,"quota":8,"held":6}"#,
+        )
+        .unwrap();
+        assert!(problem.is(problem_type::QUOTA_EXCEEDED));
+        assert_eq!((problem.quota, problem.held), (Some(8), Some(6)));
+        let capacity: Problem =
+            serde_json::from_str(r#"{"title":"Full","status":409,"available":0,"waiting":5}"#)
+                .unwrap();
+        assert_eq!(capacity.waiting, Some(5));
     }
 
     #[test]

@@ -10,16 +10,18 @@ pub enum RequestField {
     Owner,
     TtlSeconds,
     Note,
+    WaitSeconds,
 }
 
 impl RequestField {
     /// Every member, in the body's order.
-    pub const ALL: [RequestField; 5] = [
+    pub const ALL: [RequestField; 6] = [
         RequestField::Pool,
         RequestField::Amount,
         RequestField::Owner,
         RequestField::TtlSeconds,
         RequestField::Note,
+        RequestField::WaitSeconds,
     ];
 
     /// The member's name on the wire (and in a field error's `field`).
@@ -30,6 +32,7 @@ impl RequestField {
             RequestField::Owner => "owner",
             RequestField::TtlSeconds => "ttl_seconds",
             RequestField::Note => "note",
+            RequestField::WaitSeconds => "wait_seconds",
         }
     }
 
@@ -44,7 +47,10 @@ impl RequestField {
         match self {
             RequestField::Owner => Some(crate::OWNER_MAX_CHARS),
             RequestField::Note => Some(crate::NOTE_MAX_CHARS),
-            RequestField::Pool | RequestField::Amount | RequestField::TtlSeconds => None,
+            RequestField::Pool
+            | RequestField::Amount
+            | RequestField::TtlSeconds
+            | RequestField::WaitSeconds => None,
         }
     }
 }
@@ -62,6 +68,7 @@ mod tests {
             owner: "bob".into(),
             ttl_seconds: Some(60),
             note: Some("n".into()),
+            wait_seconds: Some(600),
         };
         let body = serde_json::to_value(&request).unwrap();
         let members: Vec<&str> = body

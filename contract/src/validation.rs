@@ -3,7 +3,7 @@
 
 use crate::{
     AllocationRequest, FieldError, RequestField, NOTE_MAX_CHARS, OWNER_MAX_CHARS, TTL_SECONDS_MAX,
-    UNITS_PER_REQUEST_MAX,
+    UNITS_PER_REQUEST_MAX, WAIT_SECONDS_MAX,
 };
 
 /// One broken rule. The console words it in the reader's language; the server
@@ -22,6 +22,8 @@ pub enum FieldIssue {
     NoteTooLong,
     TtlBelowOne,
     TtlOverMax,
+    WaitBelowOne,
+    WaitOverMax,
 }
 
 impl FieldIssue {
@@ -34,6 +36,7 @@ impl FieldIssue {
             | FieldIssue::OwnerInvisibleCharacters => RequestField::Owner,
             FieldIssue::NoteTooLong => RequestField::Note,
             FieldIssue::TtlBelowOne | FieldIssue::TtlOverMax => RequestField::TtlSeconds,
+            FieldIssue::WaitBelowOne | FieldIssue::WaitOverMax => RequestField::WaitSeconds,
         }
     }
 
@@ -49,6 +52,8 @@ impl FieldIssue {
             FieldIssue::NoteTooLong => format!("must be at most {NOTE_MAX_CHARS} characters"),
             FieldIssue::TtlBelowOne => "must be at least 1 second".to_owned(),
             FieldIssue::TtlOverMax => format!("must be at most {TTL_SECONDS_MAX} seconds"),
+            FieldIssue::WaitBelowOne => "must be at least 1 second".to_owned(),
+            FieldIssue::WaitOverMax => format!("must be at most {WAIT_SECONDS_MAX} seconds"),
         }
     }
 
@@ -119,7 +124,19 @@ pub fn validate_request(
         issues.push(FieldIssue::NoteTooLong);
     }
     issues.extend(request.ttl_seconds.and_then(ttl_issue));
+    issues.extend(request.wait_seconds.and_then(wait_issue));
     issues
+}
+
+/// What is wrong with a request's `wait_seconds`, if anything.
+pub fn wait_issue(wait_seconds: i64) -> Option<FieldIssue> {
+    if wait_seconds < 1 {
+        Some(FieldIssue::WaitBelowOne)
+    } else if wait_seconds > WAIT_SECONDS_MAX {
+        Some(FieldIssue::WaitOverMax)
+    } else {
+        None
+    }
 }
 
 /// What is wrong with `ttl_seconds` (a request's, or a renewal's), if anything.
@@ -144,6 +161,7 @@ mod tests {
             owner: owner.into(),
             ttl_seconds: None,
             note: None,
+            wait_seconds: None,
         }
     }
 
@@ -207,6 +225,27 @@ mod tests {
         assert!(validate_request(&ttl, None).is_empty());
         ttl.ttl_seconds = Some(1_000_000_000_000);
         assert_eq!(validate_request(&ttl, None), [FieldIssue::TtlOverMax]);
+    }
+
+    #[test]
+    fn a_wait_is_one_second_to_a_day() {
+        let mut waiting = request(1, "a");
+        for (wait, issues) in [
+            (1, vec![]),
+            (WAIT_SECONDS_MAX, vec![]),
+            (0, vec![FieldIssue::WaitBelowOne]),
+            (-5, vec![FieldIssue::WaitBelowOne]),
+            (WAIT_SECONDS_MAX + 1, vec![FieldIssue::WaitOverMax]),
+        ] {
+            waiting.wait_seconds = Some(wait);
+            assert_eq!(validate_request(&waiting, None), issues, "{wait}");
+        }
+        let issue = wait_issue(0).unwrap().to_field_error();
+        assert_eq!(issue.field, "wait_seconds");
+        assert_eq!(
+            wait_issue(86_401).unwrap().message(),
+            "must be at most 86400 seconds"
+        );
     }
 
     #[test]

@@ -3,10 +3,11 @@
 //!
 //! ```no_run
 //! # async fn run() -> anyhow::Result<()> {
-//! use allocation_server::{app, serve, ServeOptions, ServerConfig};
-//! let router = app(ServerConfig::demo(std::path::PathBuf::from("allocations.db"))).await?;
+//! use allocation_server::{app_with_state, serve, ServeOptions, ServerConfig};
+//! let config = ServerConfig::demo(std::path::PathBuf::from("allocations.db"));
+//! let (router, state) = app_with_state(config).await?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-//! serve(listener, router, ServeOptions::default()).await?;
+//! serve(listener, router, ServeOptions::default(), state.shutdown.clone()).await?;
 //! # Ok(()) }
 //! ```
 //!
@@ -87,6 +88,7 @@ pub async fn app_with_state(config: ServerConfig) -> anyhow::Result<(Router, App
     let state = AppState {
         store,
         in_flight: idempotency::InFlightKeys::default(),
+        shutdown: http::queue::Shutdown::default(),
     };
     let open = auth.is_open();
     let limits = api::ApiLimits {
@@ -203,6 +205,23 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
+/// How often the queue's sweeper looks for grants and timeouts that are
+/// due: a ticket is granted within this of the expiry that frees its units.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Grants what expiries free and times out tickets past their `wait_until`,
+/// for as long as the store is open (a write only when something is due).
+pub async fn sweep_periodically(store: store::Store) {
+    let mut every = tokio::time::interval(SWEEP_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if let Err(error) = store.sweep().await {
+            tracing::warn!("the queue's sweep failed: {error:#}");
+        }
+    }
+}
+
 /// Purges allocations that ended more than `retention` ago, now and then
 /// every hour, for as long as the store is open.
 pub async fn purge_periodically(store: store::Store, retention: std::time::Duration) {
@@ -240,8 +259,14 @@ pub fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     options: ServeOptions,
+    held: http::queue::Shutdown,
 ) -> impl std::future::Future<Output = std::io::Result<()>> {
-    let shutdown = shutdown_signal();
+    let signal = shutdown_signal();
+    let shutdown = async move {
+        signal.await;
+        // Held `GET /queue/{id}` requests answer now, not at the deadline.
+        held.begin();
+    };
     serve_until(listener, router, options, shutdown)
 }
 

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use allocation_server::config::{Command, LogFormat, ServeArgs};
 use allocation_server::identity::users::add_user;
-use allocation_server::{app_with_state, purge_periodically, sample_periodically, serve, Cli};
+use allocation_server::{
+    app_with_state, purge_periodically, sample_periodically, serve, sweep_periodically, Cli,
+};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
@@ -64,11 +66,12 @@ fn run_server(args: ServeArgs) -> anyhow::Result<()> {
         let (router, state) = app_with_state(config).await?;
         tokio::spawn(purge_periodically(state.store.clone(), retention));
         tokio::spawn(sample_periodically(state.store.clone()));
+        tokio::spawn(sweep_periodically(state.store.clone()));
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|error| anyhow::anyhow!("cannot listen on {listen}: {error}"))?;
         let address = listener.local_addr()?;
-        let serving = serve(listener, router, options);
+        let serving = serve(listener, router, options, state.shutdown.clone());
         println!("allocation-server listening on http://{address}/");
         serving.await?;
         Ok(())

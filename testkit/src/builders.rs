@@ -13,6 +13,8 @@ pub fn pool(id: &str) -> PoolBuilder {
         capacity: 0,
         allocated: 0,
         max_per_request: None,
+        waiting: 0,
+        max_per_owner: None,
     })
 }
 
@@ -43,6 +45,16 @@ impl PoolBuilder {
 
     pub fn max_per_request(mut self, max: Option<u64>) -> Self {
         self.0.max_per_request = max;
+        self
+    }
+
+    pub fn waiting(mut self, waiting: u64) -> Self {
+        self.0.waiting = waiting;
+        self
+    }
+
+    pub fn max_per_owner(mut self, max: Option<u64>) -> Self {
+        self.0.max_per_owner = max;
         self
     }
 

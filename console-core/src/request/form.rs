@@ -67,6 +67,7 @@ pub fn check_draft(
         owner: draft.owner.trim().to_owned(),
         ttl_seconds: draft.ttl_seconds,
         note: (!note.is_empty()).then(|| note.to_owned()),
+        wait_seconds: None,
     };
     let available = pool.map(Pool::available);
     for issue in validate_request(&request, pool.and_then(|p| p.max_per_request)) {
@@ -125,6 +126,7 @@ mod tests {
                 owner: "alice".into(),
                 ttl_seconds: Some(3600),
                 note: None,
+                wait_seconds: None,
             }
         );
     }

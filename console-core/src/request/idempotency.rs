@@ -71,6 +71,7 @@ mod tests {
             owner: "alice".into(),
             ttl_seconds: Some(3600),
             note: None,
+            wait_seconds: None,
         }
     }
 

@@ -1,15 +1,17 @@
 //! The in-memory view of what is granted: pools' units, active allocations and
-//! when they expire. The store keeps two copies: the writer's working copy and
+//! when they expire, and who waits in line for what. The store keeps two copies: the writer's working copy and
 //! the published copy readers see, and applies the same [`Change`]s to both
 //! (the published one only after the changes are durable).
 
 use std::collections::{BTreeSet, HashMap};
 
-use allocation_contract::{Allocation, AllocationStatus, Pool};
+use allocation_contract::{Allocation, AllocationStatus, Pool, Ticket};
 
 use crate::domain::allocator::PoolUnits;
 use crate::domain::clock::rfc3339;
 use crate::domain::pools::PoolSpec;
+use crate::domain::queue::{self, Ask, Lease, PoolAt, Turns};
+use crate::domain::waiting::{Lines, Waiting};
 
 /// An allocation that counts against its pool until released or expired.
 #[derive(Clone, Debug)]
@@ -33,6 +35,10 @@ pub enum Change {
         id: String,
         expires_at_ms: i64,
     },
+    /// A ticket joins its pool's line.
+    Queue(Box<Waiting>),
+    /// A ticket leaves the line: granted, cancelled or timed out.
+    Unqueue(String),
 }
 
 #[derive(Clone, Debug)]
@@ -47,6 +53,7 @@ pub struct Ledger {
     pool_index: HashMap<String, usize>,
     active: HashMap<String, Grant>,
     expiries: BTreeSet<(i64, String)>,
+    lines: Lines,
     /// Bumped by every change: the cheap half of the ETag.
     version: u64,
     /// When the last change was applied (or the ledger was loaded), Unix ms.
@@ -82,13 +89,21 @@ impl Ledger {
             pool_index,
             active: HashMap::new(),
             expiries: BTreeSet::new(),
+            lines: Lines::new(0, Vec::new()),
             version: 0,
             changed_at_ms: now_ms,
         };
         for grant in grants {
             ledger.index_grant(grant);
         }
+        ledger.lines = Lines::new(ledger.pools.len(), Vec::new());
         ledger
+    }
+
+    /// The same ledger with these tickets in line (as loaded from storage).
+    pub fn with_waiting(mut self, waiting: Vec<Waiting>) -> Self {
+        self.lines = Lines::new(self.pools.len(), waiting);
+        self
     }
 
     pub fn pool_by_id(&self, id: &str) -> Option<(usize, &PoolState)> {
@@ -131,6 +146,10 @@ impl Ledger {
                     grant.allocation.expires_at = Some(rfc3339(*expires_at_ms));
                     self.expiries.insert((*expires_at_ms, id.clone()));
                 }
+            }
+            Change::Queue(waiting) => self.lines.join(Waiting::clone(waiting)),
+            Change::Unqueue(id) => {
+                self.lines.leave(id);
             }
         }
     }
@@ -185,13 +204,16 @@ impl Ledger {
         self.pools
             .iter()
             .zip(expired)
-            .map(|(pool, expired)| Pool {
+            .enumerate()
+            .map(|(index, (pool, expired))| Pool {
                 id: pool.spec.id.clone(),
                 name: pool.spec.name.clone(),
                 unit: pool.spec.unit.clone(),
                 capacity: pool.units.capacity(),
                 allocated: pool.units.allocated() - expired,
                 max_per_request: pool.spec.max_per_request,
+                waiting: self.lines.units(index),
+                max_per_owner: pool.spec.max_per_owner,
             })
             .collect()
     }
@@ -219,6 +241,156 @@ impl Ledger {
             allocation.status = AllocationStatus::Expired;
         }
         Some(allocation)
+    }
+}
+
+/// The queue, as the ledger sees it.
+impl Ledger {
+    /// The pool's active leases at `now_ms`.
+    fn leases(&self, pool: usize, now_ms: i64) -> Vec<Lease> {
+        self.active
+            .values()
+            .filter(|grant| grant.pool == pool)
+            .filter(|grant| grant.expires_at_ms.is_none_or(|at| at > now_ms))
+            .map(|grant| Lease {
+                amount: grant.units.len() as u64,
+                expires_at_ms: grant.expires_at_ms,
+            })
+            .collect()
+    }
+
+    /// Who the pool serves at `now_ms` (see [`queue::serve`]), with the
+    /// waiting tickets granted by id.
+    pub fn serve(&self, pool: usize, now_ms: i64, newcomer: Option<Ask>) -> (Vec<String>, bool) {
+        let available = self.pools[pool].units.available();
+        if self.lines.is_empty(pool) || (available == 0 && newcomer.is_none()) {
+            // Nobody waits (the common case: no lease is looked at), or
+            // nothing is free for anyone.
+            let fits = newcomer.is_some_and(|ask| ask.amount <= available);
+            return (Vec::new(), fits);
+        }
+        let leases = self.leases(pool, now_ms);
+        let at = PoolAt {
+            capacity: self.pools[pool].units.capacity(),
+            now_ms,
+            leases: &leases,
+        };
+        // Only the tickets the pass reads are looked at: the head, in the
+        // common case of a release.
+        let mut read: Vec<&Waiting> = Vec::new();
+        let line = self.lines.line(pool).inspect(|waiting| read.push(waiting));
+        let Turns { granted, newcomer } = queue::serve(at, line.map(Waiting::ask), newcomer);
+        let ids = granted
+            .into_iter()
+            .map(|index| read[index].ticket.id.clone())
+            .collect();
+        (ids, newcomer)
+    }
+
+    /// A ticket in line.
+    pub fn waiting(&self, id: &str) -> Option<&Waiting> {
+        self.lines.get(id)
+    }
+
+    /// Units in line for the pool, in all and of `owner`.
+    pub fn waiting_units(&self, pool: usize, owner: Option<&str>) -> u64 {
+        owner.map_or(self.lines.units(pool), |owner| {
+            self.lines.units_of(pool, owner)
+        })
+    }
+
+    /// Units `owner` holds in the pool at `now_ms`.
+    pub fn held_by(&self, pool: usize, owner: &str, now_ms: i64) -> u64 {
+        self.active
+            .values()
+            .filter(|grant| grant.pool == pool && grant.allocation.owner == owner)
+            .filter(|grant| grant.expires_at_ms.is_none_or(|at| at > now_ms))
+            .map(|grant| grant.units.len() as u64)
+            .sum()
+    }
+
+    /// Tickets whose `wait_until` has passed at `now_ms`.
+    pub fn past_deadline(&self, now_ms: i64) -> Vec<String> {
+        self.lines.past_deadline(now_ms)
+    }
+
+    /// Whether something the queue waits for has happened by `now_ms`: a
+    /// lease expired in a pool with a line, or a ticket's deadline passed.
+    pub fn queue_is_due(&self, now_ms: i64) -> bool {
+        !self.lines.past_deadline(now_ms).is_empty()
+            || self
+                .expired(now_ms)
+                .any(|grant| !self.lines.is_empty(grant.pool))
+    }
+
+    /// The waiting tickets of the pools (all, or the one named), of one
+    /// owner if given, in the order they will be served, with their
+    /// positions and estimates at `now_ms`.
+    pub fn queue(&self, pool: Option<&str>, owner: Option<&str>, now_ms: i64) -> Vec<Ticket> {
+        let mut tickets = Vec::new();
+        for (index, state) in self.pools.iter().enumerate() {
+            if pool.is_some_and(|pool| pool != state.spec.id) || self.lines.is_empty(index) {
+                continue;
+            }
+            let shown = self
+                .placed(index, now_ms, usize::MAX)
+                .into_iter()
+                .filter(|ticket| owner.is_none_or(|owner| ticket.owner == owner));
+            tickets.extend(shown);
+        }
+        tickets
+    }
+
+    /// A waiting ticket with its position and estimate at `now_ms`.
+    pub fn waiting_ticket(&self, id: &str, now_ms: i64) -> Option<Ticket> {
+        let (waiting, position, estimate) = self.place(id, now_ms)?;
+        Some(placed(waiting, position, estimate))
+    }
+
+    /// A waiting ticket, its position and its estimate (Unix ms) at `now_ms`.
+    pub fn place(&self, id: &str, now_ms: i64) -> Option<(&Waiting, u64, Option<i64>)> {
+        let waiting = self.lines.get(id)?;
+        let ahead = self
+            .lines
+            .line(waiting.pool)
+            .take_while(|w| w.seq < waiting.seq)
+            .count();
+        let estimate = self
+            .estimates(waiting.pool, now_ms, ahead + 1)
+            .pop()
+            .flatten();
+        Some((waiting, ahead as u64 + 1, estimate))
+    }
+
+    /// The estimates of the first `count` tickets of the pool's line.
+    fn estimates(&self, pool: usize, now_ms: i64, count: usize) -> Vec<Option<i64>> {
+        let leases = self.leases(pool, now_ms);
+        let at = PoolAt {
+            capacity: self.pools[pool].units.capacity(),
+            now_ms,
+            leases: &leases,
+        };
+        queue::estimates(at, self.lines.line(pool).take(count).map(Waiting::ask))
+    }
+
+    /// The first `count` tickets of the pool's line, placed.
+    fn placed(&self, pool: usize, now_ms: i64, count: usize) -> Vec<Ticket> {
+        let estimates = self.estimates(pool, now_ms, count);
+        self.lines
+            .line(pool)
+            .zip(estimates)
+            .enumerate()
+            .map(|(index, (waiting, estimate))| placed(waiting, index as u64 + 1, estimate))
+            .collect()
+    }
+}
+
+/// A waiting ticket as shown: with its position and estimate.
+fn placed(waiting: &Waiting, position: u64, estimate: Option<i64>) -> Ticket {
+    Ticket {
+        position: Some(position),
+        estimated_grant_at: estimate.map(rfc3339),
+        ..waiting.ticket.clone()
     }
 }
 

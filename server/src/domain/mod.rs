@@ -1,7 +1,8 @@
 //! What the service decides, with no HTTP and no SQL: the pools
 //! ([`pools`]), which units a grant takes ([`allocator`]), what is granted
 //! now ([`ledger`]), the idempotency rules ([`idempotency`]), the usage
-//! history ([`history`]) and the one source of "now" ([`clock`]).
+//! history ([`history`]), who is served next when a pool is full
+//! ([`queue`]) and the one source of "now" ([`clock`]).
 
 pub mod allocator;
 pub mod clock;
@@ -9,3 +10,5 @@ pub mod history;
 pub mod idempotency;
 pub mod ledger;
 pub mod pools;
+pub mod queue;
+pub mod waiting;

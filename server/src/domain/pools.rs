@@ -22,6 +22,10 @@ pub struct PoolSpec {
     pub capacity: u64,
     #[serde(default, deserialize_with = "max_per_request")]
     pub max_per_request: Option<u64>,
+    /// The most units one owner may hold (and wait for) at once; `None` for
+    /// no quota.
+    #[serde(default, deserialize_with = "max_per_owner")]
+    pub max_per_owner: Option<u64>,
 }
 
 impl PoolSpec {
@@ -32,6 +36,15 @@ impl PoolSpec {
             unit: unit.to_owned(),
             capacity,
             max_per_request: max,
+            max_per_owner: None,
+        }
+    }
+
+    /// The same pool with a quota per owner.
+    pub fn with_max_per_owner(self, max_per_owner: u64) -> Self {
+        PoolSpec {
+            max_per_owner: Some(max_per_owner),
+            ..self
         }
     }
 }
@@ -131,6 +144,16 @@ fn max_per_request<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Er
     Ok(max)
 }
 
+fn max_per_owner<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let max = Option::<u64>::deserialize(d)?;
+    if max == Some(0) {
+        return Err(serde::de::Error::custom(
+            "max_per_owner must be at least 1 (or absent for no quota)",
+        ));
+    }
+    Ok(max)
+}
+
 struct Expect(&'static str, String);
 
 impl fmt::Display for Expect {
@@ -161,6 +184,21 @@ mod tests {
         )
         .unwrap();
         assert_eq!(pools, [PoolSpec::new("vm", "VM", "VM", 4, None)]);
+    }
+
+    #[test]
+    fn a_quota_per_owner_is_optional_and_at_least_one() {
+        let one = "[[pools]]\nid = \"gpu\"\nname = \"GPU\"\nunit = \"GPU\"\ncapacity = 8\n";
+        let pools = parse_toml(&format!("{one}max_per_owner = 3\n")).unwrap();
+        assert_eq!(
+            pools,
+            [PoolSpec::new("gpu", "GPU", "GPU", 8, None).with_max_per_owner(3)]
+        );
+        assert_eq!(parse_toml(one).unwrap()[0].max_per_owner, None);
+        let err = parse_toml(&format!("{one}max_per_owner = 0\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("max_per_owner"), "{err}");
     }
 
     #[test]

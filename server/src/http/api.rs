@@ -9,15 +9,15 @@ use std::time::Duration;
 use allocation_contract::time::parse_rfc3339;
 use allocation_contract::{
     headers as contract_headers, is_valid_idempotency_key, validate_request, Allocation,
-    AllocationRequest, Allocations, FieldIssue, Me, Usage,
+    AllocationRequest, Allocations, FieldIssue, Me, Ticket, Usage,
 };
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, OriginalUri, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::routing::Route;
+use axum::routing::{delete, get};
 use axum::BoxError;
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
@@ -34,6 +34,7 @@ use crate::domain::idempotency::{scoped_key, InFlightKeys};
 use crate::http::error::{problem_for_bare_errors, ApiError};
 use crate::http::etag::none_match_hits;
 use crate::http::extractors::{ApiQuery, JsonBody};
+use crate::http::queue::{cancel_ticket, list_queue, show_ticket, Shutdown};
 use crate::http::request_body::{allocation_request, renew_request};
 use crate::identity::{Authenticator, Caller};
 use crate::store::{AllocateOutcome, ReleaseOutcome, RenewOutcome, Store};
@@ -43,6 +44,8 @@ use crate::store::{AllocateOutcome, ReleaseOutcome, RenewOutcome, Store};
 pub struct AppState {
     pub store: Store,
     pub in_flight: InFlightKeys,
+    /// Ends held `GET /queue/{id}` requests when the server shuts down.
+    pub shutdown: Shutdown,
 }
 
 /// Limits every API request is admitted under.
@@ -56,6 +59,11 @@ pub struct ApiLimits {
 }
 
 pub fn router(state: AppState, limits: ApiLimits) -> Router {
+    // Outside admission: a ticket's answer may be held a minute
+    // (`Prefer: wait`), which must neither take a worker's place nor time out.
+    let held = Router::new()
+        .route("/queue/{id}", get(show_ticket))
+        .with_state(state.clone());
     let api = Router::new()
         .route("/me", get(me))
         .route("/usage", get(usage))
@@ -70,11 +78,14 @@ pub fn router(state: AppState, limits: ApiLimits) -> Router {
                 .delete(release_allocation)
                 .patch(renew_allocation),
         )
+        .route("/queue", get(list_queue))
+        .route("/queue/{id}", delete(cancel_ticket))
         .fallback(unknown_route)
         .with_state(state)
         .layer(DefaultBodyLimit::max(limits.body_limit))
         .layer(RequestBodyLimitLayer::new(limits.body_limit))
         .layer(admission(limits.max_concurrency, limits.request_timeout))
+        .merge(held)
         .layer(middleware::from_fn_with_state(limits.auth, identify))
         .layer(middleware::from_fn(problem_for_bare_errors));
     if limits.allow_origins.is_empty() {
@@ -167,7 +178,7 @@ async fn unknown_route(method: Method, uri: OriginalUri) -> ApiError {
     ApiError::NotFound(format!("no route for {method} {}", uri.path()))
 }
 
-fn with_etag(etag: &str, body: Response) -> Response {
+pub(crate) fn with_etag(etag: &str, body: Response) -> Response {
     let mut response = body;
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(etag) {
@@ -177,7 +188,7 @@ fn with_etag(etag: &str, body: Response) -> Response {
     response
 }
 
-fn not_modified(etag: &str) -> Response {
+pub(crate) fn not_modified(etag: &str) -> Response {
     with_etag(etag, StatusCode::NOT_MODIFIED.into_response())
 }
 
@@ -375,21 +386,17 @@ async fn create_allocation(
     let Some(_in_flight) = state.in_flight.try_begin(&key) else {
         return Err(ApiError::KeyInFlight);
     };
-    let pool_id = request.pool.clone();
+    let (pool_id, owner) = (request.pool.clone(), request.owner.clone());
     let (allocation, replayed) = match decide(&state, request, key).await? {
         AllocateOutcome::Created(allocation) => (allocation, false),
         AllocateOutcome::Replayed(allocation) => (allocation, true),
-        AllocateOutcome::KeyReused => return Err(ApiError::KeyReused),
-        AllocateOutcome::InFlight => return Err(ApiError::KeyInFlight),
-        AllocateOutcome::UnknownPool => {
-            return Err(ApiError::NotFound(format!("no pool {pool_id}")))
+        AllocateOutcome::Queued(ticket) => {
+            tracing::info!(by = %caller, id = %ticket.id, pool = %ticket.pool,
+                amount = ticket.amount, owner = %ticket.owner, "queued");
+            return Ok(accepted(uri.path(), *ticket, false));
         }
-        AllocateOutcome::Insufficient { available } => {
-            return Err(ApiError::Insufficient {
-                pool: pool_id,
-                available,
-            })
-        }
+        AllocateOutcome::ReplayedTicket(ticket) => return Ok(accepted(uri.path(), *ticket, true)),
+        refused => return Err(refusal(refused, pool_id, owner)),
     };
     if !replayed {
         tracing::info!(
@@ -402,6 +409,32 @@ async fn create_allocation(
         );
     }
     Ok(created(uri.path(), allocation, replayed))
+}
+
+/// The problem a refused `POST /allocations` answers with.
+fn refusal(outcome: AllocateOutcome, pool: String, owner: String) -> ApiError {
+    match outcome {
+        AllocateOutcome::KeyReused => ApiError::KeyReused,
+        AllocateOutcome::InFlight => ApiError::KeyInFlight,
+        AllocateOutcome::UnknownPool => ApiError::NotFound(format!("no pool {pool}")),
+        AllocateOutcome::Insufficient { available, waiting } => ApiError::Insufficient {
+            pool,
+            available,
+            waiting,
+        },
+        AllocateOutcome::QuotaExceeded { quota, held } => ApiError::QuotaExceeded {
+            pool,
+            owner,
+            quota,
+            held,
+        },
+        AllocateOutcome::Created(_)
+        | AllocateOutcome::Replayed(_)
+        | AllocateOutcome::Queued(_)
+        | AllocateOutcome::ReplayedTicket(_) => {
+            ApiError::Internal(anyhow::anyhow!("a grant taken for a refusal"))
+        }
+    }
 }
 
 /// What the store makes of a request, unless today's rules refuse it
@@ -434,9 +467,28 @@ async fn decide(
 /// `Idempotent-Replayed: true` on a replay.
 fn created(path: &str, allocation: Allocation, replayed: bool) -> Response {
     let location = format!("{}/{}", path.trim_end_matches('/'), allocation.id);
-    let mut response = (StatusCode::CREATED, Json(allocation)).into_response();
+    answered(StatusCode::CREATED, Json(allocation), &location, replayed)
+}
+
+/// `202` with the ticket, its `Location` (`<base>/queue/{id}`, beside
+/// `path`'s `/allocations`), and `Idempotent-Replayed: true` on a replay.
+fn accepted(path: &str, ticket: Ticket, replayed: bool) -> Response {
+    let base = path.trim_end_matches('/').trim_end_matches("allocations");
+    let location = format!("{base}queue/{}", ticket.id);
+    answered(StatusCode::ACCEPTED, Json(ticket), &location, replayed)
+}
+
+/// A `POST /allocations` answer: `status`, `body`, `Location` and, on a
+/// replay, `Idempotent-Replayed: true`.
+fn answered(
+    status: StatusCode,
+    body: impl IntoResponse,
+    location: &str,
+    replayed: bool,
+) -> Response {
+    let mut response = (status, body).into_response();
     let headers = response.headers_mut();
-    if let Ok(location) = HeaderValue::from_str(&location) {
+    if let Ok(location) = HeaderValue::from_str(location) {
         headers.insert(header::LOCATION, location);
     }
     if replayed {

@@ -28,8 +28,21 @@ pub enum ApiError {
     Ended { id: String },
     /// `409`: a request with this key is still in progress.
     KeyInFlight,
-    /// `409`: fewer free units than asked for.
-    Insufficient { pool: String, available: u64 },
+    /// `409`: fewer free units than asked for (and `waiting` already waited for).
+    Insufficient {
+        pool: String,
+        available: u64,
+        waiting: u64,
+    },
+    /// `409`: held + waited for + asked > the pool's `max_per_owner`.
+    QuotaExceeded {
+        pool: String,
+        owner: String,
+        quota: u64,
+        held: u64,
+    },
+    /// `409`: leaving the line with a ticket already granted.
+    TicketGranted { id: String },
     /// `421`: the API is open and the `Host` is not on the allow-list.
     MisdirectedHost,
     /// `422`: the key was used with a different request.
@@ -59,9 +72,11 @@ impl ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Ended { .. } | ApiError::KeyInFlight | ApiError::Insufficient { .. } => {
-                StatusCode::CONFLICT
-            }
+            ApiError::Ended { .. }
+            | ApiError::KeyInFlight
+            | ApiError::Insufficient { .. }
+            | ApiError::QuotaExceeded { .. }
+            | ApiError::TicketGranted { .. } => StatusCode::CONFLICT,
             ApiError::MisdirectedHost => StatusCode::MISDIRECTED_REQUEST,
             ApiError::KeyReused | ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -84,7 +99,16 @@ impl ApiError {
         problem.detail = detail;
         match self {
             ApiError::Validation(errors) => problem.errors = errors.clone(),
-            ApiError::Insufficient { available, .. } => problem.available = Some(*available),
+            ApiError::Insufficient {
+                available, waiting, ..
+            } => {
+                problem.available = Some(*available);
+                problem.waiting = Some(*waiting);
+            }
+            ApiError::QuotaExceeded { quota, held, .. } => {
+                problem.quota = Some(*quota);
+                problem.held = Some(*held);
+            }
             _ => {}
         }
         problem
@@ -115,6 +139,8 @@ impl ApiError {
                 "A request with this Idempotency-Key is still in progress",
             ),
             ApiError::Insufficient { .. } => (t::INSUFFICIENT_CAPACITY, "Not enough free units"),
+            ApiError::QuotaExceeded { .. } => (t::QUOTA_EXCEEDED, "Over the quota per owner"),
+            ApiError::TicketGranted { .. } => (t::TICKET_GRANTED, "This ticket was granted"),
             ApiError::MisdirectedHost => (
                 t::MISDIRECTED_REQUEST,
                 "This server does not answer for that host name",
@@ -147,8 +173,21 @@ impl ApiError {
                 format!("{id} is released or expired; request a new allocation instead")
             }
             ApiError::KeyInFlight => "retry once it has finished to get its answer".into(),
-            ApiError::Insufficient { pool, available } => {
-                format!("pool {pool} has {available} free")
+            ApiError::Insufficient {
+                pool,
+                available,
+                waiting,
+            } => {
+                format!("pool {pool} has {available} free and {waiting} waited for; send wait_seconds to wait in line")
+            }
+            ApiError::QuotaExceeded {
+                pool,
+                owner,
+                quota,
+                held,
+            } => format!("{owner} holds {held} of at most {quota} in pool {pool}, counting what they wait for"),
+            ApiError::TicketGranted { id } => {
+                format!("{id} was granted: release its allocation instead")
             }
             ApiError::MisdirectedHost => "the API has no authentication, so it answers only \
                 for localhost and the names given with --allow-host"

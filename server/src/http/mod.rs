@@ -1,5 +1,6 @@
 //! The HTTP side: the `/api/v1` routes and their layers ([`api`]), reading
-//! requests ([`extractors`], [`request_body`]), the one error type ([`error`]), conditional
+//! requests ([`extractors`], [`request_body`]), the one error type ([`error`]), the
+//! queue's routes ([`queue`]), conditional
 //! requests ([`etag`]), the `Host` allow-list ([`host`]), the connection
 //! loop ([`serve`]), the console's files ([`static_files`]) and
 //! `/metrics` with request ids ([`telemetry`]).
@@ -9,6 +10,7 @@ pub mod error;
 pub mod etag;
 pub mod extractors;
 pub mod host;
+pub mod queue;
 pub mod request_body;
 pub mod serve;
 pub mod static_files;

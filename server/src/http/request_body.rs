@@ -203,6 +203,22 @@ mod tests {
     }
 
     #[test]
+    fn a_wait_is_read_as_the_ttl_is() {
+        let request = allocation_request(
+            br#"{"pool":"p","amount":1,"owner":"a","wait_seconds":60.0}"#,
+            None,
+        )
+        .unwrap();
+        assert_eq!(request.wait_seconds, Some(60));
+        let error = allocation_request(
+            br#"{"pool":"p","amount":1,"owner":"a","wait_seconds":"60"}"#,
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(error.problem().errors[0].field, "wait_seconds");
+    }
+
+    #[test]
     fn a_renewal_is_a_whole_number_of_seconds_within_the_ceiling() {
         assert_eq!(renew_request(br#"{"ttl_seconds":600,"x":1}"#).unwrap(), 600);
         assert_eq!(renew_request(br#"{"ttl_seconds":60.0}"#).unwrap(), 60);

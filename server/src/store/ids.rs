@@ -37,6 +37,17 @@ pub fn seq_of(id: &str) -> Option<i64> {
     })
 }
 
+/// A ticket's id: as an allocation's, with `tk_` (its `seq` is the
+/// ticket row's).
+pub fn ticket_id(seq: i64) -> String {
+    format!("tk_{}", &allocation_id(seq)[3..])
+}
+
+/// The `seq` a [`ticket_id`] carries.
+pub fn ticket_seq_of(id: &str) -> Option<i64> {
+    seq_of(&format!("al_{}", id.strip_prefix("tk_")?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,6 +64,15 @@ mod tests {
             assert_eq!(seq_of(&id), Some(seq), "{id}");
         }
         assert_ne!(allocation_id(5), allocation_id(5));
+        let ticket = ticket_id(3_844);
+        assert!(ticket.starts_with("tk_"), "{ticket}");
+        assert_eq!(ticket_seq_of(&ticket), Some(3_844));
+        assert_eq!(
+            ticket_seq_of(&allocation_id(7)),
+            None,
+            "an allocation's id is not a ticket's"
+        );
+        assert_eq!(seq_of(&ticket), None);
         for bad in [
             "",
             "al_",

@@ -159,6 +159,55 @@ CREATE TABLE usage_samples (
 );
 ",
     },
+    // 3: the queue of a full pool.
+    Step {
+        sqlite: "
+CREATE TABLE tickets (
+    seq             INTEGER PRIMARY KEY,
+    id              TEXT NOT NULL,      -- `tk_` + 8 random + seq: found by seq
+    pool            TEXT NOT NULL,
+    amount          INTEGER NOT NULL,
+    owner           TEXT NOT NULL,
+    ttl_seconds     INTEGER,
+    note            TEXT,
+    wait_seconds    INTEGER NOT NULL,
+    created_at      INTEGER NOT NULL,   -- Unix ms
+    wait_until      INTEGER NOT NULL,   -- Unix ms
+    status          TEXT NOT NULL DEFAULT 'waiting',  -- waiting, granted, cancelled, timed_out
+    allocation_seq  INTEGER,            -- the grant
+    ended_at        INTEGER,            -- Unix ms
+    first_position  INTEGER NOT NULL,   -- as first sent (an idempotent replay)
+    first_estimate  INTEGER,
+    idempotency_key TEXT UNIQUE
+);
+CREATE INDEX tickets_waiting ON tickets (pool, seq) WHERE status = 'waiting';
+",
+        postgres: "
+CREATE SEQUENCE ticket_seq;
+CREATE TABLE tickets (
+    seq             bigint PRIMARY KEY,
+    id              text NOT NULL,
+    pool            text NOT NULL REFERENCES pools (id),
+    amount          bigint NOT NULL CHECK (amount > 0),
+    owner           text NOT NULL,
+    ttl_seconds     bigint,
+    note            text,
+    wait_seconds    bigint NOT NULL,
+    created_at      bigint NOT NULL,
+    wait_until      bigint NOT NULL,
+    status          text NOT NULL DEFAULT 'waiting'
+        CHECK (status IN ('waiting', 'granted', 'cancelled', 'timed_out')),
+    allocation_seq  bigint,
+    ended_at        bigint,
+    first_position  bigint NOT NULL,
+    first_estimate  bigint,
+    idempotency_key text UNIQUE,
+    CHECK ((status = 'granted') = (allocation_seq IS NOT NULL))
+);
+CREATE INDEX tickets_waiting ON tickets (pool, seq) WHERE status = 'waiting';
+CREATE INDEX tickets_deadline ON tickets (wait_until) WHERE status = 'waiting';
+",
+    },
 ];
 
 #[cfg(test)]

@@ -12,13 +12,14 @@ pub mod postgres;
 pub mod record;
 pub mod rules;
 pub mod sqlite;
+pub mod ticket;
 
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use allocation_contract::{Allocation, AllocationRequest, Pool, UsageHistory};
+use allocation_contract::{Allocation, AllocationRequest, Pool, Ticket, UsageHistory};
 use async_trait::async_trait;
 
 use crate::domain::clock::Clock;
@@ -38,9 +39,33 @@ pub enum AllocateOutcome {
     /// Another replica is handling a request with this key right now.
     InFlight,
     UnknownPool,
+    /// Not grantable now, and the request does not wait.
     Insufficient {
         available: u64,
+        /// Units already waited for in the pool.
+        waiting: u64,
     },
+    /// Not grantable now: the request waits in line (`202`).
+    Queued(Box<Ticket>),
+    /// The key was used before with the same request, which was queued:
+    /// the ticket as first sent.
+    ReplayedTicket(Box<Ticket>),
+    /// Held + waited for + asked > the pool's `max_per_owner`.
+    QuotaExceeded {
+        quota: u64,
+        held: u64,
+    },
+}
+
+/// What `DELETE /queue/{id}` came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CancelOutcome {
+    Cancelled,
+    /// Already cancelled or timed out: nothing to do, still a success.
+    AlreadyEnded,
+    /// Granted: release the allocation instead.
+    Granted,
+    NotFound,
 }
 
 /// What `PATCH /allocations/{id}` came to.
@@ -163,6 +188,24 @@ pub trait Storage: Send + Sync {
 
     /// The allocation now expires `ttl_seconds` from now (if still active).
     async fn renew(&self, id: &str, ttl_seconds: i64) -> anyhow::Result<RenewOutcome>;
+
+    /// The waiting tickets (of one pool, of one owner, if given) in the
+    /// order they will be served, placed now.
+    async fn queue(
+        &self,
+        pool: Option<&str>,
+        owner: Option<&str>,
+    ) -> anyhow::Result<Listing<Vec<Ticket>>>;
+
+    /// One ticket in any status.
+    async fn ticket(&self, id: &str) -> anyhow::Result<Option<Ticket>>;
+
+    /// The ticket leaves the line (if still waiting).
+    async fn cancel(&self, id: &str) -> anyhow::Result<CancelOutcome>;
+
+    /// Grants what expiries have freed and times out the tickets past their
+    /// `wait_until`, when anything is due (the sweeper calls this often).
+    async fn sweep(&self) -> anyhow::Result<()>;
 
     /// Records the current minute's usage (expiries included) and prunes
     /// the samples older than the day's window.

@@ -20,7 +20,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use allocation_contract::{Allocation, AllocationRequest, Pool};
+use allocation_contract::{Allocation, AllocationRequest, Pool, Ticket};
 use anyhow::Context;
 use async_trait::async_trait;
 use deadpool_postgres::{
@@ -30,15 +30,21 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{IsolationLevel, NoTls, Row};
 
-use super::ids::{allocation_id, seq_of};
+mod queue;
+
+use super::ids::{allocation_id, seq_of, ticket_seq_of};
 use super::migrations::{self, Dialect};
 use super::record::{self, StoredRow, COLUMNS};
 use super::rules::{self, PRUNE_SAMPLES};
-use super::{AllocateOutcome, Listing, Record, ReleaseOutcome, RenewOutcome, Storage};
+use super::{
+    AllocateOutcome, CancelOutcome, Listing, Record, ReleaseOutcome, RenewOutcome, Storage,
+};
 use crate::domain::allocator::unit_names;
 use crate::domain::clock::{rfc3339, Clock};
 use crate::domain::history::Sample;
 use crate::domain::pools::PoolSpec;
+use crate::domain::queue::{check_quota, Ask, QuotaExceeded};
+use crate::store::ticket::{TicketRecord, TICKET_COLUMNS};
 
 /// Advisory lock key that serialises replicas migrating at the same time.
 const MIGRATION_LOCK: i64 = 0x616c_6c6f_6361_7465;
@@ -273,7 +279,9 @@ impl PgStore {
                 "{TAG} SELECT tag.epoch, tag.version, tag.expired, tag.as_of, p.id, \
                  p.capacity, (p.allocated - COALESCE((SELECT sum(a.amount)::bigint \
                    FROM allocations a WHERE a.pool = p.id AND NOT a.returned \
-                   AND a.expires_at <= n.ms), 0))::bigint \
+                   AND a.expires_at <= n.ms), 0))::bigint, \
+                 (SELECT COALESCE(sum(t.amount), 0)::bigint FROM tickets t \
+                   WHERE t.pool = p.id AND t.status = 'waiting') \
                  FROM pools p, n, tag WHERE p.id = ANY($2)"
             ))
             .await?;
@@ -287,8 +295,10 @@ impl PgStore {
             .iter()
             .map(|spec| {
                 let row = rows.iter().find(|row| row.get::<_, &str>(4) == spec.id);
-                let (capacity, allocated) =
-                    row.map_or((spec.capacity as i64, 0i64), |row| (row.get(5), row.get(6)));
+                let (capacity, allocated, waiting) = row
+                    .map_or((spec.capacity as i64, 0i64, 0i64), |row| {
+                        (row.get(5), row.get(6), row.get(7))
+                    });
                 Pool {
                     id: spec.id.clone(),
                     name: spec.name.clone(),
@@ -296,6 +306,8 @@ impl PgStore {
                     capacity: capacity as u64,
                     allocated: allocated.max(0) as u64,
                     max_per_request: spec.max_per_request,
+                    waiting: waiting.max(0) as u64,
+                    max_per_owner: spec.max_per_owner,
                 }
             })
             .collect();
@@ -351,13 +363,25 @@ impl PgStore {
                 return Ok(outcome);
             }
         }
-        let pool = self.lock_pool(&tx, &request.pool).await?;
+        let mut pool = self.lock_pool(&tx, &request.pool).await?;
         let amount = u64::try_from(request.amount).unwrap_or(0);
-        if amount > pool.available {
-            tx.commit().await?;
-            return Ok(AllocateOutcome::Insufficient {
-                available: pool.available,
-            });
+        if let Some(refused) = self.over_quota(&tx, request, amount, pool.now).await? {
+            commit(tx).await?;
+            return Ok(refused);
+        }
+        // Whoever waits is served first, then the request, if it delays no one.
+        let ask = Ask {
+            amount,
+            ttl_ms: request.ttl_seconds.map(|ttl| ttl.saturating_mul(1000)),
+        };
+        let served = self
+            .serve_locked(&tx, &pool, &request.pool, Some(ask))
+            .await?;
+        pool.available = pool.available.saturating_sub(served.units);
+        if !served.newcomer {
+            let outcome = self.not_now(&tx, request, key, amount, &pool).await?;
+            commit(tx).await?;
+            return Ok(outcome);
         }
         let units = free_units(&tx, request, &pool).await?;
         let grant = NewGrant {
@@ -382,6 +406,45 @@ impl PgStore {
             pool.now,
             grant.expires_at,
         )))
+    }
+
+    /// What a request the locked pool cannot grant now comes to: a place in
+    /// line when it waits (and could ever be granted), else `409`.
+    async fn not_now(
+        &self,
+        tx: &Transaction<'_>,
+        request: &AllocationRequest,
+        key: Option<&str>,
+        amount: u64,
+        pool: &LockedPool,
+    ) -> anyhow::Result<AllocateOutcome> {
+        Ok(match request.wait_seconds {
+            Some(wait) if amount <= pool.capacity as u64 => AllocateOutcome::Queued(Box::new(
+                self.queue_ticket(tx, request, key, wait, pool).await?,
+            )),
+            _ => AllocateOutcome::Insufficient {
+                available: pool.available,
+                waiting: Self::waiting_units(tx, &request.pool, None).await?,
+            },
+        })
+    }
+
+    /// The refusal of a request over its owner's quota in the locked pool.
+    async fn over_quota(
+        &self,
+        tx: &Transaction<'_>,
+        request: &AllocationRequest,
+        amount: u64,
+        now: i64,
+    ) -> anyhow::Result<Option<AllocateOutcome>> {
+        let Some(max) = self.pool_spec(&request.pool).and_then(|s| s.max_per_owner) else {
+            return Ok(None);
+        };
+        let held = Self::held_by(tx, &request.pool, &request.owner, now).await?;
+        let waiting = Self::waiting_units(tx, &request.pool, Some(&request.owner)).await?;
+        Ok(check_quota(Some(max), held, waiting, amount)
+            .err()
+            .map(|QuotaExceeded { quota, held }| AllocateOutcome::QuotaExceeded { quota, held }))
     }
 
     /// Locks the pool's row (every write to a pool does, first) and gives
@@ -500,6 +563,9 @@ impl PgStore {
         let released = tx.execute(&release, &[&seq, &id, &offset]).await?;
         if released == 1 {
             let pool: String = locked.get(0);
+            // The units go to whoever waits, in this transaction.
+            let locked = self.lock_pool(&tx, &pool).await?;
+            self.serve_locked(&tx, &locked, &pool, None).await?;
             let record = tx.prepare_cached(RECORD).await?;
             tx.execute(&record, &[&pool, &offset]).await?;
         }
@@ -509,6 +575,71 @@ impl PgStore {
         } else {
             ReleaseOutcome::AlreadyEnded
         })
+    }
+
+    async fn try_cancel(
+        &self,
+        client: &mut Object,
+        seq: i64,
+        id: &str,
+    ) -> anyhow::Result<CancelOutcome> {
+        let tx = client.transaction().await?;
+        // The pool first, as every write does: one lock order.
+        let locked = tx
+            .query_opt(
+                "SELECT id FROM pools WHERE id = \
+                 (SELECT pool FROM tickets WHERE seq = $1 AND id = $2) FOR UPDATE",
+                &[&seq, &id],
+            )
+            .await?;
+        let Some(locked) = locked else {
+            return Ok(CancelOutcome::NotFound);
+        };
+        let pool_id: String = locked.get(0);
+        let pool = self.lock_pool(&tx, &pool_id).await?;
+        let cancelled = tx
+            .execute(
+                "UPDATE tickets SET status = 'cancelled', ended_at = $3 \
+                 WHERE seq = $1 AND id = $2 AND status = 'waiting'",
+                &[&seq, &id, &pool.now],
+            )
+            .await?;
+        if cancelled == 1 {
+            queue::bump(&tx, &pool_id, pool.now).await?;
+            self.serve_locked(&tx, &pool, &pool_id, None).await?;
+            commit(tx).await?;
+            return Ok(CancelOutcome::Cancelled);
+        }
+        let status: String = tx
+            .query_one("SELECT status FROM tickets WHERE seq = $1", &[&seq])
+            .await?
+            .get(0);
+        commit(tx).await?;
+        Ok(
+            match allocation_contract::TicketStatus::from_name(&status) {
+                allocation_contract::TicketStatus::Granted => CancelOutcome::Granted,
+                _ => CancelOutcome::AlreadyEnded,
+            },
+        )
+    }
+
+    /// Under the pool's lock: what expiries freed goes to those waiting,
+    /// then the tickets past their deadline time out (and whoever waited
+    /// behind them may be served).
+    async fn try_serve_due(&self, client: &mut Object, pool_id: &str) -> anyhow::Result<()> {
+        let tx = client.transaction().await?;
+        let pool = self.lock_pool(&tx, pool_id).await?;
+        let served = self.serve_locked(&tx, &pool, pool_id, None).await?;
+        if Self::time_out(&tx, pool_id, pool.now).await? > 0 {
+            let pool = LockedPool {
+                available: pool.available.saturating_sub(served.units),
+                ..pool
+            };
+            self.serve_locked(&tx, &pool, pool_id, None).await?;
+        }
+        tx.execute(RECORD, &[&pool_id, &self.offset()]).await?;
+        commit(tx).await?;
+        Ok(())
     }
 
     async fn try_renew(
@@ -572,6 +703,78 @@ impl PgStore {
 
 #[async_trait]
 impl Storage for PgStore {
+    async fn queue(
+        &self,
+        pool: Option<&str>,
+        owner: Option<&str>,
+    ) -> anyhow::Result<Listing<Vec<Ticket>>> {
+        let mut client = self.connection().await?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let tag = tx
+            .query_one(
+                &format!(
+                    "{TAG} SELECT tag.epoch, tag.version, tag.expired, tag.as_of, n.ms FROM tag, n"
+                ),
+                &[&self.offset()],
+            )
+            .await?;
+        let (etag, as_of, now): (String, i64, i64) = (etag_of(&tag), tag.get(3), tag.get(4));
+        let mut tickets = Vec::new();
+        for spec in self.specs.iter().filter(|s| pool.is_none_or(|p| p == s.id)) {
+            let placed = self.placed(&tx, &spec.id, now, i64::MAX).await?;
+            tickets.extend(
+                placed
+                    .into_iter()
+                    .filter(|t| owner.is_none_or(|o| o == t.owner)),
+            );
+        }
+        tx.commit().await?;
+        Ok(Listing {
+            as_of: rfc3339(as_of),
+            items: tickets,
+            etag,
+        })
+    }
+
+    async fn ticket(&self, id: &str) -> anyhow::Result<Option<Ticket>> {
+        let Some(seq) = ticket_seq_of(id) else {
+            return Ok(None);
+        };
+        let mut client = self.connection().await?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let ticket = self.ticket_in(&tx, seq, id).await?;
+        tx.commit().await?;
+        Ok(ticket)
+    }
+
+    async fn cancel(&self, id: &str) -> anyhow::Result<CancelOutcome> {
+        let Some(seq) = ticket_seq_of(id) else {
+            return Ok(CancelOutcome::NotFound);
+        };
+        retrying!(self, client => self.try_cancel(&mut client, seq, id))
+    }
+
+    /// Each pool with something due is locked, its expired units given back,
+    /// the tickets they free granted and those past `wait_until` timed out.
+    async fn sweep(&self) -> anyhow::Result<()> {
+        for pool in self.due_pools().await? {
+            if self.pool_spec(&pool).is_some() {
+                retrying!(self, client => self.try_serve_due(&mut client, &pool))?;
+            }
+        }
+        Ok(())
+    }
+
     fn clock(&self) -> &Clock {
         &self.clock
     }
@@ -760,14 +963,24 @@ async fn earlier_use(
             "SELECT {COLUMNS} FROM allocations a WHERE a.idempotency_key = $1"
         ))
         .await?;
+    if let Some(row) = client.query_opt(&statement, &[&key]).await? {
+        return Ok(Some(Record::read(&row, 0)?.answer_to(request)));
+    }
+    let statement = client
+        .prepare_cached(&format!(
+            "SELECT {TICKET_COLUMNS}, {COLUMNS} FROM tickets t \
+             LEFT JOIN allocations a ON a.seq = t.allocation_seq WHERE t.idempotency_key = $1"
+        ))
+        .await?;
     match client.query_opt(&statement, &[&key]).await? {
-        Some(row) => Ok(Some(Record::read(&row, 0)?.answer_to(request))),
+        Some(row) => Ok(Some(TicketRecord::read(&row)?.answer_to(request))),
         None => Ok(None),
     }
 }
 
 /// A pool's row as a grant found it, locked: what is free, "now", and the
 /// `seq` the grant takes.
+#[derive(Clone, Copy)]
 struct LockedPool {
     capacity: i64,
     available: u64,

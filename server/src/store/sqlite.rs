@@ -16,23 +16,28 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, RwLock};
 
-use allocation_contract::{Allocation, AllocationRequest, Pool};
+use allocation_contract::{Allocation, AllocationRequest, Pool, Ticket, TicketStatus};
 use anyhow::Context;
 use async_trait::async_trait;
 use rand::Rng;
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
-use super::ids::{allocation_id, seq_of};
+use super::ids::{allocation_id, seq_of, ticket_id, ticket_seq_of};
 use super::migrations::{self, Dialect};
 use super::record::{self, StoredRow, COLUMNS};
 use super::rules::{self, PRUNE_SAMPLES};
-use super::{AllocateOutcome, Listing, Record, ReleaseOutcome, RenewOutcome, Storage};
+use super::ticket::{TicketRecord, TICKET_COLUMNS};
+use super::{
+    AllocateOutcome, CancelOutcome, Listing, Record, ReleaseOutcome, RenewOutcome, Storage,
+};
 use crate::domain::allocator::{unit_names, unit_number};
 use crate::domain::clock::{rfc3339, Clock};
 use crate::domain::history::{prune_before, Sample, MINUTE_MS};
 use crate::domain::ledger::{Change, Grant, Ledger};
 use crate::domain::pools::PoolSpec;
+use crate::domain::queue::{check_quota, Ask, QuotaExceeded};
+use crate::domain::waiting::Waiting;
 
 /// Most requests one transaction carries.
 const MAX_BATCH: usize = 512;
@@ -63,6 +68,15 @@ enum Command {
     /// Records the minute's usage (expiries included) and prunes the
     /// samples past the day.
     Sample {
+        reply: oneshot::Sender<anyhow::Result<()>>,
+    },
+    Cancel {
+        id: String,
+        reply: oneshot::Sender<anyhow::Result<CancelOutcome>>,
+    },
+    /// A batch for the queue's sake: every batch first grants what expiries
+    /// freed and times out the tickets past their `wait_until`.
+    Sweep {
         reply: oneshot::Sender<anyhow::Result<()>>,
     },
 }
@@ -137,7 +151,8 @@ impl SqliteStore {
         let checkpoints = start_checkpointer(open(path, synchronous)?)?;
         let reader = open(path, synchronous)?;
         let grants = load_grants(&writer, &pools, clock.now_ms())?;
-        let ledger = Ledger::new(pools, grants, clock.now_ms());
+        let waiting = load_waiting(&writer, &pools)?;
+        let ledger = Ledger::new(pools, grants, clock.now_ms()).with_waiting(waiting);
         let published = Arc::new(RwLock::new(ledger.clone()));
         let (commands, queue) = mpsc::channel();
         let stats = Arc::new(WriterStats::default());
@@ -146,9 +161,14 @@ impl SqliteStore {
             [],
             |row| row.get(0),
         )?;
+        let next_ticket_seq: i64 =
+            writer.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM tickets", [], |row| {
+                row.get(0)
+            })?;
         let recorded = last_samples(&writer, &ledger.specs())?;
         let writer_state = Writer {
             next_seq,
+            next_ticket_seq,
             recorded,
             stats: Arc::clone(&stats),
             conn: writer,
@@ -295,6 +315,49 @@ impl Storage for SqliteStore {
             reply,
         })
         .await
+    }
+
+    async fn queue(
+        &self,
+        pool: Option<&str>,
+        owner: Option<&str>,
+    ) -> anyhow::Result<Listing<Vec<Ticket>>> {
+        Ok(self.listing(|ledger, now| ledger.queue(pool, owner, now)))
+    }
+
+    async fn ticket(&self, id: &str) -> anyhow::Result<Option<Ticket>> {
+        let now = self.clock.now_ms();
+        let waiting = self
+            .published
+            .read()
+            .expect("ledger lock")
+            .waiting_ticket(id, now);
+        if waiting.is_some() {
+            return Ok(waiting);
+        }
+        let id = id.to_owned();
+        self.read(move |conn| Ok(select_ticket(conn, &id)?.map(|row| row.ticket(now))))
+            .await
+    }
+
+    async fn cancel(&self, id: &str) -> anyhow::Result<CancelOutcome> {
+        self.ask(|reply| Command::Cancel {
+            id: id.to_owned(),
+            reply,
+        })
+        .await
+    }
+
+    async fn sweep(&self) -> anyhow::Result<()> {
+        let due = self
+            .published
+            .read()
+            .expect("ledger lock")
+            .queue_is_due(self.clock.now_ms());
+        if !due {
+            return Ok(());
+        }
+        self.ask(|reply| Command::Sweep { reply }).await
     }
 
     async fn sample(&self) -> anyhow::Result<()> {
@@ -468,7 +531,56 @@ fn earlier_use(
     key: &str,
     request: &AllocationRequest,
 ) -> anyhow::Result<Option<AllocateOutcome>> {
-    Ok(select_by_key(conn, key)?.map(|row| row.answer_to(request)))
+    if let Some(row) = select_by_key(conn, key)? {
+        return Ok(Some(row.answer_to(request)));
+    }
+    earlier_ticket(conn, key, request)
+}
+
+/// What an earlier request with `key` that was queued decides.
+fn earlier_ticket(
+    conn: &Connection,
+    key: &str,
+    request: &AllocationRequest,
+) -> anyhow::Result<Option<AllocateOutcome>> {
+    let row = conn
+        .prepare_cached(&format!(
+            "SELECT {TICKET_COLUMNS}, {COLUMNS} FROM tickets t \
+             LEFT JOIN allocations a ON a.seq = t.allocation_seq WHERE t.idempotency_key = ?1"
+        ))?
+        .query_row([key], |row| TicketRecord::read(row))
+        .optional()?;
+    Ok(row.map(|row| row.answer_to(request)))
+}
+
+fn select_ticket(conn: &Connection, id: &str) -> rusqlite::Result<Option<TicketRecord>> {
+    let Some(seq) = ticket_seq_of(id) else {
+        return Ok(None);
+    };
+    conn.prepare_cached(&format!(
+        "SELECT {TICKET_COLUMNS}, {COLUMNS} FROM tickets t \
+         LEFT JOIN allocations a ON a.seq = t.allocation_seq WHERE t.seq = ?1 AND t.id = ?2"
+    ))?
+    .query_row(params![seq, id], |row| TicketRecord::read(row))
+    .optional()
+}
+
+/// The tickets still waiting, in order, of the pools configured.
+fn load_waiting(conn: &Connection, pools: &[PoolSpec]) -> anyhow::Result<Vec<Waiting>> {
+    let mut statement = conn.prepare(&format!(
+        "SELECT {TICKET_COLUMNS}, {COLUMNS} FROM tickets t \
+         LEFT JOIN allocations a ON a.seq = t.allocation_seq \
+         WHERE t.status = 'waiting' ORDER BY t.seq"
+    ))?;
+    let rows = statement.query_map([], |row| TicketRecord::read(row))?;
+    let mut waiting = Vec::new();
+    for row in rows {
+        let row = row?;
+        if let Some(pool) = pools.iter().position(|pool| pool.id == row.pool) {
+            waiting.push(row.waiting(pool));
+        }
+    }
+    Ok(waiting)
 }
 
 fn select_by_key(conn: &Connection, key: &str) -> rusqlite::Result<Option<Record>> {
@@ -532,6 +644,8 @@ fn is_unique_violation(error: &rusqlite::Error) -> bool {
 struct Writer {
     /// The `seq` of the next allocation.
     next_seq: i64,
+    /// The `seq` of the next ticket.
+    next_ticket_seq: i64,
     /// Each pool's last sample in `usage_samples` (by pool index): a batch
     /// writes a new one only for pools whose usage differs.
     recorded: Vec<Option<(u64, u64)>>,
@@ -540,6 +654,13 @@ struct Writer {
     working: Ledger,
     published: Arc<RwLock<Ledger>>,
     clock: Clock,
+}
+
+/// Why a request is not granted now.
+enum Refusal {
+    Answer(AllocateOutcome),
+    /// It waits in line up to this many seconds.
+    Wait(i64),
 }
 
 /// What a grant adds to its request in its row.
@@ -607,6 +728,13 @@ impl Writer {
             self.refuse_batch(batch, anyhow::Error::from(error));
             return;
         }
+        // The queue first: what the expiries freed goes to those waiting,
+        // in the same transaction as the batch.
+        if let Err(error) = self.serve_due(now, &mut changes) {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            self.refuse_batch(batch, error);
+            return;
+        }
         let size = batch.len();
         let answers: Vec<Answer> = batch
             .into_iter()
@@ -649,6 +777,8 @@ impl Writer {
                 Command::Purge { reply, .. } => refuse(reply),
                 Command::Renew { reply, .. } => refuse(reply),
                 Command::Sample { reply } => refuse(reply),
+                Command::Cancel { reply, .. } => refuse(reply),
+                Command::Sweep { reply } => refuse(reply),
             };
             answer(Err(anyhow::anyhow!(
                 "cannot begin a transaction: {error:#}"
@@ -665,13 +795,18 @@ impl Writer {
                 key,
                 reply,
             } => {
-                let outcome = self.allocate(&request, key.as_deref(), now);
-                answer(reply, self.keep(outcome, now, changes))
+                let outcome = self.allocate(&request, key.as_deref(), now, changes);
+                answer(reply, outcome)
             }
             Command::Release { id, reply } => {
-                let outcome = self.release(&id, now);
-                answer(reply, self.keep(outcome, now, changes))
+                let outcome = self.release(&id, now, changes);
+                answer(reply, outcome)
             }
+            Command::Cancel { id, reply } => {
+                let outcome = self.cancel(&id, now, changes);
+                answer(reply, outcome)
+            }
+            Command::Sweep { reply } => answer(reply, Ok(())),
             Command::Probe { reply } => answer(reply, Ok(())),
             Command::Purge {
                 retention_ms,
@@ -767,30 +902,145 @@ impl Writer {
         Ok(deleted as u64)
     }
 
+    /// Records a decided change: applied to the working ledger, kept for
+    /// the published one.
+    fn record(&mut self, change: Change, now: i64, changes: &mut Vec<Change>) {
+        self.working.apply(&change, now);
+        changes.push(change);
+    }
+
     fn allocate(
         &mut self,
         request: &AllocationRequest,
         key: Option<&str>,
         now: i64,
-    ) -> anyhow::Result<(AllocateOutcome, Option<Change>)> {
+        changes: &mut Vec<Change>,
+    ) -> anyhow::Result<AllocateOutcome> {
         let Some((pool_index, pool)) = self.working.pool_by_id(&request.pool) else {
-            return Ok((AllocateOutcome::UnknownPool, None));
+            return Ok(AllocateOutcome::UnknownPool);
         };
+        let (capacity, max_per_owner) = (pool.units.capacity(), pool.spec.max_per_owner);
+        if let Some(outcome) = key
+            .map(|key| earlier_ticket(&self.conn, key, request))
+            .transpose()?
+            .flatten()
+        {
+            return Ok(outcome);
+        }
         let amount = u64::try_from(request.amount).unwrap_or(0);
-        let units = match pool.units.pick(amount) {
-            Ok(units) => units,
-            // A key's first answer is replayed even when the pool is now full.
-            Err(available) => {
-                return Ok(match self.earlier_use(key, request)? {
-                    Some(outcome) => (outcome, None),
-                    None => (AllocateOutcome::Insufficient { available }, None),
+        let refusal = self.over_quota(pool_index, request, amount, max_per_owner, now);
+        // Whoever waits is served first, then the request, if it delays no one.
+        self.serve_pool(pool_index, now, changes)?;
+        let ask = Ask {
+            amount,
+            ttl_ms: request.ttl_seconds.map(|ttl| ttl.saturating_mul(1000)),
+        };
+        let refusal = refusal.or_else(|| {
+            let (_, admitted) = self.working.serve(pool_index, now, Some(ask));
+            (!admitted).then(|| self.not_now(pool_index, request, amount, capacity))
+        });
+        let Some(refusal) = refusal else {
+            return self.grant_new(pool_index, request, key, now, changes);
+        };
+        // A key's first answer is replayed even when the pool is now full.
+        if let Some(outcome) = self.earlier_use(key, request)? {
+            return Ok(outcome);
+        }
+        match refusal {
+            Refusal::Answer(outcome) => Ok(outcome),
+            Refusal::Wait(wait_seconds) => {
+                self.queue_ticket(pool_index, request, key, wait_seconds, now, changes)
+            }
+        }
+    }
+
+    /// The refusal a request over its owner's quota gets, if it is.
+    fn over_quota(
+        &self,
+        pool: usize,
+        request: &AllocationRequest,
+        amount: u64,
+        max_per_owner: Option<u64>,
+        now: i64,
+    ) -> Option<Refusal> {
+        max_per_owner?;
+        let held = self.working.held_by(pool, &request.owner, now);
+        let waiting = self.working.waiting_units(pool, Some(&request.owner));
+        check_quota(max_per_owner, held, waiting, amount).err().map(
+            |QuotaExceeded { quota, held }| {
+                Refusal::Answer(AllocateOutcome::QuotaExceeded { quota, held })
+            },
+        )
+    }
+
+    /// What a request that cannot be granted now comes to: a place in line
+    /// when it waits (and could ever be granted), else `409`.
+    fn not_now(
+        &self,
+        pool: usize,
+        request: &AllocationRequest,
+        amount: u64,
+        capacity: u64,
+    ) -> Refusal {
+        match request.wait_seconds {
+            Some(wait) if amount <= capacity => Refusal::Wait(wait),
+            _ => {
+                let available = self
+                    .working
+                    .pool_by_id(&request.pool)
+                    .map_or(0, |(_, pool)| pool.units.available());
+                Refusal::Answer(AllocateOutcome::Insufficient {
+                    available,
+                    waiting: self.working.waiting_units(pool, None),
                 })
             }
+        }
+    }
+
+    /// A new request's grant: its units, its row, its change.
+    fn grant_new(
+        &mut self,
+        pool_index: usize,
+        request: &AllocationRequest,
+        key: Option<&str>,
+        now: i64,
+        changes: &mut Vec<Change>,
+    ) -> anyhow::Result<AllocateOutcome> {
+        match self.grant(pool_index, request, key, now) {
+            Ok((allocation, change)) => {
+                self.record(change, now, changes);
+                Ok(AllocateOutcome::Created(allocation))
+            }
+            Err(error) if error.downcast_ref().is_some_and(is_unique_violation) => {
+                match self.earlier_use(key, request)? {
+                    Some(outcome) => Ok(outcome),
+                    None => Err(error),
+                }
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Takes the lowest free units of the pool for `request` and writes the
+    /// allocation's row (with `key`, if any).
+    fn grant(
+        &mut self,
+        pool_index: usize,
+        request: &AllocationRequest,
+        key: Option<&str>,
+        now: i64,
+    ) -> anyhow::Result<(Allocation, Change)> {
+        let Some((_, pool)) = self.working.pool_by_id(&request.pool) else {
+            anyhow::bail!("pool {} is not configured", request.pool);
         };
+        let amount = u64::try_from(request.amount).unwrap_or(0);
+        let units = pool
+            .units
+            .pick(amount)
+            .map_err(|available| anyhow::anyhow!("{amount} decided free, {available} are"))?;
         let resources = unit_names(&pool.spec.id, units.iter().copied(), pool.units.capacity());
         let expires_at = request.ttl_seconds.map(|ttl| rules::expires_at(now, ttl));
         let seq = self.next_seq;
-        self.next_seq += 1;
         let id = allocation_id(seq);
         // The key's UNIQUE index finds an earlier use without a lookup first.
         let row = NewRow {
@@ -800,17 +1050,8 @@ impl Writer {
             now,
             expires_at,
         };
-        let inserted = self.insert(&row, request, key);
-        match inserted {
-            Ok(_) => {}
-            Err(error) if is_unique_violation(&error) => {
-                if let Some(outcome) = self.earlier_use(key, request)? {
-                    return Ok((outcome, None));
-                }
-                return Err(error.into());
-            }
-            Err(error) => return Err(error.into()),
-        }
+        self.insert(&row, request, key)?;
+        self.next_seq += 1;
         let allocation = record::granted(id, request, amount, resources, now, expires_at);
         let grant = Grant {
             seq,
@@ -819,10 +1060,200 @@ impl Writer {
             expires_at_ms: expires_at,
             allocation: allocation.clone(),
         };
-        Ok((
-            AllocateOutcome::Created(allocation),
-            Some(Change::Grant(Box::new(grant))),
-        ))
+        Ok((allocation, Change::Grant(Box::new(grant))))
+    }
+
+    /// Grants the tickets the pool can serve now, in the transaction at hand.
+    fn serve_pool(
+        &mut self,
+        pool: usize,
+        now: i64,
+        changes: &mut Vec<Change>,
+    ) -> anyhow::Result<()> {
+        let (granted, _) = self.working.serve(pool, now, None);
+        for id in granted {
+            self.grant_ticket(pool, &id, now, changes)?;
+        }
+        Ok(())
+    }
+
+    /// The ticket's grant: an allocation whose lease starts now, and the
+    /// ticket `granted`.
+    fn grant_ticket(
+        &mut self,
+        pool: usize,
+        id: &str,
+        now: i64,
+        changes: &mut Vec<Change>,
+    ) -> anyhow::Result<()> {
+        let waiting = self
+            .working
+            .waiting(id)
+            .context("the ticket left the line")?;
+        let ticket = &waiting.ticket;
+        let (seq, owner) = (waiting.seq, ticket.owner.clone());
+        let request = AllocationRequest {
+            pool: ticket.pool.clone(),
+            amount: ticket.amount as i64,
+            owner: ticket.owner.clone(),
+            ttl_seconds: ticket.ttl_seconds.map(|ttl| ttl as i64),
+            note: ticket.note.clone(),
+            wait_seconds: None,
+        };
+        let (allocation, change) = self.grant(pool, &request, None, now)?;
+        self.conn
+            .prepare_cached(
+                "UPDATE tickets SET status = 'granted', allocation_seq = ?2, ended_at = ?3 \
+                 WHERE seq = ?1 AND status = 'waiting'",
+            )?
+            .execute(params![seq, seq_of(&allocation.id), now])?;
+        tracing::info!(ticket = id, allocation = %allocation.id, owner = %owner, "ticket granted");
+        self.record(change, now, changes);
+        self.record(Change::Unqueue(id.to_owned()), now, changes);
+        Ok(())
+    }
+
+    /// The request joins the pool's line.
+    fn queue_ticket(
+        &mut self,
+        pool: usize,
+        request: &AllocationRequest,
+        key: Option<&str>,
+        wait_seconds: i64,
+        now: i64,
+        changes: &mut Vec<Change>,
+    ) -> anyhow::Result<AllocateOutcome> {
+        let seq = self.next_ticket_seq;
+        let wait_until = rules::expires_at(now, wait_seconds);
+        let record = TicketRecord {
+            seq,
+            id: ticket_id(seq),
+            pool: request.pool.clone(),
+            amount: request.amount,
+            owner: request.owner.clone(),
+            ttl_seconds: request.ttl_seconds,
+            note: request.note.clone(),
+            wait_seconds,
+            created_at: now,
+            wait_until,
+            status: TicketStatus::Waiting,
+            ended_at: None,
+            first_position: 0,
+            first_estimate: None,
+            allocation: None,
+        };
+        // In line first, to be placed; out again if the row cannot be written.
+        self.working
+            .apply(&Change::Queue(Box::new(record.waiting(pool))), now);
+        let placed = self.working.waiting_ticket(&record.id, now);
+        let (position, estimate) = self
+            .working
+            .place(&record.id, now)
+            .map_or((0, None), |(_, position, estimate)| (position, estimate));
+        let inserted = self.insert_ticket(&record, position as i64, estimate, key);
+        self.working.apply(&Change::Unqueue(record.id.clone()), now);
+        if let Err(error) = inserted {
+            if is_unique_violation(&error) {
+                if let Some(outcome) = self.earlier_use(key, request)? {
+                    return Ok(outcome);
+                }
+            }
+            return Err(error.into());
+        }
+        self.next_ticket_seq += 1;
+        tracing::info!(ticket = %record.id, pool = %record.pool, owner = %record.owner, "ticket queued");
+        self.record(Change::Queue(Box::new(record.waiting(pool))), now, changes);
+        let ticket = placed.context("the ticket was not placed")?;
+        Ok(AllocateOutcome::Queued(Box::new(ticket)))
+    }
+
+    /// Writes a new ticket's row (with its key, if any).
+    fn insert_ticket(
+        &self,
+        ticket: &TicketRecord,
+        first_position: i64,
+        first_estimate: Option<i64>,
+        key: Option<&str>,
+    ) -> rusqlite::Result<usize> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO tickets (seq, id, pool, amount, owner, ttl_seconds, note, \
+                 wait_seconds, created_at, wait_until, first_position, first_estimate, \
+                 idempotency_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )?
+            .execute(params![
+                ticket.seq,
+                ticket.id,
+                ticket.pool,
+                ticket.amount,
+                ticket.owner,
+                ticket.ttl_seconds,
+                ticket.note,
+                ticket.wait_seconds,
+                ticket.created_at,
+                ticket.wait_until,
+                first_position,
+                first_estimate,
+                key,
+            ])
+    }
+
+    /// The ticket leaves the line, if it still waits; who waits behind it
+    /// may be served now.
+    fn cancel(
+        &mut self,
+        id: &str,
+        now: i64,
+        changes: &mut Vec<Change>,
+    ) -> anyhow::Result<CancelOutcome> {
+        let Some(seq) = ticket_seq_of(id) else {
+            return Ok(CancelOutcome::NotFound);
+        };
+        let pool = self.working.waiting(id).map(|waiting| waiting.pool);
+        let updated = self.end_ticket(seq, TicketStatus::Cancelled, now)?;
+        if let (true, Some(pool)) = (updated, pool) {
+            tracing::info!(ticket = id, "ticket cancelled");
+            self.record(Change::Unqueue(id.to_owned()), now, changes);
+            self.serve_pool(pool, now, changes)?;
+            return Ok(CancelOutcome::Cancelled);
+        }
+        Ok(match select_ticket(&self.conn, id)?.map(|row| row.status) {
+            None => CancelOutcome::NotFound,
+            Some(TicketStatus::Granted) => CancelOutcome::Granted,
+            Some(_) => CancelOutcome::AlreadyEnded,
+        })
+    }
+
+    /// Marks a waiting ticket `status` (cancelled or timed out) at `at`.
+    fn end_ticket(&self, seq: i64, status: TicketStatus, at: i64) -> rusqlite::Result<bool> {
+        let updated = self
+            .conn
+            .prepare_cached(
+                "UPDATE tickets SET status = ?2, ended_at = ?3 WHERE seq = ?1 AND status = 'waiting'",
+            )?
+            .execute(params![seq, status.name(), at])?;
+        Ok(updated == 1)
+    }
+
+    /// At the start of every batch: what the expiries freed goes to those
+    /// waiting, then the tickets past their `wait_until` time out (and
+    /// whoever waited behind them may be served).
+    fn serve_due(&mut self, now: i64, changes: &mut Vec<Change>) -> anyhow::Result<()> {
+        let pools = self.working.specs().len();
+        for pool in 0..pools {
+            self.serve_pool(pool, now, changes)?;
+        }
+        for id in self.working.past_deadline(now) {
+            let Some(waiting) = self.working.waiting(&id) else {
+                continue;
+            };
+            let (seq, pool, until) = (waiting.seq, waiting.pool, waiting.wait_until_ms);
+            self.end_ticket(seq, TicketStatus::TimedOut, until)?;
+            tracing::info!(ticket = %id, "ticket timed out");
+            self.record(Change::Unqueue(id), now, changes);
+            self.serve_pool(pool, now, changes)?;
+        }
+        Ok(())
     }
 
     /// Writes a grant's row (with its key, if any).
@@ -905,9 +1336,14 @@ impl Writer {
         Ok((outcome, None))
     }
 
-    fn release(&mut self, id: &str, now: i64) -> anyhow::Result<(ReleaseOutcome, Option<Change>)> {
+    fn release(
+        &mut self,
+        id: &str,
+        now: i64,
+        changes: &mut Vec<Change>,
+    ) -> anyhow::Result<ReleaseOutcome> {
         let Some(seq) = seq_of(id) else {
-            return Ok((ReleaseOutcome::NotFound, None));
+            return Ok(ReleaseOutcome::NotFound);
         };
         // Expired grants left the working ledger at the start of the batch.
         let updated = self
@@ -918,18 +1354,19 @@ impl Writer {
             )?
             .execute(params![id, now, seq])?;
         if updated == 1 {
-            let change = self
-                .working
-                .grant(id)
-                .map(|_| Change::Return(id.to_owned()));
-            return Ok((ReleaseOutcome::Released, change));
+            // The units go to whoever waits, in this transaction.
+            if let Some(pool) = self.working.grant(id).map(|grant| grant.pool) {
+                self.record(Change::Return(id.to_owned()), now, changes);
+                self.serve_pool(pool, now, changes)?;
+            }
+            return Ok(ReleaseOutcome::Released);
         }
         let outcome = if self.exists(seq, id)? {
             ReleaseOutcome::AlreadyEnded
         } else {
             ReleaseOutcome::NotFound
         };
-        Ok((outcome, None))
+        Ok(outcome)
     }
 
     /// Whether the allocation is stored, in any status.
