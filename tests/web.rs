@@ -410,6 +410,33 @@ async fn a_pool_with_no_capacity_is_not_zero_percent_and_critical_at_once() {
     assert!(!text.contains("0%"), "{text}");
 }
 
+#[wasm_bindgen_test]
+async fn a_card_says_how_much_is_waited_for_only_while_anyone_waits() {
+    let (container, monitor) = setup();
+    let _handle = render(
+        &container,
+        move || view! { <UsagePanel monitor thresholds=Thresholds::DEFAULT /> },
+    );
+    let mut full = pool("gpu", "A100 GPU", 16, 16);
+    full.waiting = 5;
+    monitor.show_usage(usage(vec![full.clone(), pool("vm", "VM", 40, 2)], "t1"));
+    until("the waiting line", || {
+        container.query_selector(".pool-waiting").unwrap().is_some()
+    })
+    .await;
+    let lines = container.query_selector_all(".pool-waiting").unwrap();
+    assert_eq!(lines.length(), 1, "only the pool anyone waits for");
+    let line = lines.get(0).unwrap().text_content().unwrap();
+    assert_eq!(line, "5 GPU waiting");
+
+    full.waiting = 0;
+    monitor.show_usage(usage(vec![full, pool("vm", "VM", 40, 2)], "t2"));
+    until("the line gone once nobody waits", || {
+        container.query_selector(".pool-waiting").unwrap().is_none()
+    })
+    .await;
+}
+
 /// Replaces `window.fetch` for one test; the original comes back on drop.
 struct FakeFetch(JsValue);
 

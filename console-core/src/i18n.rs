@@ -338,6 +338,90 @@ pub fn release_label(lang: Lang, id: &str) -> String {
     }
 }
 
+/// Under a pool's card while anyone waits: `3 waiting · 5 GPU` (tickets and
+/// the units they ask for) / `3명 대기 · 5 GPU`; `5 GPU waiting` when only the
+/// units are known (the pool's `waiting`, without the queue); `None` when
+/// nobody waits.
+pub fn waiting_line(
+    lang: Lang,
+    tickets: Option<u64>,
+    units: u64,
+    unit: &str,
+    count: CountText,
+) -> Option<String> {
+    if units == 0 && tickets.unwrap_or(0) == 0 {
+        return None;
+    }
+    let amount = count(lang, units);
+    Some(match (lang, tickets) {
+        (Lang::En, Some(n)) => format!("{} waiting · {amount} {unit}", count(lang, n)),
+        (Lang::Ko, Some(n)) => format!("{}명 대기 · {amount} {unit}", count(lang, n)),
+        (Lang::En, None) => format!("{amount} {unit} waiting"),
+        (Lang::Ko, None) => format!("{amount} {unit} 대기 중"),
+    })
+}
+
+/// A place in line: `1st`, `2nd`, `3rd`, `11th`, `22nd` / `1번째`.
+pub fn ordinal(lang: Lang, n: u64) -> String {
+    match lang {
+        Lang::Ko => format!("{n}번째"),
+        Lang::En => {
+            let suffix = match (n % 10, n % 100) {
+                (_, 11..=13) => "th",
+                (1, _) => "st",
+                (2, _) => "nd",
+                (3, _) => "rd",
+                _ => "th",
+            };
+            format!("{n}{suffix}")
+        }
+    }
+}
+
+/// After a `202`: `You are 2nd in line for 2 GPU on A100 GPU, expected by
+/// 14:10`; `by` is the estimated grant as a time of day, `None` when an
+/// allocation ahead has no expiry.
+pub fn queued_message(
+    lang: Lang,
+    position: u64,
+    amount: u64,
+    unit: &str,
+    pool: &str,
+    by: Option<&str>,
+    count: CountText,
+) -> String {
+    let (place, n) = (ordinal(lang, position), count(lang, amount));
+    match (lang, by) {
+        (Lang::En, Some(by)) => {
+            format!("You are {place} in line for {n} {unit} on {pool}, expected by {by}")
+        }
+        (Lang::En, None) => format!(
+            "You are {place} in line for {n} {unit} on {pool}; no estimate: an allocation ahead has no expiry"
+        ),
+        (Lang::Ko, Some(by)) => {
+            format!("{pool}의 {n} {unit} 대기열에서 {place}입니다. 예상 시각 {by}")
+        }
+        (Lang::Ko, None) => format!(
+            "{pool}의 {n} {unit} 대기열에서 {place}입니다. 예상 시각 없음: 앞선 할당에 만료가 없습니다"
+        ),
+    }
+}
+
+/// Announced when a waiting ticket is granted: `Your 2 GPU on A100 GPU are ready`.
+pub fn ticket_ready_message(
+    lang: Lang,
+    amount: u64,
+    unit: &str,
+    pool: &str,
+    count: CountText,
+) -> String {
+    let n = count(lang, amount);
+    match lang {
+        Lang::En => format!("Your {n} {unit} on {pool} are ready"),
+        Lang::Ko => format!("{pool}의 {n} {unit}이(가) 준비되었습니다"),
+    }
+}
+
 /// A piece of a pool's usage figures, in the language's word order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Figure {
@@ -510,6 +594,15 @@ pub fn failure_message(lang: Lang, failure: &Failure, count: CountText) -> Strin
         Some(match lang {
             Lang::En => format!("Not enough free units: {n} available"),
             Lang::Ko => format!("여유 수량이 부족합니다: {n}개 사용 가능"),
+        })
+    } else if problem.is(problem_type::QUOTA_EXCEEDED) {
+        let (held, quota) = (
+            count(lang, problem.held.unwrap_or(0)),
+            count(lang, problem.quota.unwrap_or(0)),
+        );
+        Some(match lang {
+            Lang::En => format!("Over your quota in this pool: you hold {held} of at most {quota}"),
+            Lang::Ko => format!("이 풀의 한도를 넘습니다: 최대 {quota}개 중 {held}개 보유 중"),
         })
     } else {
         match problem.status {
@@ -764,6 +857,78 @@ mod tests {
         assert_eq!(tr(Lang::Ko, Text::AppTitle), "할당 콘솔");
         assert_eq!(release_label(Lang::En, "al_1"), "Release al_1");
         assert_eq!(release_label(Lang::Ko, "al_1"), "al_1 반납");
+    }
+
+    #[test]
+    fn the_waiting_line_counts_tickets_and_units_only_when_anyone_waits() {
+        let line = |lang, tickets, units| waiting_line(lang, tickets, units, "GPU", count);
+        assert_eq!(
+            line(Lang::En, Some(3), 5).as_deref(),
+            Some("3 waiting · 5 GPU")
+        );
+        assert_eq!(
+            line(Lang::Ko, Some(3), 5).as_deref(),
+            Some("3명 대기 · 5 GPU")
+        );
+        assert_eq!(
+            line(Lang::En, None, 1200).as_deref(),
+            Some("1,200 GPU waiting")
+        );
+        assert_eq!(line(Lang::Ko, None, 5).as_deref(), Some("5 GPU 대기 중"));
+        assert_eq!(line(Lang::En, None, 0), None);
+        assert_eq!(line(Lang::En, Some(0), 0), None);
+    }
+
+    #[test]
+    fn places_in_line_are_ordinals_in_each_language() {
+        let en = [1, 2, 3, 4, 11, 12, 13, 21, 22, 23, 101, 111, 112]
+            .map(|n| ordinal(Lang::En, n))
+            .join(" ");
+        assert_eq!(
+            en,
+            "1st 2nd 3rd 4th 11th 12th 13th 21st 22nd 23rd 101st 111th 112th"
+        );
+        assert_eq!(ordinal(Lang::Ko, 2), "2번째");
+    }
+
+    #[test]
+    fn an_answer_over_the_quota_says_what_is_held_and_allowed() {
+        let problem = problem_from_text(
+            409,
+            "",
+            Some("application/problem+json"),
+            r#"{"type":"https://allocation-console.dev/problems/quota-exceeded",
+                "title":"Over the quota","status":409,"quota":8,"held":6}"#,
+        );
+        assert_eq!(
+            failure_message(Lang::En, &Failure::Http(problem.clone()), count),
+            "Over your quota in this pool: you hold 6 of at most 8 (HTTP 409). Over the quota"
+        );
+        assert!(
+            failure_message(Lang::Ko, &Failure::Http(problem), count).starts_with("이 풀의 한도")
+        );
+    }
+
+    #[test]
+    fn a_queued_request_says_its_place_and_when_or_why_not() {
+        let queued = |lang, by| queued_message(lang, 2, 2, "GPU", "A100 GPU", by, count);
+        assert_eq!(
+            queued(Lang::En, Some("14:10")),
+            "You are 2nd in line for 2 GPU on A100 GPU, expected by 14:10"
+        );
+        assert_eq!(
+            queued(Lang::En, None),
+            "You are 2nd in line for 2 GPU on A100 GPU; no estimate: an allocation ahead has no expiry"
+        );
+        assert_eq!(
+            queued(Lang::Ko, Some("14:10")),
+            "A100 GPU의 2 GPU 대기열에서 2번째입니다. 예상 시각 14:10"
+        );
+        assert!(queued(Lang::Ko, None).contains("만료가 없습니다"));
+        assert_eq!(
+            ticket_ready_message(Lang::En, 2, "GPU", "A100 GPU", count),
+            "Your 2 GPU on A100 GPU are ready"
+        );
     }
 
     #[test]

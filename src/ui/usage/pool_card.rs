@@ -5,7 +5,7 @@ use allocation_contract::{usage_percent, Pool, Thresholds};
 use leptos::prelude::*;
 
 use crate::core::format::format_tenths;
-use crate::core::i18n::{forecast_text, tr, usage_figures, Figure, Lang, Text};
+use crate::core::i18n::{forecast_text, tr, usage_figures, waiting_line, Figure, Lang, Text};
 use crate::core::usage::forecast::seconds_to_full;
 use crate::core::usage::history::UsageHistory;
 use crate::core::usage::level::LevelLook;
@@ -49,6 +49,11 @@ pub fn PoolCard(
             .get()
             .map(|secs| forecast_text(lang, &intl::duration(lang, secs)))
     };
+    // The pool's own `waiting` (units), so the kiosk, which fetches no queue, says it too.
+    let waiting_words = Memo::new(move |_| {
+        let waiting = read(|p| p.waiting);
+        unit.with(|unit| waiting_line(lang, None, waiting, unit, intl::count))
+    });
     let percent_text = move || match percent() {
         Some(percent) => intl::percent(lang, percent),
         None => tr(lang, Text::NoCapacity).to_owned(),
@@ -71,6 +76,9 @@ pub fn PoolCard(
                     {move || intl::count(lang, read(Pool::available))} " " {tr(lang, Text::Available)}
                 </span>
             </p>
+            <Show when=move || waiting_words.with(Option::is_some)>
+                <p class="pool-waiting">{move || waiting_words.get()}</p>
+            </Show>
             <Show when=move || forecast.with(Option::is_some)>
                 <p class="pool-forecast">{forecast_words}</p>
             </Show>
