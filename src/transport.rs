@@ -15,7 +15,8 @@ use std::pin::pin;
 use std::rc::Rc;
 
 use allocation_contract::{
-    headers, Allocation, AllocationRequest, Allocations, Me, RenewRequest, Usage, UsageHistory,
+    headers, Allocation, AllocationRequest, Allocations, Me, RenewRequest, Ticket, Usage,
+    UsageHistory,
 };
 use futures_util::future::{select, Either};
 use gloo_net::http::{Request, RequestBuilder, Response};
@@ -62,6 +63,14 @@ pub enum Fetched<T> {
 pub struct Granted {
     pub allocation: Allocation,
     pub replayed: bool,
+}
+
+/// What `POST /allocations` answered: a grant (`201`), or a place in line
+/// (`202`, a request sent with `wait_seconds` the pool could not grant now).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Allocated {
+    Granted(Granted),
+    Queued(Ticket),
 }
 
 /// How the console reaches the API: base URL, credentials mode and the bearer
@@ -127,7 +136,7 @@ impl Api {
         &self,
         request: &AllocationRequest,
         idempotency_key: &str,
-    ) -> Result<Granted, RequestError> {
+    ) -> Result<Allocated, RequestError> {
         let body = serde_wasm_bindgen::to_value(request)
             .ok()
             .and_then(|value| js_sys::JSON::stringify(&value).ok())
@@ -137,10 +146,14 @@ impl Api {
             .header("Content-Type", "application/json")
             .header(headers::IDEMPOTENCY_KEY, idempotency_key);
         let answer = send(outgoing, Some(body)).await?;
-        Ok(Granted {
-            allocation: read_body(answer.status, answer.document.map(Deserializer::from))?,
+        let document = answer.document.map(Deserializer::from);
+        if answer.status == 202 {
+            return Ok(Allocated::Queued(read_body(answer.status, document)?));
+        }
+        Ok(Allocated::Granted(Granted {
+            allocation: read_body(answer.status, document)?,
             replayed: answer.replayed,
-        })
+        }))
     }
 
     pub async fn release(&self, id: &str) -> Result<(), RequestError> {

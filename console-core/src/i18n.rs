@@ -70,8 +70,11 @@ pub enum Text {
     FieldOwner,
     FieldDuration,
     FieldNote,
+    /// The label of the choice how long to wait in line.
+    FieldWait,
     Request,
     Requesting,
+    Duration15Minutes,
     Duration1Hour,
     Duration8Hours,
     Duration1Day,
@@ -172,8 +175,10 @@ pub fn tr(lang: Lang, text: Text) -> &'static str {
         Text::FieldOwner => ("Owner", "소유자"),
         Text::FieldDuration => ("Duration", "사용 기간"),
         Text::FieldNote => ("Note", "메모"),
+        Text::FieldWait => ("Wait in line for up to", "대기열에서 최대 대기 시간"),
         Text::Request => ("Request", "요청"),
         Text::Requesting => ("Requesting…", "요청 중…"),
+        Text::Duration15Minutes => ("15 minutes", "15분"),
         Text::Duration1Hour => ("1 hour", "1시간"),
         Text::Duration8Hours => ("8 hours", "8시간"),
         Text::Duration1Day => ("1 day", "1일"),
@@ -548,6 +553,17 @@ pub const DURATION_CHOICES: [(Option<i64>, Text); 5] = [
     (Some(7 * 86_400), Text::Duration1Week),
     (None, Text::DurationNoLimit),
 ];
+
+/// How long a request may wait in line (`wait_seconds`), 1 hour the default.
+pub const WAIT_CHOICES: [(i64, Text); 4] = [
+    (15 * 60, Text::Duration15Minutes),
+    (3_600, Text::Duration1Hour),
+    (8 * 3_600, Text::Duration8Hours),
+    (86_400, Text::Duration1Day),
+];
+
+/// The index of the default in [`WAIT_CHOICES`].
+pub const WAIT_CHOICE_DEFAULT: usize = 1;
 
 /// Why an answer could not be read, all in the reader's language (the field
 /// path is the contract's own name, the same in both).
