@@ -70,7 +70,7 @@ pub struct Granted {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Allocated {
     Granted(Granted),
-    Queued(Ticket),
+    Queued(Box<Ticket>),
 }
 
 /// How the console reaches the API: base URL, credentials mode and the bearer
@@ -148,7 +148,10 @@ impl Api {
         let answer = send(outgoing, Some(body)).await?;
         let document = answer.document.map(Deserializer::from);
         if answer.status == 202 {
-            return Ok(Allocated::Queued(read_body(answer.status, document)?));
+            return Ok(Allocated::Queued(Box::new(read_body(
+                answer.status,
+                document,
+            )?)));
         }
         Ok(Allocated::Granted(Granted {
             allocation: read_body(answer.status, document)?,

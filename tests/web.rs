@@ -525,6 +525,99 @@ async fn a_replayed_grant_is_told_apart_from_a_new_one() {
 }
 
 #[wasm_bindgen_test]
+async fn a_full_pool_offers_to_wait_and_a_place_in_line_is_said_in_words() {
+    let _fake = FakeFetch::install(
+        r#"if (request.method !== 'POST') {
+             return Promise.resolve(new Response('', { status: 503 }));
+           }
+           return request.text().then(body => {
+             if (JSON.parse(body).wait_seconds !== 3600) {
+               return new Response('', { status: 400 });
+             }
+             const ticket = { id: 'tk_1', pool: 'gpu', amount: 2, owner: 'alice',
+               ttl_seconds: 3600, note: null, status: 'waiting', position: 2,
+               created_at: '2026-11-26T10:00:00Z', wait_until: '2026-11-26T11:00:00Z',
+               estimated_grant_at: null, allocation: null, ended_at: null };
+             return new Response(JSON.stringify(ticket), { status: 202,
+               headers: { 'Content-Type': 'application/json', 'Location': '/queue/tk_1' } });
+           });"#,
+    );
+    let (container, monitor) = setup();
+    let highlight = RwSignal::new(None::<String>);
+    let _handle = render(
+        &container,
+        move || view! { <RequestForm monitor owner="alice".to_owned() highlight /> },
+    );
+    monitor.show_usage(usage(vec![pool("gpu", "A100 GPU", 16, 15)], "t"));
+    until("pool option", || {
+        container
+            .query_selector("option[value=gpu]")
+            .unwrap()
+            .is_some()
+    })
+    .await;
+    assert!(container
+        .query_selector("#request-wait_seconds")
+        .unwrap()
+        .is_none());
+    let amount: web_sys::HtmlInputElement = container
+        .query_selector("#request-amount")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    amount.set_value("2");
+    amount
+        .dispatch_event(&web_sys::Event::new("input").unwrap())
+        .unwrap();
+    until("the offer to wait", || {
+        container
+            .query_selector("#request-wait_seconds")
+            .unwrap()
+            .is_some()
+    })
+    .await;
+    let label = container
+        .query_selector("label[for=request-wait_seconds]")
+        .unwrap()
+        .unwrap();
+    assert_eq!(label.text_content().unwrap(), "Wait in line for up to");
+    let chosen = container
+        .query_selector("#request-wait_seconds option:checked")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        chosen.text_content().unwrap(),
+        "Don't wait",
+        "waiting is chosen"
+    );
+    let wait: web_sys::HtmlElement = container
+        .query_selector("#request-wait_seconds")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    js_sys::Reflect::set(&wait, &"value".into(), &"2".into()).unwrap();
+    wait.dispatch_event(&web_sys::Event::new("change").unwrap())
+        .unwrap();
+    let submit: web_sys::HtmlElement = container
+        .query_selector("button[type=submit]")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    submit.click();
+    let queued = || {
+        container
+            .query_selector(".queued")
+            .unwrap()
+            .and_then(|e| e.text_content())
+    };
+    until("the place in line", || queued().is_some()).await;
+    assert_eq!(
+        queued().unwrap(),
+        "You are 2nd in line for 2 GPU on A100 GPU; no estimate: an allocation ahead has no expiry"
+    );
+}
+
+#[wasm_bindgen_test]
 async fn a_grant_shown_at_once_is_counted_once() {
     let (container, monitor) = setup();
     let _handle = render(

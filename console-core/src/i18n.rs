@@ -74,6 +74,8 @@ pub enum Text {
     FieldWait,
     Request,
     Requesting,
+    /// The wait choice that answers at once (a `409` when full).
+    DontWait,
     Duration15Minutes,
     Duration1Hour,
     Duration8Hours,
@@ -178,6 +180,7 @@ pub fn tr(lang: Lang, text: Text) -> &'static str {
         Text::FieldWait => ("Wait in line for up to", "대기열에서 최대 대기 시간"),
         Text::Request => ("Request", "요청"),
         Text::Requesting => ("Requesting…", "요청 중…"),
+        Text::DontWait => ("Don't wait", "기다리지 않음"),
         Text::Duration15Minutes => ("15 minutes", "15분"),
         Text::Duration1Hour => ("1 hour", "1시간"),
         Text::Duration8Hours => ("8 hours", "8시간"),
@@ -554,16 +557,15 @@ pub const DURATION_CHOICES: [(Option<i64>, Text); 5] = [
     (None, Text::DurationNoLimit),
 ];
 
-/// How long a request may wait in line (`wait_seconds`), 1 hour the default.
-pub const WAIT_CHOICES: [(i64, Text); 4] = [
-    (15 * 60, Text::Duration15Minutes),
-    (3_600, Text::Duration1Hour),
-    (8 * 3_600, Text::Duration8Hours),
-    (86_400, Text::Duration1Day),
+/// How long a request may wait in line (`wait_seconds`). Waiting is chosen,
+/// never assumed: the default (the first) answers at once.
+pub const WAIT_CHOICES: [(Option<i64>, Text); 5] = [
+    (None, Text::DontWait),
+    (Some(15 * 60), Text::Duration15Minutes),
+    (Some(3_600), Text::Duration1Hour),
+    (Some(8 * 3_600), Text::Duration8Hours),
+    (Some(86_400), Text::Duration1Day),
 ];
-
-/// The index of the default in [`WAIT_CHOICES`].
-pub const WAIT_CHOICE_DEFAULT: usize = 1;
 
 /// Why an answer could not be read, all in the reader's language (the field
 /// path is the contract's own name, the same in both).

@@ -4,7 +4,7 @@
 use allocation_contract::{Pool, RequestField};
 use leptos::prelude::*;
 
-use crate::core::i18n::{tr, Lang, Text, DURATION_CHOICES, WAIT_CHOICES, WAIT_CHOICE_DEFAULT};
+use crate::core::i18n::{tr, Lang, Text, DURATION_CHOICES, WAIT_CHOICES};
 use crate::core::list_key::list_key;
 use crate::core::request::form::RequestDraft;
 use crate::ui::intl;
@@ -163,7 +163,7 @@ pub fn NoteField(
 }
 
 /// How long to wait in line (`wait_seconds`), offered only when the pool
-/// cannot grant the amount now; 1 hour the default.
+/// cannot grant the amount now; "Don't wait" until chosen.
 #[component]
 pub fn WaitField(
     wait: RwSignal<usize>,
@@ -180,7 +180,7 @@ pub fn WaitField(
                     aria-invalid=invalid(messages, field)
                     aria-describedby=described_by(field, false)
                     on:change=move |ev| {
-                        wait.set(event_target_value(&ev).parse::<usize>().unwrap_or(WAIT_CHOICE_DEFAULT));
+                        wait.set(event_target_value(&ev).parse::<usize>().unwrap_or(0));
                     }
                 >
                     {WAIT_CHOICES

@@ -8,7 +8,7 @@ use wasm_bindgen::JsCast;
 
 use crate::core::i18n::{
     failure_message, form_issue_message, granted_message, queued_message, tr, Lang, Text,
-    DURATION_CHOICES, WAIT_CHOICES, WAIT_CHOICE_DEFAULT,
+    DURATION_CHOICES, WAIT_CHOICES,
 };
 use crate::core::identity::fixed_owner;
 use crate::core::problem::Failure;
@@ -57,7 +57,7 @@ impl FormState {
             granted: RwSignal::new(None),
             sending: RwSignal::new(false),
             keys: StoredValue::new(SubmissionKeys::default()),
-            wait: RwSignal::new(WAIT_CHOICE_DEFAULT),
+            wait: RwSignal::new(0),
             refused_full: RwSignal::new(false),
             queued: RwSignal::new(None),
         }
@@ -97,7 +97,11 @@ pub fn RequestForm(
         let mut draft = state.draft.get_untracked();
         draft.wait_seconds = offered
             .get_untracked()
-            .then(|| WAIT_CHOICES.get(state.wait.get_untracked()).map(|c| c.0))
+            .then(|| {
+                WAIT_CHOICES
+                    .get(state.wait.get_untracked())
+                    .and_then(|c| c.0)
+            })
             .flatten();
         let pool = chosen_pool.get_untracked();
         match check_draft(&draft, pool.as_ref()) {
