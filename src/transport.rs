@@ -15,7 +15,7 @@ use std::pin::pin;
 use std::rc::Rc;
 
 use allocation_contract::{
-    headers, Allocation, AllocationRequest, Allocations, Me, RenewRequest, Ticket, Usage,
+    headers, Allocation, AllocationRequest, Allocations, Me, Queue, RenewRequest, Ticket, Usage,
     UsageHistory,
 };
 use futures_util::future::{select, Either};
@@ -130,6 +130,19 @@ impl Api {
         etag: Option<&str>,
     ) -> Result<Fetched<Allocations>, RequestError> {
         fresh(self.get_conditional("/allocations", etag).await?)
+    }
+
+    /// `GET /queue`: the waiting tickets; `Ok(None)` from a server without a
+    /// queue (404).
+    pub async fn queue(&self, etag: Option<&str>) -> Result<Option<Fetched<Queue>>, RequestError> {
+        match self.get_conditional("/queue", etag).await {
+            Ok(answer) => fresh(answer).map(Some),
+            Err(RequestError {
+                failure: Failure::Http(problem),
+                ..
+            }) if problem.status == 404 => Ok(None),
+            Err(error) => Err(error),
+        }
     }
 
     pub async fn allocate(

@@ -7,6 +7,7 @@ use allocation_console::core::i18n::Lang;
 use allocation_console::core::problem::{Failure, Unreadable};
 use allocation_console::transport::{Api, Fetched};
 use allocation_console::ui::allocations::allocations_panel::{AllocationsPanel, PAGE_SIZE};
+use allocation_console::ui::allocations::queue_panel::QueuePanel;
 use allocation_console::ui::identity::token_prompt::TokenPrompt;
 use allocation_console::ui::monitor::announcer::LiveRegion;
 use allocation_console::ui::monitor::live_monitor::LiveMonitor;
@@ -14,7 +15,9 @@ use allocation_console::ui::monitor::poller::Poller;
 use allocation_console::ui::monitor::status_line::StatusLine;
 use allocation_console::ui::request::request_form::RequestForm;
 use allocation_console::ui::usage::usage_panel::UsagePanel;
-use allocation_contract::{Allocation, Allocations, Me, Pool, Problem, Thresholds, Usage};
+use allocation_contract::{
+    Allocation, Allocations, Me, Pool, Problem, Queue, Thresholds, Ticket, TicketStatus, Usage,
+};
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -433,6 +436,84 @@ async fn a_card_says_how_much_is_waited_for_only_while_anyone_waits() {
     monitor.show_usage(usage(vec![full, pool("vm", "VM", 40, 2)], "t2"));
     until("the line gone once nobody waits", || {
         container.query_selector(".pool-waiting").unwrap().is_none()
+    })
+    .await;
+}
+
+fn ticket(id: &str, pool: &str, owner: &str, amount: u64, position: u64) -> Ticket {
+    Ticket {
+        id: id.into(),
+        pool: pool.into(),
+        amount,
+        owner: owner.into(),
+        ttl_seconds: Some(3600),
+        note: None,
+        status: TicketStatus::Waiting,
+        position: Some(position),
+        created_at: "2026-11-26T10:00:00Z".into(),
+        wait_until: "2026-11-26T11:00:00Z".into(),
+        estimated_grant_at: None,
+        allocation: None,
+        ended_at: None,
+    }
+}
+
+#[wasm_bindgen_test]
+async fn the_queue_is_a_real_table_in_serving_order_and_the_card_counts_its_tickets() {
+    let (container, monitor) = setup();
+    let _handle = render(&container, move || {
+        view! {
+            <UsagePanel monitor thresholds=Thresholds::DEFAULT />
+            <QueuePanel monitor />
+        }
+    });
+    let mut full = pool("gpu", "A100 GPU", 16, 16);
+    full.waiting = 5;
+    monitor.show_usage(usage(vec![full], "t1"));
+    until("the card", || {
+        container.query_selector(".pool-waiting").unwrap().is_some()
+    })
+    .await;
+    assert!(
+        container.query_selector(".queue").unwrap().is_none(),
+        "no queue, no section"
+    );
+    let hostile = "<b>mallory</b>";
+    monitor.queue.set(Some(Queue {
+        as_of: "t1".into(),
+        tickets: vec![
+            ticket("tk_1", "gpu", "alice", 2, 1),
+            ticket("tk_2", "gpu", hostile, 3, 2),
+        ],
+    }));
+    until("the queue table", || {
+        container
+            .query_selector_all(".queue tbody tr")
+            .unwrap()
+            .length()
+            == 2
+    })
+    .await;
+    let heading = container.query_selector("#queue-heading").unwrap().unwrap();
+    assert_eq!(heading.text_content().unwrap(), "Queue");
+    let headers = container
+        .query_selector_all(".queue th[scope=col]")
+        .unwrap();
+    assert_eq!(headers.length(), 6);
+    let rows = container.query_selector_all(".queue tbody tr").unwrap();
+    let second = rows.get(1).unwrap().text_content().unwrap();
+    assert!(second.starts_with("2nd"), "{second}");
+    assert!(second.contains(hostile), "server text as text: {second}");
+    assert!(second.contains("no estimate"), "{second}");
+    assert!(container.query_selector(".queue b").unwrap().is_none());
+    let line = container.query_selector(".pool-waiting").unwrap().unwrap();
+    until("the card counts tickets", || {
+        line.text_content().unwrap() == "2 waiting · 5 GPU"
+    })
+    .await;
+    monitor.queue.set(None);
+    until("a server without a queue shows none", || {
+        container.query_selector(".queue").unwrap().is_none()
     })
     .await;
 }

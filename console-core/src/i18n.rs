@@ -37,6 +37,12 @@ pub enum Text {
     ColumnResources,
     ColumnCreated,
     ColumnExpires,
+    QueueHeading,
+    ColumnPosition,
+    ColumnWaitingSince,
+    ColumnEstimate,
+    /// A ticket whose grant depends on an allocation without an expiry.
+    NoEstimate,
     /// Heading of the column of row buttons (visually hidden).
     ColumnActions,
     SparklineLabel,
@@ -140,6 +146,11 @@ pub fn tr(lang: Lang, text: Text) -> &'static str {
         Text::ColumnCreated => ("Created", "생성 시각"),
         Text::ColumnExpires => ("Expires in", "만료까지"),
         Text::ColumnActions => ("Actions", "작업"),
+        Text::QueueHeading => ("Queue", "대기열"),
+        Text::ColumnPosition => ("Place", "순서"),
+        Text::ColumnWaitingSince => ("Waiting since", "대기 시작"),
+        Text::ColumnEstimate => ("Expected by", "예상 시각"),
+        Text::NoEstimate => ("no estimate", "예상 불가"),
         Text::SparklineLabel => (
             "Usage over time (at most the last 24 hours)",
             "시간별 사용량 (최근 최대 24시간)",

@@ -49,10 +49,16 @@ pub fn PoolCard(
             .get()
             .map(|secs| forecast_text(lang, &intl::duration(lang, secs)))
     };
-    // The pool's own `waiting` (units), so the kiosk, which fetches no queue, says it too.
+    // The units from the pool's own `waiting`; the tickets from the queue when
+    // the server has one.
+    let ticket_pool = id.clone();
     let waiting_words = Memo::new(move |_| {
         let waiting = read(|p| p.waiting);
-        unit.with(|unit| waiting_line(lang, None, waiting, unit, intl::count))
+        let tickets = monitor.queue.with(|q| {
+            q.as_ref()
+                .map(|q| q.tickets.iter().filter(|t| t.pool == ticket_pool).count() as u64)
+        });
+        unit.with(|unit| waiting_line(lang, tickets, waiting, unit, intl::count))
     });
     let percent_text = move || match percent() {
         Some(percent) => intl::percent(lang, percent),
