@@ -172,6 +172,15 @@ impl Api {
         }))
     }
 
+    /// `DELETE /queue/{id}`: leaves the line.
+    pub async fn leave_line(&self, id: &str) -> Result<(), RequestError> {
+        let path = format!("/queue/{}", encode_path_segment(id));
+        let outgoing =
+            self.request(RequestBuilder::new(&self.url(&path)).method(http::Method::DELETE));
+        send(outgoing, None).await?;
+        Ok(())
+    }
+
     pub async fn release(&self, id: &str) -> Result<(), RequestError> {
         let path = format!("/allocations/{}", encode_path_segment(id));
         let outgoing =

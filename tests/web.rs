@@ -499,7 +499,7 @@ async fn the_queue_is_a_real_table_in_serving_order_and_the_card_counts_its_tick
     let headers = container
         .query_selector_all(".queue th[scope=col]")
         .unwrap();
-    assert_eq!(headers.length(), 6);
+    assert_eq!(headers.length(), 7);
     let rows = container.query_selector_all(".queue tbody tr").unwrap();
     let second = rows.get(1).unwrap().text_content().unwrap();
     assert!(second.starts_with("2nd"), "{second}");
@@ -509,6 +509,43 @@ async fn the_queue_is_a_real_table_in_serving_order_and_the_card_counts_its_tick
     let line = container.query_selector(".pool-waiting").unwrap().unwrap();
     until("the card counts tickets", || {
         line.text_content().unwrap() == "2 waiting · 5 GPU"
+    })
+    .await;
+    // Your own ticket (and only yours) can leave the line, confirmed first.
+    let _fake = FakeFetch::install(
+        r#"const status = request.method === 'DELETE' && request.url.endsWith('/queue/tk_1')
+             ? 204 : 503;
+           return Promise.resolve(new Response(null, { status }));"#,
+    );
+    monitor.me.set(Some(Me {
+        name: Some("alice".into()),
+        admin: false,
+    }));
+    let leave = || container.query_selector_all("button[data-leave]").unwrap();
+    until("Leave the line on alice's ticket", || leave().length() == 1).await;
+    let start: web_sys::HtmlElement = leave().get(0).unwrap().unchecked_into();
+    assert_eq!(start.get_attribute("data-leave").as_deref(), Some("tk_1"));
+    assert_eq!(start.text_content().unwrap(), "Leave the line");
+    start.click();
+    until("the confirmation", || {
+        container
+            .query_selector(".queue .button-danger")
+            .unwrap()
+            .is_some()
+    })
+    .await;
+    let confirm: web_sys::HtmlElement = container
+        .query_selector(".queue .button-danger")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    confirm.click();
+    until("the ticket left the line", || {
+        container
+            .query_selector_all(".queue tbody tr")
+            .unwrap()
+            .length()
+            == 1
     })
     .await;
     monitor.queue.set(None);

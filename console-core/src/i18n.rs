@@ -38,6 +38,8 @@ pub enum Text {
     ColumnCreated,
     ColumnExpires,
     QueueHeading,
+    LeaveLine,
+    ConfirmLeaveLine,
     ColumnPosition,
     ColumnWaitingSince,
     ColumnEstimate,
@@ -147,6 +149,8 @@ pub fn tr(lang: Lang, text: Text) -> &'static str {
         Text::ColumnExpires => ("Expires in", "만료까지"),
         Text::ColumnActions => ("Actions", "작업"),
         Text::QueueHeading => ("Queue", "대기열"),
+        Text::LeaveLine => ("Leave the line", "대기 취소"),
+        Text::ConfirmLeaveLine => ("Confirm leaving", "대기 취소 확인"),
         Text::ColumnPosition => ("Place", "순서"),
         Text::ColumnWaitingSince => ("Waiting since", "대기 시작"),
         Text::ColumnEstimate => ("Expected by", "예상 시각"),
@@ -438,6 +442,22 @@ pub fn ticket_ready_message(
     match lang {
         Lang::En => format!("Your {n} {unit} on {pool} are ready"),
         Lang::Ko => format!("{pool}의 {n} {unit}이(가) 준비되었습니다"),
+    }
+}
+
+/// The "Leave the line" button's accessible name: `Leave the line tk_1`.
+pub fn leave_line_label(lang: Lang, id: &str) -> String {
+    match lang {
+        Lang::En => format!("Leave the line {id}"),
+        Lang::Ko => format!("{id} 대기 취소"),
+    }
+}
+
+/// Announced after leaving the line: `Left the line: tk_1`.
+pub fn left_line_message(lang: Lang, id: &str) -> String {
+    match lang {
+        Lang::En => format!("Left the line: {id}"),
+        Lang::Ko => format!("{id} 대기 취소됨"),
     }
 }
 
@@ -918,6 +938,8 @@ mod tests {
             "1st 2nd 3rd 4th 11th 12th 13th 21st 22nd 23rd 101st 111th 112th"
         );
         assert_eq!(ordinal(Lang::Ko, 2), "2번째");
+        assert_eq!(leave_line_label(Lang::En, "tk_1"), "Leave the line tk_1");
+        assert_eq!(left_line_message(Lang::Ko, "tk_1"), "tk_1 대기 취소됨");
     }
 
     #[test]

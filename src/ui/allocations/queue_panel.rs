@@ -7,6 +7,8 @@ use allocation_contract::Ticket;
 use leptos::prelude::*;
 
 use crate::core::i18n::{ordinal, tr, Lang, Text};
+use crate::ui::allocations::extend_button::YourAllocations;
+use crate::ui::allocations::leave_line_button::LeaveLineButton;
 use crate::ui::intl;
 use crate::ui::monitor::live_monitor::LiveMonitor;
 
@@ -35,11 +37,12 @@ pub fn QueuePanel(monitor: LiveMonitor) -> impl IntoView {
                     <thead>
                         <tr>
                             {COLUMNS.map(|c| view! { <th scope="col">{tr(lang, c)}</th> }).to_vec()}
+                            <th scope="col"><span class="visually-hidden">{tr(lang, Text::ColumnActions)}</span></th>
                         </tr>
                     </thead>
                     <tbody>
                         <For each=move || tickets.get() key=|t| t.id.clone() let:ticket>
-                            <TicketRow ticket />
+                            <TicketRow ticket monitor />
                         </For>
                     </tbody>
                 </table>
@@ -54,8 +57,12 @@ fn when(lang: Lang, at: &str) -> String {
 }
 
 #[component]
-fn TicketRow(ticket: Ticket) -> impl IntoView {
+fn TicketRow(ticket: Ticket, monitor: LiveMonitor) -> impl IntoView {
     let lang = expect_context::<Lang>();
+    let yours = use_context::<YourAllocations>().unwrap_or_else(|| YourAllocations::new(""));
+    let owner = ticket.owner.clone();
+    let is_yours = move || monitor.me.with(|me| yours.is_owner(me.as_ref(), &owner));
+    let id = ticket.id.clone();
     let place = ticket
         .position
         .map(|n| ordinal(lang, n))
@@ -72,6 +79,11 @@ fn TicketRow(ticket: Ticket) -> impl IntoView {
             <td>{intl::count(lang, ticket.amount)}</td>
             <td>{when(lang, &ticket.created_at)}</td>
             <td>{estimate}</td>
+            <td>
+                <Show when=is_yours>
+                    <LeaveLineButton id=id.clone() monitor />
+                </Show>
+            </td>
         </tr>
     }
 }

@@ -188,6 +188,17 @@ impl LiveMonitor {
         });
     }
 
+    /// Takes a ticket out of the shown queue at once (it was left); the next
+    /// poll's queue replaces this one.
+    pub fn forget_ticket(self, id: &str) {
+        self.queue.update(|queue| {
+            if let Some(queue) = queue {
+                queue.tickets.retain(|t| t.id != id);
+            }
+        });
+        self.poller.forget_etags();
+    }
+
     /// Shows new usage; `false` (and nothing touched) when only `as_of` differs.
     pub fn show_usage(self, mut usage: Usage) -> bool {
         usage.pools.retain(|pool| self.is_shown(&pool.id));
