@@ -172,6 +172,17 @@ impl Api {
         }))
     }
 
+    /// `GET /queue/{id}`: the ticket in any status.
+    pub async fn ticket(&self, id: &str) -> Result<Ticket, RequestError> {
+        let path = format!("/queue/{}", encode_path_segment(id));
+        match fresh(self.get_conditional(&path, None).await?)? {
+            Fetched::Fresh { data, .. } => Ok(data),
+            Fetched::NotModified => {
+                Err(Failure::Network("no ticket in the answer".to_owned()).into())
+            }
+        }
+    }
+
     /// `DELETE /queue/{id}`: leaves the line.
     pub async fn leave_line(&self, id: &str) -> Result<(), RequestError> {
         let path = format!("/queue/{}", encode_path_segment(id));

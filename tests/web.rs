@@ -645,7 +645,17 @@ async fn a_replayed_grant_is_told_apart_from_a_new_one() {
 #[wasm_bindgen_test]
 async fn a_full_pool_offers_to_wait_and_a_place_in_line_is_said_in_words() {
     let _fake = FakeFetch::install(
-        r#"if (request.method !== 'POST') {
+        r#"if (request.method === 'GET' && request.url.endsWith('/queue/tk_1')) {
+             const granted = { id: 'tk_1', pool: 'gpu', amount: 2, owner: 'alice',
+               status: 'granted', position: null, created_at: '2026-11-26T10:00:00Z',
+               wait_until: '2026-11-26T11:00:00Z',
+               allocation: { id: 'al_waited', pool: 'gpu', amount: 2, owner: 'alice',
+                 resources: ['gpu-1', 'gpu-2'], status: 'active',
+                 created_at: '2026-11-26T10:05:00Z' } };
+             return Promise.resolve(new Response(JSON.stringify(granted), { status: 200,
+               headers: { 'Content-Type': 'application/json' } }));
+           }
+           if (request.method !== 'POST') {
              return Promise.resolve(new Response('', { status: 503 }));
            }
            return request.text().then(body => {
@@ -733,6 +743,24 @@ async fn a_full_pool_offers_to_wait_and_a_place_in_line_is_said_in_words() {
         queued().unwrap(),
         "You are 2nd in line for 2 GPU on A100 GPU; no estimate: an allocation ahead has no expiry"
     );
+    // The next poll's queue no longer holds it: the server says it was granted.
+    monitor.queue.set(Some(Queue {
+        as_of: "t2".into(),
+        tickets: Vec::new(),
+    }));
+    let region = || {
+        container
+            .query_selector("[role=status][aria-live=polite]")
+            .unwrap()
+            .unwrap()
+            .text_content()
+            .unwrap()
+    };
+    until("the grant said", || {
+        region().contains("Your 2 GPU on A100 GPU are ready")
+    })
+    .await;
+    assert_eq!(highlight.get_untracked().as_deref(), Some("al_waited"));
 }
 
 #[wasm_bindgen_test]

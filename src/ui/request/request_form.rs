@@ -23,6 +23,7 @@ use crate::ui::request::form_field::{control_id, FieldMessages};
 use crate::ui::request::request_fields::{
     AmountField, DurationField, NoteField, OwnerField, PoolField, WaitField,
 };
+use crate::ui::request::waited_tickets::{use_waited_tickets, Waited};
 
 /// What the form shows besides its fields; `Copy`, shared by its parts.
 #[derive(Clone, Copy)]
@@ -81,6 +82,7 @@ pub fn RequestForm(
             .with(|u| u.as_ref().map(|u| u.pools.clone()).unwrap_or_default())
     });
     let chosen_pool = use_chosen_pool(state.draft, pools);
+    let waited = use_waited_tickets(monitor, highlight, announcer, lang);
     let owner_fixed = use_fixed_owner(state.draft, monitor);
     let offered = Signal::derive(move || {
         state.refused_full.get()
@@ -107,7 +109,14 @@ pub fn RequestForm(
         match check_draft(&draft, pool.as_ref()) {
             Ok(request) => {
                 let pool = pool.map(|p| (p.name, p.unit)).unwrap_or_default();
-                send(state, request, pool, monitor, highlight, announcer, lang)
+                let sent = Sent {
+                    pool,
+                    waited,
+                    highlight,
+                    announcer,
+                    lang,
+                };
+                send(state, request, monitor, sent)
             }
             Err(issues) => refuse(state, &issues, form, lang),
         }
@@ -213,17 +222,25 @@ fn refuse(state: FormState, issues: &[FormIssue], form: NodeRef<leptos::html::Fo
     }
 }
 
-/// Sends the request with its Idempotency-Key and shows how it went;
-/// `pool` is the chosen pool's name and unit, to say a place in line.
-fn send(
-    state: FormState,
-    request: AllocationRequest,
+/// What a sent request's answer is told to; `pool` is the chosen pool's
+/// name and unit, to say a place in line.
+struct Sent {
     pool: (String, String),
-    monitor: LiveMonitor,
+    waited: RwSignal<Vec<Waited>>,
     highlight: RwSignal<Option<String>>,
     announcer: Announcer,
     lang: Lang,
-) {
+}
+
+/// Sends the request with its Idempotency-Key and shows how it went.
+fn send(state: FormState, request: AllocationRequest, monitor: LiveMonitor, sent: Sent) {
+    let Sent {
+        pool,
+        waited,
+        highlight,
+        announcer,
+        lang,
+    } = sent;
     state.field_messages.set(Vec::new());
     state.problem.set(None);
     state.granted.set(None);
@@ -242,6 +259,12 @@ fn send(
                 let words = place_in_line(lang, &ticket, &pool);
                 announcer.announce(words.clone());
                 state.queued.set(Some(words));
+                waited.update(|w| {
+                    w.push(Waited {
+                        id: ticket.id.clone(),
+                        pool,
+                    })
+                });
                 monitor.refresh();
             }
             Ok(Allocated::Granted(granted)) => {
