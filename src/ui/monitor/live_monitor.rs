@@ -188,6 +188,13 @@ impl LiveMonitor {
         });
     }
 
+    /// Tells the embedding page a request was put in line, or later granted.
+    pub fn tell_host(self, message: &ConsoleMessage) {
+        if let Some(host) = self.host {
+            host.post(message);
+        }
+    }
+
     /// Takes a ticket out of the shown queue at once (it was left); the next
     /// poll's queue replaces this one.
     pub fn forget_ticket(self, id: &str) {

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::JsCast;
 
+use crate::core::embed::ConsoleMessage;
 use crate::core::i18n::{
     failure_message, form_issue_message, granted_message, queued_message, tr, Lang, Text,
     DURATION_CHOICES, WAIT_CHOICES,
@@ -265,6 +266,7 @@ fn send(state: FormState, request: AllocationRequest, monitor: LiveMonitor, sent
                         pool,
                     })
                 });
+                monitor.tell_host(&ConsoleMessage::Queued(&ticket));
                 monitor.refresh();
             }
             Ok(Allocated::Granted(granted)) => {

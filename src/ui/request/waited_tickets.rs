@@ -6,6 +6,7 @@ use allocation_contract::{Ticket, TicketStatus};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use crate::core::embed::ConsoleMessage;
 use crate::core::i18n::{ticket_ready_message, Lang};
 use crate::core::request::left_the_line::left_the_line;
 use crate::ui::intl;
@@ -49,6 +50,9 @@ pub fn use_waited_tickets(
                     });
                     if let Some(Some(mine)) = gone {
                         say_granted(&ticket, &mine, highlight, announcer, lang);
+                        if ticket.status == TicketStatus::Granted {
+                            monitor.tell_host(&ConsoleMessage::Granted(&ticket));
+                        }
                     }
                 }
             });
