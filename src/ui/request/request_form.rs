@@ -45,6 +45,14 @@ struct FormState {
 }
 
 impl FormState {
+    /// The draft with the chosen wait, when waiting is offered.
+    fn draft_to_send(self, offered: bool) -> RequestDraft {
+        let mut draft = self.draft.get_untracked();
+        let chosen = WAIT_CHOICES.get(self.wait.get_untracked());
+        draft.wait_seconds = chosen.and_then(|c| c.0).filter(|_| offered);
+        draft
+    }
+
     /// An empty form for `owner`: one unit, the first duration.
     fn new(owner: String) -> Self {
         FormState {
@@ -85,27 +93,14 @@ pub fn RequestForm(
     let chosen_pool = use_chosen_pool(state.draft, pools);
     let waited = use_waited_tickets(monitor, highlight, announcer, lang);
     let owner_fixed = use_fixed_owner(state.draft, monitor);
-    let offered = Signal::derive(move || {
-        state.refused_full.get()
-            || state
-                .draft
-                .with(|d| chosen_pool.with(|p| cannot_grant_now(d, p.as_ref())))
-    });
+    let offered = use_wait_offer(state, chosen_pool);
     let form = NodeRef::<leptos::html::Form>::new();
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         if state.sending.get_untracked() {
             return;
         }
-        let mut draft = state.draft.get_untracked();
-        draft.wait_seconds = offered
-            .get_untracked()
-            .then(|| {
-                WAIT_CHOICES
-                    .get(state.wait.get_untracked())
-                    .and_then(|c| c.0)
-            })
-            .flatten();
+        let draft = state.draft_to_send(offered.get_untracked());
         let pool = chosen_pool.get_untracked();
         match check_draft(&draft, pool.as_ref()) {
             Ok(request) => {
@@ -146,6 +141,17 @@ pub fn RequestForm(
             </Show>
         </section>
     }
+}
+
+/// Whether the form offers to wait in line: the pool cannot grant the amount
+/// now, as of the last poll or as the server said (`409 insufficient-capacity`).
+fn use_wait_offer(state: FormState, chosen_pool: Signal<Option<Pool>>) -> Signal<bool> {
+    Signal::derive(move || {
+        state.refused_full.get()
+            || state
+                .draft
+                .with(|d| chosen_pool.with(|p| cannot_grant_now(d, p.as_ref())))
+    })
 }
 
 /// The pool the draft names, as of the last poll. Until someone chooses,
