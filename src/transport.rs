@@ -15,7 +15,8 @@ use std::pin::pin;
 use std::rc::Rc;
 
 use allocation_contract::{
-    headers, Allocation, AllocationRequest, Allocations, Me, RenewRequest, Usage, UsageHistory,
+    headers, Allocation, AllocationRequest, Allocations, Me, Queue, RenewRequest, Ticket, Usage,
+    UsageHistory,
 };
 use futures_util::future::{select, Either};
 use gloo_net::http::{Request, RequestBuilder, Response};
@@ -62,6 +63,14 @@ pub enum Fetched<T> {
 pub struct Granted {
     pub allocation: Allocation,
     pub replayed: bool,
+}
+
+/// What `POST /allocations` answered: a grant (`201`), or a place in line
+/// (`202`, a request sent with `wait_seconds` the pool could not grant now).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Allocated {
+    Granted(Granted),
+    Queued(Box<Ticket>),
 }
 
 /// How the console reaches the API: base URL, credentials mode and the bearer
@@ -123,11 +132,24 @@ impl Api {
         fresh(self.get_conditional("/allocations", etag).await?)
     }
 
+    /// `GET /queue`: the waiting tickets; `Ok(None)` from a server without a
+    /// queue (404).
+    pub async fn queue(&self, etag: Option<&str>) -> Result<Option<Fetched<Queue>>, RequestError> {
+        match self.get_conditional("/queue", etag).await {
+            Ok(answer) => fresh(answer).map(Some),
+            Err(RequestError {
+                failure: Failure::Http(problem),
+                ..
+            }) if problem.status == 404 => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
     pub async fn allocate(
         &self,
         request: &AllocationRequest,
         idempotency_key: &str,
-    ) -> Result<Granted, RequestError> {
+    ) -> Result<Allocated, RequestError> {
         let body = serde_wasm_bindgen::to_value(request)
             .ok()
             .and_then(|value| js_sys::JSON::stringify(&value).ok())
@@ -137,10 +159,37 @@ impl Api {
             .header("Content-Type", "application/json")
             .header(headers::IDEMPOTENCY_KEY, idempotency_key);
         let answer = send(outgoing, Some(body)).await?;
-        Ok(Granted {
-            allocation: read_body(answer.status, answer.document.map(Deserializer::from))?,
+        let document = answer.document.map(Deserializer::from);
+        if answer.status == 202 {
+            return Ok(Allocated::Queued(Box::new(read_body(
+                answer.status,
+                document,
+            )?)));
+        }
+        Ok(Allocated::Granted(Granted {
+            allocation: read_body(answer.status, document)?,
             replayed: answer.replayed,
-        })
+        }))
+    }
+
+    /// `GET /queue/{id}`: the ticket in any status.
+    pub async fn ticket(&self, id: &str) -> Result<Ticket, RequestError> {
+        let path = format!("/queue/{}", encode_path_segment(id));
+        match fresh(self.get_conditional(&path, None).await?)? {
+            Fetched::Fresh { data, .. } => Ok(data),
+            Fetched::NotModified => {
+                Err(Failure::Network("no ticket in the answer".to_owned()).into())
+            }
+        }
+    }
+
+    /// `DELETE /queue/{id}`: leaves the line.
+    pub async fn leave_line(&self, id: &str) -> Result<(), RequestError> {
+        let path = format!("/queue/{}", encode_path_segment(id));
+        let outgoing =
+            self.request(RequestBuilder::new(&self.url(&path)).method(http::Method::DELETE));
+        send(outgoing, None).await?;
+        Ok(())
     }
 
     pub async fn release(&self, id: &str) -> Result<(), RequestError> {

@@ -7,6 +7,7 @@ use allocation_console::core::i18n::Lang;
 use allocation_console::core::problem::{Failure, Unreadable};
 use allocation_console::transport::{Api, Fetched};
 use allocation_console::ui::allocations::allocations_panel::{AllocationsPanel, PAGE_SIZE};
+use allocation_console::ui::allocations::queue_panel::QueuePanel;
 use allocation_console::ui::identity::token_prompt::TokenPrompt;
 use allocation_console::ui::monitor::announcer::LiveRegion;
 use allocation_console::ui::monitor::live_monitor::LiveMonitor;
@@ -14,7 +15,9 @@ use allocation_console::ui::monitor::poller::Poller;
 use allocation_console::ui::monitor::status_line::StatusLine;
 use allocation_console::ui::request::request_form::RequestForm;
 use allocation_console::ui::usage::usage_panel::UsagePanel;
-use allocation_contract::{Allocation, Allocations, Me, Pool, Problem, Thresholds, Usage};
+use allocation_contract::{
+    Allocation, Allocations, Me, Pool, Problem, Queue, Thresholds, Ticket, TicketStatus, Usage,
+};
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -410,6 +413,148 @@ async fn a_pool_with_no_capacity_is_not_zero_percent_and_critical_at_once() {
     assert!(!text.contains("0%"), "{text}");
 }
 
+#[wasm_bindgen_test]
+async fn a_card_says_how_much_is_waited_for_only_while_anyone_waits() {
+    let (container, monitor) = setup();
+    let _handle = render(
+        &container,
+        move || view! { <UsagePanel monitor thresholds=Thresholds::DEFAULT /> },
+    );
+    let mut full = pool("gpu", "A100 GPU", 16, 16);
+    full.waiting = 5;
+    monitor.show_usage(usage(vec![full.clone(), pool("vm", "VM", 40, 2)], "t1"));
+    until("the waiting line", || {
+        container.query_selector(".pool-waiting").unwrap().is_some()
+    })
+    .await;
+    let lines = container.query_selector_all(".pool-waiting").unwrap();
+    assert_eq!(lines.length(), 1, "only the pool anyone waits for");
+    let line = lines.get(0).unwrap().text_content().unwrap();
+    assert_eq!(line, "5 GPU waiting");
+
+    full.waiting = 0;
+    monitor.show_usage(usage(vec![full, pool("vm", "VM", 40, 2)], "t2"));
+    until("the line gone once nobody waits", || {
+        container.query_selector(".pool-waiting").unwrap().is_none()
+    })
+    .await;
+}
+
+fn ticket(id: &str, pool: &str, owner: &str, amount: u64, position: u64) -> Ticket {
+    Ticket {
+        id: id.into(),
+        pool: pool.into(),
+        amount,
+        owner: owner.into(),
+        ttl_seconds: Some(3600),
+        note: None,
+        status: TicketStatus::Waiting,
+        position: Some(position),
+        created_at: "2026-11-26T10:00:00Z".into(),
+        wait_until: "2026-11-26T11:00:00Z".into(),
+        estimated_grant_at: None,
+        allocation: None,
+        ended_at: None,
+    }
+}
+
+#[wasm_bindgen_test]
+async fn the_queue_is_a_real_table_in_serving_order_and_the_card_counts_its_tickets() {
+    let (container, monitor) = setup();
+    let _handle = render(&container, move || {
+        view! {
+            <UsagePanel monitor thresholds=Thresholds::DEFAULT />
+            <QueuePanel monitor />
+        }
+    });
+    let mut full = pool("gpu", "A100 GPU", 16, 16);
+    full.waiting = 5;
+    monitor.show_usage(usage(vec![full], "t1"));
+    until("the card", || {
+        container.query_selector(".pool-waiting").unwrap().is_some()
+    })
+    .await;
+    assert!(
+        container.query_selector(".queue").unwrap().is_none(),
+        "no queue, no section"
+    );
+    let hostile = "<b>mallory</b>";
+    monitor.queue.set(Some(Queue {
+        as_of: "t1".into(),
+        tickets: vec![
+            ticket("tk_1", "gpu", "alice", 2, 1),
+            ticket("tk_2", "gpu", hostile, 3, 2),
+        ],
+    }));
+    until("the queue table", || {
+        container
+            .query_selector_all(".queue tbody tr")
+            .unwrap()
+            .length()
+            == 2
+    })
+    .await;
+    let heading = container.query_selector("#queue-heading").unwrap().unwrap();
+    assert_eq!(heading.text_content().unwrap(), "Queue");
+    let headers = container
+        .query_selector_all(".queue th[scope=col]")
+        .unwrap();
+    assert_eq!(headers.length(), 7);
+    let rows = container.query_selector_all(".queue tbody tr").unwrap();
+    let second = rows.get(1).unwrap().text_content().unwrap();
+    assert!(second.starts_with("2nd"), "{second}");
+    assert!(second.contains(hostile), "server text as text: {second}");
+    assert!(second.contains("no estimate"), "{second}");
+    assert!(container.query_selector(".queue b").unwrap().is_none());
+    let line = container.query_selector(".pool-waiting").unwrap().unwrap();
+    until("the card counts tickets", || {
+        line.text_content().unwrap() == "2 waiting · 5 GPU"
+    })
+    .await;
+    // Your own ticket (and only yours) can leave the line, confirmed first.
+    let _fake = FakeFetch::install(
+        r#"const status = request.method === 'DELETE' && request.url.endsWith('/queue/tk_1')
+             ? 204 : 503;
+           return Promise.resolve(new Response(null, { status }));"#,
+    );
+    monitor.me.set(Some(Me {
+        name: Some("alice".into()),
+        admin: false,
+    }));
+    let leave = || container.query_selector_all("button[data-leave]").unwrap();
+    until("Leave the line on alice's ticket", || leave().length() == 1).await;
+    let start: web_sys::HtmlElement = leave().get(0).unwrap().unchecked_into();
+    assert_eq!(start.get_attribute("data-leave").as_deref(), Some("tk_1"));
+    assert_eq!(start.text_content().unwrap(), "Leave the line");
+    start.click();
+    until("the confirmation", || {
+        container
+            .query_selector(".queue .button-danger")
+            .unwrap()
+            .is_some()
+    })
+    .await;
+    let confirm: web_sys::HtmlElement = container
+        .query_selector(".queue .button-danger")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    confirm.click();
+    until("the ticket left the line", || {
+        container
+            .query_selector_all(".queue tbody tr")
+            .unwrap()
+            .length()
+            == 1
+    })
+    .await;
+    monitor.queue.set(None);
+    until("a server without a queue shows none", || {
+        container.query_selector(".queue").unwrap().is_none()
+    })
+    .await;
+}
+
 /// Replaces `window.fetch` for one test; the original comes back on drop.
 struct FakeFetch(JsValue);
 
@@ -495,6 +640,127 @@ async fn a_replayed_grant_is_told_apart_from_a_new_one() {
         region.starts_with("This request had already been granted"),
         "{region}"
     );
+}
+
+#[wasm_bindgen_test]
+async fn a_full_pool_offers_to_wait_and_a_place_in_line_is_said_in_words() {
+    let _fake = FakeFetch::install(
+        r#"if (request.method === 'GET' && request.url.endsWith('/queue/tk_1')) {
+             const granted = { id: 'tk_1', pool: 'gpu', amount: 2, owner: 'alice',
+               status: 'granted', position: null, created_at: '2026-11-26T10:00:00Z',
+               wait_until: '2026-11-26T11:00:00Z',
+               allocation: { id: 'al_waited', pool: 'gpu', amount: 2, owner: 'alice',
+                 resources: ['gpu-1', 'gpu-2'], status: 'active',
+                 created_at: '2026-11-26T10:05:00Z' } };
+             return Promise.resolve(new Response(JSON.stringify(granted), { status: 200,
+               headers: { 'Content-Type': 'application/json' } }));
+           }
+           if (request.method !== 'POST') {
+             return Promise.resolve(new Response('', { status: 503 }));
+           }
+           return request.text().then(body => {
+             if (JSON.parse(body).wait_seconds !== 3600) {
+               return new Response('', { status: 400 });
+             }
+             const ticket = { id: 'tk_1', pool: 'gpu', amount: 2, owner: 'alice',
+               ttl_seconds: 3600, note: null, status: 'waiting', position: 2,
+               created_at: '2026-11-26T10:00:00Z', wait_until: '2026-11-26T11:00:00Z',
+               estimated_grant_at: null, allocation: null, ended_at: null };
+             return new Response(JSON.stringify(ticket), { status: 202,
+               headers: { 'Content-Type': 'application/json', 'Location': '/queue/tk_1' } });
+           });"#,
+    );
+    let (container, monitor) = setup();
+    let highlight = RwSignal::new(None::<String>);
+    let _handle = render(
+        &container,
+        move || view! { <RequestForm monitor owner="alice".to_owned() highlight /> },
+    );
+    monitor.show_usage(usage(vec![pool("gpu", "A100 GPU", 16, 15)], "t"));
+    until("pool option", || {
+        container
+            .query_selector("option[value=gpu]")
+            .unwrap()
+            .is_some()
+    })
+    .await;
+    assert!(container
+        .query_selector("#request-wait_seconds")
+        .unwrap()
+        .is_none());
+    let amount: web_sys::HtmlInputElement = container
+        .query_selector("#request-amount")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    amount.set_value("2");
+    amount
+        .dispatch_event(&web_sys::Event::new("input").unwrap())
+        .unwrap();
+    until("the offer to wait", || {
+        container
+            .query_selector("#request-wait_seconds")
+            .unwrap()
+            .is_some()
+    })
+    .await;
+    let label = container
+        .query_selector("label[for=request-wait_seconds]")
+        .unwrap()
+        .unwrap();
+    assert_eq!(label.text_content().unwrap(), "Wait in line for up to");
+    let chosen = container
+        .query_selector("#request-wait_seconds option:checked")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        chosen.text_content().unwrap(),
+        "Don't wait",
+        "waiting is chosen"
+    );
+    let wait: web_sys::HtmlElement = container
+        .query_selector("#request-wait_seconds")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    js_sys::Reflect::set(&wait, &"value".into(), &"2".into()).unwrap();
+    wait.dispatch_event(&web_sys::Event::new("change").unwrap())
+        .unwrap();
+    let submit: web_sys::HtmlElement = container
+        .query_selector("button[type=submit]")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    submit.click();
+    let queued = || {
+        container
+            .query_selector(".queued")
+            .unwrap()
+            .and_then(|e| e.text_content())
+    };
+    until("the place in line", || queued().is_some()).await;
+    assert_eq!(
+        queued().unwrap(),
+        "You are 2nd in line for 2 GPU on A100 GPU; no estimate: an allocation ahead has no expiry"
+    );
+    // The next poll's queue no longer holds it: the server says it was granted.
+    monitor.queue.set(Some(Queue {
+        as_of: "t2".into(),
+        tickets: Vec::new(),
+    }));
+    let region = || {
+        container
+            .query_selector("[role=status][aria-live=polite]")
+            .unwrap()
+            .unwrap()
+            .text_content()
+            .unwrap()
+    };
+    until("the grant said", || {
+        region().contains("Your 2 GPU on A100 GPU are ready")
+    })
+    .await;
+    assert_eq!(highlight.get_untracked().as_deref(), Some("al_waited"));
 }
 
 #[wasm_bindgen_test]

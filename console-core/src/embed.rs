@@ -4,7 +4,7 @@
 use std::cell::Cell;
 use std::fmt;
 
-use allocation_contract::{Allocation, Problem};
+use allocation_contract::{Allocation, Problem, Ticket};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
@@ -28,6 +28,10 @@ pub enum ConsoleMessage<'a> {
     Released {
         id: &'a str,
     },
+    /// A request the console sent was put in line (`202`).
+    Queued(&'a Ticket),
+    /// A ticket the console queued was granted (`allocation` inside).
+    Granted(&'a Ticket),
     Error(&'a Problem),
 }
 
@@ -39,6 +43,8 @@ impl ConsoleMessage<'_> {
             ConsoleMessage::Resize { .. } => "resize",
             ConsoleMessage::Allocated(_) => "allocated",
             ConsoleMessage::Released { .. } => "released",
+            ConsoleMessage::Queued(_) => "queued",
+            ConsoleMessage::Granted(_) => "granted",
             ConsoleMessage::Error(_) => "error",
         }
     }
@@ -57,6 +63,9 @@ impl Serialize for ConsoleMessage<'_> {
                 message.serialize_entry("allocation", allocation)?
             }
             ConsoleMessage::Released { id } => message.serialize_entry("id", id)?,
+            ConsoleMessage::Queued(ticket) | ConsoleMessage::Granted(ticket) => {
+                message.serialize_entry("ticket", ticket)?
+            }
             ConsoleMessage::Error(problem) => message.serialize_entry("problem", problem)?,
         }
         message.end()
@@ -328,6 +337,21 @@ mod tests {
         let message = posted(&ConsoleMessage::Allocated(&allocation));
         assert_eq!(message["type"], "allocated");
         assert_eq!(message["allocation"]["id"], "al_7Q2k");
+        let ticket: Ticket = serde_json::from_value(json!({
+            "id": "tk_1", "pool": "gpu", "amount": 2, "owner": "alice", "status": "waiting",
+            "position": 2, "created_at": "t", "wait_until": "t"
+        }))
+        .unwrap();
+        let message = posted(&ConsoleMessage::Queued(&ticket));
+        assert_eq!(
+            (&message["type"], &message["ticket"]["position"]),
+            (&json!("queued"), &json!(2))
+        );
+        let message = posted(&ConsoleMessage::Granted(&ticket));
+        assert_eq!(
+            (&message["type"], &message["ticket"]["id"]),
+            (&json!("granted"), &json!("tk_1"))
+        );
         let problem = Problem::new(409, "insufficient-capacity", "Full");
         let message = posted(&ConsoleMessage::Error(&problem));
         assert_eq!(message["problem"]["status"], 409);

@@ -37,6 +37,14 @@ pub enum Text {
     ColumnResources,
     ColumnCreated,
     ColumnExpires,
+    QueueHeading,
+    LeaveLine,
+    ConfirmLeaveLine,
+    ColumnPosition,
+    ColumnWaitingSince,
+    ColumnEstimate,
+    /// A ticket whose grant depends on an allocation without an expiry.
+    NoEstimate,
     /// Heading of the column of row buttons (visually hidden).
     ColumnActions,
     SparklineLabel,
@@ -70,8 +78,13 @@ pub enum Text {
     FieldOwner,
     FieldDuration,
     FieldNote,
+    /// The label of the choice how long to wait in line.
+    FieldWait,
     Request,
     Requesting,
+    /// The wait choice that answers at once (a `409` when full).
+    DontWait,
+    Duration15Minutes,
     Duration1Hour,
     Duration8Hours,
     Duration1Day,
@@ -135,6 +148,13 @@ pub fn tr(lang: Lang, text: Text) -> &'static str {
         Text::ColumnCreated => ("Created", "생성 시각"),
         Text::ColumnExpires => ("Expires in", "만료까지"),
         Text::ColumnActions => ("Actions", "작업"),
+        Text::QueueHeading => ("Queue", "대기열"),
+        Text::LeaveLine => ("Leave the line", "대기 취소"),
+        Text::ConfirmLeaveLine => ("Confirm leaving", "대기 취소 확인"),
+        Text::ColumnPosition => ("Place", "순서"),
+        Text::ColumnWaitingSince => ("Waiting since", "대기 시작"),
+        Text::ColumnEstimate => ("Expected by", "예상 시각"),
+        Text::NoEstimate => ("no estimate", "예상 불가"),
         Text::SparklineLabel => (
             "Usage over time (at most the last 24 hours)",
             "시간별 사용량 (최근 최대 24시간)",
@@ -172,8 +192,11 @@ pub fn tr(lang: Lang, text: Text) -> &'static str {
         Text::FieldOwner => ("Owner", "소유자"),
         Text::FieldDuration => ("Duration", "사용 기간"),
         Text::FieldNote => ("Note", "메모"),
+        Text::FieldWait => ("Wait in line for up to", "대기열에서 최대 대기 시간"),
         Text::Request => ("Request", "요청"),
         Text::Requesting => ("Requesting…", "요청 중…"),
+        Text::DontWait => ("Don't wait", "기다리지 않음"),
+        Text::Duration15Minutes => ("15 minutes", "15분"),
         Text::Duration1Hour => ("1 hour", "1시간"),
         Text::Duration8Hours => ("8 hours", "8시간"),
         Text::Duration1Day => ("1 day", "1일"),
@@ -338,6 +361,106 @@ pub fn release_label(lang: Lang, id: &str) -> String {
     }
 }
 
+/// Under a pool's card while anyone waits: `3 waiting · 5 GPU` (tickets and
+/// the units they ask for) / `3명 대기 · 5 GPU`; `5 GPU waiting` when only the
+/// units are known (the pool's `waiting`, without the queue); `None` when
+/// nobody waits.
+pub fn waiting_line(
+    lang: Lang,
+    tickets: Option<u64>,
+    units: u64,
+    unit: &str,
+    count: CountText,
+) -> Option<String> {
+    if units == 0 && tickets.unwrap_or(0) == 0 {
+        return None;
+    }
+    let amount = count(lang, units);
+    Some(match (lang, tickets) {
+        (Lang::En, Some(n)) => format!("{} waiting · {amount} {unit}", count(lang, n)),
+        (Lang::Ko, Some(n)) => format!("{}명 대기 · {amount} {unit}", count(lang, n)),
+        (Lang::En, None) => format!("{amount} {unit} waiting"),
+        (Lang::Ko, None) => format!("{amount} {unit} 대기 중"),
+    })
+}
+
+/// A place in line: `1st`, `2nd`, `3rd`, `11th`, `22nd` / `1번째`.
+pub fn ordinal(lang: Lang, n: u64) -> String {
+    match lang {
+        Lang::Ko => format!("{n}번째"),
+        Lang::En => {
+            let suffix = match (n % 10, n % 100) {
+                (_, 11..=13) => "th",
+                (1, _) => "st",
+                (2, _) => "nd",
+                (3, _) => "rd",
+                _ => "th",
+            };
+            format!("{n}{suffix}")
+        }
+    }
+}
+
+/// After a `202`: `You are 2nd in line for 2 GPU on A100 GPU, expected by
+/// 14:10`; `by` is the estimated grant as a time of day, `None` when an
+/// allocation ahead has no expiry.
+pub fn queued_message(
+    lang: Lang,
+    position: u64,
+    amount: u64,
+    unit: &str,
+    pool: &str,
+    by: Option<&str>,
+    count: CountText,
+) -> String {
+    let (place, n) = (ordinal(lang, position), count(lang, amount));
+    match (lang, by) {
+        (Lang::En, Some(by)) => {
+            format!("You are {place} in line for {n} {unit} on {pool}, expected by {by}")
+        }
+        (Lang::En, None) => format!(
+            "You are {place} in line for {n} {unit} on {pool}; no estimate: an allocation ahead has no expiry"
+        ),
+        (Lang::Ko, Some(by)) => {
+            format!("{pool}의 {n} {unit} 대기열에서 {place}입니다. 예상 시각 {by}")
+        }
+        (Lang::Ko, None) => format!(
+            "{pool}의 {n} {unit} 대기열에서 {place}입니다. 예상 시각 없음: 앞선 할당에 만료가 없습니다"
+        ),
+    }
+}
+
+/// Announced when a waiting ticket is granted: `Your 2 GPU on A100 GPU are ready`.
+pub fn ticket_ready_message(
+    lang: Lang,
+    amount: u64,
+    unit: &str,
+    pool: &str,
+    count: CountText,
+) -> String {
+    let n = count(lang, amount);
+    match lang {
+        Lang::En => format!("Your {n} {unit} on {pool} are ready"),
+        Lang::Ko => format!("{pool}의 {n} {unit}이(가) 준비되었습니다"),
+    }
+}
+
+/// The "Leave the line" button's accessible name: `Leave the line tk_1`.
+pub fn leave_line_label(lang: Lang, id: &str) -> String {
+    match lang {
+        Lang::En => format!("Leave the line {id}"),
+        Lang::Ko => format!("{id} 대기 취소"),
+    }
+}
+
+/// Announced after leaving the line: `Left the line: tk_1`.
+pub fn left_line_message(lang: Lang, id: &str) -> String {
+    match lang {
+        Lang::En => format!("Left the line: {id}"),
+        Lang::Ko => format!("{id} 대기 취소됨"),
+    }
+}
+
 /// A piece of a pool's usage figures, in the language's word order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Figure {
@@ -465,6 +588,16 @@ pub const DURATION_CHOICES: [(Option<i64>, Text); 5] = [
     (None, Text::DurationNoLimit),
 ];
 
+/// How long a request may wait in line (`wait_seconds`). Waiting is chosen,
+/// never assumed: the default (the first) answers at once.
+pub const WAIT_CHOICES: [(Option<i64>, Text); 5] = [
+    (None, Text::DontWait),
+    (Some(15 * 60), Text::Duration15Minutes),
+    (Some(3_600), Text::Duration1Hour),
+    (Some(8 * 3_600), Text::Duration8Hours),
+    (Some(86_400), Text::Duration1Day),
+];
+
 /// Why an answer could not be read, all in the reader's language (the field
 /// path is the contract's own name, the same in both).
 pub fn unreadable_answer(lang: Lang, reason: &Unreadable) -> String {
@@ -510,6 +643,15 @@ pub fn failure_message(lang: Lang, failure: &Failure, count: CountText) -> Strin
         Some(match lang {
             Lang::En => format!("Not enough free units: {n} available"),
             Lang::Ko => format!("여유 수량이 부족합니다: {n}개 사용 가능"),
+        })
+    } else if problem.is(problem_type::QUOTA_EXCEEDED) {
+        let (held, quota) = (
+            count(lang, problem.held.unwrap_or(0)),
+            count(lang, problem.quota.unwrap_or(0)),
+        );
+        Some(match lang {
+            Lang::En => format!("Over your quota in this pool: you hold {held} of at most {quota}"),
+            Lang::Ko => format!("이 풀의 한도를 넘습니다: 최대 {quota}개 중 {held}개 보유 중"),
         })
     } else {
         match problem.status {
@@ -764,6 +906,80 @@ mod tests {
         assert_eq!(tr(Lang::Ko, Text::AppTitle), "할당 콘솔");
         assert_eq!(release_label(Lang::En, "al_1"), "Release al_1");
         assert_eq!(release_label(Lang::Ko, "al_1"), "al_1 반납");
+    }
+
+    #[test]
+    fn the_waiting_line_counts_tickets_and_units_only_when_anyone_waits() {
+        let line = |lang, tickets, units| waiting_line(lang, tickets, units, "GPU", count);
+        assert_eq!(
+            line(Lang::En, Some(3), 5).as_deref(),
+            Some("3 waiting · 5 GPU")
+        );
+        assert_eq!(
+            line(Lang::Ko, Some(3), 5).as_deref(),
+            Some("3명 대기 · 5 GPU")
+        );
+        assert_eq!(
+            line(Lang::En, None, 1200).as_deref(),
+            Some("1,200 GPU waiting")
+        );
+        assert_eq!(line(Lang::Ko, None, 5).as_deref(), Some("5 GPU 대기 중"));
+        assert_eq!(line(Lang::En, None, 0), None);
+        assert_eq!(line(Lang::En, Some(0), 0), None);
+    }
+
+    #[test]
+    fn places_in_line_are_ordinals_in_each_language() {
+        let en = [1, 2, 3, 4, 11, 12, 13, 21, 22, 23, 101, 111, 112]
+            .map(|n| ordinal(Lang::En, n))
+            .join(" ");
+        assert_eq!(
+            en,
+            "1st 2nd 3rd 4th 11th 12th 13th 21st 22nd 23rd 101st 111th 112th"
+        );
+        assert_eq!(ordinal(Lang::Ko, 2), "2번째");
+        assert_eq!(leave_line_label(Lang::En, "tk_1"), "Leave the line tk_1");
+        assert_eq!(left_line_message(Lang::Ko, "tk_1"), "tk_1 대기 취소됨");
+    }
+
+    #[test]
+    fn an_answer_over_the_quota_says_what_is_held_and_allowed() {
+        let problem = problem_from_text(
+            409,
+            "",
+            Some("application/problem+json"),
+            r#"{"type":"https://allocation-console.dev/problems/quota-exceeded",
+                "title":"Over the quota","status":409,"quota":8,"held":6}"#,
+        );
+        assert_eq!(
+            failure_message(Lang::En, &Failure::Http(problem.clone()), count),
+            "Over your quota in this pool: you hold 6 of at most 8 (HTTP 409). Over the quota"
+        );
+        assert!(
+            failure_message(Lang::Ko, &Failure::Http(problem), count).starts_with("이 풀의 한도")
+        );
+    }
+
+    #[test]
+    fn a_queued_request_says_its_place_and_when_or_why_not() {
+        let queued = |lang, by| queued_message(lang, 2, 2, "GPU", "A100 GPU", by, count);
+        assert_eq!(
+            queued(Lang::En, Some("14:10")),
+            "You are 2nd in line for 2 GPU on A100 GPU, expected by 14:10"
+        );
+        assert_eq!(
+            queued(Lang::En, None),
+            "You are 2nd in line for 2 GPU on A100 GPU; no estimate: an allocation ahead has no expiry"
+        );
+        assert_eq!(
+            queued(Lang::Ko, Some("14:10")),
+            "A100 GPU의 2 GPU 대기열에서 2번째입니다. 예상 시각 14:10"
+        );
+        assert!(queued(Lang::Ko, None).contains("만료가 없습니다"));
+        assert_eq!(
+            ticket_ready_message(Lang::En, 2, "GPU", "A100 GPU", count),
+            "Your 2 GPU on A100 GPU are ready"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::core::lang::default_lang;
 use crate::transport::{fetch_config_file, Api};
 use crate::ui::allocations::allocations_panel::AllocationsPanel;
 use crate::ui::allocations::extend_button::YourAllocations;
+use crate::ui::allocations::queue_panel::QueuePanel;
 use crate::ui::config_problems::ConfigProblems;
 use crate::ui::embed::host_bridge::use_host_bridge;
 use crate::ui::host_link::HostLink;
@@ -159,6 +160,7 @@ fn BelowUsage(
             <div class="console-work">
                 <RequestForm monitor owner highlight />
                 <AllocationsPanel monitor highlight />
+                <QueuePanel monitor />
             </div>
         }
         .into_any(),

@@ -5,6 +5,7 @@ pub mod alert;
 pub mod allocations;
 pub mod app;
 pub mod config_problems;
+pub mod confirmed_action;
 pub mod embed;
 pub mod host_link;
 pub mod identity;

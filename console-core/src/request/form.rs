@@ -12,6 +12,9 @@ pub struct RequestDraft {
     /// From the duration choice; `None` for no limit.
     pub ttl_seconds: Option<i64>,
     pub note: String,
+    /// How long to wait in line when the pool cannot grant the amount now;
+    /// `None`: answer at once (a `409` when full).
+    pub wait_seconds: Option<i64>,
 }
 
 /// One reason the draft cannot be sent yet.
@@ -67,9 +70,12 @@ pub fn check_draft(
         owner: draft.owner.trim().to_owned(),
         ttl_seconds: draft.ttl_seconds,
         note: (!note.is_empty()).then(|| note.to_owned()),
-        wait_seconds: None,
+        wait_seconds: draft.wait_seconds,
     };
-    let available = pool.map(Pool::available);
+    // A request that waits in line may ask for more than is free now.
+    let available = pool
+        .filter(|_| draft.wait_seconds.is_none())
+        .map(Pool::available);
     for issue in validate_request(&request, pool.and_then(|p| p.max_per_request)) {
         // When both limits are broken the tighter one, availability, is the useful one.
         let over_available = available.filter(|&a| request.amount as u64 > a);
@@ -89,6 +95,14 @@ pub fn check_draft(
     } else {
         Err(issues)
     }
+}
+
+/// Whether the pool, as of the last poll, cannot grant the draft's amount now,
+/// so the form offers to wait in line.
+pub fn cannot_grant_now(draft: &RequestDraft, pool: Option<&Pool>) -> bool {
+    let amount = draft.amount.trim().parse::<u64>().ok();
+    pool.zip(amount)
+        .is_some_and(|(pool, amount)| amount > pool.available())
 }
 
 #[cfg(test)]
@@ -112,6 +126,7 @@ mod tests {
             owner: " alice ".into(),
             ttl_seconds: Some(3600),
             note: "  ".into(),
+            wait_seconds: None,
         }
     }
 
@@ -189,6 +204,23 @@ mod tests {
         assert_eq!(
             check_draft(&draft("1"), None),
             Err(vec![FormIssue::UnknownPool])
+        );
+    }
+
+    #[test]
+    fn a_request_that_waits_may_ask_for_more_than_is_free_now() {
+        let full = pool(16, 15, Some(4));
+        let mut waiting = draft("3");
+        assert!(cannot_grant_now(&waiting, Some(&full)));
+        assert!(!cannot_grant_now(&draft("1"), Some(&full)));
+        waiting.wait_seconds = Some(3600);
+        let request = check_draft(&waiting, Some(&full)).unwrap();
+        assert_eq!((request.amount, request.wait_seconds), (3, Some(3600)));
+        waiting.amount = "5".into();
+        assert_eq!(
+            check_draft(&waiting, Some(&full)),
+            Err(vec![FormIssue::Field(FieldIssue::AmountOverMax { max: 4 })]),
+            "the per-request limit holds in line too"
         );
     }
 

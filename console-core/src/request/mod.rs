@@ -2,3 +2,4 @@
 
 pub mod form;
 pub mod idempotency;
+pub mod left_the_line;

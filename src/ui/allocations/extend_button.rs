@@ -36,11 +36,16 @@ impl YourAllocations {
     /// Whether the signed-in user (`/me`), or without one the configured
     /// owner, owns it.
     pub fn is_yours(self, me: Option<&Me>, allocation: &Allocation) -> bool {
+        self.is_owner(me, &allocation.owner)
+    }
+
+    /// Whether `owner` is you (an allocation's or a waiting ticket's owner).
+    pub fn is_owner(self, me: Option<&Me>, owner: &str) -> bool {
         match signed_in_name(me) {
-            Some(name) => name == allocation.owner,
+            Some(name) => name == owner,
             None => self
                 .configured
-                .with_value(|owner| owner.as_deref() == Some(allocation.owner.as_str())),
+                .with_value(|configured| configured.as_deref() == Some(owner)),
         }
     }
 

@@ -2,7 +2,7 @@
 //! configuration's pools, kept on screen whatever the server answers, with the
 //! console's own grants and releases shown at once.
 
-use allocation_contract::{Allocation, Allocations, Me, Usage};
+use allocation_contract::{Allocation, Allocations, Me, Queue, Usage};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -21,6 +21,9 @@ pub struct LiveMonitor {
     pub usage: RwSignal<Option<Usage>>,
     /// The last good list of active allocations, kept through failures.
     pub allocations: RwSignal<Option<Allocations>>,
+    /// The waiting tickets, as the poller last saw them; `None` from a server
+    /// without a queue.
+    pub queue: RwSignal<Option<Queue>>,
     /// Who the server takes the reader for (`GET /me`); `None` until known,
     /// and from a server without `/me`.
     pub me: RwSignal<Option<Me>>,
@@ -71,6 +74,7 @@ impl LiveMonitor {
         LiveMonitor {
             usage: RwSignal::new(None),
             allocations: RwSignal::new(None),
+            queue: poller.queue,
             me: RwSignal::new(None),
             failure: poller.failure,
             list_news: RwSignal::new(None),
@@ -182,6 +186,24 @@ impl LiveMonitor {
                 pool.allocated = change(pool.allocated);
             }
         });
+    }
+
+    /// Tells the embedding page a request was put in line, or later granted.
+    pub fn tell_host(self, message: &ConsoleMessage) {
+        if let Some(host) = self.host {
+            host.post(message);
+        }
+    }
+
+    /// Takes a ticket out of the shown queue at once (it was left); the next
+    /// poll's queue replaces this one.
+    pub fn forget_ticket(self, id: &str) {
+        self.queue.update(|queue| {
+            if let Some(queue) = queue {
+                queue.tickets.retain(|t| t.id != id);
+            }
+        });
+        self.poller.forget_etags();
     }
 
     /// Shows new usage; `false` (and nothing touched) when only `as_of` differs.

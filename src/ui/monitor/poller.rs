@@ -3,8 +3,8 @@
 //! came (unfiltered). One per console, or one per endpoint shared by the
 //! script-embedded consoles of a page (`shared_pollers`).
 
-use allocation_contract::{Allocations, Usage};
-use futures_util::future::join;
+use allocation_contract::{Allocations, Queue, Usage};
+use futures_util::future::join3;
 use gloo_timers::callback::Timeout;
 use leptos::ev;
 use leptos::prelude::*;
@@ -28,6 +28,8 @@ pub struct Poller {
     pub usage: RwSignal<Option<Usage>>,
     /// Every `200` answer to `/allocations`, as it came.
     pub allocations: RwSignal<Option<Allocations>>,
+    /// The waiting tickets (`/queue`); `None` from a server without a queue.
+    pub queue: RwSignal<Option<Queue>>,
     timer: StoredValue<Option<Timeout>, LocalStorage>,
     etags: StoredValue<ETags, LocalStorage>,
     api: StoredValue<Api, LocalStorage>,
@@ -37,6 +39,7 @@ pub struct Poller {
 struct ETags {
     usage: Option<String>,
     allocations: Option<String>,
+    queue: Option<String>,
 }
 
 impl Poller {
@@ -47,6 +50,7 @@ impl Poller {
             schedule: RwSignal::new_local(PollSchedule::new(u64::from(interval_secs) * 1000)),
             usage: RwSignal::new(None),
             allocations: RwSignal::new(None),
+            queue: RwSignal::new(None),
             timer: StoredValue::new_local(None),
             etags: StoredValue::new_local(ETags::default()),
             api: StoredValue::new_local(api),
@@ -204,8 +208,27 @@ impl Poller {
                 Fetched::NotModified => Ok::<_, RequestError>(false),
             }
         };
-        let (usage_fresh, allocations_fresh) = join(usage, allocations).await;
-        Ok(usage_fresh? | allocations_fresh?)
+        let (usage_fresh, allocations_fresh, queue_fresh) =
+            join3(usage, allocations, self.fetch_queue(&api)).await;
+        Ok(usage_fresh? | allocations_fresh? | queue_fresh)
+    }
+
+    /// The queue, beside usage and allocations: its failure keeps the last
+    /// queue shown and fails nothing else (a server without one: `None`).
+    async fn fetch_queue(self, api: &Api) -> bool {
+        let etag = self.etags.with_value(|e| e.queue.clone());
+        match api.queue(etag.as_deref()).await {
+            Ok(Some(Fetched::Fresh { data, etag })) => {
+                self.etags.update_value(|e| e.queue = etag);
+                self.queue.try_set(Some(data));
+                true
+            }
+            Ok(None) => {
+                self.queue.try_set(None);
+                false
+            }
+            Ok(Some(Fetched::NotModified)) | Err(_) => false,
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 use allocation_contract::{Pool, RequestField};
 use leptos::prelude::*;
 
-use crate::core::i18n::{tr, Lang, Text, DURATION_CHOICES};
+use crate::core::i18n::{tr, Lang, Text, DURATION_CHOICES, WAIT_CHOICES};
 use crate::core::list_key::list_key;
 use crate::core::request::form::RequestDraft;
 use crate::ui::intl;
@@ -159,5 +159,39 @@ pub fn NoteField(
                 on:input=move |ev| draft.update(|d| d.note = event_target_value(&ev))
             ></textarea>
         </FormField>
+    }
+}
+
+/// How long to wait in line (`wait_seconds`), offered only when the pool
+/// cannot grant the amount now; "Don't wait" until chosen.
+#[component]
+pub fn WaitField(
+    wait: RwSignal<usize>,
+    messages: RwSignal<FieldMessages>,
+    offered: Signal<bool>,
+) -> impl IntoView {
+    let lang = expect_context::<Lang>();
+    let field = RequestField::WaitSeconds;
+    view! {
+        <Show when=move || offered.get()>
+            <FormField field label=Text::FieldWait messages>
+                <select
+                    id=control_id(field)
+                    aria-invalid=invalid(messages, field)
+                    aria-describedby=described_by(field, false)
+                    on:change=move |ev| {
+                        wait.set(event_target_value(&ev).parse::<usize>().unwrap_or(0));
+                    }
+                >
+                    {WAIT_CHOICES
+                        .iter()
+                        .enumerate()
+                        .map(|(index, (_, text))| view! {
+                            <option value=index.to_string() selected=move || wait.get() == index>{tr(lang, *text)}</option>
+                        })
+                        .collect_view()}
+                </select>
+            </FormField>
+        </Show>
     }
 }

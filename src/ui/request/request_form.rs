@@ -1,27 +1,30 @@
 //! The request form: labelled fields, errors beside them (the console's own
 //! checks and the server's `errors`), one Idempotency-Key per submission.
 
-use allocation_contract::{problem_type, AllocationRequest, Pool, RequestField};
+use allocation_contract::{problem_type, AllocationRequest, Pool, RequestField, Ticket};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::JsCast;
 
+use crate::core::embed::ConsoleMessage;
 use crate::core::i18n::{
-    failure_message, form_issue_message, granted_message, tr, Lang, Text, DURATION_CHOICES,
+    failure_message, form_issue_message, granted_message, queued_message, tr, Lang, Text,
+    DURATION_CHOICES, WAIT_CHOICES,
 };
 use crate::core::identity::fixed_owner;
 use crate::core::problem::Failure;
-use crate::core::request::form::{check_draft, FormIssue, RequestDraft};
+use crate::core::request::form::{cannot_grant_now, check_draft, FormIssue, RequestDraft};
 use crate::core::request::idempotency::{key_from_random, should_reuse_key, SubmissionKeys};
-use crate::transport::{Granted, RequestError};
+use crate::transport::{Allocated, Granted, RequestError};
 use crate::ui::alert::Alert;
 use crate::ui::intl;
 use crate::ui::monitor::announcer::{use_announcer, Announcer};
 use crate::ui::monitor::live_monitor::LiveMonitor;
 use crate::ui::request::form_field::{control_id, FieldMessages};
 use crate::ui::request::request_fields::{
-    AmountField, DurationField, NoteField, OwnerField, PoolField,
+    AmountField, DurationField, NoteField, OwnerField, PoolField, WaitField,
 };
+use crate::ui::request::waited_tickets::{use_waited_tickets, Waited};
 
 /// What the form shows besides its fields; `Copy`, shared by its parts.
 #[derive(Clone, Copy)]
@@ -33,9 +36,23 @@ struct FormState {
     granted: RwSignal<Option<Granted>>,
     sending: RwSignal<bool>,
     keys: StoredValue<SubmissionKeys>,
+    /// The chosen index in [`WAIT_CHOICES`].
+    wait: RwSignal<usize>,
+    /// The server said the pool is full (`409 insufficient-capacity`).
+    refused_full: RwSignal<bool>,
+    /// A `202`: the place in line, in words.
+    queued: RwSignal<Option<String>>,
 }
 
 impl FormState {
+    /// The draft with the chosen wait, when waiting is offered.
+    fn draft_to_send(self, offered: bool) -> RequestDraft {
+        let mut draft = self.draft.get_untracked();
+        let chosen = WAIT_CHOICES.get(self.wait.get_untracked());
+        draft.wait_seconds = chosen.and_then(|c| c.0).filter(|_| offered);
+        draft
+    }
+
     /// An empty form for `owner`: one unit, the first duration.
     fn new(owner: String) -> Self {
         FormState {
@@ -50,6 +67,9 @@ impl FormState {
             granted: RwSignal::new(None),
             sending: RwSignal::new(false),
             keys: StoredValue::new(SubmissionKeys::default()),
+            wait: RwSignal::new(0),
+            refused_full: RwSignal::new(false),
+            queued: RwSignal::new(None),
         }
     }
 }
@@ -71,16 +91,29 @@ pub fn RequestForm(
             .with(|u| u.as_ref().map(|u| u.pools.clone()).unwrap_or_default())
     });
     let chosen_pool = use_chosen_pool(state.draft, pools);
+    let waited = use_waited_tickets(monitor, highlight, announcer, lang);
     let owner_fixed = use_fixed_owner(state.draft, monitor);
+    let offered = use_wait_offer(state, chosen_pool);
     let form = NodeRef::<leptos::html::Form>::new();
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         if state.sending.get_untracked() {
             return;
         }
-        let draft = state.draft.get_untracked();
-        match check_draft(&draft, chosen_pool.get_untracked().as_ref()) {
-            Ok(request) => send(state, request, monitor, highlight, announcer, lang),
+        let draft = state.draft_to_send(offered.get_untracked());
+        let pool = chosen_pool.get_untracked();
+        match check_draft(&draft, pool.as_ref()) {
+            Ok(request) => {
+                let pool = pool.map(|p| (p.name, p.unit)).unwrap_or_default();
+                let sent = Sent {
+                    pool,
+                    waited,
+                    highlight,
+                    announcer,
+                    lang,
+                };
+                send(state, request, monitor, sent)
+            }
             Err(issues) => refuse(state, &issues, form, lang),
         }
     };
@@ -94,6 +127,7 @@ pub fn RequestForm(
                 <OwnerField draft messages fixed=owner_fixed />
                 <DurationField draft messages />
                 <NoteField draft messages />
+                <WaitField wait=state.wait messages offered />
                 <div class="form-actions">
                     <button type="submit" class="button-primary" prop:disabled=move || state.sending.get()>
                         {move || if state.sending.get() { tr(lang, Text::Requesting) } else { tr(lang, Text::Request) }}
@@ -102,8 +136,22 @@ pub fn RequestForm(
             </form>
             <Alert message=state.problem />
             <GrantedMessage granted=state.granted />
+            <Show when=move || state.queued.with(Option::is_some)>
+                <p class="queued">{move || state.queued.get()}</p>
+            </Show>
         </section>
     }
+}
+
+/// Whether the form offers to wait in line: the pool cannot grant the amount
+/// now, as of the last poll or as the server said (`409 insufficient-capacity`).
+fn use_wait_offer(state: FormState, chosen_pool: Signal<Option<Pool>>) -> Signal<bool> {
+    Signal::derive(move || {
+        state.refused_full.get()
+            || state
+                .draft
+                .with(|d| chosen_pool.with(|p| cannot_grant_now(d, p.as_ref())))
+    })
 }
 
 /// The pool the draft names, as of the last poll. Until someone chooses,
@@ -181,18 +229,29 @@ fn refuse(state: FormState, issues: &[FormIssue], form: NodeRef<leptos::html::Fo
     }
 }
 
-/// Sends the request with its Idempotency-Key and shows how it went.
-fn send(
-    state: FormState,
-    request: AllocationRequest,
-    monitor: LiveMonitor,
+/// What a sent request's answer is told to; `pool` is the chosen pool's
+/// name and unit, to say a place in line.
+struct Sent {
+    pool: (String, String),
+    waited: RwSignal<Vec<Waited>>,
     highlight: RwSignal<Option<String>>,
     announcer: Announcer,
     lang: Lang,
-) {
+}
+
+/// Sends the request with its Idempotency-Key and shows how it went.
+fn send(state: FormState, request: AllocationRequest, monitor: LiveMonitor, sent: Sent) {
+    let Sent {
+        pool,
+        waited,
+        highlight,
+        announcer,
+        lang,
+    } = sent;
     state.field_messages.set(Vec::new());
     state.problem.set(None);
     state.granted.set(None);
+    state.queued.set(None);
     state.sending.set(true);
     let key = state
         .keys
@@ -202,7 +261,21 @@ fn send(
         let result = monitor.api().allocate(&request, &key).await;
         state.sending.try_set(false);
         match result {
-            Ok(granted) => {
+            Ok(Allocated::Queued(ticket)) => {
+                state.keys.try_update_value(|k| k.settle(false));
+                let words = place_in_line(lang, &ticket, &pool);
+                announcer.announce(words.clone());
+                state.queued.set(Some(words));
+                waited.update(|w| {
+                    w.push(Waited {
+                        id: ticket.id.clone(),
+                        pool,
+                    })
+                });
+                monitor.tell_host(&ConsoleMessage::Queued(&ticket));
+                monitor.refresh();
+            }
+            Ok(Allocated::Granted(granted)) => {
                 state.keys.try_update_value(|k| k.settle(false));
                 let words =
                     granted_message(lang, &granted.allocation, granted.replayed, intl::count);
@@ -232,12 +305,34 @@ fn show_refusal(state: FormState, error: &RequestError, monitor: LiveMonitor, la
                 .collect(),
         );
         if details.is(problem_type::INSUFFICIENT_CAPACITY) {
+            state.refused_full.set(true);
             monitor.refresh();
         }
     }
     state
         .problem
         .set(Some(failure_message(lang, &error.failure, intl::count)));
+}
+
+/// `You are 2nd in line for 2 GPU on A100 GPU, expected by 14:10:00`.
+fn place_in_line(lang: Lang, ticket: &Ticket, (name, unit): &(String, String)) -> String {
+    let by = ticket
+        .estimated_grant_at
+        .as_deref()
+        .map(js_sys::Date::parse)
+        .filter(|ms| ms.is_finite())
+        .map(|ms| intl::time_of_day(lang, ms));
+    let pool = if name.is_empty() { &ticket.pool } else { name };
+    let position = ticket.position.unwrap_or(1);
+    queued_message(
+        lang,
+        position,
+        ticket.amount,
+        unit,
+        pool,
+        by.as_deref(),
+        intl::count,
+    )
 }
 
 /// A fresh random key per submission. `getRandomValues` works in any

@@ -5,7 +5,7 @@ use allocation_contract::{usage_percent, Pool, Thresholds};
 use leptos::prelude::*;
 
 use crate::core::format::format_tenths;
-use crate::core::i18n::{forecast_text, tr, usage_figures, Figure, Lang, Text};
+use crate::core::i18n::{forecast_text, tr, usage_figures, waiting_line, Figure, Lang, Text};
 use crate::core::usage::forecast::seconds_to_full;
 use crate::core::usage::history::UsageHistory;
 use crate::core::usage::level::LevelLook;
@@ -49,6 +49,17 @@ pub fn PoolCard(
             .get()
             .map(|secs| forecast_text(lang, &intl::duration(lang, secs)))
     };
+    // The units from the pool's own `waiting`; the tickets from the queue when
+    // the server has one.
+    let ticket_pool = id.clone();
+    let waiting_words = Memo::new(move |_| {
+        let waiting = read(|p| p.waiting);
+        let tickets = monitor.queue.with(|q| {
+            q.as_ref()
+                .map(|q| q.tickets.iter().filter(|t| t.pool == ticket_pool).count() as u64)
+        });
+        unit.with(|unit| waiting_line(lang, tickets, waiting, unit, intl::count))
+    });
     let percent_text = move || match percent() {
         Some(percent) => intl::percent(lang, percent),
         None => tr(lang, Text::NoCapacity).to_owned(),
@@ -71,6 +82,9 @@ pub fn PoolCard(
                     {move || intl::count(lang, read(Pool::available))} " " {tr(lang, Text::Available)}
                 </span>
             </p>
+            <Show when=move || waiting_words.with(Option::is_some)>
+                <p class="pool-waiting">{move || waiting_words.get()}</p>
+            </Show>
             <Show when=move || forecast.with(Option::is_some)>
                 <p class="pool-forecast">{forecast_words}</p>
             </Show>
