@@ -3,8 +3,6 @@
 //! release, an expiry), backfill, quota, replay, `Prefer: wait`, leaving the
 //! line, timing out, and a restart with tickets waiting.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,7 +11,9 @@ use allocation_server::domain::pools::PoolSpec;
 use allocation_server::identity::users::add_user;
 use allocation_server::identity::Users;
 use allocation_server::{Clock, ServerConfig};
-use common::{problem, start, Backend, Reply, TestDb, TestServer};
+use allocation_testkit::{
+    on_both_stores, problem, rand_key, start, Backend, Connection, Reply, TestDb, TestServer,
+};
 use hyper::Method;
 use serde_json::{json, Value};
 
@@ -53,7 +53,7 @@ impl Line {
     /// Takes `amount` units of `gpu` for `owner`, expiring in `ttl` s.
     async fn hold(&self, amount: u64, owner: &str, ttl: Option<u64>) -> Allocation {
         let body = json!({"pool": "gpu", "amount": amount, "owner": owner, "ttl_seconds": ttl});
-        let reply = self.post(&common::rand_key(), body).await;
+        let reply = self.post(&rand_key(), body).await;
         assert_eq!(reply.status, 201, "{}", reply.text());
         reply.json()
     }
@@ -62,7 +62,7 @@ impl Line {
     async fn wait(&self, amount: u64, owner: &str, ttl: Option<u64>) -> (Ticket, Reply) {
         let body = json!({"pool": "gpu", "amount": amount, "owner": owner,
             "ttl_seconds": ttl, "wait_seconds": 3600});
-        let reply = self.post(&common::rand_key(), body).await;
+        let reply = self.post(&rand_key(), body).await;
         assert_eq!(reply.status, 202, "{}", reply.text());
         (reply.json(), reply)
     }
@@ -270,7 +270,7 @@ async fn a_wait_outside_one_second_to_a_day_is_422(backend: Backend) {
     let line = line(backend).await;
     for wait in [json!(0), json!(86_401), json!("soon")] {
         let body = json!({"pool": "gpu", "amount": 1, "owner": "a", "wait_seconds": wait});
-        let refused = problem(&line.post(&common::rand_key(), body).await, 422);
+        let refused = problem(&line.post(&rand_key(), body).await, 422);
         assert_eq!(refused.errors[0].field, "wait_seconds", "{wait}");
     }
 }
@@ -393,8 +393,8 @@ async fn only_its_owner_or_an_admin_leaves_the_line_for_a_ticket(backend: Backen
         let auth = format!("Bearer {token}");
         let address = server.address;
         async move {
-            let mut connection = common::Connection::open(address).await;
-            let key = common::rand_key();
+            let mut connection = Connection::open(address).await;
+            let key = rand_key();
             let mut headers = vec![("authorization", auth.as_str())];
             if body.is_some() {
                 headers.push(("content-type", "application/json"));
@@ -561,7 +561,7 @@ async fn two_replicas_grant_each_ticket_once_in_order() {
             b.connect().await
         };
         let reply = connection
-            .post_json("/api/v1/allocations", &common::rand_key(), &body)
+            .post_json("/api/v1/allocations", &rand_key(), &body)
             .await;
         assert_eq!(reply.status, 202, "{}", reply.text());
         order.push(reply.json::<Ticket>().id);

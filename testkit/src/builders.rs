@@ -137,6 +137,8 @@ mod tests {
                 capacity: 16,
                 allocated: 3,
                 max_per_request: None,
+                waiting: 0,
+                max_per_owner: None,
             }
         );
         assert_eq!(built.available(), 13);
