@@ -1098,18 +1098,10 @@ async fn a_401_asks_for_a_token_in_a_labelled_password_field() {
         .query_selector("#console-token")
         .unwrap()
         .is_none());
-    monitor.failure.set(Some(Failure::Http(Problem {
-        problem_type: "about:blank".into(),
-        title: "Unauthorized".into(),
-        status: 401,
-        detail: None,
-        instance: None,
-        errors: Vec::new(),
-        available: None,
-        waiting: None,
-        quota: None,
-        held: None,
-    })));
+    monitor.failure.set(Some(Failure::Http(Problem::about_blank(
+        401,
+        "Unauthorized",
+    ))));
     until("the token field", || {
         container
             .query_selector("#console-token")

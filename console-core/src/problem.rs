@@ -90,18 +90,7 @@ pub fn problem_from_response<'de, D: Deserializer<'de>>(
     let parsed = must_look_like_one
         .zip(document)
         .and_then(|(must, document)| read_problem(document, must));
-    let mut problem = parsed.unwrap_or_else(|| Problem {
-        problem_type: "about:blank".to_owned(),
-        title: String::new(),
-        status,
-        detail: None,
-        instance: None,
-        errors: Vec::new(),
-        available: None,
-        waiting: None,
-        quota: None,
-        held: None,
-    });
+    let mut problem = parsed.unwrap_or_else(|| Problem::about_blank(status, String::new()));
     problem.status = status;
     if problem.title.trim().is_empty() {
         problem.title = title;

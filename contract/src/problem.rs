@@ -84,6 +84,14 @@ impl Problem {
     pub fn new(status: u16, slug: &str, title: impl Into<String>) -> Self {
         Problem {
             problem_type: problem_type::uri(slug),
+            ..Problem::about_blank(status, title)
+        }
+    }
+
+    /// A problem that says no more than its status (RFC 9457 `about:blank`).
+    pub fn about_blank(status: u16, title: impl Into<String>) -> Self {
+        Problem {
+            problem_type: "about:blank".to_owned(),
             title: title.into(),
             status,
             detail: None,
