@@ -254,17 +254,6 @@ mod tests {
         }
     }
 
-    fn status(status: u16, headers: &[(&str, &str)], body: &str) -> Result<Response, NetworkError> {
-        Ok(Response {
-            status,
-            headers: headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            body: body.to_owned(),
-        })
-    }
-
     const GRANTED: &str = r#"{"id":"al_1","pool":"gpu","amount":1,"owner":"ann",
         "resources":["gpu-01"],"status":"active","created_at":"2026-01-01T00:00:00Z"}"#;
 
@@ -291,8 +280,8 @@ mod tests {
     fn a_post_retried_after_a_reset_and_a_503_keeps_its_idempotency_key() {
         let script = Scripted::new(vec![
             Err(NetworkError("connection reset".into())),
-            status(503, &[("Retry-After", "1")], ""),
-            status(201, &[], GRANTED),
+            Response::scripted(503, &[("Retry-After", "1")], ""),
+            Response::scripted(201, &[], GRANTED),
         ]);
         let (client, pauses) = recorded_client(&script);
         let granted = client.allocate(&request(), "key-1").unwrap();
@@ -310,7 +299,7 @@ mod tests {
 
     #[test]
     fn a_final_problem_is_not_retried_and_comes_back_in_words() {
-        let script = Scripted::new(vec![status(
+        let script = Scripted::new(vec![Response::scripted(
             409,
             &[],
             r#"{"type":"https://x/problems/insufficient-capacity","title":"Not enough free units","status":409,"available":0}"#,
@@ -339,12 +328,12 @@ mod tests {
     #[test]
     fn usage_sends_its_etag_and_reads_304_as_unchanged() {
         let script = Scripted::new(vec![
-            status(
+            Response::scripted(
                 200,
                 &[("ETag", "\"v1\"")],
                 r#"{"as_of":"2026-01-01T00:00:00Z","pools":[]}"#,
             ),
-            status(304, &[("ETag", "\"v1\"")], ""),
+            Response::scripted(304, &[("ETag", "\"v1\"")], ""),
         ]);
         let (client, _) = recorded_client(&script);
         let first = client.usage(None).unwrap();

@@ -74,6 +74,23 @@ pub struct Response {
 }
 
 impl Response {
+    /// An answer as a test's scripted transport gives it.
+    #[cfg(test)]
+    pub fn scripted(
+        status: u16,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Result<Response, NetworkError> {
+        Ok(Response {
+            status,
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: body.to_owned(),
+        })
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()

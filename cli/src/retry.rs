@@ -107,17 +107,6 @@ pub fn retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 mod tests {
     use super::*;
 
-    fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> Result<Response, NetworkError> {
-        Ok(Response {
-            status,
-            headers: headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            body: body.to_owned(),
-        })
-    }
-
     #[test]
     fn backoff_doubles_up_to_the_cap_and_jitter_spans_all_of_it() {
         let policy = RetryPolicy::default();
@@ -131,17 +120,23 @@ mod tests {
     fn transient_outcomes_are_network_errors_overload_and_a_key_in_flight() {
         assert!(is_transient(&Err(NetworkError("reset".into()))));
         for status in [429, 500, 502, 503, 504] {
-            assert!(is_transient(&answer(status, &[], "")), "{status}");
+            assert!(
+                is_transient(&Response::scripted(status, &[], "")),
+                "{status}"
+            );
         }
         for status in [400, 401, 403, 404, 422, 501] {
-            assert!(!is_transient(&answer(status, &[], "")), "{status}");
+            assert!(
+                !is_transient(&Response::scripted(status, &[], "")),
+                "{status}"
+            );
         }
         let in_flight =
             r#"{"type":"https://x/problems/idempotency-key-in-flight","title":"t","status":409}"#;
-        assert!(is_transient(&answer(409, &[], in_flight)));
+        assert!(is_transient(&Response::scripted(409, &[], in_flight)));
         let capacity =
             r#"{"type":"https://x/problems/insufficient-capacity","title":"t","status":409}"#;
-        assert!(!is_transient(&answer(409, &[], capacity)));
+        assert!(!is_transient(&Response::scripted(409, &[], capacity)));
     }
 
     #[test]
@@ -163,12 +158,12 @@ mod tests {
     fn the_servers_retry_after_wins_over_backoff_within_reason() {
         let policy = RetryPolicy::default();
         let now = SystemTime::UNIX_EPOCH;
-        let busy = answer(503, &[("retry-after", "2")], "");
+        let busy = Response::scripted(503, &[("retry-after", "2")], "");
         assert_eq!(
             policy.pause_before_retry(0, &busy, 0.0, now),
             Some(Duration::from_secs(2))
         );
-        let greedy = answer(429, &[("Retry-After", "3600")], "");
+        let greedy = Response::scripted(429, &[("Retry-After", "3600")], "");
         assert_eq!(
             policy.pause_before_retry(0, &greedy, 0.0, now),
             Some(Duration::from_secs(60))
@@ -180,10 +175,10 @@ mod tests {
         let policy = RetryPolicy::default();
         let now = SystemTime::UNIX_EPOCH;
         assert_eq!(
-            policy.pause_before_retry(0, &answer(404, &[], ""), 0.5, now),
+            policy.pause_before_retry(0, &Response::scripted(404, &[], ""), 0.5, now),
             None
         );
-        let busy = answer(503, &[], "");
+        let busy = Response::scripted(503, &[], "");
         assert!(policy.pause_before_retry(4, &busy, 0.5, now).is_some());
         assert_eq!(policy.pause_before_retry(5, &busy, 0.5, now), None);
         assert_eq!(
