@@ -387,19 +387,7 @@ impl PgStore {
             commit(tx).await?;
             return Ok(outcome);
         }
-        let units = free_units(&tx, request, &pool).await?;
-        let grant = NewGrant {
-            id: allocation_id(pool.seq),
-            resources: unit_names(
-                &request.pool,
-                units.iter().map(|&unit| unit as u32),
-                pool.capacity as u64,
-            ),
-            units,
-            expires_at: request
-                .ttl_seconds
-                .map(|ttl| rules::expires_at(pool.now, ttl)),
-        };
+        let grant = NewGrant::decide(&tx, request, &pool).await?;
         self.insert_grant(&tx, request, key, &pool, &grant).await?;
         commit(tx).await?;
         Ok(AllocateOutcome::Created(record::granted(
@@ -713,12 +701,7 @@ impl Storage for PgStore {
         owner: Option<&str>,
     ) -> anyhow::Result<Listing<Vec<Ticket>>> {
         let mut client = self.connection().await?;
-        let tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await?;
+        let tx = consistent_read(&mut client).await?;
         let tag = tx
             .query_one(
                 &format!(
@@ -750,12 +733,7 @@ impl Storage for PgStore {
             return Ok(None);
         };
         let mut client = self.connection().await?;
-        let tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await?;
+        let tx = consistent_read(&mut client).await?;
         let ticket = self.ticket_in(&tx, seq, id).await?;
         tx.commit().await?;
         Ok(ticket)
@@ -835,12 +813,7 @@ impl Storage for PgStore {
 
     async fn snapshot(&self) -> anyhow::Result<(Vec<Pool>, Vec<Allocation>)> {
         let mut client = self.connection().await?;
-        let tx = client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await?;
+        let tx = consistent_read(&mut client).await?;
         let usage = self.usage_in(&tx).await?;
         let active = self.active_in(&tx, None).await?;
         tx.commit().await?;
@@ -1010,6 +983,41 @@ struct NewGrant {
     units: Vec<i32>,
     resources: Vec<String>,
     expires_at: Option<i64>,
+}
+
+impl NewGrant {
+    /// The free units `request` takes in the locked `pool`, named, and the
+    /// lease from the pool's now (a new request's and a ticket's grant alike).
+    async fn decide(
+        tx: &Transaction<'_>,
+        request: &AllocationRequest,
+        pool: &LockedPool,
+    ) -> anyhow::Result<NewGrant> {
+        let units = free_units(tx, request, pool).await?;
+        Ok(NewGrant {
+            id: allocation_id(pool.seq),
+            resources: unit_names(
+                &request.pool,
+                units.iter().map(|&unit| unit as u32),
+                pool.capacity as u64,
+            ),
+            units,
+            expires_at: request
+                .ttl_seconds
+                .map(|ttl| rules::expires_at(pool.now, ttl)),
+        })
+    }
+}
+
+/// One consistent read of several tables: a read-only repeatable-read
+/// transaction.
+async fn consistent_read(client: &mut Object) -> Result<Transaction<'_>, tokio_postgres::Error> {
+    client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
 }
 
 /// Holds `key` for this transaction (`InFlight` when another request

@@ -6,11 +6,10 @@
 use allocation_contract::{AllocationRequest, Ticket, TicketStatus};
 use deadpool_postgres::Transaction;
 
-use super::{free_units, LockedPool, NewGrant, PgStore};
-use crate::domain::allocator::unit_names;
+use super::{LockedPool, NewGrant, PgStore};
 use crate::domain::clock::rfc3339;
 use crate::domain::queue::{self, Ask, Lease, PoolAt, BACKFILL_DEPTH};
-use crate::store::ids::{allocation_id, ticket_id};
+use crate::store::ids::ticket_id;
 use crate::store::rules;
 use crate::store::ticket::{TicketRecord, TICKET_COLUMNS};
 
@@ -169,19 +168,7 @@ impl PgStore {
             .await?
             .get(0);
         let granting = LockedPool { seq, ..*pool };
-        let units = free_units(tx, &request, &granting).await?;
-        let grant = NewGrant {
-            id: allocation_id(seq),
-            resources: unit_names(
-                &request.pool,
-                units.iter().map(|&unit| unit as u32),
-                pool.capacity as u64,
-            ),
-            units,
-            expires_at: request
-                .ttl_seconds
-                .map(|ttl| rules::expires_at(pool.now, ttl)),
-        };
+        let grant = NewGrant::decide(tx, &request, &granting).await?;
         self.insert_grant(tx, &request, None, &granting, &grant)
             .await?;
         let marked = tx
