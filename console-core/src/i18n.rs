@@ -105,6 +105,11 @@ pub enum Text {
     UpdatedJustNow,
     Stale,
     Loading,
+    /// While the full view's form, table and queue (a chunk of their own) load.
+    WorkLoading,
+    /// The form, table and queue's chunk could not be loaded.
+    WorkUnavailable,
+    TryAgain,
     NoAllocations,
     ConfigProblem,
     NetworkError,
@@ -218,6 +223,15 @@ pub fn tr(lang: Lang, text: Text) -> &'static str {
         Text::UpdatedJustNow => ("Updated just now", "방금 업데이트됨"),
         Text::Stale => ("Stale", "오래된 데이터"),
         Text::Loading => ("Loading…", "불러오는 중…"),
+        Text::WorkLoading => (
+            "Loading the request form and the tables…",
+            "요청 양식과 표를 불러오는 중…",
+        ),
+        Text::WorkUnavailable => (
+            "The request form and the tables could not be loaded: check the connection.",
+            "요청 양식과 표를 불러오지 못했습니다. 연결을 확인하세요.",
+        ),
+        Text::TryAgain => ("Try again", "다시 시도"),
         Text::NoAllocations => ("No allocations", "할당된 항목이 없습니다"),
         Text::ConfigProblem => ("Configuration problem", "설정 문제"),
         Text::NetworkError => (

@@ -8,9 +8,7 @@ use crate::core::config::{resolve_config, Config, ConfigIssue, Theme, View};
 use crate::core::i18n::{tr, Lang, Text};
 use crate::core::lang::default_lang;
 use crate::transport::{fetch_config_file, Api};
-use crate::ui::allocations::allocations_panel::AllocationsPanel;
 use crate::ui::allocations::extend_button::YourAllocations;
-use crate::ui::allocations::queue_panel::QueuePanel;
 use crate::ui::config_problems::ConfigProblems;
 use crate::ui::embed::host_bridge::use_host_bridge;
 use crate::ui::host_link::HostLink;
@@ -21,8 +19,8 @@ use crate::ui::monitor::live_monitor::{use_live_monitor, LiveMonitor};
 use crate::ui::monitor::poller::Poller;
 use crate::ui::monitor::status_line::StatusLine;
 use crate::ui::monitor::wall_clock::WallClock;
-use crate::ui::request::request_form::RequestForm;
 use crate::ui::usage::usage_panel::UsagePanel;
+use crate::ui::work_area::WorkArea;
 
 /// The element the console's own page mounts into.
 pub const MOUNT_ID: &str = "allocation-console";
@@ -153,17 +151,8 @@ fn BelowUsage(
     console_url: String,
 ) -> impl IntoView {
     let lang = expect_context::<Lang>();
-    // The id of a just-granted allocation, so its row stands out.
-    let highlight = RwSignal::new(None::<String>);
     match shown {
-        View::Full => view! {
-            <div class="console-work">
-                <RequestForm monitor owner highlight />
-                <AllocationsPanel monitor highlight />
-                <QueuePanel monitor />
-            </div>
-        }
-        .into_any(),
+        View::Full => view! { <WorkArea monitor owner /> }.into_any(),
         View::Compact => view! {
             <p class="full-console-link">
                 <a href=console_url target="_blank" rel="noopener">

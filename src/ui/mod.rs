@@ -14,3 +14,4 @@ pub mod monitor;
 pub mod request;
 pub mod script_embed;
 pub mod usage;
+pub mod work_area;
