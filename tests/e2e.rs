@@ -542,3 +542,28 @@ async fn the_first_data_moves_nothing_already_on_screen() {
     assert!(shift < 0.01, "cumulative layout shift {shift}");
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chunk_that_cannot_be_fetched_is_said_and_fetched_on_try_again() {
+    let harness = Harness::start(None).await;
+    harness.set_fault(Fault::ChunksUnreachable);
+    let browser = Browser::open(&harness, "lang=en&theme=light").await;
+    // The cards come without the chunk; the work area says why it is missing.
+    browser.wait_for(&allocated(&card("A100 GPU"), 0)).await;
+    browser
+        .wait_for(&alert_containing(
+            "The request form and the tables could not be loaded",
+        ))
+        .await;
+    harness.set_fault(Fault::None);
+    browser
+        .click("//button[normalize-space()='Try again']")
+        .await;
+    browser
+        .wait_for("//button[@type='submit'][normalize-space()='Request']")
+        .await;
+    browser
+        .wait_for("//table[contains(@class,'allocations-table')]")
+        .await;
+    browser.close().await;
+}

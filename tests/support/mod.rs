@@ -35,6 +35,9 @@ pub enum Fault {
     /// `GET /me` claims the reader is an admin, whoever they are: the page
     /// then offers what the server will refuse.
     MeClaimsAdmin,
+    /// The console's split-off wasm chunks (`split_*.wasm`) cannot be
+    /// fetched: a `503`, as from a network that dropped them.
+    ChunksUnreachable,
 }
 
 /// One request the server saw, as it arrived.
@@ -306,8 +309,15 @@ async fn inject(fault: Fault, request: Request, next: Next) -> Response {
             )
                 .into_response()
         }
+        Fault::ChunksUnreachable if is_chunk(request.uri().path()) => {
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
         _ => next.run(request).await,
     }
+}
+
+fn is_chunk(path: &str) -> bool {
+    path.starts_with("/split_") && path.ends_with(".wasm")
 }
 
 /// Opens the harness's console in a new browser.
