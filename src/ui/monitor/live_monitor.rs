@@ -122,9 +122,17 @@ impl LiveMonitor {
         self.poller.api()
     }
 
+    /// Shows the console's own grant at once and tells the embedding page.
+    pub fn apply_allocated(self, allocation: &Allocation) {
+        self.show_grant(allocation);
+        if let Some(host) = self.host {
+            host.post(&ConsoleMessage::Allocated(allocation));
+        }
+    }
+
     /// Shows a grant at once, before the next poll confirms it. Applied once
     /// only: a replayed 201, or a poll that saw the grant first, changes nothing.
-    pub fn apply_allocated(self, allocation: &Allocation) {
+    pub fn show_grant(self, allocation: &Allocation) {
         let mut inserted = false;
         self.allocations.update(|list| {
             if let Some(list) = list.as_mut() {
@@ -138,9 +146,6 @@ impl LiveMonitor {
             self.adjust_pool(&allocation.pool, |allocated| allocated + allocation.amount);
         }
         self.poller.forget_etags();
-        if let Some(host) = self.host {
-            host.post(&ConsoleMessage::Allocated(allocation));
-        }
     }
 
     /// Shows a release at once, before the next poll confirms it (once only).
