@@ -562,7 +562,9 @@ async fn wait_in_line(browser: &Browser, amount: u64, place: &str) {
         .fill("//input[@id='request-amount']", &amount.to_string())
         .await;
     browser
-        .wait_for("//label[@for='request-wait_seconds'][normalize-space()='Wait in line for up to']")
+        .wait_for(
+            "//label[@for='request-wait_seconds'][normalize-space()='Wait in line for up to']",
+        )
         .await;
     browser
         .click("//select[@id='request-wait_seconds']/option[normalize-space()='1 hour']")
