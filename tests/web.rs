@@ -745,7 +745,12 @@ async fn a_full_pool_offers_to_wait_and_a_place_in_line_is_said_in_words() {
         queued().unwrap(),
         "You are 2nd in line for 2 GPU on A100 GPU; no estimate: an allocation ahead has no expiry"
     );
-    // The next poll's queue no longer holds it: the server says it was granted.
+    // The next poll's queue no longer holds it (its list was read just
+    // before the grant): the server says it was granted.
+    monitor.show_allocations(Allocations {
+        as_of: "t2".into(),
+        allocations: Vec::new(),
+    });
     monitor.queue.set(Some(Queue {
         as_of: "t2".into(),
         tickets: Vec::new(),
@@ -763,6 +768,10 @@ async fn a_full_pool_offers_to_wait_and_a_place_in_line_is_said_in_words() {
     })
     .await;
     assert_eq!(highlight.get_untracked().as_deref(), Some("al_waited"));
+    let shown = monitor
+        .allocations
+        .with_untracked(|list| list.as_ref().unwrap().allocations[0].id.clone());
+    assert_eq!(shown, "al_waited", "the grant is in the table at once");
 }
 
 #[wasm_bindgen_test]

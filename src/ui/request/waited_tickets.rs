@@ -89,7 +89,7 @@ impl Told {
         self.news.tell(&ready);
         if let Some(allocation) = &ticket.allocation {
             // The same poll's list may have been read before the grant.
-            self.monitor.show_grant(allocation);
+            self.monitor.show_allocation(allocation);
         }
         self.highlight.try_set(Some(ready.allocation_id));
         self.monitor.tell_host(&ConsoleMessage::Granted(ticket));
