@@ -46,7 +46,7 @@ pub fn notify(state: RwSignal<Notifications>, title: &str, body: &str) {
     }
     let options = web_sys::NotificationOptions::new();
     options.set_body(body);
-    // One per pool and level: a repeat replaces, never stacks.
+    // One per title (a pool and its level, a grant): a repeat replaces, never stacks.
     options.set_tag(title);
     let _ = web_sys::Notification::new_with_options(title, &options);
 }
