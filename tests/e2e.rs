@@ -567,3 +567,126 @@ async fn a_chunk_that_cannot_be_fetched_is_said_and_fetched_on_try_again() {
         .await;
     browser.close().await;
 }
+/// Takes all 16 A100 GPUs as `other`, over HTTP; the last allocation holds 2.
+async fn fill_the_gpus(harness: &Harness) -> Vec<allocation_contract::Allocation> {
+    let mut held = Vec::new();
+    for amount in [4, 4, 4, 2, 2] {
+        let body = format!(r#"{{"pool":"gpu-a100","amount":{amount},"owner":"other"}}"#);
+        let (status, text) = harness.api("POST", "/allocations", Some(&body)).await;
+        assert_eq!(status, 201, "{text}");
+        held.push(serde_json::from_str(&text).unwrap());
+    }
+    held
+}
+
+/// Asks for `amount` through the form, choosing to wait up to an hour, and
+/// waits for the place in line said in words.
+async fn wait_in_line(browser: &Browser, amount: u64, place: &str) {
+    browser
+        .fill("//input[@id='request-amount']", &amount.to_string())
+        .await;
+    browser
+        .wait_for(
+            "//label[@for='request-wait_seconds'][normalize-space()='Wait in line for up to']",
+        )
+        .await;
+    browser
+        .click("//select[@id='request-wait_seconds']/option[normalize-space()='1 hour']")
+        .await;
+    browser
+        .click("//button[@type='submit'][normalize-space()='Request']")
+        .await;
+    browser
+        .wait_for(&format!(
+            "//p[@class='queued'][starts-with(normalize-space(), 'You are {place} in line for {amount} GPU on A100 GPU')]"
+        ))
+        .await;
+}
+
+/// The waiting tickets, in the order they will be served (`GET /queue`).
+async fn queue(harness: &Harness) -> Vec<allocation_contract::Ticket> {
+    let (status, body) = harness.api("GET", "/queue", None).await;
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str::<allocation_contract::Queue>(&body)
+        .unwrap()
+        .tickets
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ticket_granted_after_a_release_shows_within_one_poll_and_leaving_the_line_ends_one() {
+    let harness = Harness::start(None).await;
+    let held = fill_the_gpus(&harness).await;
+    let browser = Browser::open(&harness, "owner=e2e-alice&lang=en&theme=light&interval=5").await;
+    browser.wait_for(&allocated(&card("A100 GPU"), 16)).await;
+
+    // Full: the form offers to wait; two tickets join the line.
+    wait_in_line(&browser, 2, "1st").await;
+    wait_in_line(&browser, 1, "2nd").await;
+    let waiting = queue(&harness).await;
+    assert_eq!(waiting.len(), 2, "{waiting:?}");
+    let (first, second) = (waiting[0].id.clone(), waiting[1].id.clone());
+    browser
+        .wait_for(&format!(
+            "//section[contains(@class,'queue')]//button[@aria-label='Leave the line {second}']"
+        ))
+        .await;
+
+    // Another user releases 2 GPUs: the first ticket is granted at once.
+    let polls = harness.log.gets("/api/v1/queue").len();
+    let (status, body) = harness
+        .api("DELETE", &format!("/allocations/{}", held[4].id), None)
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let (_, body) = harness.api("GET", &format!("/queue/{first}"), None).await;
+    let granted: allocation_contract::Ticket = serde_json::from_str(&body).unwrap();
+    let allocation = granted.allocation.expect("granted with its allocation");
+
+    // Within one poll (5 s, 10% jitter): the row, its units, the words, the title.
+    let units = allocation.resources.join(", ");
+    browser
+        .wait_for_within(
+            &format!(
+                "{}[contains(@class,'highlight')]/td[@title='{units}']",
+                row(&allocation.id)
+            ),
+            Duration::from_millis(5_500 + 3_000),
+        )
+        .await;
+    let polled = harness.log.gets("/api/v1/queue").len() - polls;
+    assert!(polled <= 1, "the grant took {polled} polls");
+    let ready = "Your 2 GPU on A100 GPU are ready";
+    browser
+        .wait_for(&format!("//*[@role='status'][normalize-space()='{ready}']"))
+        .await;
+    let title = browser.run("return document.title;").await;
+    assert_eq!(title, format!("{ready} · Allocation console"));
+    browser.screenshot("queue-granted").await;
+
+    leave_the_line(&harness, &browser, &second).await;
+    // Acting on the page was seeing the news: the title and the row are back.
+    let title = browser.run("return document.title;").await;
+    assert_eq!(title, "✖ Critical · Allocation console");
+    browser
+        .wait_gone(".//tr[contains(@class,'highlight')]")
+        .await;
+    browser.close().await;
+}
+
+/// "Leave the line" (confirmed) on a waiting ticket: gone from the Queue
+/// section and from the server.
+async fn leave_the_line(harness: &Harness, browser: &Browser, id: &str) {
+    browser
+        .click(&format!("//button[@aria-label='Leave the line {id}']"))
+        .await;
+    browser
+        .click("//button[normalize-space()='Confirm leaving']")
+        .await;
+    browser
+        .wait_gone(".//section[contains(@class,'queue')]")
+        .await;
+    assert!(queue(harness).await.is_empty());
+    let (status, body) = harness.api("GET", &format!("/queue/{id}"), None).await;
+    assert_eq!(status, 200, "{body}");
+    let ticket: allocation_contract::Ticket = serde_json::from_str(&body).unwrap();
+    assert_eq!(ticket.status, allocation_contract::TicketStatus::Cancelled);
+}

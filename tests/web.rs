@@ -5,12 +5,14 @@
 use allocation_console::core::config::Config;
 use allocation_console::core::i18n::Lang;
 use allocation_console::core::problem::{Failure, Unreadable};
+use allocation_console::core::request::ticket_ready::TicketReady;
 use allocation_console::transport::{Api, Fetched};
 use allocation_console::ui::allocations::allocations_panel::{AllocationsPanel, PAGE_SIZE};
 use allocation_console::ui::allocations::queue_panel::QueuePanel;
 use allocation_console::ui::identity::token_prompt::TokenPrompt;
 use allocation_console::ui::monitor::announcer::LiveRegion;
 use allocation_console::ui::monitor::live_monitor::LiveMonitor;
+use allocation_console::ui::monitor::page_news::{use_page_news, PageNews};
 use allocation_console::ui::monitor::poller::Poller;
 use allocation_console::ui::monitor::status_line::StatusLine;
 use allocation_console::ui::request::request_form::RequestForm;
@@ -743,7 +745,12 @@ async fn a_full_pool_offers_to_wait_and_a_place_in_line_is_said_in_words() {
         queued().unwrap(),
         "You are 2nd in line for 2 GPU on A100 GPU; no estimate: an allocation ahead has no expiry"
     );
-    // The next poll's queue no longer holds it: the server says it was granted.
+    // The next poll's queue no longer holds it (its list was read just
+    // before the grant): the server says it was granted.
+    monitor.show_allocations(Allocations {
+        as_of: "t2".into(),
+        allocations: Vec::new(),
+    });
     monitor.queue.set(Some(Queue {
         as_of: "t2".into(),
         tickets: Vec::new(),
@@ -761,6 +768,10 @@ async fn a_full_pool_offers_to_wait_and_a_place_in_line_is_said_in_words() {
     })
     .await;
     assert_eq!(highlight.get_untracked().as_deref(), Some("al_waited"));
+    let shown = monitor
+        .allocations
+        .with_untracked(|list| list.as_ref().unwrap().allocations[0].id.clone());
+    assert_eq!(shown, "al_waited", "the grant is in the table at once");
 }
 
 #[wasm_bindgen_test]
@@ -1137,4 +1148,59 @@ async fn usage_is_published_without_waiting_for_a_slow_list() {
     )
     .await;
     assert!(poller.allocations.with_untracked(Option::is_none));
+}
+
+#[wasm_bindgen_test]
+async fn a_grant_stays_in_the_title_until_the_reader_is_back_and_its_row_until_they_act() {
+    let (container, monitor) = setup();
+    let highlight = RwSignal::new(None::<String>);
+    let news = RwSignal::new(None::<PageNews>);
+    let _handle = render(&container, move || {
+        news.set(Some(use_page_news()));
+        view! {
+            <UsagePanel monitor thresholds=Thresholds::DEFAULT />
+            <AllocationsPanel monitor highlight />
+        }
+    });
+    monitor.show_usage(usage(vec![pool("gpu", "A100 GPU", 16, 16)], "t"));
+    monitor.show_allocations(Allocations {
+        as_of: "t".into(),
+        allocations: vec![allocation(2)],
+    });
+    let critical = "✖ Critical · Allocation console";
+    until("the level in the title", || document().title() == critical).await;
+    let ready = TicketReady {
+        allocation_id: "al_00002".into(),
+        words: "Your 2 GPU on A100 GPU are ready".into(),
+        units: "gpu-00002".into(),
+    };
+    news.get_untracked().unwrap().tell(&ready);
+    highlight.set(Some(ready.allocation_id.clone()));
+    let row_highlighted = || {
+        container
+            .query_selector("tbody tr.highlight")
+            .unwrap()
+            .is_some()
+    };
+    until("the grant in the title and its row", || {
+        document().title() == "Your 2 GPU on A100 GPU are ready · Allocation console"
+            && row_highlighted()
+    })
+    .await;
+
+    // Back at the page (the window takes the focus): the title is seen; the
+    // row stays, so the reader sees which one is new.
+    window()
+        .dispatch_event(&web_sys::Event::new("focus").unwrap())
+        .unwrap();
+    until("the title back", || document().title() == critical).await;
+    settle().await;
+    assert!(row_highlighted());
+
+    // A key pressed on the page: the row is seen too.
+    window()
+        .dispatch_event(&web_sys::Event::new("keydown").unwrap())
+        .unwrap();
+    until("the row plain", || !row_highlighted()).await;
+    assert_eq!(highlight.get_untracked(), None);
 }

@@ -358,6 +358,17 @@ pub fn alert_title(lang: Lang, icon: &str, level: Text) -> String {
     format!("{icon} {} · {}", tr(lang, level), tr(lang, Text::AppTitle))
 }
 
+/// The page title: news the reader has not seen yet first (`Your 2 GPU on
+/// A100 GPU are ready · Allocation console`), else a pool past a threshold
+/// (`alert`: its level's icon and word, as [`alert_title`]), else the name.
+pub fn page_title(lang: Lang, news: Option<&str>, alert: Option<(&str, Text)>) -> String {
+    match (news, alert) {
+        (Some(news), _) => format!("{news} · {}", tr(lang, Text::AppTitle)),
+        (None, Some((icon, level))) => alert_title(lang, icon, level),
+        (None, None) => tr(lang, Text::AppTitle).to_owned(),
+    }
+}
+
 /// `Retrying in 8 seconds` / `8초 후 다시 시도합니다`; `when` is the relative
 /// time (`in 8 seconds` / `8초 후`).
 pub fn retrying_in(lang: Lang, when: &str) -> String {
@@ -994,6 +1005,21 @@ mod tests {
             ticket_ready_message(Lang::En, 2, "GPU", "A100 GPU", count),
             "Your 2 GPU on A100 GPU are ready"
         );
+    }
+
+    #[test]
+    fn unseen_news_comes_first_in_the_title() {
+        let ready = Some("Your 2 GPU on A100 GPU are ready");
+        let critical = Some(("✖", Text::LevelCritical));
+        assert_eq!(
+            page_title(Lang::En, ready, critical),
+            "Your 2 GPU on A100 GPU are ready · Allocation console"
+        );
+        assert_eq!(
+            page_title(Lang::En, None, critical),
+            "✖ Critical · Allocation console"
+        );
+        assert_eq!(page_title(Lang::Ko, None, None), "할당 콘솔");
     }
 
     #[test]

@@ -3,3 +3,4 @@
 pub mod form;
 pub mod idempotency;
 pub mod left_the_line;
+pub mod ticket_ready;

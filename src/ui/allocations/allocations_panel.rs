@@ -9,6 +9,7 @@ use crate::core::i18n::{allocations_changed, tr, Lang, Text};
 use crate::core::identity::signed_in_name;
 use crate::core::list_key::list_key;
 use crate::ui::allocations::allocation_row::AllocationRow;
+use crate::ui::allocations::new_row_highlight::use_highlight_until_seen;
 use crate::ui::intl;
 use crate::ui::monitor::announcer::use_announcer;
 use crate::ui::monitor::clock::use_clock;
@@ -74,6 +75,7 @@ pub fn AllocationsPanel(
         page,
     } = choices;
     announce_list_news(monitor);
+    use_highlight_until_seen(highlight);
     let rows = use_visible_rows(monitor, choices);
     let paging = use_paging(rows, choices, highlight);
     let Paging {

@@ -3,6 +3,8 @@
 
 use leptos::prelude::*;
 
+use crate::ui::monitor::page_news::PageNews;
+
 /// A handle to the live region; `Copy`, shared through context.
 #[derive(Clone, Copy)]
 pub struct Announcer(RwSignal<String>);
@@ -13,11 +15,13 @@ impl Announcer {
     }
 }
 
-/// Provides the [`Announcer`] to everything below and renders its region.
+/// Provides the [`Announcer`] (and the page's [`PageNews`], told beside it)
+/// to everything below and renders its region.
 #[component]
 pub fn LiveRegion(children: Children) -> impl IntoView {
     let message = RwSignal::new(String::new());
     provide_context(Announcer(message));
+    provide_context(PageNews::new());
     view! {
         {children()}
         <div class="visually-hidden" role="status" aria-live="polite" aria-atomic="true">

@@ -122,9 +122,23 @@ impl LiveMonitor {
         self.poller.api()
     }
 
-    /// Shows a grant at once, before the next poll confirms it. Applied once
-    /// only: a replayed 201, or a poll that saw the grant first, changes nothing.
+    /// Shows the console's own grant at once, before the next poll confirms
+    /// it, and tells the embedding page. Applied once only: a replayed 201,
+    /// or a poll that saw the grant first, changes nothing.
     pub fn apply_allocated(self, allocation: &Allocation) {
+        if self.show_allocation(allocation) {
+            self.adjust_pool(&allocation.pool, |allocated| allocated + allocation.amount);
+        }
+        if let Some(host) = self.host {
+            host.post(&ConsoleMessage::Allocated(allocation));
+        }
+    }
+
+    /// Shows a grant in the table at once, unless it is there already
+    /// (`true` when it was not). A waited ticket's grant freed its units in
+    /// the same change, so its pool's usage is left to the next poll, which
+    /// is asked for in full.
+    pub fn show_allocation(self, allocation: &Allocation) -> bool {
         let mut inserted = false;
         self.allocations.update(|list| {
             if let Some(list) = list.as_mut() {
@@ -134,13 +148,8 @@ impl LiveMonitor {
                 }
             }
         });
-        if inserted {
-            self.adjust_pool(&allocation.pool, |allocated| allocated + allocation.amount);
-        }
         self.poller.forget_etags();
-        if let Some(host) = self.host {
-            host.post(&ConsoleMessage::Allocated(allocation));
-        }
+        inserted
     }
 
     /// Shows a release at once, before the next poll confirms it (once only).

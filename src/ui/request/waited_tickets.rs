@@ -1,17 +1,20 @@
 //! Your tickets from this page's `202`s, followed in the poll: when one
 //! leaves the queue, the server says whether it was granted, and a grant is
-//! said in the live region and its row highlighted.
+//! said in the live region, the page title and an opted-in notification,
+//! shown in the table at once and its row highlighted.
 
-use allocation_contract::{Ticket, TicketStatus};
+use allocation_contract::Ticket;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::core::embed::ConsoleMessage;
-use crate::core::i18n::{ticket_ready_message, Lang};
+use crate::core::i18n::Lang;
 use crate::core::request::left_the_line::left_the_line;
+use crate::core::request::ticket_ready::ticket_ready;
 use crate::ui::intl;
 use crate::ui::monitor::announcer::Announcer;
 use crate::ui::monitor::live_monitor::LiveMonitor;
+use crate::ui::monitor::page_news::{use_page_news, PageNews};
 
 /// A ticket you wait on, with its pool's name and unit to say its grant.
 #[derive(Clone)]
@@ -28,6 +31,13 @@ pub fn use_waited_tickets(
     lang: Lang,
 ) -> RwSignal<Vec<Waited>> {
     let waited = RwSignal::new(Vec::<Waited>::new());
+    let told = Told {
+        monitor,
+        highlight,
+        announcer,
+        news: use_page_news(),
+        lang,
+    };
     Effect::new(move |_| {
         let ids: Vec<String> = waited.with(|w| w.iter().map(|w| w.id.clone()).collect());
         let left: Vec<String> = monitor.queue.with(|queue| {
@@ -49,10 +59,7 @@ pub fn use_waited_tickets(
                         Some(w.remove(at))
                     });
                     if let Some(Some(mine)) = gone {
-                        say_granted(&ticket, &mine, highlight, announcer, lang);
-                        if ticket.status == TicketStatus::Granted {
-                            monitor.tell_host(&ConsoleMessage::Granted(&ticket));
-                        }
+                        told.granted(&ticket, &mine);
                     }
                 }
             });
@@ -61,24 +68,30 @@ pub fn use_waited_tickets(
     waited
 }
 
-fn say_granted(
-    ticket: &Ticket,
-    mine: &Waited,
+/// Where a grant is told; `Copy`.
+#[derive(Clone, Copy)]
+struct Told {
+    monitor: LiveMonitor,
     highlight: RwSignal<Option<String>>,
     announcer: Announcer,
+    news: PageNews,
     lang: Lang,
-) {
-    let (TicketStatus::Granted, Some(allocation)) = (ticket.status, &ticket.allocation) else {
-        return;
-    };
-    let (name, unit) = &mine.pool;
-    let pool = if name.is_empty() { &ticket.pool } else { name };
-    announcer.announce(ticket_ready_message(
-        lang,
-        ticket.amount,
-        unit,
-        pool,
-        intl::count,
-    ));
-    highlight.try_set(Some(allocation.id.clone()));
+}
+
+impl Told {
+    /// Tells `ticket`'s grant, if it was one (not cancelled or timed out).
+    fn granted(self, ticket: &Ticket, mine: &Waited) {
+        let (name, unit) = &mine.pool;
+        let Some(ready) = ticket_ready(self.lang, ticket, (name, unit), intl::count) else {
+            return;
+        };
+        self.announcer.announce(ready.words.clone());
+        self.news.tell(&ready);
+        if let Some(allocation) = &ticket.allocation {
+            // The same poll's list may have been read before the grant.
+            self.monitor.show_allocation(allocation);
+        }
+        self.highlight.try_set(Some(ready.allocation_id));
+        self.monitor.tell_host(&ConsoleMessage::Granted(ticket));
+    }
 }

@@ -1,47 +1,14 @@
-//! What a background tab tells: the page title and favicon show the worst
-//! pool's level, and, once the reader opts in with a click, a browser
-//! notification says each crossing into `warn` or `critical` (not every
-//! poll). A denied permission is the browser's to remember: the button goes
-//! and the page says notifications are blocked, and never asks again.
+//! What a background tab tells of the pools: the page title and favicon
+//! show the worst pool's level (unseen news, such as your ticket's grant,
+//! goes first in the title).
 
 use allocation_contract::Thresholds;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
-use wasm_bindgen::JsValue;
 
-use crate::core::i18n::{alert_title, tr, Lang, Text};
+use crate::core::i18n::{page_title, Lang};
 use crate::core::usage::level::{LevelLook, UsageLevel};
 use crate::ui::monitor::live_monitor::LiveMonitor;
-
-/// Where notifications stand on this page.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Notifications {
-    /// Not asked for on this page yet.
-    Off,
-    On,
-    /// Denied (now or before): not asked again.
-    Blocked,
-    /// No Notification API here (an insecure context, an old browser).
-    Unsupported,
-}
-
-/// Whether the browser has the Notification API at all.
-fn has_notifications() -> bool {
-    js_sys::Reflect::has(&window(), &JsValue::from_str("Notification")).unwrap_or(false)
-}
-
-impl Notifications {
-    /// As the browser's permission stands at page load: opt-in still needs a click.
-    pub fn initial() -> Self {
-        if !has_notifications() {
-            return Notifications::Unsupported;
-        }
-        match web_sys::Notification::permission() {
-            web_sys::NotificationPermission::Denied => Notifications::Blocked,
-            _ => Notifications::Off,
-        }
-    }
-}
+use crate::ui::monitor::page_news::use_page_news;
 
 /// The worst level of any pool now.
 fn worst_level(monitor: LiveMonitor, thresholds: Thresholds) -> Option<UsageLevel> {
@@ -57,16 +24,17 @@ fn worst_level(monitor: LiveMonitor, thresholds: Thresholds) -> Option<UsageLeve
     })
 }
 
-/// Keeps the title and favicon on the worst level.
+/// Keeps the title on unseen news or the worst level, the favicon on the level.
 pub fn use_page_alert(monitor: LiveMonitor, thresholds: Thresholds) {
     let lang = expect_context::<Lang>();
+    let news = use_page_news();
     let worst = Memo::new(move |_| worst_level(monitor, thresholds));
     Effect::new(move |_| {
         let Some(level) = worst.get() else { return };
-        let title = match level {
-            UsageLevel::Ok => tr(lang, Text::AppTitle).to_owned(),
-            _ => alert_title(lang, level.icon(), level.text()),
-        };
+        let alert = (level != UsageLevel::Ok).then(|| (level.icon(), level.text()));
+        let title = news
+            .unseen
+            .with(|news| page_title(lang, news.as_deref(), alert));
         document().set_title(&title);
         set_favicon(level);
     });
@@ -100,56 +68,4 @@ fn set_favicon(level: UsageLevel) {
     let _ = link.set_attribute("type", "image/svg+xml");
     let _ = link.set_attribute("href", favicon(level));
     let _ = link.set_attribute("data-level", level.css_class());
-}
-
-/// Shows a notification if the reader turned them on.
-pub fn notify(state: RwSignal<Notifications>, title: &str, body: &str) {
-    if state.get_untracked() != Notifications::On {
-        return;
-    }
-    let options = web_sys::NotificationOptions::new();
-    options.set_body(body);
-    // One per pool and level: a repeat replaces, never stacks.
-    options.set_tag(title);
-    let _ = web_sys::Notification::new_with_options(title, &options);
-}
-
-/// The opt-in: asks for permission only when clicked.
-#[component]
-pub fn NotifyToggle(state: RwSignal<Notifications>) -> impl IntoView {
-    let lang = expect_context::<Lang>();
-    let ask = move |_| {
-        if web_sys::Notification::permission() == web_sys::NotificationPermission::Granted {
-            state.set(Notifications::On);
-            return;
-        }
-        let Ok(promise) = web_sys::Notification::request_permission() else {
-            state.set(Notifications::Blocked);
-            return;
-        };
-        spawn_local(async move {
-            let answer = js_sys::futures::JsFuture::from(promise).await;
-            let granted = answer.ok().and_then(|a| a.as_string()).as_deref() == Some("granted");
-            if !state.is_disposed() {
-                state.set(if granted {
-                    Notifications::On
-                } else {
-                    Notifications::Blocked
-                });
-            }
-        });
-    };
-    move || {
-        match state.get() {
-        Notifications::Off => view! {
-            <p class="notify-toggle">
-                <button type="button" class="button-secondary" on:click=ask>{tr(lang, Text::NotifyMe)}</button>
-            </p>
-        }
-        .into_any(),
-        Notifications::On => view! { <p class="notify-toggle">{tr(lang, Text::NotificationsOn)}</p> }.into_any(),
-        Notifications::Blocked => view! { <p class="notify-toggle">{tr(lang, Text::NotificationsBlocked)}</p> }.into_any(),
-        Notifications::Unsupported => ().into_any(),
-    }
-    }
 }

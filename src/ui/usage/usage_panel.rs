@@ -12,8 +12,10 @@ use crate::ui::intl;
 use crate::ui::monitor::announcer::use_announcer;
 use crate::ui::monitor::clock::now_ms;
 use crate::ui::monitor::live_monitor::LiveMonitor;
+use crate::ui::monitor::notifications::{notify, Notifications, NotifyToggle};
+use crate::ui::monitor::page_news::use_page_news;
 use crate::ui::usage::pool_card::PoolCard;
-use crate::ui::usage::threshold_alerts::{notify, use_page_alert, Notifications, NotifyToggle};
+use crate::ui::usage::threshold_alerts::use_page_alert;
 
 #[component]
 pub fn UsagePanel(
@@ -35,7 +37,7 @@ pub fn UsagePanel(
             }
         }
     });
-    let notifications = RwSignal::new(Notifications::initial());
+    let notifications = use_page_news().notifications;
     use_page_alert(monitor, thresholds);
     // Each new answer extends every pool's history (bounded inside).
     Effect::new(move |_| {
