@@ -1,5 +1,5 @@
 // Audits of the served console in Debian's Chromium: Lighthouse (default
-// mobile profile, the median of three runs) on the full console, and axe-core on every view in both
+// mobile profile, the median of five runs) on the full console, and axe-core on every view in both
 // themes and both languages. Usage: node audit.mjs BASE_URL [--lighthouse-only|--axe-only]
 // Exits 1 when a Lighthouse category is under its minimum or axe finds a violation.
 import { readFileSync } from "node:fs";
