@@ -17,6 +17,7 @@ use allocation_console::ui::monitor::poller::Poller;
 use allocation_console::ui::monitor::status_line::StatusLine;
 use allocation_console::ui::request::request_form::RequestForm;
 use allocation_console::ui::usage::usage_panel::UsagePanel;
+use allocation_console::ui::work_area::WorkArea;
 use allocation_contract::{
     Allocation, Allocations, Me, Pool, Problem, Queue, Thresholds, Ticket, TicketStatus, Usage,
 };
@@ -1203,4 +1204,36 @@ async fn a_grant_stays_in_the_title_until_the_reader_is_back_and_its_row_until_t
         .unwrap();
     until("the row plain", || !row_highlighted()).await;
     assert_eq!(highlight.get_untracked(), None);
+}
+
+#[wasm_bindgen_test]
+async fn the_work_area_says_it_is_loading_then_shows_the_form_and_the_tables() {
+    let (container, monitor) = setup();
+    let _handle = render(
+        &container,
+        move || view! { <WorkArea monitor owner="alice".to_owned() /> },
+    );
+    // Drawn with the cards: a polite loading line, no form yet.
+    let loading = container
+        .query_selector(".work-loading[role=status]")
+        .unwrap()
+        .expect("a loading line");
+    assert_eq!(
+        loading.text_content().as_deref(),
+        Some("Loading the request form and the tables…")
+    );
+    assert!(container.query_selector("form").unwrap().is_none());
+    // The frame after: the form and the allocations section, the line gone.
+    until("the request form", || {
+        container
+            .query_selector("#request-amount")
+            .unwrap()
+            .is_some()
+    })
+    .await;
+    assert!(container
+        .query_selector("[aria-labelledby=allocations-heading]")
+        .unwrap()
+        .is_some());
+    assert!(container.query_selector(".work-loading").unwrap().is_none());
 }
