@@ -26,13 +26,17 @@ impl From<wasm_split_helpers::SplitLoaderError> for ChunkUnavailable {
 
 /// The form, the table and the queue, once their code is here: a
 /// "loading" line until then, and a way to try again when it cannot come.
-/// The chunk is asked for once the cards are on screen (the frame after
-/// this one), so it never competes with the page's first data.
+/// The chunk is asked for once the cards are on screen: in the frame after
+/// the one that draws them (a frame's `requestAnimationFrame` runs before
+/// its paint, the next one's after it), so it never competes with the
+/// page's first data.
 #[component]
 pub fn WorkArea(monitor: LiveMonitor, owner: String) -> impl IntoView {
     let lang = expect_context::<Lang>();
     let painted = RwSignal::new(false);
-    request_animation_frame(move || set_timeout(move || painted.set(true), Duration::ZERO));
+    request_animation_frame(move || {
+        request_animation_frame(move || set_timeout(move || painted.set(true), Duration::ZERO))
+    });
     let attempts = RwSignal::new(0_u32);
     let loading =
         move || view! { <p class="work-loading" role="status">{tr(lang, Text::WorkLoading)}</p> };
