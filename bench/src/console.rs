@@ -147,43 +147,10 @@ async fn main() {
     let mut table = Table::default();
     let console = format!("{}?lang=en&interval=3600&theme=light", server.base);
 
-    // 1. Time to first data, the console and the baseline page: cold cache,
-    // interleaved, on loopback and on a throttled network; one more throttled
-    // load of the console for its request waterfall.
-    let mut waterfall = Vec::new();
-    for profile in [Network::Loopback, Network::Throttled] {
-        eprintln!(
-            "[1/4] time to first data, {} ({LOADS} loads each, interleaved)",
-            profile.name()
-        );
-        browser.emulate(profile).await;
-        let pages = [
-            ("console", console.clone()),
-            ("baseline JS page", format!("{}baseline.html", server.base)),
-        ];
-        let mut times = [Vec::new(), Vec::new()];
-        for _ in 0..LOADS {
-            for ((_, url), times) in pages.iter().zip(&mut times) {
-                browser.cold_cache().await;
-                browser.client.goto(url).await.unwrap();
-                times.push(browser.seen("first-data").await);
-            }
-        }
-        if let Network::Throttled = profile {
-            browser.cold_cache().await;
-            browser.client.goto(&console).await.unwrap();
-            browser.seen("first-data").await;
-            waterfall = browser.waterfall().await;
-        }
-        for ((label, _), times) in pages.iter().zip(&times) {
-            table.add(
-                &format!("time to first data, {}: {label}", profile.name()),
-                times,
-                "ms since navigation start",
-                "cold cache",
-            );
-        }
-    }
+    // 1. Time to first data, the console and the baseline page, each load a
+    // first visit; one more throttled first visit of the console for its
+    // request waterfall.
+    let waterfall = first_data(&server, &console, &mut table).await;
     browser.emulate(Network::Loopback).await;
 
     // 2. Update time with the demo data: a change through the API, then Refresh.
@@ -287,7 +254,7 @@ async fn main() {
         "Creating {BULK_ROWS} allocations through the API: {bulk_secs:.1} s ({BULK_CLIENTS} clients)."
     );
     println!();
-    println!("Request waterfall of one cold console load, throttled (ms since navigation start):");
+    println!("Request waterfall of one first visit of the console, throttled (ms since navigation start):");
     println!();
     println!("| request | start | end |");
     println!("| --- | ---: | ---: |");
@@ -318,6 +285,57 @@ async fn main() {
 /// released) and times, in the page, until the card shows the new figure and
 /// until the table's pager shows the new row count (`base_rows` before the
 /// change). Returns both series.
+/// Time to first data of the console and the baseline page, as a first
+/// visit really is: every load in a new browser with a new profile (no HTTP
+/// cache, no compiled wasm or JS cached), interleaved, on loopback and on a
+/// throttled network. Returns the waterfall of one more throttled console
+/// load.
+async fn first_data(server: &Server, console: &str, table: &mut Table) -> Vec<String> {
+    let pages = [
+        ("console", console.to_owned()),
+        ("baseline JS page", format!("{}baseline.html", server.base)),
+    ];
+    for profile in [Network::Loopback, Network::Throttled] {
+        eprintln!(
+            "[1/4] time to first data, {} ({LOADS} first visits each, interleaved)",
+            profile.name()
+        );
+        let mut times = [Vec::new(), Vec::new()];
+        for _ in 0..LOADS {
+            for ((_, url), times) in pages.iter().zip(&mut times) {
+                let (seen, _) = first_visit(url, profile, false).await;
+                times.push(seen);
+            }
+        }
+        for ((label, _), times) in pages.iter().zip(&times) {
+            table.add(
+                &format!("time to first data, {}: {label}", profile.name()),
+                times,
+                "ms since navigation start",
+                "first visit: new profile",
+            );
+        }
+    }
+    first_visit(console, Network::Throttled, true).await.1
+}
+
+/// One load of `url` in a new browser (a new, empty profile): when the
+/// first data was painted, and the request waterfall if asked for.
+async fn first_visit(url: &str, network: Network, waterfall: bool) -> (f64, Vec<String>) {
+    let page = Page::start().await;
+    page.install_watcher().await;
+    page.emulate(network).await;
+    page.client.goto(url).await.unwrap();
+    let seen = page.seen("first-data").await;
+    let rows = if waterfall {
+        page.waterfall().await
+    } else {
+        Vec::new()
+    };
+    page.0.close().await;
+    (seen, rows)
+}
+
 async fn update_times(
     server: &Server,
     browser: &Page,
@@ -849,11 +867,6 @@ impl Page {
                 )
             })
             .collect()
-    }
-
-    /// Empties the HTTP cache, so the next load fetches everything.
-    async fn cold_cache(&self) {
-        self.cdp("Network.clearBrowserCache", json!({})).await;
     }
 
     async fn cdp(&self, cmd: &'static str, params: Value) {
