@@ -23,7 +23,7 @@ use rand::Rng;
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
-use super::ids::{allocation_id, seq_of, ticket_id, ticket_seq_of};
+use super::ids::{allocation_id, seq_of, ticket_seq_of};
 use super::migrations::{self, Dialect};
 use super::record::{self, StoredRow, COLUMNS};
 use super::rules::{self, PRUNE_SAMPLES};
@@ -1134,24 +1134,7 @@ impl Writer {
         changes: &mut Vec<Change>,
     ) -> anyhow::Result<AllocateOutcome> {
         let seq = self.next_ticket_seq;
-        let wait_until = rules::expires_at(now, wait_seconds);
-        let record = TicketRecord {
-            seq,
-            id: ticket_id(seq),
-            pool: request.pool.clone(),
-            amount: request.amount,
-            owner: request.owner.clone(),
-            ttl_seconds: request.ttl_seconds,
-            note: request.note.clone(),
-            wait_seconds,
-            created_at: now,
-            wait_until,
-            status: TicketStatus::Waiting,
-            ended_at: None,
-            first_position: 0,
-            first_estimate: None,
-            allocation: None,
-        };
+        let record = TicketRecord::waiting_from(seq, request, wait_seconds, now);
         // In line first, to be placed; out again if the row cannot be written.
         self.working
             .apply(&Change::Queue(Box::new(record.waiting(pool))), now);

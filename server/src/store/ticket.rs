@@ -4,7 +4,9 @@
 
 use allocation_contract::{AllocationRequest, Ticket, TicketStatus};
 
+use super::ids::ticket_id;
 use super::record::{Record, StoredRow};
+use super::rules::expires_at;
 use super::AllocateOutcome;
 use crate::domain::clock::rfc3339;
 use crate::domain::waiting::Waiting;
@@ -39,6 +41,33 @@ pub struct TicketRecord {
 }
 
 impl TicketRecord {
+    /// A request's new ticket, waiting from `now` for `wait_seconds`, not
+    /// yet placed (the store places it in its line).
+    pub fn waiting_from(
+        seq: i64,
+        request: &AllocationRequest,
+        wait_seconds: i64,
+        now: i64,
+    ) -> TicketRecord {
+        TicketRecord {
+            seq,
+            id: ticket_id(seq),
+            pool: request.pool.clone(),
+            amount: request.amount,
+            owner: request.owner.clone(),
+            ttl_seconds: request.ttl_seconds,
+            note: request.note.clone(),
+            wait_seconds,
+            created_at: now,
+            wait_until: expires_at(now, wait_seconds),
+            status: TicketStatus::Waiting,
+            ended_at: None,
+            first_position: 0,
+            first_estimate: None,
+            allocation: None,
+        }
+    }
+
     /// The record in [`TICKET_COLUMNS`] (then the grant's columns) from column 0.
     pub fn read<R: StoredRow>(row: &R) -> Result<TicketRecord, R::Error> {
         // The grant's row may have been purged since: then none is shown.

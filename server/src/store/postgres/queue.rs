@@ -9,8 +9,6 @@ use deadpool_postgres::Transaction;
 use super::{LockedPool, NewGrant, PgStore};
 use crate::domain::clock::rfc3339;
 use crate::domain::queue::{self, Ask, Lease, PoolAt, BACKFILL_DEPTH};
-use crate::store::ids::ticket_id;
-use crate::store::rules;
 use crate::store::ticket::{TicketRecord, TICKET_COLUMNS};
 
 /// What serving a locked pool came to.
@@ -231,23 +229,7 @@ impl PgStore {
             .query_one("SELECT nextval('ticket_seq')", &[])
             .await?
             .get(0);
-        let mut record = TicketRecord {
-            seq,
-            id: ticket_id(seq),
-            pool: request.pool.clone(),
-            amount: request.amount,
-            owner: request.owner.clone(),
-            ttl_seconds: request.ttl_seconds,
-            note: request.note.clone(),
-            wait_seconds,
-            created_at: pool.now,
-            wait_until: rules::expires_at(pool.now, wait_seconds),
-            status: TicketStatus::Waiting,
-            ended_at: None,
-            first_position: 0,
-            first_estimate: None,
-            allocation: None,
-        };
+        let mut record = TicketRecord::waiting_from(seq, request, wait_seconds, pool.now);
         (record.first_position, record.first_estimate) =
             Self::place_last(tx, pool, &request.pool, record.waiting(0).ask()).await?;
         tx.execute(
