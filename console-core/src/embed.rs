@@ -292,7 +292,6 @@ pub fn failure_problem(failure: &Failure, title: String) -> Problem {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use allocation_contract::AllocationStatus;
     use serde_json::{json, Value};
 
     const PORTAL: &str = "https://portal.example";
@@ -323,17 +322,7 @@ mod tests {
             posted(&ConsoleMessage::Released { id: "al_1" }),
             json!({"source": "allocation-console", "type": "released", "id": "al_1"})
         );
-        let allocation = Allocation {
-            id: "al_7Q2k".into(),
-            pool: "gpu".into(),
-            amount: 1,
-            owner: "alice".into(),
-            resources: vec!["gpu-1".into()],
-            status: AllocationStatus::Active,
-            created_at: "2026-11-26T10:00:00Z".into(),
-            expires_at: None,
-            note: None,
-        };
+        let allocation = allocation_testkit::allocation("al_7Q2k").build();
         let message = posted(&ConsoleMessage::Allocated(&allocation));
         assert_eq!(message["type"], "allocated");
         assert_eq!(message["allocation"]["id"], "al_7Q2k");
