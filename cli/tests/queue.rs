@@ -7,7 +7,7 @@ use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use allocation_contract::{Allocation, AllocationStatus, Queue, TicketStatus};
-use common::{output, stderr, stdout, wait_until, Server};
+use common::{finish, output, stderr, stdout, wait_until, Server};
 
 /// Fills gpu-a100 (16 GPU) with four allocations of 4 owned by ann.
 fn fill(server: &Server) -> Vec<Allocation> {
@@ -26,22 +26,6 @@ fn spawn(server: &Server, args: &[&str]) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn alloc")
-}
-
-fn finish(child: Child) -> std::process::Output {
-    let pid = child.id() as i32;
-    let (done, waited) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = done.send(child.wait_with_output());
-    });
-    match waited.recv_timeout(Duration::from_secs(60)) {
-        Ok(output) => output.expect("output"),
-        Err(_) => {
-            // SAFETY: kill(2) on a pid we spawned.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            panic!("alloc did not end within 60 s");
-        }
-    }
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use allocation_contract::AllocationStatus;
 use common::proxy::FaultProxy;
-use common::{alloc_at, output, stderr, stdout, wait_until, Server};
+use common::{alloc_at, finish, output, stderr, stdout, wait_until, Server};
 
 /// Starts `alloc run` with a shell command that first writes its pid to
 /// `pid_file`; returns alloc's process and the command's pid once running.
@@ -34,22 +34,6 @@ fn start_holding(server: &Server, extra: &[&str], script: &str) -> (Child, i32) 
         pid > 0
     });
     (child, pid)
-}
-
-fn finish(child: Child) -> std::process::Output {
-    let pid = child.id() as i32;
-    let (done, waited) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = done.send(child.wait_with_output());
-    });
-    match waited.recv_timeout(Duration::from_secs(60)) {
-        Ok(output) => output.expect("output"),
-        Err(_) => {
-            // SAFETY: kill(2) on a pid we spawned.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            panic!("alloc run did not end within 60 s");
-        }
-    }
 }
 
 fn only_allocation(server: &Server) -> String {

@@ -7,7 +7,7 @@ pub mod proxy;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -193,6 +193,12 @@ pub fn output(command: &mut Command) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn alloc");
+    finish(child)
+}
+
+/// Waits for a spawned `alloc` (its output piped) to end: its output, or a
+/// kill and a panic after 60 s.
+pub fn finish(child: Child) -> Output {
     let pid = child.id();
     let (done, waited) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
