@@ -49,6 +49,34 @@ fn render<V: IntoView + 'static>(
     })
 }
 
+/// Alice's request form on a page whose one pool is `gpu`, once the pool is
+/// offered: the container, the monitor, the highlight signal and the handle
+/// (keep it for the test's length).
+async fn alice_form(
+    gpu: Pool,
+) -> (
+    web_sys::HtmlElement,
+    LiveMonitor,
+    RwSignal<Option<String>>,
+    impl Sized,
+) {
+    let (container, monitor) = setup();
+    let highlight = RwSignal::new(None::<String>);
+    let handle = render(
+        &container,
+        move || view! { <RequestForm monitor owner="alice".to_owned() highlight /> },
+    );
+    monitor.show_usage(usage(vec![gpu], "t"));
+    until("pool option", || {
+        container
+            .query_selector("option[value=gpu]")
+            .unwrap()
+            .is_some()
+    })
+    .await;
+    (container, monitor, highlight, handle)
+}
+
 /// Lets everything Leptos has scheduled run (a few turns of the event loop).
 async fn settle() {
     for _ in 0..5 {
@@ -320,20 +348,7 @@ async fn a_failed_poll_is_said_in_an_alert_and_cleared_on_recovery() {
 
 #[wasm_bindgen_test]
 async fn the_form_checks_amount_before_sending() {
-    let (container, monitor) = setup();
-    let highlight = RwSignal::new(None::<String>);
-    let _handle = render(
-        &container,
-        move || view! { <RequestForm monitor owner="alice".to_owned() highlight /> },
-    );
-    monitor.show_usage(usage(vec![pool("gpu", "A100", 16, 14)], "t"));
-    until("pool option", || {
-        container
-            .query_selector("option[value=gpu]")
-            .unwrap()
-            .is_some()
-    })
-    .await;
+    let (container, _, _, _handle) = alice_form(pool("gpu", "A100", 16, 14)).await;
     // Every field has its own label, tied to it by `for`.
     for (field, label) in [
         ("pool", "Pool"),
@@ -598,20 +613,7 @@ async fn a_replayed_grant_is_told_apart_from_a_new_one() {
            return Promise.resolve(new Response(JSON.stringify(grant), { status: 201,
              headers: { 'Content-Type': 'application/json', 'Idempotent-Replayed': 'true' } }));"#,
     );
-    let (container, monitor) = setup();
-    let highlight = RwSignal::new(None::<String>);
-    let _handle = render(
-        &container,
-        move || view! { <RequestForm monitor owner="alice".to_owned() highlight /> },
-    );
-    monitor.show_usage(usage(vec![pool("gpu", "A100", 16, 0)], "t"));
-    until("pool option", || {
-        container
-            .query_selector("option[value=gpu]")
-            .unwrap()
-            .is_some()
-    })
-    .await;
+    let (container, _, _, _handle) = alice_form(pool("gpu", "A100", 16, 0)).await;
     let submit: web_sys::HtmlElement = container
         .query_selector("button[type=submit]")
         .unwrap()
@@ -673,20 +675,8 @@ async fn a_full_pool_offers_to_wait_and_a_place_in_line_is_said_in_words() {
                headers: { 'Content-Type': 'application/json', 'Location': '/queue/tk_1' } });
            });"#,
     );
-    let (container, monitor) = setup();
-    let highlight = RwSignal::new(None::<String>);
-    let _handle = render(
-        &container,
-        move || view! { <RequestForm monitor owner="alice".to_owned() highlight /> },
-    );
-    monitor.show_usage(usage(vec![pool("gpu", "A100 GPU", 16, 15)], "t"));
-    until("pool option", || {
-        container
-            .query_selector("option[value=gpu]")
-            .unwrap()
-            .is_some()
-    })
-    .await;
+    let (container, monitor, highlight, _handle) =
+        alice_form(pool("gpu", "A100 GPU", 16, 15)).await;
     assert!(container
         .query_selector("#request-wait_seconds")
         .unwrap()
