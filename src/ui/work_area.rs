@@ -8,6 +8,7 @@ use std::time::Duration;
 use leptos::prelude::*;
 
 use crate::core::i18n::{tr, Lang, Text};
+use crate::ui::alert::Alert;
 use crate::ui::allocations::allocations_panel::AllocationsPanel;
 use crate::ui::allocations::queue_panel::QueuePanel;
 use crate::ui::monitor::live_monitor::LiveMonitor;
@@ -38,6 +39,8 @@ pub fn WorkArea(monitor: LiveMonitor, owner: String) -> impl IntoView {
         request_animation_frame(move || set_timeout(move || painted.set(true), Duration::ZERO))
     });
     let attempts = RwSignal::new(0_u32);
+    // Said in the page's one kind of alert, there before anything goes wrong.
+    let problem = RwSignal::new(None::<String>);
     let loading =
         move || view! { <p class="work-loading" role="status">{tr(lang, Text::WorkLoading)}</p> };
     let loaded = move || {
@@ -49,20 +52,23 @@ pub fn WorkArea(monitor: LiveMonitor, owner: String) -> impl IntoView {
         Suspend::new(async move {
             match load_work_area(monitor, owner).await {
                 Ok(view) => view,
-                Err(ChunkUnavailable) => view! {
-                    <div class="work-unavailable" role="alert">
-                        <p>{tr(lang, Text::WorkUnavailable)}</p>
-                        <button type="button" on:click=move |_| attempts.update(|n| *n += 1)>
-                            {tr(lang, Text::TryAgain)}
-                        </button>
-                    </div>
+                Err(ChunkUnavailable) => {
+                    problem.set(Some(tr(lang, Text::WorkUnavailable).to_owned()));
+                    let again = move |_| {
+                        problem.set(None);
+                        attempts.update(|n| *n += 1);
+                    };
+                    view! { <button type="button" on:click=again>{tr(lang, Text::TryAgain)}</button> }
+                        .into_any()
                 }
-                .into_any(),
             }
         })
         .into_any()
     };
-    view! { <Suspense fallback=loading>{loaded}</Suspense> }
+    view! {
+        <Alert message=problem />
+        <Suspense fallback=loading>{loaded}</Suspense>
+    }
 }
 
 /// The split point: with `split` the body is in its own chunk and the call
