@@ -151,7 +151,6 @@ async fn main() {
     // first visit; one more throttled first visit of the console for its
     // request waterfall.
     let waterfall = first_data(&server, &console, &mut table).await;
-    browser.emulate(Network::Loopback).await;
 
     // 2. Update time with the demo data: a change through the API, then Refresh.
     eprintln!("[2/4] update time, small data");
