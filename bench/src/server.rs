@@ -18,7 +18,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use allocation_contract::{Allocation, Ticket, TicketStatus, Usage};
-use allocation_server::{app, Database, PoolSpec, ServeOptions, ServerConfig, Synchronous};
+use allocation_server::{
+    app, Database, PgCommit, PoolSpec, ServeOptions, ServerConfig, Synchronous,
+};
 use allocation_testkit::pg::Cluster;
 use allocation_testkit::{Connection, Reply, Served};
 use clap::Parser;
@@ -52,11 +54,16 @@ enum Part {
     Queue,
 }
 
-/// One in-process server on `db` with one pool, `bench`; it serves as long
-/// as the value lives.
-async fn replica(db: Database, capacity: u64, synchronous: Synchronous) -> anyhow::Result<Served> {
+/// One in-process server on `db` with one pool, `bench`, committing on
+/// PostgreSQL as `pg_commit` says; it serves as long as the value lives.
+async fn replica(
+    db: Database,
+    capacity: u64,
+    synchronous: Synchronous,
+    pg_commit: PgCommit,
+) -> anyhow::Result<Served> {
     let pools = vec![PoolSpec::new("bench", "Bench unit", "unit", capacity, None)];
-    replica_with(db, pools, synchronous).await
+    replica_with(db, pools, synchronous, pg_commit).await
 }
 
 /// [`replica`] with `pools`.
@@ -64,11 +71,13 @@ async fn replica_with(
     db: Database,
     pools: Vec<PoolSpec>,
     synchronous: Synchronous,
+    pg_commit: PgCommit,
 ) -> anyhow::Result<Served> {
     let config = ServerConfig {
         pools,
         max_concurrency: 4096,
         synchronous,
+        pg_commit,
         ..ServerConfig::demo(db)
     };
     let router = app(config).await?;
@@ -429,7 +438,8 @@ fn queue_pools() -> Vec<PoolSpec> {
 }
 
 async fn queue_tables(cluster: &Cluster, dir: &Path, options: &Options) -> anyhow::Result<()> {
-    let start = |db: Database| replica_with(db, queue_pools(), options.synchronous);
+    let start =
+        |db: Database| replica_with(db, queue_pools(), options.synchronous, PgCommit::Group);
     let sqlite = Database::Sqlite(dir.join("queue.db"));
     let pg = Database::Postgres(cluster.database());
     let two = Database::Postgres(cluster.database());
@@ -508,18 +518,31 @@ async fn main() -> anyhow::Result<()> {
         "{} clients, {} s per run, SQLite synchronous={:?}, PostgreSQL fsync=on\n",
         options.clients, options.seconds, options.synchronous
     );
-    let start = |db: Database| replica(db, capacity, options.synchronous);
+    let start = |db: Database, commit| replica(db, capacity, options.synchronous, commit);
     let sqlite = Database::Sqlite(dir.path().join("bench.db"));
-    let two_pg = Database::Postgres(cluster.database());
-    let runs: [(&str, Vec<Served>); 3] = [
-        ("SQLite, 1 replica", vec![start(sqlite).await?]),
-        (
-            "PostgreSQL, 1 replica",
-            vec![start(Database::Postgres(cluster.database())).await?],
-        ),
+    let pg = || Database::Postgres(cluster.database());
+    let (two_group, two_single) = (pg(), pg());
+    let (group, single) = (PgCommit::Group, PgCommit::Single);
+    let runs: [(&str, Vec<Served>); 5] = [
+        ("SQLite, 1 replica", vec![start(sqlite, group).await?]),
+        ("PostgreSQL, 1 replica", vec![start(pg(), group).await?]),
         (
             "PostgreSQL, 2 replicas",
-            vec![start(two_pg.clone()).await?, start(two_pg).await?],
+            vec![
+                start(two_group.clone(), group).await?,
+                start(two_group, group).await?,
+            ],
+        ),
+        (
+            "PostgreSQL, 1 replica, --pg-commit single (before)",
+            vec![start(pg(), single).await?],
+        ),
+        (
+            "PostgreSQL, 2 replicas, --pg-commit single (before)",
+            vec![
+                start(two_single.clone(), single).await?,
+                start(two_single, single).await?,
+            ],
         ),
     ];
     let broken = runs_part(Part::Pairs) && pairs_table(&runs, &options).await?;

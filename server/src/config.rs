@@ -13,6 +13,7 @@ use crate::domain::clock::Clock;
 use crate::domain::pools::{demo_pools, load_pools_file, PoolSpec};
 use crate::http::serve::ServeOptions;
 use crate::identity::{JwtOptions, JwtVerifier, TrustedProxy, Users};
+pub use crate::store::postgres::Commit as PgCommit;
 use crate::store::{Database, Synchronous};
 
 /// Request bodies past this size get `413`.
@@ -50,6 +51,8 @@ pub struct ServerConfig {
     pub body_limit: usize,
     /// When a write counts as done: on disk (default) or in the OS.
     pub synchronous: Synchronous,
+    /// How a PostgreSQL replica commits allocations and releases.
+    pub pg_commit: PgCommit,
     /// The time source (tests move it instead of sleeping).
     pub clock: Clock,
 }
@@ -73,6 +76,7 @@ impl ServerConfig {
             request_timeout: Duration::from_secs(10),
             body_limit: BODY_LIMIT,
             synchronous: Synchronous::Full,
+            pg_commit: PgCommit::Group,
             clock: Clock::system(),
         }
     }
@@ -222,6 +226,11 @@ pub struct ServeArgs {
     /// `normal` = handed to the OS (survives kill -9, not power loss).
     #[arg(long, value_enum, default_value_t = Synchronous::Full)]
     pub synchronous: Synchronous,
+    /// On PostgreSQL, `group`: the allocations and releases waiting at once
+    /// share one transaction and one WAL flush; `single`: one transaction
+    /// each (the older, slower path, kept for comparison).
+    #[arg(long, value_enum, default_value_t = PgCommit::Group)]
+    pub pg_commit: PgCommit,
     /// Released and expired allocations (and their idempotency keys) older
     /// than this are deleted, hourly (e.g. `30d`, `12h`).
     #[arg(long, default_value = "30d", value_parser = humantime::parse_duration)]
@@ -323,6 +332,7 @@ impl ServeArgs {
             max_concurrency: self.max_concurrency as usize,
             request_timeout: Duration::from_secs(self.request_timeout),
             synchronous: self.synchronous,
+            pg_commit: self.pg_commit,
             ..ServerConfig::demo(self.db)
         })
     }

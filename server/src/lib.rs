@@ -50,7 +50,7 @@ use tracing::Level;
 use domain::idempotency;
 use http::{api, etag, host, static_files, telemetry};
 
-pub use config::{Cli, ServerConfig};
+pub use config::{Cli, PgCommit, ServerConfig};
 pub use domain::clock::Clock;
 pub use domain::pools::PoolSpec;
 pub use http::api::AppState;
@@ -83,6 +83,7 @@ pub async fn app_with_state(config: ServerConfig) -> anyhow::Result<(Router, App
         config.pools.clone(),
         config.clock.clone(),
         config.synchronous,
+        config.pg_commit,
     )
     .await?;
     let state = AppState {

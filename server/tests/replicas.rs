@@ -314,3 +314,87 @@ async fn a_database_that_cannot_commit_fails_readiness_not_liveness() {
     );
     assert_eq!(conn.get("/healthz").await.status, 200, "still alive");
 }
+
+/// `name`'s value in a Prometheus text exposition.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}
+
+/// Writes that arrive together share one commit (group commit, the
+/// default), and what a batch leaves to the single path answers as it would
+/// alone: one key sent by eight clients at once makes one grant, and one
+/// allocation released by eight at once is released once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_arriving_together_share_a_commit_and_answer_as_alone() {
+    const CLIENTS: usize = 32;
+    const PAIRS: usize = 20;
+    let dir = temp_dir();
+    let url = Cluster::shared().database();
+    let server = Arc::new(replica(&url, &pools_file(dir.path(), 64)));
+    let mut clients = Vec::new();
+    for client in 0..CLIENTS {
+        let server = Arc::clone(&server);
+        clients.push(tokio::spawn(async move {
+            let mut conn = server.connect().await;
+            for pair in 0..PAIRS {
+                let body = json!({"pool": "hot", "amount": 1, "owner": "batch"});
+                let key = format!("c{client}-p{pair}");
+                let reply = conn.post_json("/api/v1/allocations", &key, &body).await;
+                assert_eq!(reply.status, 201, "{}", reply.text());
+                let id = reply.json::<Allocation>().id;
+                let path = format!("/api/v1/allocations/{id}");
+                assert_eq!(conn.delete(&path).await.status, 204);
+            }
+        }));
+    }
+    for client in clients {
+        client.await.unwrap();
+    }
+    let mut together = Vec::new();
+    for _ in 0..8 {
+        let server = Arc::clone(&server);
+        together.push(tokio::spawn(async move {
+            let body = json!({"pool": "hot", "amount": 2, "owner": "shared"});
+            let mut conn = server.connect().await;
+            conn.post_json("/api/v1/allocations", "shared-key", &body)
+                .await
+        }));
+    }
+    let mut granted = HashSet::new();
+    for reply in together {
+        let reply = reply.await.unwrap();
+        match reply.status {
+            201 => drop(granted.insert(reply.json::<Allocation>().id)),
+            409 => assert!(reply.text().contains("key-in-flight"), "{}", reply.text()),
+            other => panic!("unexpected {other}: {}", reply.text()),
+        }
+    }
+    assert_eq!(granted.len(), 1, "one key, one grant: {granted:?}");
+    let id = granted.into_iter().next().unwrap();
+    let mut releases = Vec::new();
+    for _ in 0..8 {
+        let (server, path) = (Arc::clone(&server), format!("/api/v1/allocations/{id}"));
+        releases.push(tokio::spawn(async move {
+            server.connect().await.delete(&path).await.status
+        }));
+    }
+    for release in releases {
+        assert_eq!(release.await.unwrap(), 204);
+    }
+    let mut conn = server.connect().await;
+    let usage: Usage = conn.get("/api/v1/usage").await.json();
+    assert_eq!(usage.pools[0].allocated, 0, "{usage:?}");
+    let listed: Allocations = conn.get("/api/v1/allocations").await.json();
+    assert!(listed.allocations.is_empty(), "{listed:?}");
+    let text = conn.get("/metrics").await.text();
+    let (writes, commits) = (
+        metric(&text, "allocation_commit_batch_size_sum"),
+        metric(&text, "allocation_commit_batch_size_count"),
+    );
+    assert!(
+        writes >= (2 * CLIENTS * PAIRS) as f64 && commits < writes / 2.0,
+        "{writes} writes in {commits} commits: they were not grouped"
+    );
+}

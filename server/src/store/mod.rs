@@ -258,6 +258,7 @@ impl Store {
         pools: Vec<PoolSpec>,
         clock: Clock,
         synchronous: Synchronous,
+        commit: postgres::Commit,
     ) -> anyhow::Result<Store> {
         Ok(match database {
             Database::Sqlite(path) => {
@@ -268,9 +269,9 @@ impl Store {
                 .await??;
                 Store(Arc::new(store))
             }
-            Database::Postgres(url) => {
-                Store(Arc::new(postgres::PgStore::open(url, pools, clock).await?))
-            }
+            Database::Postgres(url) => Store(Arc::new(
+                postgres::PgStore::open(url, pools, clock, commit).await?,
+            )),
         })
     }
 }

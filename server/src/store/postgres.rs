@@ -30,6 +30,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{IsolationLevel, NoTls, Row};
 
+mod group_commit;
 mod queue;
 
 use super::ids::{allocation_id, seq_of, ticket_seq_of};
@@ -66,28 +67,41 @@ t AS (SELECT (SELECT epoch FROM meta) AS epoch,
                WHERE NOT returned AND expires_at <= n.ms) AS last_expiry),
 tag AS (SELECT epoch, version, expired, GREATEST(changed, last_expiry) AS as_of FROM t)";
 
-/// Gives back the units of a pool's expired grants (pool row locked).
+/// Locks the rows of the pools `$1` and of the grants `$3` (by `seq`), in
+/// id order (the one lock order of every write), with "now" and a `seq`
+/// for each.
+const LOCK: &str =
+    "SELECT id, capacity, allocated, allocation_now_ms($2), nextval('allocation_seq') \
+     FROM pools WHERE id = ANY($1) OR id IN (SELECT pool FROM allocations WHERE seq = ANY($3)) \
+     ORDER BY id FOR UPDATE";
+
+/// Gives back the units of the expired grants in the pools [`LOCK`] locked:
+/// each swept pool's id and count after.
 const SWEEP: &str = "
-WITH gone AS (
+WITH locked AS (
+    SELECT id FROM pools
+    WHERE id = ANY($1) OR id IN (SELECT pool FROM allocations WHERE seq = ANY($3))),
+gone AS (
     UPDATE allocations SET returned = true
-    WHERE pool = $1 AND NOT returned AND expires_at <= allocation_now_ms($2)
-    RETURNING seq, amount),
+    WHERE pool IN (SELECT id FROM locked) AND NOT returned
+      AND expires_at <= allocation_now_ms($2)
+    RETURNING seq, pool, amount),
 freed AS (DELETE FROM held_units h USING gone g WHERE h.seq = g.seq)
 UPDATE pools SET allocated = allocated - t.amount, version = version + 1,
     changed_at = GREATEST(changed_at, allocation_now_ms($2))
-FROM (SELECT sum(amount)::bigint AS amount FROM gone) t
-WHERE id = $1 AND t.amount IS NOT NULL
-RETURNING allocated";
+FROM (SELECT pool, sum(amount)::bigint AS amount FROM gone GROUP BY pool) t
+WHERE id = t.pool
+RETURNING id, allocated";
 
-/// Writes the minute's sample of pool `$1` as it is now (expired grants not
-/// counted): run after a write to the pool, under its row lock.
+/// Writes the minute's sample of the pools `$1` as they are now (expired
+/// grants not counted): run after a write to them, under their row locks.
 const RECORD: &str = "
 INSERT INTO usage_samples (pool, minute, allocated, capacity)
 SELECT p.id, allocation_now_ms($2) / 60000,
     GREATEST(p.allocated - COALESCE((SELECT sum(a.amount)::bigint FROM allocations a
         WHERE a.pool = p.id AND NOT a.returned AND a.expires_at <= allocation_now_ms($2)), 0), 0),
     p.capacity
-FROM pools p WHERE p.id = $1
+FROM pools p WHERE p.id = ANY($1)
 ON CONFLICT (pool, minute) DO UPDATE
 SET allocated = EXCLUDED.allocated, capacity = EXCLUDED.capacity";
 
@@ -100,6 +114,42 @@ pub struct PgStore {
     /// Whether a sweep served every line since this replica started (a
     /// capacity raised in the pools file may let tickets through).
     swept_all: Arc<std::sync::atomic::AtomicBool>,
+    /// The replica's group commit, which allocations and releases go
+    /// through (none: each in a transaction of its own).
+    batcher: Option<tokio::sync::mpsc::Sender<group_commit::Write>>,
+}
+
+/// How a replica commits allocations and releases.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Commit {
+    /// The writes waiting at once share one transaction and one WAL flush.
+    #[default]
+    Group,
+    /// Each write in a transaction of its own (the path before group commit,
+    /// kept for comparison).
+    Single,
+}
+
+/// A pool of at most `size` connections to `config`'s database; each is
+/// driven on the runtime that first asks for it.
+fn connection_pool(
+    config: tokio_postgres::Config,
+    size: usize,
+) -> anyhow::Result<deadpool_postgres::Pool> {
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    deadpool_postgres::Pool::builder(manager)
+        .max_size(size)
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .wait_timeout(Some(Duration::from_secs(5)))
+        .create_timeout(Some(Duration::from_secs(5)))
+        .build()
+        .context("cannot set up the PostgreSQL connection pool")
 }
 
 /// `user@host:port/dbname`, never the password.
@@ -200,28 +250,21 @@ fn etag_of(row: &Row) -> String {
 impl PgStore {
     /// Connects, applies the migrations this database lacks and brings the
     /// pools' rows in line with `pools`.
-    pub async fn open(url: &str, pools: Vec<PoolSpec>, clock: Clock) -> anyhow::Result<PgStore> {
+    pub async fn open(
+        url: &str,
+        pools: Vec<PoolSpec>,
+        clock: Clock,
+        commit: Commit,
+    ) -> anyhow::Result<PgStore> {
         let config: tokio_postgres::Config = url.parse().context("--db: not a PostgreSQL URL")?;
         let shown = describe(&config);
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let connections = deadpool_postgres::Pool::builder(manager)
-            .max_size(16)
-            .runtime(deadpool_postgres::Runtime::Tokio1)
-            .wait_timeout(Some(Duration::from_secs(5)))
-            .create_timeout(Some(Duration::from_secs(5)))
-            .build()
-            .context("cannot set up the PostgreSQL connection pool")?;
-        let store = PgStore {
+        let connections = connection_pool(config.clone(), 16)?;
+        let mut store = PgStore {
             connections,
             specs: Arc::new(pools),
             clock,
             swept_all: Arc::default(),
+            batcher: None,
         };
         let mut client = store
             .connection()
@@ -231,6 +274,10 @@ impl PgStore {
             .migrate(&mut client)
             .await
             .with_context(|| format!("cannot migrate the schema of {shown}"))?;
+        drop(client);
+        if commit == Commit::Group {
+            store.batcher = Some(group_commit::start(store.clone(), config)?);
+        }
         Ok(store)
     }
 
@@ -446,27 +493,18 @@ impl PgStore {
     /// then comes to, it serves the line before it commits, so no unit it
     /// gave back is left free while someone waits.
     async fn lock_pool(&self, tx: &Transaction<'_>, pool: &str) -> anyhow::Result<LockedPool> {
-        let (lock, sweep) = tokio::try_join!(
-            tx.prepare_cached(
-                "SELECT capacity, allocated, allocation_now_ms($2), nextval('allocation_seq') \
-                 FROM pools WHERE id = $1 FOR UPDATE"
-            ),
-            tx.prepare_cached(SWEEP),
-        )?;
+        let (lock, sweep) = tokio::try_join!(tx.prepare_cached(LOCK), tx.prepare_cached(SWEEP))?;
         // Sent together: the sweep runs once the lock is held.
-        let params: [&(dyn ToSql + Sync); 2] = [&pool, &self.offset()];
-        let (row, swept) =
-            tokio::try_join!(tx.query_opt(&lock, &params), tx.query_opt(&sweep, &params))?;
-        let row = row.context("the pool's row is missing")?;
-        let (capacity, allocated, now, seq): (i64, i64, i64, i64) =
-            (row.get(0), row.get(1), row.get(2), row.get(3));
-        let allocated = swept.map_or(allocated, |swept| swept.get(0));
-        Ok(LockedPool {
-            capacity,
-            available: (capacity - allocated).max(0) as u64,
-            now,
-            seq,
-        })
+        let (pools, grants): (&[&str], &[i64]) = (&[pool], &[]);
+        let params: [&(dyn ToSql + Sync); 3] = [&pools, &self.offset(), &grants];
+        let (rows, swept) = tokio::try_join!(
+            biased;
+            tx.query(&lock, &params),
+            tx.query(&sweep, &params)
+        )?;
+        locked_pools(&rows, &swept)
+            .remove(pool)
+            .context("the pool's row is missing")
     }
 
     /// Writes the grant, holds its units, counts it against the pool (the
@@ -511,7 +549,8 @@ impl PgStore {
         ];
         let held: [&(dyn ToSql + Sync); 3] = [&request.pool, &grant.units, &pool.seq];
         let counter: [&(dyn ToSql + Sync); 3] = [&request.pool, &request.amount, &pool.now];
-        let sample: [&(dyn ToSql + Sync); 2] = [&request.pool, &self.offset()];
+        let pools = [&request.pool];
+        let sample: [&(dyn ToSql + Sync); 2] = [&pools.as_slice(), &self.offset()];
         let (_, _, counted, _) = tokio::try_join!(
             tx.execute(&insert, &row),
             tx.execute(&hold, &held),
@@ -525,6 +564,20 @@ impl PgStore {
             );
         }
         Ok(())
+    }
+
+    /// One allocation in a transaction of its own (retried).
+    async fn allocate_alone(
+        &self,
+        request: &AllocationRequest,
+        key: Option<&str>,
+    ) -> anyhow::Result<AllocateOutcome> {
+        retrying!(self, client => self.try_allocate(&mut client, request, key))
+    }
+
+    /// One release in a transaction of its own (retried).
+    async fn release_alone(&self, seq: i64, id: &str) -> anyhow::Result<ReleaseOutcome> {
+        retrying!(self, client => self.try_release(&mut client, seq, id))
     }
 
     async fn try_release(
@@ -563,7 +616,7 @@ impl PgStore {
             let locked = self.lock_pool(&tx, &pool).await?;
             self.serve_locked(&tx, &locked, &pool, None).await?;
             let record = tx.prepare_cached(RECORD).await?;
-            tx.execute(&record, &[&pool, &offset]).await?;
+            tx.execute(&record, &[&[&pool].as_slice(), &offset]).await?;
         }
         commit(tx).await?;
         Ok(if released == 1 {
@@ -637,7 +690,8 @@ impl PgStore {
             };
             self.serve_locked(&tx, &pool, pool_id, None).await?;
         }
-        tx.execute(RECORD, &[&pool_id, &self.offset()]).await?;
+        tx.execute(RECORD, &[&[pool_id].as_slice(), &self.offset()])
+            .await?;
         commit(tx).await?;
         Ok(())
     }
@@ -693,7 +747,8 @@ impl PgStore {
         let locked = self.lock_pool(&tx, pool).await?;
         self.serve_locked(&tx, &locked, pool, None).await?;
         if record {
-            tx.execute(RECORD, &[&pool, &self.offset()]).await?;
+            tx.execute(RECORD, &[&[pool].as_slice(), &self.offset()])
+                .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -864,14 +919,35 @@ impl Storage for PgStore {
         if self.pool_spec(&request.pool).is_none() {
             return Ok(AllocateOutcome::UnknownPool);
         }
-        retrying!(self, client => self.try_allocate(&mut client, &request, key.as_deref()))
+        match &self.batcher {
+            Some(batcher) => {
+                group_commit::ask(batcher, |reply| group_commit::Write::Allocate {
+                    request,
+                    key,
+                    reply,
+                })
+                .await
+            }
+            None => self.allocate_alone(&request, key.as_deref()).await,
+        }
     }
 
     async fn release(&self, id: &str) -> anyhow::Result<ReleaseOutcome> {
         let Some(seq) = seq_of(id) else {
             return Ok(ReleaseOutcome::NotFound);
         };
-        retrying!(self, client => self.try_release(&mut client, seq, id))
+        let id = id.to_owned();
+        match &self.batcher {
+            Some(batcher) => {
+                group_commit::ask(batcher, |reply| group_commit::Write::Release {
+                    seq,
+                    id,
+                    reply,
+                })
+                .await
+            }
+            None => self.release_alone(seq, &id).await,
+        }
     }
 
     async fn renew(&self, id: &str, ttl_seconds: i64) -> anyhow::Result<RenewOutcome> {
@@ -974,6 +1050,28 @@ async fn earlier_use(
     }
 }
 
+/// The pools [`LOCK`] locked, by id, with what [`SWEEP`] gave back.
+fn locked_pools(locked: &[Row], swept: &[Row]) -> std::collections::BTreeMap<String, LockedPool> {
+    locked
+        .iter()
+        .map(|row| {
+            let id: String = row.get(0);
+            let (capacity, now, seq): (i64, i64, i64) = (row.get(1), row.get(3), row.get(4));
+            let allocated = swept
+                .iter()
+                .find(|swept| swept.get::<_, &str>(0) == id)
+                .map_or(row.get(2), |swept| swept.get::<_, i64>(1));
+            let pool = LockedPool {
+                capacity,
+                available: (capacity - allocated).max(0) as u64,
+                now,
+                seq,
+            };
+            (id, pool)
+        })
+        .collect()
+}
+
 /// A pool's row as a grant found it, locked: what is free, "now", and the
 /// `seq` the grant takes.
 #[derive(Clone, Copy)]
@@ -1000,7 +1098,7 @@ impl NewGrant {
         request: &AllocationRequest,
         pool: &LockedPool,
     ) -> anyhow::Result<NewGrant> {
-        let units = free_units(tx, request, pool).await?;
+        let units = free_units(tx, &request.pool, request.amount).await?;
         Ok(NewGrant {
             id: allocation_id(pool.seq),
             resources: unit_names(
@@ -1043,31 +1141,27 @@ async fn hold_key(
     earlier_use(tx, key, request).await
 }
 
-/// The lowest `amount` units of the pool no grant holds.
-async fn free_units(
-    tx: &Transaction<'_>,
-    request: &AllocationRequest,
-    pool: &LockedPool,
-) -> anyhow::Result<Vec<i32>> {
-    let pick = tx
-        .prepare_cached(
-            "SELECT u::int4 FROM generate_series(0, $2::int8 - 1) u WHERE NOT EXISTS \
-             (SELECT 1 FROM held_units h WHERE h.pool = $1 AND h.unit = u) \
-             ORDER BY u LIMIT $3",
-        )
-        .await?;
+/// The lowest free units (no grant holds them) of each pool `$1`, at most
+/// `$2` of each: rows of pool and unit, lowest first.
+const FREE_UNITS: &str = "SELECT r.pool, f.u FROM unnest($1::text[], $2::int8[]) AS r(pool, want) \
+     JOIN pools p ON p.id = r.pool \
+     CROSS JOIN LATERAL (SELECT u::int4 FROM generate_series(0, p.capacity - 1) u \
+       WHERE NOT EXISTS (SELECT 1 FROM held_units h WHERE h.pool = r.pool AND h.unit = u) \
+       ORDER BY u LIMIT r.want) f";
+
+/// The lowest `count` units of the pool no grant holds.
+async fn free_units(tx: &Transaction<'_>, pool: &str, count: i64) -> anyhow::Result<Vec<i32>> {
+    let pick = tx.prepare_cached(FREE_UNITS).await?;
     let units: Vec<i32> = tx
-        .query(&pick, &[&request.pool, &pool.capacity, &request.amount])
+        .query(&pick, &[&[pool].as_slice(), &[count].as_slice()])
         .await?
         .iter()
-        .map(|row| row.get(0))
+        .map(|row| row.get(1))
         .collect();
-    if units.len() as i64 != request.amount {
+    if units.len() as i64 != count {
         anyhow::bail!(
-            "pool {}: {} free units for a count of {} available",
-            request.pool,
-            units.len(),
-            pool.available
+            "pool {pool}: {} free units for {count} counted free",
+            units.len()
         );
     }
     Ok(units)
