@@ -155,7 +155,7 @@ pub async fn cancel_ticket(
             ticket.owner
         )));
     }
-    match state.store.cancel(&id).await? {
+    match state.store.cancel(&id, caller.name.clone()).await? {
         CancelOutcome::Cancelled => {
             tracing::info!(by = %caller, %id, owner = %ticket.owner, "ticket cancelled");
             Ok(StatusCode::NO_CONTENT)

@@ -20,7 +20,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use allocation_contract::{Allocation, AllocationRequest, Pool, Ticket};
+use allocation_contract::EventKind::{Allocated, Cancelled, Released, Renewed};
+use allocation_contract::{Allocation, AllocationRequest, Events, Pool, Ticket};
 use anyhow::Context;
 use async_trait::async_trait;
 use deadpool_postgres::{
@@ -32,6 +33,7 @@ use tokio_postgres::{IsolationLevel, NoTls, Row};
 
 mod queue;
 
+use super::events::{self, EventQuery, NewEvent};
 use super::ids::{allocation_id, seq_of, ticket_seq_of};
 use super::migrations::{self, Dialect};
 use super::record::{self, StoredRow, COLUMNS};
@@ -359,7 +361,7 @@ impl PgStore {
         &self,
         client: &mut Object,
         request: &AllocationRequest,
-        key: Option<&str>,
+        (key, actor): (Option<&str>, Option<&str>),
     ) -> anyhow::Result<AllocateOutcome> {
         let tx = client.transaction().await?;
         if let Some(key) = key {
@@ -383,21 +385,19 @@ impl PgStore {
             .await?;
         pool.available = pool.available.saturating_sub(served.units);
         if !served.newcomer {
-            let outcome = self.not_now(&tx, request, key, amount, &pool).await?;
+            let outcome = self
+                .not_now(&tx, request, (key, actor), amount, &pool)
+                .await?;
             commit(tx).await?;
             return Ok(outcome);
         }
         let grant = NewGrant::decide(&tx, request, &pool).await?;
         self.insert_grant(&tx, request, key, &pool, &grant).await?;
+        let allocation = grant.allocation(request, pool.now);
+        let event = NewEvent::allocation(Allocated, pool.now, actor, allocation.clone());
+        record_event(&tx, event).await?;
         commit(tx).await?;
-        Ok(AllocateOutcome::Created(record::granted(
-            grant.id,
-            request,
-            amount,
-            grant.resources,
-            pool.now,
-            grant.expires_at,
-        )))
+        Ok(AllocateOutcome::Created(allocation))
     }
 
     /// What a request the locked pool cannot grant now comes to: a place in
@@ -406,13 +406,13 @@ impl PgStore {
         &self,
         tx: &Transaction<'_>,
         request: &AllocationRequest,
-        key: Option<&str>,
+        by: (Option<&str>, Option<&str>),
         amount: u64,
         pool: &LockedPool,
     ) -> anyhow::Result<AllocateOutcome> {
         Ok(match request.wait_seconds {
             Some(wait) if amount <= pool.capacity as u64 => AllocateOutcome::Queued(Box::new(
-                self.queue_ticket(tx, request, key, wait, pool).await?,
+                self.queue_ticket(tx, request, by, wait, pool).await?,
             )),
             _ => AllocateOutcome::Insufficient {
                 available: pool.available,
@@ -528,6 +528,7 @@ impl PgStore {
         client: &mut Object,
         seq: i64,
         id: &str,
+        actor: Option<&str>,
     ) -> anyhow::Result<ReleaseOutcome> {
         let offset = self.offset();
         let tx = client.transaction().await?;
@@ -555,8 +556,11 @@ impl PgStore {
         let released = tx.execute(&release, &[&seq, &id, &offset]).await?;
         if released == 1 {
             let pool: String = locked.get(0);
-            // The units go to whoever waits, in this transaction.
             let locked = self.lock_pool(&tx, &pool).await?;
+            let released = self.allocation_in(&tx, seq, locked.now).await?;
+            let event = NewEvent::allocation(Released, locked.now, actor, released);
+            record_event(&tx, event).await?;
+            // The units go to whoever waits, in this transaction.
             self.serve_locked(&tx, &locked, &pool, None).await?;
             let record = tx.prepare_cached(RECORD).await?;
             tx.execute(&record, &[&pool, &offset]).await?;
@@ -574,6 +578,7 @@ impl PgStore {
         client: &mut Object,
         seq: i64,
         id: &str,
+        actor: Option<&str>,
     ) -> anyhow::Result<CancelOutcome> {
         let tx = client.transaction().await?;
         // The pool first, as every write does: one lock order.
@@ -597,6 +602,9 @@ impl PgStore {
             )
             .await?;
         if cancelled == 1 {
+            let after = self.ticket_in(&tx, seq, id).await?;
+            let after = after.context("the cancelled ticket is missing")?;
+            record_event(&tx, NewEvent::ticket(Cancelled, pool.now, actor, after)).await?;
             queue::bump(&tx, &pool_id, pool.now).await?;
             self.serve_locked(&tx, &pool, &pool_id, None).await?;
             commit(tx).await?;
@@ -640,6 +648,7 @@ impl PgStore {
         seq: i64,
         id: &str,
         ttl_seconds: i64,
+        actor: Option<&str>,
     ) -> anyhow::Result<RenewOutcome> {
         let offset = self.offset();
         let tx = client.transaction().await?;
@@ -671,11 +680,33 @@ impl PgStore {
         let renewed = tx
             .query_opt(&renew, &[&seq, &id, &now, &expires_at])
             .await?;
+        let renewed = match renewed {
+            Some(row) => Record::read(&row, 0)?.allocation(now),
+            None => {
+                commit(tx).await?;
+                return Ok(RenewOutcome::Ended);
+            }
+        };
+        let event = NewEvent::allocation(Renewed, now, actor, renewed.clone());
+        record_event(&tx, event).await?;
         commit(tx).await?;
-        Ok(match renewed {
-            Some(row) => RenewOutcome::Renewed(Record::read(&row, 0)?.allocation(now)),
-            None => RenewOutcome::Ended,
-        })
+        Ok(RenewOutcome::Renewed(renewed))
+    }
+
+    /// The allocation `seq` as it stands at `now`, in the transaction.
+    async fn allocation_in(
+        &self,
+        tx: &Transaction<'_>,
+        seq: i64,
+        now: i64,
+    ) -> anyhow::Result<Allocation> {
+        let statement = tx
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM allocations a WHERE a.seq = $1"
+            ))
+            .await?;
+        let row = tx.query_one(&statement, &[&seq]).await?;
+        Ok(Record::read(&row, 0)?.allocation(now))
     }
 
     /// Gives the pool's expired units back and, with `record`, writes its
@@ -739,11 +770,27 @@ impl Storage for PgStore {
         Ok(ticket)
     }
 
-    async fn cancel(&self, id: &str) -> anyhow::Result<CancelOutcome> {
+    async fn cancel(&self, id: &str, actor: Option<String>) -> anyhow::Result<CancelOutcome> {
         let Some(seq) = ticket_seq_of(id) else {
             return Ok(CancelOutcome::NotFound);
         };
-        retrying!(self, client => self.try_cancel(&mut client, seq, id))
+        let actor = actor.as_deref();
+        retrying!(self, client => self.try_cancel(&mut client, seq, id, actor))
+    }
+
+    async fn events(&self, query: &EventQuery) -> anyhow::Result<Events> {
+        let client = self.connection().await?;
+        let statement = client.prepare_cached(events::PAGE).await?;
+        let after = query.after.min(i64::MAX as u64) as i64;
+        let limit = query.limit.min(i64::MAX as u64) as i64;
+        let rows = client
+            .query(&statement, &[&after, &query.pool, &query.owner, &limit])
+            .await?;
+        let found = rows
+            .iter()
+            .map(|row| events::read(row.get(0), row.get(1)))
+            .collect::<anyhow::Result<_>>()?;
+        Ok(events::page(query, found))
     }
 
     /// Each pool with something due is locked, its expired units given back,
@@ -853,25 +900,34 @@ impl Storage for PgStore {
         &self,
         request: AllocationRequest,
         key: Option<String>,
+        actor: Option<String>,
     ) -> anyhow::Result<AllocateOutcome> {
         if self.pool_spec(&request.pool).is_none() {
             return Ok(AllocateOutcome::UnknownPool);
         }
-        retrying!(self, client => self.try_allocate(&mut client, &request, key.as_deref()))
+        let by = (key.as_deref(), actor.as_deref());
+        retrying!(self, client => self.try_allocate(&mut client, &request, by))
     }
 
-    async fn release(&self, id: &str) -> anyhow::Result<ReleaseOutcome> {
+    async fn release(&self, id: &str, actor: Option<String>) -> anyhow::Result<ReleaseOutcome> {
         let Some(seq) = seq_of(id) else {
             return Ok(ReleaseOutcome::NotFound);
         };
-        retrying!(self, client => self.try_release(&mut client, seq, id))
+        let actor = actor.as_deref();
+        retrying!(self, client => self.try_release(&mut client, seq, id, actor))
     }
 
-    async fn renew(&self, id: &str, ttl_seconds: i64) -> anyhow::Result<RenewOutcome> {
+    async fn renew(
+        &self,
+        id: &str,
+        ttl_seconds: i64,
+        actor: Option<String>,
+    ) -> anyhow::Result<RenewOutcome> {
         let Some(seq) = seq_of(id) else {
             return Ok(RenewOutcome::NotFound);
         };
-        retrying!(self, client => self.try_renew(&mut client, seq, id, ttl_seconds))
+        let actor = actor.as_deref();
+        retrying!(self, client => self.try_renew(&mut client, seq, id, ttl_seconds, actor))
     }
 
     /// Gives every pool's expired units back and records its sample, each
@@ -986,6 +1042,20 @@ struct NewGrant {
 }
 
 impl NewGrant {
+    /// The grant as the contract shows it, made at `now` for `request`.
+    fn allocation(&self, request: &AllocationRequest, now: i64) -> Allocation {
+        let amount = u64::try_from(request.amount).unwrap_or(0);
+        let resources = self.resources.clone();
+        record::granted(
+            self.id.clone(),
+            request,
+            amount,
+            resources,
+            now,
+            self.expires_at,
+        )
+    }
+
     /// The free units `request` takes in the locked `pool`, named, and the
     /// lease from the pool's now (a new request's and a ticket's grant alike).
     async fn decide(
@@ -1007,6 +1077,29 @@ impl NewGrant {
                 .map(|ttl| rules::expires_at(pool.now, ttl)),
         })
     }
+}
+
+/// Stores an event in the write's transaction. Its `seq` comes from the
+/// one-row counter, whose row lock is held until this transaction ends: a
+/// write that takes the next `seq` waits for this one to commit, so
+/// commits (and what readers see) follow `seq` order and a reader
+/// following `after` skips nothing (`docs/decisions.md`). The last step
+/// before a commit, so the lock is held briefly.
+pub(super) async fn record_event(tx: &Transaction<'_>, event: NewEvent) -> anyhow::Result<()> {
+    let statement = tx
+        .prepare_cached(
+            "WITH c AS (UPDATE event_counter SET last = last + 1 RETURNING last) \
+             INSERT INTO events (seq, at, kind, pool, owner, body) \
+             SELECT c.last, $1, $2, $3, $4, $5 FROM c",
+        )
+        .await?;
+    let (kind, body) = (event.kind(), event.body()?);
+    tx.execute(
+        &statement,
+        &[&event.at_ms(), &kind, &event.pool(), &event.owner(), &body],
+    )
+    .await?;
+    Ok(())
 }
 
 /// One consistent read of several tables: a read-only repeatable-read
