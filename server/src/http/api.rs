@@ -33,6 +33,7 @@ use crate::domain::history;
 use crate::domain::idempotency::{scoped_key, InFlightKeys};
 use crate::http::error::{problem_for_bare_errors, ApiError};
 use crate::http::etag::none_match_hits;
+use crate::http::events::list_events;
 use crate::http::extractors::{ApiQuery, JsonBody};
 use crate::http::queue::{cancel_ticket, list_queue, show_ticket, Shutdown};
 use crate::http::request_body::{allocation_request, renew_request};
@@ -63,6 +64,7 @@ pub fn router(state: AppState, limits: ApiLimits) -> Router {
     // (`Prefer: wait`), which must neither take a worker's place nor time out.
     let held = Router::new()
         .route("/queue/{id}", get(show_ticket))
+        .route("/events", get(list_events))
         .with_state(state.clone());
     let api = Router::new()
         .route("/me", get(me))
