@@ -94,11 +94,13 @@ async fn each_write_makes_its_event_with_its_actor(backend: Backend) {
     .await
     .json();
     let wait = json!({"pool": "gpu", "amount": 2, "wait_seconds": 3600});
-    let queued: Ticket = send(&server, &bob, post.clone(), Some(wait.clone()), 202)
+    let queued: Ticket = send(&server, &bob, post.clone(), Some(wait), 202)
         .await
         .json();
     send(&server, &alice, (Method::DELETE, &path), None, 204).await;
-    let second: Ticket = send(&server, &bob, post, Some(wait), 202).await.json();
+    // Bob holds 2 of 4 now: 3 more wait.
+    let more = json!({"pool": "gpu", "amount": 3, "wait_seconds": 3600});
+    let second: Ticket = send(&server, &bob, post, Some(more), 202).await.json();
     let leave = format!("/api/v1/queue/{}", second.id);
     send(&server, &bob, (Method::DELETE, &leave), None, 204).await;
 
