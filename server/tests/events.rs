@@ -263,11 +263,44 @@ async fn a_held_poll_is_answered_by_a_write(backend: Backend) {
     );
 }
 
+async fn a_timeout_is_the_servers_own_event(backend: Backend) {
+    let db = backend.fresh();
+    let clock = Clock::system();
+    let server = start(ServerConfig {
+        clock: clock.clone(),
+        ..config(&db)
+    })
+    .await;
+    server.granted("gpu", 4, "ann").await;
+    let body = json!({"pool": "gpu", "amount": 1, "owner": "ben", "wait_seconds": 10});
+    let reply = server.allocate(body).await;
+    assert_eq!(reply.status, 202, "{}", reply.text());
+    let ticket: Ticket = reply.json();
+    clock.advance(Duration::from_secs(11));
+    server.state.store.sweep().await.unwrap();
+    let log = events(&server, "").await;
+    use EventKind::*;
+    assert_eq!(kinds(&log), [Allocated, Queued, TimedOut]);
+    let timed_out = &log.events[2];
+    assert_eq!(timed_out.actor, None, "no one but the server");
+    assert_eq!(timed_out.owner.as_deref(), Some("ben"));
+    let after = timed_out.ticket.as_ref().unwrap();
+    assert_eq!(
+        (&after.id, after.status),
+        (&ticket.id, TicketStatus::TimedOut)
+    );
+    assert_eq!(
+        timed_out.at, ticket.wait_until,
+        "it happened at the deadline"
+    );
+}
+
 on_both_stores!(
     each_write_makes_its_event_with_its_actor,
     after_limit_and_filters_page_through_the_log,
     a_page_has_a_strong_etag_and_304_until_an_event_arrives,
     a_held_poll_is_answered_by_a_write,
+    a_timeout_is_the_servers_own_event,
 );
 
 /// A replica: the server binary on `url`, and the address it prints.
