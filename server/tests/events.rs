@@ -295,12 +295,41 @@ async fn a_timeout_is_the_servers_own_event(backend: Backend) {
     );
 }
 
+async fn an_expiry_is_the_servers_event_at_expires_at(backend: Backend) {
+    let db = backend.fresh();
+    let clock = Clock::system();
+    let server = start(ServerConfig {
+        clock: clock.clone(),
+        ..config(&db)
+    })
+    .await;
+    let body = json!({"pool": "gpu", "amount": 2, "owner": "ann", "ttl_seconds": 30});
+    let reply = server.allocate(body).await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    let lease: Allocation = reply.json();
+    clock.advance(Duration::from_secs(31));
+    // The next write to the pool gives the units back, with the event.
+    server.granted("gpu", 1, "ben").await;
+    let log = events(&server, "").await;
+    use EventKind::*;
+    assert_eq!(kinds(&log), [Allocated, Expired, Allocated]);
+    let expired = &log.events[1];
+    assert_eq!((expired.actor.as_deref(), expired.amount), (None, Some(2)));
+    assert_eq!(Some(&expired.at), lease.expires_at.as_ref());
+    let after = expired.allocation.as_ref().unwrap();
+    assert_eq!(
+        (&after.id, after.status),
+        (&lease.id, AllocationStatus::Expired)
+    );
+}
+
 on_both_stores!(
     each_write_makes_its_event_with_its_actor,
     after_limit_and_filters_page_through_the_log,
     a_page_has_a_strong_etag_and_304_until_an_event_arrives,
     a_held_poll_is_answered_by_a_write,
     a_timeout_is_the_servers_own_event,
+    an_expiry_is_the_servers_event_at_expires_at,
 );
 
 /// A replica: the server binary on `url`, and the address it prints.

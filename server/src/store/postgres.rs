@@ -20,7 +20,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use allocation_contract::EventKind::{Allocated, Cancelled, Released, Renewed};
+use allocation_contract::EventKind::{Allocated, Cancelled, Expired, Released, Renewed};
 use allocation_contract::{Allocation, AllocationRequest, Events, Pool, Ticket};
 use anyhow::Context;
 use async_trait::async_trait;
@@ -80,6 +80,27 @@ UPDATE pools SET allocated = allocated - t.amount, version = version + 1,
 FROM (SELECT sum(amount)::bigint AS amount FROM gone) t
 WHERE id = $1 AND t.amount IS NOT NULL
 RETURNING allocated";
+
+/// The grants of pool `$1` that expired and are not given back yet, with
+/// "now" (`$2`: the clock's offset): the sweep's `expired` events.
+static EXPIRING: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT allocation_now_ms($2), {COLUMNS} FROM allocations a WHERE a.pool = $1 \
+         AND NOT a.returned AND a.expires_at <= allocation_now_ms($2) ORDER BY a.expires_at"
+    )
+});
+
+/// Stores an `expired` event (at its `expires_at`, by the server) for each
+/// row of [`EXPIRING`].
+async fn record_expiries(tx: &Transaction<'_>, expired: &[Row]) -> anyhow::Result<()> {
+    for row in expired {
+        let record = Record::read(row, 1)?;
+        let at = record.expires_at.unwrap_or(row.get(0));
+        let event = NewEvent::allocation(Expired, at, None, record.allocation(row.get(0)));
+        record_event(tx, event).await?;
+    }
+    Ok(())
+}
 
 /// Writes the minute's sample of pool `$1` as it is now (expired grants not
 /// counted): run after a write to the pool, under its row lock.
@@ -442,17 +463,22 @@ impl PgStore {
     /// Locks the pool's row (every write to a pool does, first) and gives
     /// back its expired grants' units: what is free now.
     async fn lock_pool(&self, tx: &Transaction<'_>, pool: &str) -> anyhow::Result<LockedPool> {
-        let (lock, sweep) = tokio::try_join!(
+        let (lock, expiring, sweep) = tokio::try_join!(
             tx.prepare_cached(
                 "SELECT capacity, allocated, allocation_now_ms($2), nextval('allocation_seq') \
                  FROM pools WHERE id = $1 FOR UPDATE"
             ),
+            tx.prepare_cached(&EXPIRING),
             tx.prepare_cached(SWEEP),
         )?;
         // Sent together: the sweep runs once the lock is held.
         let params: [&(dyn ToSql + Sync); 2] = [&pool, &self.offset()];
-        let (row, swept) =
-            tokio::try_join!(tx.query_opt(&lock, &params), tx.query_opt(&sweep, &params))?;
+        let (row, expired, swept) = tokio::try_join!(
+            tx.query_opt(&lock, &params),
+            tx.query(&expiring, &params),
+            tx.query_opt(&sweep, &params)
+        )?;
+        record_expiries(tx, &expired).await?;
         let row = row.context("the pool's row is missing")?;
         let (capacity, allocated, now, seq): (i64, i64, i64, i64) =
             (row.get(0), row.get(1), row.get(2), row.get(3));
@@ -715,7 +741,9 @@ impl PgStore {
         let tx = client.transaction().await?;
         tx.execute("SELECT 1 FROM pools WHERE id = $1 FOR UPDATE", &[&pool])
             .await?;
+        let expired = tx.query(&*EXPIRING, &[&pool, &self.offset()]).await?;
         tx.execute(SWEEP, &[&pool, &self.offset()]).await?;
+        record_expiries(&tx, &expired).await?;
         if record {
             tx.execute(RECORD, &[&pool, &self.offset()]).await?;
         }

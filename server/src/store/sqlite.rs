@@ -17,7 +17,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, RwLock};
 
 use allocation_contract::EventKind::{
-    Allocated, Cancelled, Granted, Queued, Released, Renewed, TimedOut,
+    Allocated, Cancelled, Expired, Granted, Queued, Released, Renewed, TimedOut,
 };
 use allocation_contract::{Allocation, AllocationRequest, Events, Pool, Ticket, TicketStatus};
 use anyhow::Context;
@@ -769,11 +769,18 @@ impl Writer {
         // Expiry needs no write (status follows from `expires_at`), only
         // the units' return.
         let mut changes = self.working.expiry_changes(now);
+        let expired = self.expired(&changes, now);
         for change in &changes {
             self.working.apply(change, now);
         }
         if let Err(error) = self.conn.execute_batch("BEGIN IMMEDIATE") {
             self.refuse_batch(batch, anyhow::Error::from(error));
+            return;
+        }
+        // Each expiry's event, in the first batch that sees it.
+        if let Err(error) = expired.into_iter().try_for_each(|event| self.event(event)) {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            self.refuse_batch(batch, error);
             return;
         }
         // The queue first: what the expiries freed goes to those waiting,
@@ -961,6 +968,26 @@ impl Writer {
     fn record(&mut self, change: Change, now: i64, changes: &mut Vec<Change>) {
         self.working.apply(&change, now);
         changes.push(change);
+    }
+
+    /// The `expired` events of the expiries `changes` returns, each at its
+    /// `expires_at` (read before the changes are applied).
+    fn expired(&self, changes: &[Change], now: i64) -> Vec<NewEvent> {
+        changes
+            .iter()
+            .filter_map(|change| match change {
+                Change::Return(id) => self.working.grant(id),
+                _ => None,
+            })
+            .map(|grant| {
+                let at = grant.expires_at_ms.unwrap_or(now);
+                let after = Allocation {
+                    status: allocation_contract::AllocationStatus::Expired,
+                    ..grant.allocation.clone()
+                };
+                NewEvent::allocation(Expired, at, None, after)
+            })
+            .collect()
     }
 
     /// Stores an event in the batch's transaction: its `seq` is the next
