@@ -454,3 +454,41 @@ async fn readers_on_two_replicas_see_every_event_once_in_order_while_32_clients_
         assert_eq!(allocated, granted);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_held_on_one_replica_is_answered_by_a_write_on_the_other() {
+    let dir = temp_dir();
+    let url = Cluster::shared().database();
+    let pools = dir.path().join("pools.json");
+    let file = r#"{"pools": [{"id": "hot", "name": "Hot", "unit": "unit", "capacity": 6}]}"#;
+    std::fs::write(&pools, file).unwrap();
+    let (a, b) = (Replica::spawn(&url, &pools), Replica::spawn(&url, &pools));
+    let address = a.address;
+    let held = tokio::spawn(async move {
+        let mut connection = Connection::open(address).await;
+        let started = Instant::now();
+        let reply = connection
+            .send(
+                Method::GET,
+                "/api/v1/events",
+                &[("prefer", "wait=30")],
+                None,
+            )
+            .await;
+        (reply, started.elapsed())
+    });
+    let body = json!({"pool": "hot", "amount": 2, "owner": "ann"});
+    let mut on_b = Connection::open(b.address).await;
+    let created = on_b.post_json("/api/v1/allocations", "k-b", &body).await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    let granted: Allocation = created.json();
+    let (reply, took) = held.await.unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let page: Events = reply.json();
+    assert_eq!(page.events.len(), 1);
+    assert_eq!(page.events[0].allocation.as_ref(), Some(&granted));
+    assert!(
+        took < Duration::from_secs(10),
+        "answered by the write: {took:?}"
+    );
+}
