@@ -1223,7 +1223,7 @@ async fn the_work_area_says_it_is_loading_then_shows_the_form_and_the_tables() {
         Some("Loading the request form and the tables…")
     );
     assert!(container.query_selector("form").unwrap().is_none());
-    // The frame after: the form and the allocations section, the line gone.
+    // The frame after: the form, the line gone.
     until("the request form", || {
         container
             .query_selector("#request-amount")
@@ -1231,9 +1231,13 @@ async fn the_work_area_says_it_is_loading_then_shows_the_form_and_the_tables() {
             .is_some()
     })
     .await;
-    assert!(container
-        .query_selector("[aria-labelledby=allocations-heading]")
-        .unwrap()
-        .is_some());
     assert!(container.query_selector(".work-loading").unwrap().is_none());
+    // The tables in the task after the form's.
+    until("the allocations section", || {
+        container
+            .query_selector("[aria-labelledby=allocations-heading]")
+            .unwrap()
+            .is_some()
+    })
+    .await;
 }

@@ -3,21 +3,24 @@
 //! (two replicas on one database, clients spread over both); then the
 //! polling load of 10,000 open consoles on one replica (one `GET /usage`
 //! each every 30 s with `If-None-Match`: ≈333 requests/s, nearly all `304`),
-//! with the CPU it costs. Servers run in this process on loopback; the
+//! with the CPU it costs; then the queue of a full pool (issue 15): from a
+//! release to the grant its waiter sees, and the cost of a release with 0 to
+//! 10,000 tickets waiting. Servers run in this process on loopback; the
 //! PostgreSQL is a throwaway Debian cluster with fsync on.
 //!
 //! `cargo run --release -p allocation-bench --bin server-bench -- [--clients N]
-//! [--seconds S] [--synchronous full|normal]`
+//! [--seconds S] [--synchronous full|normal] [--grants N] [--part pairs|polling|queue]…`
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use allocation_contract::{Allocation, Usage};
+use allocation_contract::{Allocation, Ticket, TicketStatus, Usage};
 use allocation_server::{app, Database, PoolSpec, ServeOptions, ServerConfig, Synchronous};
 use allocation_testkit::pg::Cluster;
-use allocation_testkit::{Connection, Served};
+use allocation_testkit::{Connection, Reply, Served};
 use clap::Parser;
 
 /// Allocate+release pairs on SQLite and PostgreSQL, then the polling load of
@@ -34,12 +37,36 @@ struct Options {
     /// SQLite's commit durability.
     #[arg(long, value_enum, default_value_t = Synchronous::Full)]
     synchronous: Synchronous,
+    /// Releases timed for each queue figure.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    grants: u64,
+    /// The parts to run (all by default).
+    #[arg(long = "part", value_enum)]
+    parts: Vec<Part>,
 }
 
-/// One in-process server on `db`; it serves as long as the value lives.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Part {
+    Pairs,
+    Polling,
+    Queue,
+}
+
+/// One in-process server on `db` with one pool, `bench`; it serves as long
+/// as the value lives.
 async fn replica(db: Database, capacity: u64, synchronous: Synchronous) -> anyhow::Result<Served> {
+    let pools = vec![PoolSpec::new("bench", "Bench unit", "unit", capacity, None)];
+    replica_with(db, pools, synchronous).await
+}
+
+/// [`replica`] with `pools`.
+async fn replica_with(
+    db: Database,
+    pools: Vec<PoolSpec>,
+    synchronous: Synchronous,
+) -> anyhow::Result<Served> {
     let config = ServerConfig {
-        pools: vec![PoolSpec::new("bench", "Bench unit", "unit", capacity, None)],
+        pools,
         max_concurrency: 4096,
         synchronous,
         ..ServerConfig::demo(db)
@@ -254,60 +281,253 @@ async fn polling(address: SocketAddr, seconds: u64) -> anyhow::Result<Polling> {
     })
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let options = Options::parse();
-    let dir = tempfile::tempdir()?;
-    let capacity = options.clients * 2;
-    let cluster = Cluster::start_with(true).map_err(anyhow::Error::msg)?;
-    let seconds = options.seconds;
-    println!(
-        "{} clients, {seconds} s per run, SQLite synchronous={:?}, PostgreSQL fsync=on\n",
-        options.clients, options.synchronous
-    );
-    println!("| run | pairs/s | p50 ms | p99 ms | over capacity seen | left allocated |");
-    println!("|---|---|---|---|---|---|");
-    let sqlite = Database::Sqlite(dir.path().join("bench.db"));
-    let one_pg = Database::Postgres(cluster.database());
-    let two_pg = Database::Postgres(cluster.database());
+/// p50 and p99 of samples in µs, in ms.
+struct Spread {
+    p50: f64,
+    p99: f64,
+}
+
+fn spread(mut micros: Vec<u32>) -> Spread {
+    micros.sort_unstable();
+    Spread {
+        p50: percentile(&micros, 0.50),
+        p99: percentile(&micros, 0.99),
+    }
+}
+
+/// `POST /allocations` of 1 unit of `pool`, waiting up to a day when asked
+/// to; the answer, checked to be `status`.
+async fn ask(
+    connection: &mut Connection,
+    pool: &str,
+    wait: bool,
+    status: u16,
+) -> anyhow::Result<Reply> {
+    static KEYS: AtomicU64 = AtomicU64::new(0);
+    let key = format!("queue-{}", KEYS.fetch_add(1, Ordering::Relaxed));
+    let mut body = serde_json::json!({"pool": pool, "amount": 1, "owner": "bench"});
+    if wait {
+        body["wait_seconds"] = 86_400.into();
+    }
+    let reply = connection
+        .post_json("/api/v1/allocations", &key, &body)
+        .await;
+    anyhow::ensure!(reply.status == status, "{}: {}", reply.status, reply.text());
+    Ok(reply)
+}
+
+/// The id of a granted ticket's allocation.
+fn granted_id(ticket: &Ticket) -> anyhow::Result<String> {
+    anyhow::ensure!(ticket.status == TicketStatus::Granted, "{ticket:?}");
+    Ok(ticket
+        .allocation
+        .as_ref()
+        .map(|a| a.id.clone())
+        .unwrap_or_default())
+}
+
+/// `samples` times, in pool `wait` (1 unit): a ticket waits, its waiter
+/// holds `GET /queue/{id}` with `Prefer: wait=10` on the last replica, and
+/// the unit is released through the first; the release's round trip (the
+/// grant is in its transaction) and the time from sending it to the
+/// waiter's answer. The release lands at a different point of the held
+/// request's 100 ms recheck each time (10 to 109 ms after it is sent).
+async fn release_to_grant(replicas: &[SocketAddr], samples: u64) -> anyhow::Result<[Spread; 2]> {
+    let mut releaser = Connection::open(replicas[0]).await;
+    let mut waiter = Connection::open(replicas[replicas.len() - 1]).await;
+    let first: Allocation = ask(&mut releaser, "wait", false, 201).await?.json();
+    let mut holder = first.id;
+    let (mut released, mut seen) = (Vec::new(), Vec::new());
+    for sample in 0..samples {
+        let ticket: Ticket = ask(&mut releaser, "wait", true, 202).await?.json();
+        let path = format!("/api/v1/queue/{}", ticket.id);
+        let held = tokio::spawn(async move {
+            let headers = [("prefer", "wait=10")];
+            let reply = waiter.send(hyper::Method::GET, &path, &headers, None).await;
+            (waiter, reply, Instant::now())
+        });
+        tokio::time::sleep(Duration::from_millis(10 + sample * 37 % 100)).await;
+        let begun = Instant::now();
+        let reply = releaser
+            .delete(&format!("/api/v1/allocations/{holder}"))
+            .await;
+        released.push(begun.elapsed().as_micros() as u32);
+        anyhow::ensure!(reply.status == 204, "{}", reply.text());
+        let (back, reply, answered) = held.await?;
+        seen.push((answered - begun).as_micros() as u32);
+        waiter = back;
+        holder = granted_id(&reply.json())?;
+    }
+    Ok([spread(released), spread(seen)])
+}
+
+/// The round trip of `DELETE /allocations/{id}` in pool `deep` (1 unit)
+/// with the line `line` long (ids in order; empty: nobody waits), `samples`
+/// times. Each release grants the head, which joins the line again (not
+/// timed), so the line keeps its length.
+async fn release_cost(
+    connection: &mut Connection,
+    holder: &mut String,
+    line: &mut std::collections::VecDeque<String>,
+    samples: u64,
+) -> anyhow::Result<Spread> {
+    let mut took = Vec::new();
+    for _ in 0..samples {
+        let begun = Instant::now();
+        let reply = connection
+            .delete(&format!("/api/v1/allocations/{holder}"))
+            .await;
+        took.push(begun.elapsed().as_micros() as u32);
+        anyhow::ensure!(reply.status == 204, "{}", reply.text());
+        let Some(head) = line.pop_front() else {
+            let next: Allocation = ask(connection, "deep", false, 201).await?.json();
+            *holder = next.id;
+            continue;
+        };
+        let ticket: Ticket = connection
+            .get(&format!("/api/v1/queue/{head}"))
+            .await
+            .json();
+        *holder = granted_id(&ticket)?;
+        let again: Ticket = ask(connection, "deep", true, 202).await?.json();
+        line.push_back(again.id);
+    }
+    Ok(spread(took))
+}
+
+/// The release's cost with 0, 100, 1,000 and 10,000 tickets waiting on
+/// one replica at `address`: p50 and p99 at each length (how long the line
+/// took to fill goes to standard error).
+async fn release_costs(address: SocketAddr, samples: u64) -> anyhow::Result<Vec<(usize, Spread)>> {
+    let mut connection = Connection::open(address).await;
+    let first: Allocation = ask(&mut connection, "deep", false, 201).await?.json();
+    let (mut holder, mut line) = (first.id, std::collections::VecDeque::new());
+    let mut costs = Vec::new();
+    for length in [0, 100, 1_000, 10_000] {
+        let filling = Instant::now();
+        while line.len() < length {
+            let ticket: Ticket = ask(&mut connection, "deep", true, 202).await?.json();
+            line.push_back(ticket.id);
+        }
+        eprintln!(
+            "  {length} waiting, filled in {:.1} s",
+            filling.elapsed().as_secs_f64()
+        );
+        let cost = release_cost(&mut connection, &mut holder, &mut line, samples).await?;
+        costs.push((length, cost));
+    }
+    Ok(costs)
+}
+
+/// Two 1-unit pools: `wait` for the release-to-grant figure, `deep` for
+/// the release's cost under a long line.
+fn queue_pools() -> Vec<PoolSpec> {
+    vec![
+        PoolSpec::new("wait", "Waited for", "unit", 1, None),
+        PoolSpec::new("deep", "Long line", "unit", 1, None),
+    ]
+}
+
+async fn queue_tables(cluster: &Cluster, dir: &Path, options: &Options) -> anyhow::Result<()> {
+    let start = |db: Database| replica_with(db, queue_pools(), options.synchronous);
+    let sqlite = Database::Sqlite(dir.join("queue.db"));
+    let pg = Database::Postgres(cluster.database());
+    let two = Database::Postgres(cluster.database());
     let runs: [(&str, Vec<Served>); 3] = [
-        (
-            "SQLite, 1 replica",
-            vec![replica(sqlite.clone(), capacity, options.synchronous).await?],
-        ),
-        (
-            "PostgreSQL, 1 replica",
-            vec![replica(one_pg.clone(), capacity, options.synchronous).await?],
-        ),
+        ("SQLite, 1 replica", vec![start(sqlite).await?]),
+        ("PostgreSQL, 1 replica", vec![start(pg).await?]),
         (
             "PostgreSQL, 2 replicas",
-            vec![
-                replica(two_pg.clone(), capacity, options.synchronous).await?,
-                replica(two_pg, capacity, options.synchronous).await?,
-            ],
+            vec![start(two.clone()).await?, start(two).await?],
         ),
     ];
-    let mut broken = false;
+    println!("\n| release to grant, {} samples | release p50 ms | release p99 ms | seen by the waiter p50 ms | p99 ms |", options.grants);
+    println!("|---|---|---|---|---|");
     for (name, replicas) in &runs {
         let addresses: Vec<SocketAddr> = replicas.iter().map(|served| served.address).collect();
-        let load = pairs(&addresses, options.clients as usize, seconds).await?;
+        let [release, seen] = release_to_grant(&addresses, options.grants).await?;
+        println!(
+            "| {name} | {:.2} | {:.2} | {:.1} | {:.1} |",
+            release.p50, release.p99, seen.p50, seen.p99
+        );
+    }
+    println!(
+        "\n| release with N waiting, {} samples | p50 ms | p99 ms |",
+        options.grants
+    );
+    println!("|---|---|---|");
+    for (name, replicas) in &runs[..2] {
+        for (length, cost) in release_costs(replicas[0].address, options.grants).await? {
+            println!(
+                "| {name}, {length} waiting | {:.2} | {:.2} |",
+                cost.p50, cost.p99
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Allocate+release pairs on each run; whether an invariant broke.
+async fn pairs_table(runs: &[(&str, Vec<Served>)], options: &Options) -> anyhow::Result<bool> {
+    println!("| run | pairs/s | p50 ms | p99 ms | over capacity seen | left allocated |");
+    println!("|---|---|---|---|---|---|");
+    let mut broken = false;
+    for (name, replicas) in runs {
+        let addresses: Vec<SocketAddr> = replicas.iter().map(|served| served.address).collect();
+        let load = pairs(&addresses, options.clients as usize, options.seconds).await?;
         println!(
             "| {name} | {:.0} | {:.2} | {:.2} | {} | {} |",
             load.pairs_per_s, load.p50, load.p99, load.over, load.left
         );
         broken |= load.over > 0 || load.left != 0;
     }
+    Ok(broken)
+}
+
+async fn polling_table(runs: &[(&str, Vec<Served>)], seconds: u64) -> anyhow::Result<()> {
     println!("\n| polling, 10,000 consoles | requests/s | 304 share | p99 ms | server process CPU | postgres CPU |");
     println!("|---|---|---|---|---|---|");
-    for (name, replicas) in [
-        ("SQLite, 1 replica", &runs[0].1),
-        ("PostgreSQL, 1 replica", &runs[1].1),
-    ] {
+    for (name, replicas) in &runs[..2] {
         let poll = polling(replicas[0].address, seconds).await?;
         println!(
             "| {name} | {:.0} | {:.1} % | {:.2} | {:.1} % of a core | {:.1} % of a core |",
             poll.rate, poll.not_modified, poll.p99, poll.cpu_server, poll.cpu_postgres
         );
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let options = Options::parse();
+    let runs_part = |part| options.parts.is_empty() || options.parts.contains(&part);
+    let dir = tempfile::tempdir()?;
+    let capacity = options.clients * 2;
+    let cluster = Cluster::start_with(true).map_err(anyhow::Error::msg)?;
+    println!(
+        "{} clients, {} s per run, SQLite synchronous={:?}, PostgreSQL fsync=on\n",
+        options.clients, options.seconds, options.synchronous
+    );
+    let start = |db: Database| replica(db, capacity, options.synchronous);
+    let sqlite = Database::Sqlite(dir.path().join("bench.db"));
+    let two_pg = Database::Postgres(cluster.database());
+    let runs: [(&str, Vec<Served>); 3] = [
+        ("SQLite, 1 replica", vec![start(sqlite).await?]),
+        (
+            "PostgreSQL, 1 replica",
+            vec![start(Database::Postgres(cluster.database())).await?],
+        ),
+        (
+            "PostgreSQL, 2 replicas",
+            vec![start(two_pg.clone()).await?, start(two_pg).await?],
+        ),
+    ];
+    let broken = runs_part(Part::Pairs) && pairs_table(&runs, &options).await?;
+    if runs_part(Part::Polling) {
+        polling_table(&runs, options.seconds).await?;
+    }
+    if runs_part(Part::Queue) {
+        queue_tables(&cluster, dir.path(), &options).await?;
     }
     if broken {
         anyhow::bail!("invariant broken: over-allocation seen or units left allocated");

@@ -514,6 +514,61 @@ async fn ended_tickets_go_with_their_grants_and_waiting_ones_stay(backend: Backe
     assert_eq!(line.ticket(&left.id).await.status, TicketStatus::Waiting);
 }
 
+/// `pool` held in full (two owners, 2 units each) until 30 s from now, then
+/// bob waiting for 1 unit, then the clock past the expiry: the units are
+/// free, but no write has given them back yet.
+async fn expired_with_bob_waiting(backend: Backend, pool: &str) -> (Line, Ticket) {
+    let line = line(backend).await;
+    for owner in ["alice", "dave"] {
+        let body = json!({"pool": pool, "amount": 2, "owner": owner, "ttl_seconds": 30});
+        assert_eq!(line.post(&rand_key(), body).await.status, 201);
+    }
+    let body = json!({"pool": pool, "amount": 1, "owner": "bob", "wait_seconds": 3600});
+    let reply = line.post(&rand_key(), body).await;
+    assert_eq!(reply.status, 202, "{}", reply.text());
+    line.clock.advance(Duration::from_secs(31));
+    (line, reply.json())
+}
+
+async fn leaving_the_line_again_after_an_expiry_serves_the_line(backend: Backend) {
+    let line = line(backend).await;
+    line.hold(4, "alice", Some(30)).await;
+    let (bob, _) = line.wait(1, "bob", None).await;
+    let (carol, _) = line.wait(1, "carol", None).await;
+    let path = format!("/api/v1/queue/{}", carol.id);
+    assert_eq!(line.server.connect().await.delete(&path).await.status, 204);
+    line.clock.advance(Duration::from_secs(31));
+    // Already cancelled: 204 again, and the write gave alice's units back.
+    assert_eq!(line.server.connect().await.delete(&path).await.status, 204);
+    assert_eq!(
+        line.ticket(&bob.id).await.status,
+        TicketStatus::Granted,
+        "served by the write that freed the units"
+    );
+}
+
+async fn a_quota_refusal_after_an_expiry_serves_the_line(backend: Backend) {
+    let (line, bob) = expired_with_bob_waiting(backend, "quota").await;
+    let body = json!({"pool": "quota", "amount": 3, "owner": "erin"});
+    let refused = problem(&line.post("k-over", body).await, 409);
+    assert!(refused.is(problem_type::QUOTA_EXCEEDED));
+    assert_eq!(
+        line.ticket(&bob.id).await.status,
+        TicketStatus::Granted,
+        "served by the write that freed the units"
+    );
+}
+
+async fn a_usage_sample_after_an_expiry_serves_the_line(backend: Backend) {
+    let (line, bob) = expired_with_bob_waiting(backend, "gpu").await;
+    line.server.state.store.sample().await.unwrap();
+    assert_eq!(
+        line.ticket(&bob.id).await.status,
+        TicketStatus::Granted,
+        "served by the sample that gave the units back"
+    );
+}
+
 #[tokio::test]
 async fn a_held_request_answers_at_once_when_the_server_shuts_down() {
     let line = line(Backend::Sqlite).await;
@@ -617,4 +672,7 @@ on_both_stores!(
     a_capacity_raised_in_the_pools_file_serves_the_line,
     the_sweeper_grants_within_a_second_of_the_expiry,
     ended_tickets_go_with_their_grants_and_waiting_ones_stay,
+    leaving_the_line_again_after_an_expiry_serves_the_line,
+    a_quota_refusal_after_an_expiry_serves_the_line,
+    a_usage_sample_after_an_expiry_serves_the_line,
 );

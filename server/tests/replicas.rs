@@ -4,48 +4,25 @@
 //! acknowledged. And a store that cannot commit is not ready.
 
 use std::collections::{HashMap, HashSet};
-use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use allocation_contract::{Allocation, AllocationStatus, Allocations, Problem, Usage};
 use allocation_testkit::pg::Cluster;
-use allocation_testkit::{start, temp_dir, Connection};
+use allocation_testkit::{start, temp_dir, ServerProcess};
 use hyper::Method;
 use serde_json::json;
 
-/// A replica: the server binary on `url`, and the address it prints.
-struct Replica {
-    child: Child,
-    address: SocketAddr,
-}
-
-impl Replica {
-    fn spawn(url: &str, pools: &Path) -> Replica {
-        let args = [
-            "--pools".as_ref(),
-            pools.as_os_str(),
-            "--max-concurrency".as_ref(),
-            "1024".as_ref(),
-        ];
-        let binary = env!("CARGO_BIN_EXE_allocation-server");
-        let (child, address) =
-            allocation_testkit::spawn_server(binary, &args, Some(url), Stdio::inherit());
-        Replica { child, address }
-    }
-
-    async fn connect(&self) -> Connection {
-        Connection::open(self.address).await
-    }
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A replica: the server binary on `url` with the pools file `pools`.
+fn replica(url: &str, pools: &Path) -> ServerProcess {
+    let args = [
+        "--pools".as_ref(),
+        pools.as_os_str(),
+        "--max-concurrency".as_ref(),
+        "1024".as_ref(),
+    ];
+    ServerProcess::spawn(env!("CARGO_BIN_EXE_allocation-server"), &args, url)
 }
 
 fn pools_file(dir: &Path, capacity: u64) -> std::path::PathBuf {
@@ -81,7 +58,7 @@ async fn sixty_four_clients_over_two_replicas_never_over_allocate() {
     let dir = temp_dir();
     let url = Cluster::shared().database();
     let pools = pools_file(dir.path(), CAPACITY);
-    let replicas = Arc::new([Replica::spawn(&url, &pools), Replica::spawn(&url, &pools)]);
+    let replicas = Arc::new([replica(&url, &pools), replica(&url, &pools)]);
     let done = Arc::new(AtomicBool::new(false));
     let mut samplers = Vec::new();
     for which in 0..2 {
@@ -178,7 +155,7 @@ async fn a_write_through_one_replica_moves_the_etag_on_the_other_and_keys_in_fli
     let dir = temp_dir();
     let url = Cluster::shared().database();
     let pools = pools_file(dir.path(), 8);
-    let (a, b) = (Replica::spawn(&url, &pools), Replica::spawn(&url, &pools));
+    let (a, b) = (replica(&url, &pools), replica(&url, &pools));
     let (mut on_a, mut on_b) = (a.connect().await, b.connect().await);
     for path in ["/api/v1/usage", "/api/v1/allocations"] {
         let tag = on_a.get(path).await.header("etag").unwrap().to_owned();
@@ -240,7 +217,7 @@ async fn a_replica_killed_mid_load_loses_no_acknowledged_grant() {
     let dir = temp_dir();
     let url = Cluster::shared().database();
     let pools = pools_file(dir.path(), 100_000);
-    let replicas = Arc::new([Replica::spawn(&url, &pools), Replica::spawn(&url, &pools)]);
+    let replicas = Arc::new([replica(&url, &pools), replica(&url, &pools)]);
     // Replica 0 is killed once it has acknowledged this many grants.
     let on_victim = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let enough = Arc::new(tokio::sync::Notify::new());
@@ -286,10 +263,7 @@ async fn a_replica_killed_mid_load_loses_no_acknowledged_grant() {
         }));
     }
     enough.notified().await;
-    // SIGKILL: no shutdown, connections cut mid-request.
-    let pid = replicas[0].child.id() as i32;
-    // SAFETY: kill on our own child's pid.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    replicas[0].kill9();
     let (mut acknowledged, mut unanswered) = (Vec::new(), HashSet::new());
     for client in clients {
         let (a, u) = client.await.unwrap();

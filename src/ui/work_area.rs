@@ -79,11 +79,17 @@ async fn load_work_area(monitor: LiveMonitor, owner: String) -> Result<AnyView, 
 fn work_area(monitor: LiveMonitor, owner: String) -> Result<AnyView, ChunkUnavailable> {
     // The id of a just-granted allocation, so its row stands out.
     let highlight = RwSignal::new(None::<String>);
+    // The tables in the task after the form's: two short tasks, not one
+    // long one, so a click or a key is never held up by the whole area.
+    let tables = RwSignal::new(false);
+    set_timeout(move || tables.set(true), Duration::ZERO);
     Ok(view! {
         <div class="console-work">
             <RequestForm monitor owner highlight />
-            <AllocationsPanel monitor highlight />
-            <QueuePanel monitor />
+            <Show when=move || tables.get()>
+                <AllocationsPanel monitor highlight />
+                <QueuePanel monitor />
+            </Show>
         </div>
     }
     .into_any())

@@ -25,6 +25,6 @@ pub use console::console_dist;
 #[cfg(feature = "harness")]
 pub use http::{problem, rand_key, Connection, Reply};
 #[cfg(feature = "harness")]
-pub use server::{spawn_server, start, start_with, Served, TestServer};
+pub use server::{spawn_server, start, start_with, Served, ServerProcess, TestServer};
 #[cfg(feature = "harness")]
 pub use store::{temp_dir, Backend, TestDb};

@@ -174,3 +174,39 @@ pub fn spawn_server(
         .unwrap_or_else(|| panic!("unexpected start-up line {line:?}"));
     (child, url.trim_end_matches('/').parse().expect("address"))
 }
+
+/// The server binary as a child process ([`spawn_server`]): a replica for
+/// the tests that run several on one database or kill one. Killed and
+/// reaped when dropped.
+pub struct ServerProcess {
+    child: Child,
+    pub address: SocketAddr,
+}
+
+impl ServerProcess {
+    /// `binary` with `args`, `ALLOCATION_SERVER_DB` set to `db`, its
+    /// standard error inherited (a replica's panic shows in the test's).
+    pub fn spawn(binary: &str, args: &[&std::ffi::OsStr], db: &str) -> ServerProcess {
+        let (child, address) = spawn_server(binary, args, Some(db), Stdio::inherit());
+        ServerProcess { child, address }
+    }
+
+    pub async fn connect(&self) -> Connection {
+        Connection::open(self.address).await
+    }
+
+    /// SIGKILL: no shutdown, connections cut mid-request (through `&self`,
+    /// so a replica shared with the clients can be killed).
+    pub fn kill9(&self) {
+        let pid = self.child.id() as libc::pid_t;
+        // SAFETY: kill on our own child's pid, not yet reaped (`Drop` reaps).
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0, "kill -9");
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -393,6 +393,8 @@ impl PgStore {
         let mut pool = self.lock_pool(&tx, &request.pool).await?;
         let amount = u64::try_from(request.amount).unwrap_or(0);
         if let Some(refused) = self.over_quota(&tx, request, amount, pool.now).await? {
+            // The lock gave back the expired units: they go to whoever waits.
+            self.serve_locked(&tx, &pool, &request.pool, None).await?;
             commit(tx).await?;
             return Ok(refused);
         }
@@ -461,7 +463,9 @@ impl PgStore {
     }
 
     /// Locks the pool's row (every write to a pool does, first) and gives
-    /// back its expired grants' units: what is free now.
+    /// back its expired grants' units: what is free now. Whatever the write
+    /// then comes to, it serves the line before it commits, so no unit it
+    /// gave back is left free while someone waits.
     async fn lock_pool(&self, tx: &Transaction<'_>, pool: &str) -> anyhow::Result<LockedPool> {
         let (lock, expiring, sweep) = tokio::try_join!(
             tx.prepare_cached(
@@ -632,7 +636,11 @@ impl PgStore {
             let after = after.context("the cancelled ticket is missing")?;
             record_event(&tx, NewEvent::ticket(Cancelled, pool.now, actor, after)).await?;
             queue::bump(&tx, &pool_id, pool.now).await?;
-            self.serve_locked(&tx, &pool, &pool_id, None).await?;
+        }
+        // Whoever waits is served: behind the ticket that left, and from the
+        // expired units the lock gave back (even when it had ended already).
+        self.serve_locked(&tx, &pool, &pool_id, None).await?;
+        if cancelled == 1 {
             commit(tx).await?;
             return Ok(CancelOutcome::Cancelled);
         }
@@ -735,15 +743,12 @@ impl PgStore {
         Ok(Record::read(&row, 0)?.allocation(now))
     }
 
-    /// Gives the pool's expired units back and, with `record`, writes its
-    /// sample for the minute.
+    /// Gives the pool's expired units back to whoever waits and, with
+    /// `record`, writes its sample for the minute.
     async fn try_sweep(&self, client: &mut Object, pool: &str, record: bool) -> anyhow::Result<()> {
         let tx = client.transaction().await?;
-        tx.execute("SELECT 1 FROM pools WHERE id = $1 FOR UPDATE", &[&pool])
-            .await?;
-        let expired = tx.query(&*EXPIRING, &[&pool, &self.offset()]).await?;
-        tx.execute(SWEEP, &[&pool, &self.offset()]).await?;
-        record_expiries(&tx, &expired).await?;
+        let locked = self.lock_pool(&tx, pool).await?;
+        self.serve_locked(&tx, &locked, pool, None).await?;
         if record {
             tx.execute(RECORD, &[&pool, &self.offset()]).await?;
         }
