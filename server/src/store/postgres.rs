@@ -207,8 +207,32 @@ impl StoredRow for Row {
 }
 
 /// Commits, timed into the metrics.
+/// Each connection's staging table for its transaction's events
+/// ([`record_event`]); emptied by every commit.
+const PENDING_EVENTS: &str = "CREATE TEMP TABLE IF NOT EXISTS pending_events ( \
+     n bigserial, at bigint NOT NULL, kind text NOT NULL, pool text NOT NULL, \
+     owner text, body text NOT NULL) ON COMMIT DELETE ROWS";
+
+/// Numbers the transaction's staged events and stores them, then commits.
+/// The event counter's row is taken here, as the last thing before
+/// `COMMIT`: its lock orders commits as it orders seqs (no reader can see a
+/// seq before a smaller one commits), and it is held only for the commit,
+/// never while the write waits for a pool (docs/decisions.md). A
+/// transaction without events does not touch it.
 async fn commit(tx: Transaction<'_>) -> anyhow::Result<()> {
     let started = Instant::now();
+    let number = tx
+        .prepare_cached(
+            "WITH staged AS (SELECT count(*) AS k FROM pending_events), \
+                  c AS (UPDATE event_counter SET last = last + staged.k FROM staged \
+                        WHERE staged.k > 0 RETURNING last, staged.k) \
+             INSERT INTO events (seq, at, kind, pool, owner, body) \
+             SELECT c.last - c.k + row_number() OVER (ORDER BY p.n), \
+                    p.at, p.kind, p.pool, p.owner, p.body \
+             FROM pending_events p, c",
+        )
+        .await?;
+    tx.execute(&number, &[]).await?;
     tx.commit().await?;
     rules::record_commit(1, started.elapsed());
     Ok(())
@@ -238,6 +262,14 @@ impl PgStore {
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .wait_timeout(Some(Duration::from_secs(5)))
             .create_timeout(Some(Duration::from_secs(5)))
+            .post_create(deadpool_postgres::Hook::async_fn(|client, _| {
+                Box::pin(async move {
+                    client
+                        .batch_execute(PENDING_EVENTS)
+                        .await
+                        .map_err(deadpool_postgres::HookError::Backend)
+                })
+            }))
             .build()
             .context("cannot set up the PostgreSQL connection pool")?;
         let store = PgStore {
@@ -752,7 +784,7 @@ impl PgStore {
         if record {
             tx.execute(RECORD, &[&pool, &self.offset()]).await?;
         }
-        tx.commit().await?;
+        commit(tx).await?;
         Ok(())
     }
 }
@@ -1112,18 +1144,13 @@ impl NewGrant {
     }
 }
 
-/// Stores an event in the write's transaction. Its `seq` comes from the
-/// one-row counter, whose row lock is held until this transaction ends: a
-/// write that takes the next `seq` waits for this one to commit, so
-/// commits (and what readers see) follow `seq` order and a reader
-/// following `after` skips nothing (`docs/decisions.md`). The last step
-/// before a commit, so the lock is held briefly.
+/// Stages an event in the write's transaction; [`commit`] gives it its
+/// `seq` and stores it, as the last step before `COMMIT`.
 pub(super) async fn record_event(tx: &Transaction<'_>, event: NewEvent) -> anyhow::Result<()> {
     let statement = tx
         .prepare_cached(
-            "WITH c AS (UPDATE event_counter SET last = last + 1 RETURNING last) \
-             INSERT INTO events (seq, at, kind, pool, owner, body) \
-             SELECT c.last, $1, $2, $3, $4, $5 FROM c",
+            "INSERT INTO pending_events (at, kind, pool, owner, body) \
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .await?;
     let (kind, body) = (event.kind(), event.body()?);
