@@ -33,6 +33,7 @@ use crate::domain::history;
 use crate::domain::idempotency::{scoped_key, InFlightKeys};
 use crate::http::error::{problem_for_bare_errors, ApiError};
 use crate::http::etag::none_match_hits;
+use crate::http::events::list_events;
 use crate::http::extractors::{ApiQuery, JsonBody};
 use crate::http::queue::{cancel_ticket, list_queue, show_ticket, Shutdown};
 use crate::http::request_body::{allocation_request, renew_request};
@@ -63,6 +64,7 @@ pub fn router(state: AppState, limits: ApiLimits) -> Router {
     // (`Prefer: wait`), which must neither take a worker's place nor time out.
     let held = Router::new()
         .route("/queue/{id}", get(show_ticket))
+        .route("/events", get(list_events))
         .with_state(state.clone());
     let api = Router::new()
         .route("/me", get(me))
@@ -327,7 +329,7 @@ async fn release_allocation(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let allocation = owned_allocation(&state, &caller, &id, OwnerAction::Release).await?;
-    match state.store.release(&id).await? {
+    match state.store.release(&id, caller.name.clone()).await? {
         ReleaseOutcome::Released => {
             tracing::info!(by = %caller, %id, owner = %allocation.owner, "released");
             Ok(StatusCode::NO_CONTENT)
@@ -347,7 +349,11 @@ async fn renew_allocation(
 ) -> Result<Json<Allocation>, ApiError> {
     let ttl_seconds = renew_request(&body)?;
     owned_allocation(&state, &caller, &id, OwnerAction::Extend).await?;
-    match state.store.renew(&id, ttl_seconds).await? {
+    match state
+        .store
+        .renew(&id, ttl_seconds, caller.name.clone())
+        .await?
+    {
         RenewOutcome::Renewed(renewed) => {
             tracing::info!(
                 by = %caller,
@@ -387,7 +393,7 @@ async fn create_allocation(
         return Err(ApiError::KeyInFlight);
     };
     let (pool_id, owner) = (request.pool.clone(), request.owner.clone());
-    let (allocation, replayed) = match decide(&state, request, key).await? {
+    let (allocation, replayed) = match decide(&state, request, key, caller.name.clone()).await? {
         AllocateOutcome::Created(allocation) => (allocation, false),
         AllocateOutcome::Replayed(allocation) => (allocation, true),
         AllocateOutcome::Queued(ticket) => {
@@ -443,6 +449,7 @@ async fn decide(
     state: &AppState,
     request: AllocationRequest,
     key: String,
+    actor: Option<String>,
 ) -> Result<AllocateOutcome, ApiError> {
     let refusal = match state.store.pool_spec(&request.pool) {
         None => Some(ApiError::NotFound(format!("no pool {}", request.pool))),
@@ -459,7 +466,7 @@ async fn decide(
             .earlier_use(&key, &request)
             .await?
             .ok_or(refusal)?,
-        None => state.store.allocate(request, Some(key)).await?,
+        None => state.store.allocate(request, Some(key), actor).await?,
     })
 }
 

@@ -39,7 +39,7 @@ impl Shutdown {
     }
 
     /// Completes once [`Shutdown::begin`] was called (at once if it was).
-    async fn begun(&self) {
+    pub(crate) async fn begun(&self) {
         let mut receiver = self.0.subscribe();
         let _ = receiver.wait_for(|&begun| begun).await;
     }
@@ -75,7 +75,7 @@ pub async fn list_queue(
 }
 
 /// The seconds of a `Prefer: wait=N` (RFC 7240) the server honours: 1 to 60.
-fn preferred_wait(headers: &HeaderMap) -> Option<u64> {
+pub(crate) fn preferred_wait(headers: &HeaderMap) -> Option<u64> {
     headers
         .get_all(contract_headers::PREFER)
         .iter()
@@ -155,7 +155,7 @@ pub async fn cancel_ticket(
             ticket.owner
         )));
     }
-    match state.store.cancel(&id).await? {
+    match state.store.cancel(&id, caller.name.clone()).await? {
         CancelOutcome::Cancelled => {
             tracing::info!(by = %caller, %id, owner = %ticket.owner, "ticket cancelled");
             Ok(StatusCode::NO_CONTENT)

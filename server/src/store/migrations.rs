@@ -208,6 +208,38 @@ CREATE INDEX tickets_waiting ON tickets (pool, seq) WHERE status = 'waiting';
 CREATE INDEX tickets_deadline ON tickets (wait_until) WHERE status = 'waiting';
 ",
     },
+    // 4: the event log (issue 16).
+    Step {
+        sqlite: "
+CREATE TABLE events (
+    seq   INTEGER PRIMARY KEY,  -- one writer: commit order is seq order
+    at    INTEGER NOT NULL,     -- Unix ms
+    kind  TEXT NOT NULL,
+    pool  TEXT NOT NULL,
+    owner TEXT,
+    body  TEXT NOT NULL         -- the event as JSON, without its seq
+);
+CREATE INDEX events_pool ON events (pool, seq);
+CREATE INDEX events_owner ON events (owner, seq);
+",
+        postgres: "
+CREATE TABLE event_counter (
+    only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+    last     bigint NOT NULL     -- the last seq taken; its row lock orders commits
+);
+INSERT INTO event_counter (last) VALUES (0);
+CREATE TABLE events (
+    seq   bigint PRIMARY KEY,
+    at    bigint NOT NULL,       -- Unix ms, database clock
+    kind  text NOT NULL,
+    pool  text NOT NULL,
+    owner text,
+    body  text NOT NULL          -- the event as JSON, without its seq
+);
+CREATE INDEX events_pool ON events (pool, seq);
+CREATE INDEX events_owner ON events (owner, seq);
+",
+    },
 ];
 
 #[cfg(test)]

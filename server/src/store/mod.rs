@@ -6,6 +6,7 @@
 //! schema steps) and answer with the same outcomes; the contract suite runs
 //! against each. The implementations hold only SQL and locking.
 
+pub mod events;
 pub mod ids;
 mod migrations;
 pub mod postgres;
@@ -19,12 +20,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use allocation_contract::{Allocation, AllocationRequest, Pool, Ticket, UsageHistory};
+use allocation_contract::{Allocation, AllocationRequest, Events, Pool, Ticket, UsageHistory};
 use async_trait::async_trait;
 
 use crate::domain::clock::Clock;
 use crate::domain::history::{self, Sample};
 use crate::domain::pools::PoolSpec;
+pub use events::EventQuery;
 pub use record::Record;
 pub use sqlite::{Synchronous, WriterStats};
 
@@ -178,16 +180,26 @@ pub trait Storage: Send + Sync {
         request: &AllocationRequest,
     ) -> anyhow::Result<Option<AllocateOutcome>>;
 
+    /// `actor` (here and below): the identity asking, as its events name it.
     async fn allocate(
         &self,
         request: AllocationRequest,
         key: Option<String>,
+        actor: Option<String>,
     ) -> anyhow::Result<AllocateOutcome>;
 
-    async fn release(&self, id: &str) -> anyhow::Result<ReleaseOutcome>;
+    async fn release(&self, id: &str, actor: Option<String>) -> anyhow::Result<ReleaseOutcome>;
 
     /// The allocation now expires `ttl_seconds` from now (if still active).
-    async fn renew(&self, id: &str, ttl_seconds: i64) -> anyhow::Result<RenewOutcome>;
+    async fn renew(
+        &self,
+        id: &str,
+        ttl_seconds: i64,
+        actor: Option<String>,
+    ) -> anyhow::Result<RenewOutcome>;
+
+    /// The events after `query.after`, oldest first, at most `query.limit`.
+    async fn events(&self, query: &EventQuery) -> anyhow::Result<Events>;
 
     /// The waiting tickets (of one pool, of one owner, if given) in the
     /// order they will be served, placed now.
@@ -201,7 +213,7 @@ pub trait Storage: Send + Sync {
     async fn ticket(&self, id: &str) -> anyhow::Result<Option<Ticket>>;
 
     /// The ticket leaves the line (if still waiting).
-    async fn cancel(&self, id: &str) -> anyhow::Result<CancelOutcome>;
+    async fn cancel(&self, id: &str, actor: Option<String>) -> anyhow::Result<CancelOutcome>;
 
     /// Grants what expiries have freed and times out the tickets past their
     /// `wait_until`, when anything is due (the sweeper calls this often).

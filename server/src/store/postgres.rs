@@ -20,7 +20,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use allocation_contract::{Allocation, AllocationRequest, Pool, Ticket};
+use allocation_contract::EventKind::{Allocated, Cancelled, Expired, Released, Renewed};
+use allocation_contract::{Allocation, AllocationRequest, Events, Pool, Ticket};
 use anyhow::Context;
 use async_trait::async_trait;
 use deadpool_postgres::{
@@ -33,6 +34,7 @@ use tokio_postgres::{IsolationLevel, NoTls, Row};
 mod group_commit;
 mod queue;
 
+use super::events::{self, EventQuery, NewEvent};
 use super::ids::{allocation_id, seq_of, ticket_seq_of};
 use super::migrations::{self, Dialect};
 use super::record::{self, StoredRow, COLUMNS};
@@ -93,6 +95,37 @@ FROM (SELECT pool, sum(amount)::bigint AS amount FROM gone GROUP BY pool) t
 WHERE id = t.pool
 RETURNING id, allocated";
 
+/// The expired grants not given back yet in the pools [`LOCK`] locks, with
+/// "now" (`$2`: the clock's offset): the sweep's `expired` events.
+static EXPIRING: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH locked AS (SELECT id FROM pools \
+           WHERE id = ANY($1) OR id IN (SELECT pool FROM allocations WHERE seq = ANY($3))) \
+         SELECT allocation_now_ms($2), {COLUMNS} FROM allocations a \
+         WHERE a.pool IN (SELECT id FROM locked) AND NOT a.returned \
+           AND a.expires_at <= allocation_now_ms($2) ORDER BY a.expires_at"
+    )
+});
+
+/// Stages an `expired` event (at its `expires_at`, by the server) for each
+/// row of [`EXPIRING`].
+async fn record_expiries(tx: &Transaction<'_>, expired: &[Row]) -> anyhow::Result<()> {
+    let events = expired
+        .iter()
+        .map(|row| {
+            let record = Record::read(row, 1)?;
+            let at = record.expires_at.unwrap_or(row.get(0));
+            Ok(NewEvent::allocation(
+                Expired,
+                at,
+                None,
+                record.allocation(row.get(0)),
+            ))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    stage_events(tx, &events).await
+}
+
 /// Writes the minute's sample of the pools `$1` as they are now (expired
 /// grants not counted): run after a write to them, under their row locks.
 const RECORD: &str = "
@@ -133,9 +166,12 @@ pub enum Commit {
 /// A pool of at most `size` connections to `config`'s database; each is
 /// driven on the runtime that first asks for it.
 fn connection_pool(
-    config: tokio_postgres::Config,
+    mut config: tokio_postgres::Config,
     size: usize,
 ) -> anyhow::Result<deadpool_postgres::Pool> {
+    // Short statements only: JIT compiling one (when a temporary table's
+    // unknown size makes its estimate large) costs 15-20 ms.
+    add_option(&mut config, "-c jit=off");
     let manager = Manager::from_config(
         config,
         NoTls,
@@ -148,8 +184,22 @@ fn connection_pool(
         .runtime(deadpool_postgres::Runtime::Tokio1)
         .wait_timeout(Some(Duration::from_secs(5)))
         .create_timeout(Some(Duration::from_secs(5)))
+        .post_create(deadpool_postgres::Hook::async_fn(|client, _| {
+            Box::pin(async move {
+                client
+                    .batch_execute(PENDING_EVENTS)
+                    .await
+                    .map_err(deadpool_postgres::HookError::Backend)
+            })
+        }))
         .build()
         .context("cannot set up the PostgreSQL connection pool")
+}
+
+/// Adds a server option (`-c name=value`) to those `config` sends.
+fn add_option(config: &mut tokio_postgres::Config, option: &str) {
+    let options = format!("{} {option}", config.get_options().unwrap_or_default());
+    config.options(options.trim_start());
 }
 
 /// `user@host:port/dbname`, never the password.
@@ -234,12 +284,36 @@ impl StoredRow for Row {
 }
 
 /// Commits, timed into the metrics.
+/// Each connection's staging table for its transaction's events
+/// ([`record_event`]); emptied by every commit.
+const PENDING_EVENTS: &str = "CREATE TEMP TABLE IF NOT EXISTS pending_events ( \
+     n bigserial, at bigint NOT NULL, kind text NOT NULL, pool text NOT NULL, \
+     owner text, body text NOT NULL) ON COMMIT DELETE ROWS";
+
+/// Numbers the transaction's staged events and stores them, then commits.
+/// The event counter's row is taken here, as the last thing before
+/// `COMMIT`: its lock orders commits as it orders seqs (no reader can see a
+/// seq before a smaller one commits), and it is held only for the commit,
+/// never while the write waits for a pool (docs/decisions.md). A
+/// transaction without events does not touch it.
 async fn commit(tx: Transaction<'_>) -> anyhow::Result<()> {
     let started = Instant::now();
+    let number = tx.prepare_cached(NUMBER_EVENTS).await?;
+    tx.execute(&number, &[]).await?;
     tx.commit().await?;
     rules::record_commit(1, started.elapsed());
     Ok(())
 }
+
+/// Numbers the transaction's staged events (in staging order) from the
+/// event counter and stores them; see [`commit`].
+const NUMBER_EVENTS: &str = "WITH staged AS (SELECT count(*) AS k FROM pending_events), \
+      c AS (UPDATE event_counter SET last = last + staged.k FROM staged \
+            WHERE staged.k > 0 RETURNING last, staged.k) \
+ INSERT INTO events (seq, at, kind, pool, owner, body) \
+ SELECT c.last - c.k + row_number() OVER (ORDER BY p.n), \
+        p.at, p.kind, p.pool, p.owner, p.body \
+ FROM pending_events p, c";
 
 /// The ETag from a row whose first columns are [`TAG`]'s.
 fn etag_of(row: &Row) -> String {
@@ -406,7 +480,7 @@ impl PgStore {
         &self,
         client: &mut Object,
         request: &AllocationRequest,
-        key: Option<&str>,
+        (key, actor): (Option<&str>, Option<&str>),
     ) -> anyhow::Result<AllocateOutcome> {
         let tx = client.transaction().await?;
         if let Some(key) = key {
@@ -432,21 +506,19 @@ impl PgStore {
             .await?;
         pool.available = pool.available.saturating_sub(served.units);
         if !served.newcomer {
-            let outcome = self.not_now(&tx, request, key, amount, &pool).await?;
+            let outcome = self
+                .not_now(&tx, request, (key, actor), amount, &pool)
+                .await?;
             commit(tx).await?;
             return Ok(outcome);
         }
         let grant = NewGrant::decide(&tx, request, &pool).await?;
         self.insert_grant(&tx, request, key, &pool, &grant).await?;
+        let allocation = grant.allocation(request, pool.now);
+        let event = NewEvent::allocation(Allocated, pool.now, actor, allocation.clone());
+        record_event(&tx, event).await?;
         commit(tx).await?;
-        Ok(AllocateOutcome::Created(record::granted(
-            grant.id,
-            request,
-            amount,
-            grant.resources,
-            pool.now,
-            grant.expires_at,
-        )))
+        Ok(AllocateOutcome::Created(allocation))
     }
 
     /// What a request the locked pool cannot grant now comes to: a place in
@@ -455,13 +527,13 @@ impl PgStore {
         &self,
         tx: &Transaction<'_>,
         request: &AllocationRequest,
-        key: Option<&str>,
+        by: (Option<&str>, Option<&str>),
         amount: u64,
         pool: &LockedPool,
     ) -> anyhow::Result<AllocateOutcome> {
         Ok(match request.wait_seconds {
             Some(wait) if amount <= pool.capacity as u64 => AllocateOutcome::Queued(Box::new(
-                self.queue_ticket(tx, request, key, wait, pool).await?,
+                self.queue_ticket(tx, request, by, wait, pool).await?,
             )),
             _ => AllocateOutcome::Insufficient {
                 available: pool.available,
@@ -493,15 +565,21 @@ impl PgStore {
     /// then comes to, it serves the line before it commits, so no unit it
     /// gave back is left free while someone waits.
     async fn lock_pool(&self, tx: &Transaction<'_>, pool: &str) -> anyhow::Result<LockedPool> {
-        let (lock, sweep) = tokio::try_join!(tx.prepare_cached(LOCK), tx.prepare_cached(SWEEP))?;
+        let (lock, expiring, sweep) = tokio::try_join!(
+            tx.prepare_cached(LOCK),
+            tx.prepare_cached(&EXPIRING),
+            tx.prepare_cached(SWEEP)
+        )?;
         // Sent together: the sweep runs once the lock is held.
         let (pools, grants): (&[&str], &[i64]) = (&[pool], &[]);
         let params: [&(dyn ToSql + Sync); 3] = [&pools, &self.offset(), &grants];
-        let (rows, swept) = tokio::try_join!(
+        let (rows, expired, swept) = tokio::try_join!(
             biased;
             tx.query(&lock, &params),
+            tx.query(&expiring, &params),
             tx.query(&sweep, &params)
         )?;
+        record_expiries(tx, &expired).await?;
         locked_pools(&rows, &swept)
             .remove(pool)
             .context("the pool's row is missing")
@@ -570,14 +648,19 @@ impl PgStore {
     async fn allocate_alone(
         &self,
         request: &AllocationRequest,
-        key: Option<&str>,
+        by: (Option<&str>, Option<&str>),
     ) -> anyhow::Result<AllocateOutcome> {
-        retrying!(self, client => self.try_allocate(&mut client, request, key))
+        retrying!(self, client => self.try_allocate(&mut client, request, by))
     }
 
     /// One release in a transaction of its own (retried).
-    async fn release_alone(&self, seq: i64, id: &str) -> anyhow::Result<ReleaseOutcome> {
-        retrying!(self, client => self.try_release(&mut client, seq, id))
+    async fn release_alone(
+        &self,
+        seq: i64,
+        id: &str,
+        actor: Option<&str>,
+    ) -> anyhow::Result<ReleaseOutcome> {
+        retrying!(self, client => self.try_release(&mut client, seq, id, actor))
     }
 
     async fn try_release(
@@ -585,6 +668,7 @@ impl PgStore {
         client: &mut Object,
         seq: i64,
         id: &str,
+        actor: Option<&str>,
     ) -> anyhow::Result<ReleaseOutcome> {
         let offset = self.offset();
         let tx = client.transaction().await?;
@@ -612,8 +696,11 @@ impl PgStore {
         let released = tx.execute(&release, &[&seq, &id, &offset]).await?;
         if released == 1 {
             let pool: String = locked.get(0);
-            // The units go to whoever waits, in this transaction.
             let locked = self.lock_pool(&tx, &pool).await?;
+            let released = self.allocation_in(&tx, seq, locked.now).await?;
+            let event = NewEvent::allocation(Released, locked.now, actor, released);
+            record_event(&tx, event).await?;
+            // The units go to whoever waits, in this transaction.
             self.serve_locked(&tx, &locked, &pool, None).await?;
             let record = tx.prepare_cached(RECORD).await?;
             tx.execute(&record, &[&[&pool].as_slice(), &offset]).await?;
@@ -631,6 +718,7 @@ impl PgStore {
         client: &mut Object,
         seq: i64,
         id: &str,
+        actor: Option<&str>,
     ) -> anyhow::Result<CancelOutcome> {
         let tx = client.transaction().await?;
         // The pool first, as every write does: one lock order.
@@ -654,6 +742,9 @@ impl PgStore {
             )
             .await?;
         if cancelled == 1 {
+            let after = self.ticket_in(&tx, seq, id).await?;
+            let after = after.context("the cancelled ticket is missing")?;
+            record_event(&tx, NewEvent::ticket(Cancelled, pool.now, actor, after)).await?;
             queue::bump(&tx, &pool_id, pool.now).await?;
         }
         // Whoever waits is served: behind the ticket that left, and from the
@@ -702,6 +793,7 @@ impl PgStore {
         seq: i64,
         id: &str,
         ttl_seconds: i64,
+        actor: Option<&str>,
     ) -> anyhow::Result<RenewOutcome> {
         let offset = self.offset();
         let tx = client.transaction().await?;
@@ -733,11 +825,33 @@ impl PgStore {
         let renewed = tx
             .query_opt(&renew, &[&seq, &id, &now, &expires_at])
             .await?;
+        let renewed = match renewed {
+            Some(row) => Record::read(&row, 0)?.allocation(now),
+            None => {
+                commit(tx).await?;
+                return Ok(RenewOutcome::Ended);
+            }
+        };
+        let event = NewEvent::allocation(Renewed, now, actor, renewed.clone());
+        record_event(&tx, event).await?;
         commit(tx).await?;
-        Ok(match renewed {
-            Some(row) => RenewOutcome::Renewed(Record::read(&row, 0)?.allocation(now)),
-            None => RenewOutcome::Ended,
-        })
+        Ok(RenewOutcome::Renewed(renewed))
+    }
+
+    /// The allocation `seq` as it stands at `now`, in the transaction.
+    async fn allocation_in(
+        &self,
+        tx: &Transaction<'_>,
+        seq: i64,
+        now: i64,
+    ) -> anyhow::Result<Allocation> {
+        let statement = tx
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM allocations a WHERE a.seq = $1"
+            ))
+            .await?;
+        let row = tx.query_one(&statement, &[&seq]).await?;
+        Ok(Record::read(&row, 0)?.allocation(now))
     }
 
     /// Gives the pool's expired units back to whoever waits and, with
@@ -750,7 +864,7 @@ impl PgStore {
             tx.execute(RECORD, &[&[pool].as_slice(), &self.offset()])
                 .await?;
         }
-        tx.commit().await?;
+        commit(tx).await?;
         Ok(())
     }
 }
@@ -801,11 +915,27 @@ impl Storage for PgStore {
         Ok(ticket)
     }
 
-    async fn cancel(&self, id: &str) -> anyhow::Result<CancelOutcome> {
+    async fn cancel(&self, id: &str, actor: Option<String>) -> anyhow::Result<CancelOutcome> {
         let Some(seq) = ticket_seq_of(id) else {
             return Ok(CancelOutcome::NotFound);
         };
-        retrying!(self, client => self.try_cancel(&mut client, seq, id))
+        let actor = actor.as_deref();
+        retrying!(self, client => self.try_cancel(&mut client, seq, id, actor))
+    }
+
+    async fn events(&self, query: &EventQuery) -> anyhow::Result<Events> {
+        let client = self.connection().await?;
+        let statement = client.prepare_cached(events::PAGE).await?;
+        let after = query.after.min(i64::MAX as u64) as i64;
+        let limit = query.limit.min(i64::MAX as u64) as i64;
+        let rows = client
+            .query(&statement, &[&after, &query.pool, &query.owner, &limit])
+            .await?;
+        let found = rows
+            .iter()
+            .map(|row| events::read(row.get(0), row.get(1)))
+            .collect::<anyhow::Result<_>>()?;
+        Ok(events::page(query, found))
     }
 
     /// Each pool with something due is locked, its expired units given back,
@@ -915,6 +1045,7 @@ impl Storage for PgStore {
         &self,
         request: AllocationRequest,
         key: Option<String>,
+        actor: Option<String>,
     ) -> anyhow::Result<AllocateOutcome> {
         if self.pool_spec(&request.pool).is_none() {
             return Ok(AllocateOutcome::UnknownPool);
@@ -924,15 +1055,19 @@ impl Storage for PgStore {
                 group_commit::ask(batcher, |reply| group_commit::Write::Allocate {
                     request,
                     key,
+                    actor,
                     reply,
                 })
                 .await
             }
-            None => self.allocate_alone(&request, key.as_deref()).await,
+            None => {
+                self.allocate_alone(&request, (key.as_deref(), actor.as_deref()))
+                    .await
+            }
         }
     }
 
-    async fn release(&self, id: &str) -> anyhow::Result<ReleaseOutcome> {
+    async fn release(&self, id: &str, actor: Option<String>) -> anyhow::Result<ReleaseOutcome> {
         let Some(seq) = seq_of(id) else {
             return Ok(ReleaseOutcome::NotFound);
         };
@@ -942,19 +1077,26 @@ impl Storage for PgStore {
                 group_commit::ask(batcher, |reply| group_commit::Write::Release {
                     seq,
                     id,
+                    actor,
                     reply,
                 })
                 .await
             }
-            None => self.release_alone(seq, &id).await,
+            None => self.release_alone(seq, &id, actor.as_deref()).await,
         }
     }
 
-    async fn renew(&self, id: &str, ttl_seconds: i64) -> anyhow::Result<RenewOutcome> {
+    async fn renew(
+        &self,
+        id: &str,
+        ttl_seconds: i64,
+        actor: Option<String>,
+    ) -> anyhow::Result<RenewOutcome> {
         let Some(seq) = seq_of(id) else {
             return Ok(RenewOutcome::NotFound);
         };
-        retrying!(self, client => self.try_renew(&mut client, seq, id, ttl_seconds))
+        let actor = actor.as_deref();
+        retrying!(self, client => self.try_renew(&mut client, seq, id, ttl_seconds, actor))
     }
 
     /// Gives every pool's expired units back and records its sample, each
@@ -1091,6 +1233,20 @@ struct NewGrant {
 }
 
 impl NewGrant {
+    /// The grant as the contract shows it, made at `now` for `request`.
+    fn allocation(&self, request: &AllocationRequest, now: i64) -> Allocation {
+        let amount = u64::try_from(request.amount).unwrap_or(0);
+        let resources = self.resources.clone();
+        record::granted(
+            self.id.clone(),
+            request,
+            amount,
+            resources,
+            now,
+            self.expires_at,
+        )
+    }
+
     /// The free units `request` takes in the locked `pool`, named, and the
     /// lease from the pool's now (a new request's and a ticket's grant alike).
     async fn decide(
@@ -1111,6 +1267,63 @@ impl NewGrant {
                 .ttl_seconds
                 .map(|ttl| rules::expires_at(pool.now, ttl)),
         })
+    }
+}
+
+/// Stages an event in the write's transaction; [`commit`] gives it its
+/// `seq` and stores it, as the last step before `COMMIT`.
+pub(super) async fn record_event(tx: &Transaction<'_>, event: NewEvent) -> anyhow::Result<()> {
+    stage_events(tx, &[event]).await
+}
+
+/// Stages `events`, in this order, in the write's transaction.
+pub(super) async fn stage_events(tx: &Transaction<'_>, events: &[NewEvent]) -> anyhow::Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let statement = tx.prepare_cached(STAGE_EVENTS).await?;
+    let staged = StagedEvents::of(events)?;
+    tx.execute(&statement, &staged.params()).await?;
+    Ok(())
+}
+
+/// Stages events given as arrays of their columns, in array order.
+const STAGE_EVENTS: &str = "INSERT INTO pending_events (at, kind, pool, owner, body) \
+     SELECT e.at, e.kind, e.pool, e.owner, e.body \
+     FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[]) \
+     WITH ORDINALITY AS e(at, kind, pool, owner, body, n) ORDER BY e.n";
+
+/// Events as the columns [`STAGE_EVENTS`] takes.
+struct StagedEvents<'a> {
+    at: Vec<i64>,
+    kinds: Vec<String>,
+    pools: Vec<&'a str>,
+    owners: Vec<Option<&'a str>>,
+    bodies: Vec<String>,
+}
+
+impl<'a> StagedEvents<'a> {
+    fn of(events: &'a [NewEvent]) -> anyhow::Result<StagedEvents<'a>> {
+        Ok(StagedEvents {
+            at: events.iter().map(NewEvent::at_ms).collect(),
+            kinds: events.iter().map(NewEvent::kind).collect(),
+            pools: events.iter().map(NewEvent::pool).collect(),
+            owners: events.iter().map(NewEvent::owner).collect(),
+            bodies: events
+                .iter()
+                .map(NewEvent::body)
+                .collect::<anyhow::Result<_>>()?,
+        })
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 5] {
+        [
+            &self.at,
+            &self.kinds,
+            &self.pools,
+            &self.owners,
+            &self.bodies,
+        ]
     }
 }
 

@@ -16,13 +16,17 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, RwLock};
 
-use allocation_contract::{Allocation, AllocationRequest, Pool, Ticket, TicketStatus};
+use allocation_contract::EventKind::{
+    Allocated, Cancelled, Expired, Granted, Queued, Released, Renewed, TimedOut,
+};
+use allocation_contract::{Allocation, AllocationRequest, Events, Pool, Ticket, TicketStatus};
 use anyhow::Context;
 use async_trait::async_trait;
 use rand::Rng;
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
+use super::events::{self, EventQuery, NewEvent};
 use super::ids::{allocation_id, seq_of, ticket_seq_of};
 use super::migrations::{self, Dialect};
 use super::record::{self, StoredRow, COLUMNS};
@@ -46,10 +50,12 @@ enum Command {
     Allocate {
         request: AllocationRequest,
         key: Option<String>,
+        actor: Option<String>,
         reply: oneshot::Sender<anyhow::Result<AllocateOutcome>>,
     },
     Release {
         id: String,
+        actor: Option<String>,
         reply: oneshot::Sender<anyhow::Result<ReleaseOutcome>>,
     },
     /// An empty write: answered once a commit succeeds.
@@ -63,6 +69,7 @@ enum Command {
     Renew {
         id: String,
         ttl_seconds: i64,
+        actor: Option<String>,
         reply: oneshot::Sender<anyhow::Result<RenewOutcome>>,
     },
     /// Records the minute's usage (expiries included) and prunes the
@@ -72,6 +79,7 @@ enum Command {
     },
     Cancel {
         id: String,
+        actor: Option<String>,
         reply: oneshot::Sender<anyhow::Result<CancelOutcome>>,
     },
     /// A batch for the queue's sake: every batch first grants what expiries
@@ -295,28 +303,60 @@ impl Storage for SqliteStore {
         &self,
         request: AllocationRequest,
         key: Option<String>,
+        actor: Option<String>,
     ) -> anyhow::Result<AllocateOutcome> {
         self.ask(|reply| Command::Allocate {
             request,
             key,
+            actor,
             reply,
         })
         .await
     }
 
-    async fn release(&self, id: &str) -> anyhow::Result<ReleaseOutcome> {
+    async fn release(&self, id: &str, actor: Option<String>) -> anyhow::Result<ReleaseOutcome> {
         self.ask(|reply| Command::Release {
             id: id.to_owned(),
+            actor,
             reply,
         })
         .await
     }
 
-    async fn renew(&self, id: &str, ttl_seconds: i64) -> anyhow::Result<RenewOutcome> {
+    async fn renew(
+        &self,
+        id: &str,
+        ttl_seconds: i64,
+        actor: Option<String>,
+    ) -> anyhow::Result<RenewOutcome> {
         self.ask(|reply| Command::Renew {
             id: id.to_owned(),
             ttl_seconds,
+            actor,
             reply,
+        })
+        .await
+    }
+
+    async fn events(&self, query: &EventQuery) -> anyhow::Result<Events> {
+        let query = query.clone();
+        self.read(move |conn| {
+            let mut statement = conn.prepare_cached(events::PAGE)?;
+            let rows = statement.query_map(
+                params![
+                    query.after.min(i64::MAX as u64) as i64,
+                    query.pool,
+                    query.owner,
+                    query.limit as i64
+                ],
+                |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?)),
+            )?;
+            let mut found = Vec::new();
+            for row in rows {
+                let (seq, body) = row?;
+                found.push(events::read(seq, &body)?);
+            }
+            Ok(events::page(&query, found))
         })
         .await
     }
@@ -344,9 +384,10 @@ impl Storage for SqliteStore {
             .await
     }
 
-    async fn cancel(&self, id: &str) -> anyhow::Result<CancelOutcome> {
+    async fn cancel(&self, id: &str, actor: Option<String>) -> anyhow::Result<CancelOutcome> {
         self.ask(|reply| Command::Cancel {
             id: id.to_owned(),
+            actor,
             reply,
         })
         .await
@@ -728,11 +769,18 @@ impl Writer {
         // Expiry needs no write (status follows from `expires_at`), only
         // the units' return.
         let mut changes = self.working.expiry_changes(now);
+        let expired = self.expired(&changes, now);
         for change in &changes {
             self.working.apply(change, now);
         }
         if let Err(error) = self.conn.execute_batch("BEGIN IMMEDIATE") {
             self.refuse_batch(batch, anyhow::Error::from(error));
+            return;
+        }
+        // Each expiry's event, in the first batch that sees it.
+        if let Err(error) = expired.into_iter().try_for_each(|event| self.event(event)) {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            self.refuse_batch(batch, error);
             return;
         }
         // The queue first: what the expiries freed goes to those waiting,
@@ -800,17 +848,19 @@ impl Writer {
             Command::Allocate {
                 request,
                 key,
+                actor,
                 reply,
             } => {
-                let outcome = self.allocate(&request, key.as_deref(), now, changes);
+                let by = (key.as_deref(), actor.as_deref());
+                let outcome = self.allocate(&request, by, now, changes);
                 answer(reply, outcome)
             }
-            Command::Release { id, reply } => {
-                let outcome = self.release(&id, now, changes);
+            Command::Release { id, actor, reply } => {
+                let outcome = self.release(&id, actor.as_deref(), now, changes);
                 answer(reply, outcome)
             }
-            Command::Cancel { id, reply } => {
-                let outcome = self.cancel(&id, now, changes);
+            Command::Cancel { id, actor, reply } => {
+                let outcome = self.cancel(&id, actor.as_deref(), now, changes);
                 answer(reply, outcome)
             }
             Command::Sweep { reply } => answer(reply, Ok(())),
@@ -822,9 +872,10 @@ impl Writer {
             Command::Renew {
                 id,
                 ttl_seconds,
+                actor,
                 reply,
             } => {
-                let outcome = self.renew(&id, ttl_seconds, now);
+                let outcome = self.renew(&id, ttl_seconds, actor.as_deref(), now);
                 answer(reply, self.keep(outcome, now, changes))
             }
             Command::Sample { reply } => answer(reply, self.prune_samples(now)),
@@ -919,10 +970,48 @@ impl Writer {
         changes.push(change);
     }
 
+    /// The `expired` events of the expiries `changes` returns, each at its
+    /// `expires_at` (read before the changes are applied).
+    fn expired(&self, changes: &[Change], now: i64) -> Vec<NewEvent> {
+        changes
+            .iter()
+            .filter_map(|change| match change {
+                Change::Return(id) => self.working.grant(id),
+                _ => None,
+            })
+            .map(|grant| {
+                let at = grant.expires_at_ms.unwrap_or(now);
+                let after = Allocation {
+                    status: allocation_contract::AllocationStatus::Expired,
+                    ..grant.allocation.clone()
+                };
+                NewEvent::allocation(Expired, at, None, after)
+            })
+            .collect()
+    }
+
+    /// Stores an event in the batch's transaction: its `seq` is the next
+    /// rowid, and the one writer commits batches in `seq` order.
+    fn event(&self, event: NewEvent) -> anyhow::Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO events (at, kind, pool, owner, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                event.at_ms(),
+                event.kind(),
+                event.pool(),
+                event.owner(),
+                event.body()?
+            ])?;
+        Ok(())
+    }
+
+    /// `by`: the request's idempotency key and its actor.
     fn allocate(
         &mut self,
         request: &AllocationRequest,
-        key: Option<&str>,
+        (key, actor): (Option<&str>, Option<&str>),
         now: i64,
         changes: &mut Vec<Change>,
     ) -> anyhow::Result<AllocateOutcome> {
@@ -950,7 +1039,7 @@ impl Writer {
             (!admitted).then(|| self.not_now(pool_index, request, amount, capacity))
         });
         let Some(refusal) = refusal else {
-            return self.grant_new(pool_index, request, key, now, changes);
+            return self.grant_new(pool_index, request, (key, actor), now, changes);
         };
         // A key's first answer is replayed even when the pool is now full.
         if let Some(outcome) = self.earlier_use(key, request)? {
@@ -959,7 +1048,8 @@ impl Writer {
         match refusal {
             Refusal::Answer(outcome) => Ok(outcome),
             Refusal::Wait(wait_seconds) => {
-                self.queue_ticket(pool_index, request, key, wait_seconds, now, changes)
+                let by = (key, actor);
+                self.queue_ticket(pool_index, request, by, wait_seconds, now, changes)
             }
         }
     }
@@ -1012,12 +1102,14 @@ impl Writer {
         &mut self,
         pool_index: usize,
         request: &AllocationRequest,
-        key: Option<&str>,
+        (key, actor): (Option<&str>, Option<&str>),
         now: i64,
         changes: &mut Vec<Change>,
     ) -> anyhow::Result<AllocateOutcome> {
         match self.grant(pool_index, request, key, now) {
             Ok((allocation, change)) => {
+                let event = NewEvent::allocation(Allocated, now, actor, allocation.clone());
+                self.event(event)?;
                 self.record(change, now, changes);
                 Ok(AllocateOutcome::Created(allocation))
             }
@@ -1100,7 +1192,7 @@ impl Writer {
             .working
             .waiting(id)
             .context("the ticket left the line")?;
-        let ticket = &waiting.ticket;
+        let ticket = waiting.ticket.clone();
         let (seq, owner) = (waiting.seq, ticket.owner.clone());
         let request = AllocationRequest {
             pool: ticket.pool.clone(),
@@ -1118,6 +1210,8 @@ impl Writer {
             )?
             .execute(params![seq, seq_of(&allocation.id), now])?;
         tracing::info!(ticket = id, allocation = %allocation.id, owner = %owner, "ticket granted");
+        let after = events::ended(&ticket, TicketStatus::Granted, now, Some(allocation));
+        self.event(NewEvent::ticket(Granted, now, None, after))?;
         self.record(change, now, changes);
         self.record(Change::Unqueue(id.to_owned()), now, changes);
         Ok(())
@@ -1128,7 +1222,7 @@ impl Writer {
         &mut self,
         pool: usize,
         request: &AllocationRequest,
-        key: Option<&str>,
+        (key, actor): (Option<&str>, Option<&str>),
         wait_seconds: i64,
         now: i64,
         changes: &mut Vec<Change>,
@@ -1160,6 +1254,7 @@ impl Writer {
             estimated_grant_at: estimate.map(rfc3339),
             ..record.waiting(pool).ticket
         };
+        self.event(NewEvent::ticket(Queued, now, actor, ticket.clone()))?;
         Ok(AllocateOutcome::Queued(Box::new(ticket)))
     }
 
@@ -1199,16 +1294,19 @@ impl Writer {
     fn cancel(
         &mut self,
         id: &str,
+        actor: Option<&str>,
         now: i64,
         changes: &mut Vec<Change>,
     ) -> anyhow::Result<CancelOutcome> {
         let Some(seq) = ticket_seq_of(id) else {
             return Ok(CancelOutcome::NotFound);
         };
-        let pool = self.working.waiting(id).map(|waiting| waiting.pool);
+        let waiting = self.working.waiting(id).map(|w| (w.pool, w.ticket.clone()));
         let updated = self.end_ticket(seq, TicketStatus::Cancelled, now)?;
-        if let (true, Some(pool)) = (updated, pool) {
+        if let (true, Some((pool, ticket))) = (updated, waiting) {
             tracing::info!(ticket = id, "ticket cancelled");
+            let after = events::ended(&ticket, TicketStatus::Cancelled, now, None);
+            self.event(NewEvent::ticket(Cancelled, now, actor, after))?;
             self.record(Change::Unqueue(id.to_owned()), now, changes);
             self.serve_pool(pool, now, changes)?;
             return Ok(CancelOutcome::Cancelled);
@@ -1244,7 +1342,9 @@ impl Writer {
                 continue;
             };
             let (seq, pool, until) = (waiting.seq, waiting.pool, waiting.wait_until_ms);
+            let after = events::ended(&waiting.ticket, TicketStatus::TimedOut, until, None);
             self.end_ticket(seq, TicketStatus::TimedOut, until)?;
+            self.event(NewEvent::ticket(TimedOut, until, None, after))?;
             tracing::info!(ticket = %id, "ticket timed out");
             self.record(Change::Unqueue(id), now, changes);
             self.serve_pool(pool, now, changes)?;
@@ -1294,6 +1394,7 @@ impl Writer {
         &mut self,
         id: &str,
         ttl_seconds: i64,
+        actor: Option<&str>,
         now: i64,
     ) -> anyhow::Result<(RenewOutcome, Option<Change>)> {
         let Some(seq) = seq_of(id) else {
@@ -1318,6 +1419,8 @@ impl Writer {
                     .context("the renewed allocation is missing")?
                     .allocation(now),
             };
+            let event = NewEvent::allocation(Renewed, now, actor, renewed.clone());
+            self.event(event)?;
             let change = self.working.grant(id).map(|_| Change::Renew {
                 id: id.to_owned(),
                 expires_at_ms: expires_at,
@@ -1335,6 +1438,7 @@ impl Writer {
     fn release(
         &mut self,
         id: &str,
+        actor: Option<&str>,
         now: i64,
         changes: &mut Vec<Change>,
     ) -> anyhow::Result<ReleaseOutcome> {
@@ -1350,6 +1454,10 @@ impl Writer {
             )?
             .execute(params![id, now, seq])?;
         if updated == 1 {
+            let released = select_by_id(&self.conn, id)?
+                .context("the released allocation is missing")?
+                .allocation(now);
+            self.event(NewEvent::allocation(Released, now, actor, released))?;
             // The units go to whoever waits, in this transaction.
             if let Some(pool) = self.working.grant(id).map(|grant| grant.pool) {
                 self.record(Change::Return(id.to_owned()), now, changes);

@@ -24,10 +24,16 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Row, Statement};
 
-use super::{connection_pool, locked_pools, LockedPool, PgStore, FREE_UNITS, LOCK, RECORD, SWEEP};
+use super::{
+    add_option, connection_pool, locked_pools, stage_events, LockedPool, PgStore, StagedEvents,
+    EXPIRING, FREE_UNITS, LOCK, NUMBER_EVENTS, RECORD, STAGE_EVENTS, SWEEP,
+};
 use crate::domain::allocator::unit_names;
+use crate::store::events::NewEvent;
 use crate::store::ids::allocation_id;
+use crate::store::record::{Record, COLUMNS};
 use crate::store::{record, rules, AllocateOutcome, ReleaseOutcome, Storage};
+use allocation_contract::EventKind::{Allocated, Expired, Released};
 
 /// Most writes one transaction carries.
 const MAX_BATCH: usize = 256;
@@ -42,11 +48,14 @@ pub(super) enum Write {
     Allocate {
         request: AllocationRequest,
         key: Option<String>,
+        /// Who asks (for its event).
+        actor: Option<String>,
         reply: Reply<AllocateOutcome>,
     },
     Release {
         seq: i64,
         id: String,
+        actor: Option<String>,
         reply: Reply<ReleaseOutcome>,
     },
 }
@@ -69,11 +78,7 @@ pub(super) fn start(
     store: PgStore,
     mut config: tokio_postgres::Config,
 ) -> anyhow::Result<mpsc::Sender<Write>> {
-    let options = format!(
-        "{} -c plan_cache_mode=force_custom_plan",
-        config.get_options().unwrap_or_default()
-    );
-    config.options(options.trim_start());
+    add_option(&mut config, "-c plan_cache_mode=force_custom_plan");
     let (sender, mut queue) = mpsc::channel(BACKLOG);
     let batcher = Batcher {
         store,
@@ -187,11 +192,18 @@ impl PgStore {
             Write::Allocate {
                 request,
                 key,
+                actor,
                 reply,
-            } => drop(reply.send(self.allocate_alone(&request, key.as_deref()).await)),
-            Write::Release { seq, id, reply } => {
-                drop(reply.send(self.release_alone(seq, &id).await))
+            } => {
+                let by = (key.as_deref(), actor.as_deref());
+                drop(reply.send(self.allocate_alone(&request, by).await))
             }
+            Write::Release {
+                seq,
+                id,
+                actor,
+                reply,
+            } => drop(reply.send(self.release_alone(seq, &id, actor.as_deref()).await)),
         }
     }
 
@@ -212,15 +224,16 @@ impl PgStore {
         let wanted: [&(dyn ToSql + Sync); 2] = [&wanted_pools, &wanted_units];
         let count: [&(dyn ToSql + Sync); 1] = [&fresh];
         // Run in this order: the keys held, then whether they were used;
-        // the released grants found; their pools and the requests' locked
-        // and swept; whether anyone waits in them; the releases; the lowest
-        // free units; new seqs.
-        let (held, used, found, locked, swept, lined, released, free, seqs) = tokio::try_join!(
+        // the released grants found; their pools and the requests' locked,
+        // their expired grants read and swept; whether anyone waits in them;
+        // the releases; the lowest free units; new seqs.
+        let (held, used, found, locked, expired, swept, lined, released, free, seqs) = tokio::try_join!(
             biased;
             tx.query(&st.hold, &keys),
             tx.query(&st.used, &keys),
             tx.query(&st.find, &grants),
             tx.query(&st.lock, &pools),
+            tx.query(&st.expiring, &pools),
             tx.query(&st.sweep, &pools),
             tx.query(&st.lined, &lines),
             tx.query(&st.release, &releases),
@@ -228,36 +241,72 @@ impl PgStore {
             tx.query(&st.seqs, &count),
         )?;
         asks.answer_keys(&held, &used, &mut decided);
-        let freed = asks.answer_releases(&found, &released, &mut decided);
+        let mut events = expiries(&expired)?;
+        let freed = asks.answer_releases(batch, &found, &released, &mut decided, &mut events)?;
         let lined: HashSet<String> = lined.iter().map(|row| row.get(0)).collect();
+        if !lined.is_empty() || asks.pools.iter().any(|pool| self.has_quota(pool)) {
+            // What happened before the line is served is told first.
+            stage_events(tx, &std::mem::take(&mut events)).await?;
+        }
         let mut free = Units::from(&free);
         let mut seqs = seqs.iter().map(|row| row.get::<_, i64>(0));
         let mut rows = GrantRows::default();
         for (pool_id, mut pool) in locked_pools(&locked, &swept) {
             pool.available += freed.get(&pool_id).copied().unwrap_or(0);
-            let quota = self
-                .pool_spec(&pool_id)
-                .is_some_and(|spec| spec.max_per_owner.is_some());
-            if lined.contains(&pool_id) || quota {
+            if lined.contains(&pool_id) || self.has_quota(&pool_id) {
                 // The line is served first; its requests take the single path.
                 self.serve_locked(tx, &pool, &pool_id, None).await?;
                 rows.touched.push(pool_id);
                 continue;
             }
             for index in grant_now(batch, &mut decided, &pool_id, pool.available) {
-                let Write::Allocate { request, key, .. } = &batch[index] else {
+                let Write::Allocate {
+                    request,
+                    key,
+                    actor,
+                    ..
+                } = &batch[index]
+                else {
                     continue;
                 };
                 let seq = seqs.next().context("too few new seqs")?;
                 let units = free.take(&pool_id, request.amount as usize)?;
                 let made = rows.push(seq, request, key.as_deref(), units, &pool);
+                events.push(NewEvent::allocation(
+                    Allocated,
+                    pool.now,
+                    actor.as_deref(),
+                    made.clone(),
+                ));
                 decided[index] = Decided::Allocated(AllocateOutcome::Created(made));
             }
             rows.touched.push(pool_id);
         }
-        rows.write(tx, &st, offset).await?;
+        rows.write(tx, &st, offset, &events).await?;
         Ok(decided)
     }
+
+    fn has_quota(&self, pool: &str) -> bool {
+        self.pool_spec(pool)
+            .is_some_and(|spec| spec.max_per_owner.is_some())
+    }
+}
+
+/// The `expired` events of the grants [`EXPIRING`] read.
+fn expiries(expired: &[Row]) -> anyhow::Result<Vec<NewEvent>> {
+    expired
+        .iter()
+        .map(|row| {
+            let record = Record::read(row, 1)?;
+            let at = record.expires_at.unwrap_or(row.get(0));
+            Ok(NewEvent::allocation(
+                Expired,
+                at,
+                None,
+                record.allocation(row.get(0)),
+            ))
+        })
+        .collect()
 }
 
 /// The batch's statements, prepared (or found in the connection's cache)
@@ -267,6 +316,7 @@ struct Statements {
     used: Statement,
     find: Statement,
     lock: Statement,
+    expiring: Statement,
     sweep: Statement,
     lined: Statement,
     release: Statement,
@@ -276,32 +326,38 @@ struct Statements {
     held: Statement,
     count: Statement,
     record: Statement,
+    stage: Statement,
+    number: Statement,
 }
 
 impl Statements {
     async fn prepare(tx: &Transaction<'_>) -> anyhow::Result<Statements> {
-        let (hold, used, find, lock, sweep, lined, release) = tokio::try_join!(
+        let (hold, used, find, lock, expiring, sweep, lined, release) = tokio::try_join!(
             tx.prepare_cached(HOLD_KEYS),
             tx.prepare_cached(USED_KEYS),
             tx.prepare_cached(FIND),
             tx.prepare_cached(LOCK),
+            tx.prepare_cached(&EXPIRING),
             tx.prepare_cached(SWEEP),
             tx.prepare_cached(LINED),
-            tx.prepare_cached(RELEASE),
+            tx.prepare_cached(&RELEASE),
         )?;
-        let (free, seqs, insert, held, count, record) = tokio::try_join!(
+        let (free, seqs, insert, held, count, record, stage, number) = tokio::try_join!(
             tx.prepare_cached(FREE_UNITS),
             tx.prepare_cached("SELECT nextval('allocation_seq') FROM generate_series(1, $1::int8)"),
             tx.prepare_cached(INSERT),
             tx.prepare_cached(HOLD_UNITS),
             tx.prepare_cached(COUNT),
             tx.prepare_cached(RECORD),
+            tx.prepare_cached(STAGE_EVENTS),
+            tx.prepare_cached(NUMBER_EVENTS),
         )?;
         Ok(Statements {
             hold,
             used,
             find,
             lock,
+            expiring,
             sweep,
             lined,
             release,
@@ -311,6 +367,8 @@ impl Statements {
             held,
             count,
             record,
+            stage,
+            number,
         })
     }
 }
@@ -333,22 +391,25 @@ const LINED: &str = "SELECT p.id FROM pools p \
      AND EXISTS (SELECT 1 FROM tickets t WHERE t.pool = p.id AND t.status = 'waiting')";
 
 /// Releases the active grants `$1` (by `seq`, with the ids `$2`), frees
-/// their units and counts them off their pools: each released one's seq,
-/// pool and amount.
-const RELEASE: &str = "
-WITH released AS (
-    UPDATE allocations a SET released_at = allocation_now_ms($3), returned = true
-    FROM unnest($1::int8[], $2::text[]) AS r(seq, id)
-    WHERE a.seq = r.seq AND a.id = r.id AND NOT a.returned
-      AND (a.expires_at IS NULL OR a.expires_at > allocation_now_ms($3))
-    RETURNING a.seq, a.pool, a.amount),
-freed AS (DELETE FROM held_units h USING released r WHERE h.seq = r.seq),
-counted AS (
-    UPDATE pools p SET allocated = p.allocated - t.amount, version = p.version + 1,
-        changed_at = GREATEST(p.changed_at, allocation_now_ms($3))
-    FROM (SELECT pool, sum(amount)::bigint AS amount FROM released GROUP BY pool) t
-    WHERE p.id = t.pool)
-SELECT seq, pool, amount FROM released";
+/// their units and counts them off their pools: "now" and each released
+/// grant as it is after.
+static RELEASE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH released AS (
+             UPDATE allocations a SET released_at = allocation_now_ms($3), returned = true
+             FROM unnest($1::int8[], $2::text[]) AS r(seq, id)
+             WHERE a.seq = r.seq AND a.id = r.id AND NOT a.returned
+               AND (a.expires_at IS NULL OR a.expires_at > allocation_now_ms($3))
+             RETURNING {COLUMNS}),
+         freed AS (DELETE FROM held_units h USING released r WHERE h.seq = r.seq),
+         counted AS (
+             UPDATE pools p SET allocated = p.allocated - t.amount, version = p.version + 1,
+                 changed_at = GREATEST(p.changed_at, allocation_now_ms($3))
+             FROM (SELECT pool, sum(amount)::bigint AS amount FROM released GROUP BY pool) t
+             WHERE p.id = t.pool)
+         SELECT allocation_now_ms($3), * FROM released"
+    )
+});
 
 /// New grants, a row of arrays each (unit names space-separated: pool ids
 /// have no spaces).
@@ -454,30 +515,39 @@ impl<'a> Asks<'a> {
         }
     }
 
-    /// Each release's outcome; the units freed in each pool.
+    /// Each release's outcome, and its event; the units freed in each pool.
     fn answer_releases(
         &self,
+        batch: &[Write],
         found: &[Row],
         released: &[Row],
         decided: &mut [Decided],
-    ) -> HashMap<String, u64> {
+        events: &mut Vec<NewEvent>,
+    ) -> anyhow::Result<HashMap<String, u64>> {
         let found: HashSet<i64> = found.iter().map(|row| row.get(0)).collect();
         let mut freed: HashMap<String, u64> = HashMap::new();
-        let mut gone = HashSet::new();
+        let mut gone = HashMap::new();
         for row in released {
-            gone.insert(row.get::<_, i64>(0));
-            *freed.entry(row.get(1)).or_default() += row.get::<_, i64>(2).max(0) as u64;
+            let record = Record::read(row, 1)?;
+            *freed.entry(record.pool.clone()).or_default() += record.amount.max(0) as u64;
+            gone.insert(record.seq, (row.get::<_, i64>(0), record));
         }
         for (&index, seq) in self.releasing.iter().zip(&self.seqs) {
-            decided[index] = Decided::Released(if gone.contains(seq) {
-                ReleaseOutcome::Released
-            } else if found.contains(seq) {
-                ReleaseOutcome::AlreadyEnded
-            } else {
-                ReleaseOutcome::NotFound
+            decided[index] = Decided::Released(match gone.remove(seq) {
+                Some((now, record)) => {
+                    let actor = match &batch[index] {
+                        Write::Release { actor, .. } => actor.as_deref(),
+                        Write::Allocate { .. } => None,
+                    };
+                    let after = record.allocation(now);
+                    events.push(NewEvent::allocation(Released, now, actor, after));
+                    ReleaseOutcome::Released
+                }
+                None if found.contains(seq) => ReleaseOutcome::AlreadyEnded,
+                None => ReleaseOutcome::NotFound,
             });
         }
-        freed
+        Ok(freed)
     }
 }
 
@@ -613,13 +683,15 @@ impl<'a> GrantRows<'a> {
     }
 
     /// Inserts the grants, holds their units, counts them against their
-    /// pools (a pool's guard refusing fails the batch) and records the
-    /// samples of the pools touched: pipelined, in this order.
+    /// pools (a pool's guard refusing fails the batch), records the samples
+    /// of the pools touched and stores `events`, numbered: pipelined, in
+    /// this order.
     async fn write(
         &self,
         tx: &Transaction<'_>,
         st: &Statements,
         offset: i64,
+        events: &[NewEvent],
     ) -> anyhow::Result<()> {
         let rows: [&(dyn ToSql + Sync); 11] = [
             &self.seqs,
@@ -638,18 +710,31 @@ impl<'a> GrantRows<'a> {
         let (pools, totals): (Vec<&str>, Vec<i64>) = self.counted.iter().unzip();
         let counter: [&(dyn ToSql + Sync); 3] = [&pools, &totals, &offset];
         let sample: [&(dyn ToSql + Sync); 2] = [&self.touched, &offset];
-        if self.seqs.is_empty() {
-            tx.execute(&st.record, &sample).await?;
-            return Ok(());
-        }
-        let (_, _, counted, _) = tokio::try_join!(
+        let staged = StagedEvents::of(events)?;
+        let staged = staged.params();
+        let any = !self.seqs.is_empty();
+        // With no grant, the three writes of grants are not sent.
+        let grants = async {
+            if !any {
+                return Ok((0, 0, 0));
+            }
+            tokio::try_join!(
+                biased;
+                tx.execute(&st.insert, &rows),
+                tx.execute(&st.held, &held),
+                tx.execute(&st.count, &counter),
+            )
+        };
+        let (counted, ..) = tokio::try_join!(
             biased;
-            tx.execute(&st.insert, &rows),
-            tx.execute(&st.held, &held),
-            tx.execute(&st.count, &counter),
+            grants,
             tx.execute(&st.record, &sample),
+            tx.execute(&st.stage, &staged),
+            // The last thing before COMMIT (see `commit`).
+            tx.execute(&st.number, &[]),
         )?;
-        if counted != pools.len() as u64 {
+        let (_, _, counted) = counted;
+        if any && counted != pools.len() as u64 {
             anyhow::bail!("the capacity guard refused a batch's grants");
         }
         Ok(())

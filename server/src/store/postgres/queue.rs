@@ -6,10 +6,12 @@
 use allocation_contract::{AllocationRequest, Ticket, TicketStatus};
 use deadpool_postgres::Transaction;
 
-use super::{LockedPool, NewGrant, PgStore};
+use super::{record_event, LockedPool, NewGrant, PgStore};
 use crate::domain::clock::rfc3339;
 use crate::domain::queue::{self, Ask, Lease, PoolAt, BACKFILL_DEPTH};
+use crate::store::events::{self, NewEvent};
 use crate::store::ticket::{TicketRecord, TICKET_COLUMNS};
+use allocation_contract::EventKind::{Granted, Queued, TimedOut};
 
 /// What serving a locked pool came to.
 pub(super) struct Served {
@@ -180,6 +182,10 @@ impl PgStore {
             anyhow::bail!("ticket {} was no longer waiting", ticket.id);
         }
         tracing::info!(ticket = %ticket.id, allocation = %grant.id, owner = %ticket.owner, "ticket granted");
+        let allocation = grant.allocation(&request, pool.now);
+        let waiting = ticket.ticket(pool.now);
+        let after = events::ended(&waiting, TicketStatus::Granted, pool.now, Some(allocation));
+        record_event(tx, NewEvent::ticket(Granted, pool.now, None, after)).await?;
         Ok(())
     }
 
@@ -221,7 +227,7 @@ impl PgStore {
         &self,
         tx: &Transaction<'_>,
         request: &AllocationRequest,
-        key: Option<&str>,
+        (key, actor): (Option<&str>, Option<&str>),
         wait_seconds: i64,
         pool: &LockedPool,
     ) -> anyhow::Result<Ticket> {
@@ -255,7 +261,13 @@ impl PgStore {
         .await?;
         bump(tx, &request.pool, pool.now).await?;
         tracing::info!(ticket = %record.id, pool = %record.pool, owner = %record.owner, "ticket queued");
-        Ok(record.first_answer())
+        let queued = record.first_answer();
+        record_event(
+            tx,
+            NewEvent::ticket(Queued, pool.now, actor, queued.clone()),
+        )
+        .await?;
+        Ok(queued)
     }
 
     /// The position and estimate a ticket asking `ask` gets at the end of
@@ -281,12 +293,21 @@ impl PgStore {
         now: i64,
     ) -> anyhow::Result<u64> {
         let gone = tx
-            .execute(
-                "UPDATE tickets SET status = 'timed_out', ended_at = wait_until \
-                 WHERE pool = $1 AND status = 'waiting' AND wait_until <= $2",
+            .query(
+                &format!(
+                    "UPDATE tickets t SET status = 'timed_out', ended_at = wait_until \
+                     WHERE pool = $1 AND status = 'waiting' AND wait_until <= $2 \
+                     RETURNING {TICKET_COLUMNS}"
+                ),
                 &[&pool, &now],
             )
             .await?;
+        for row in &gone {
+            let record = TicketRecord::read(row)?;
+            let event = NewEvent::ticket(TimedOut, record.wait_until, None, record.ticket(now));
+            record_event(tx, event).await?;
+        }
+        let gone = gone.len() as u64;
         if gone > 0 {
             bump(tx, pool, now).await?;
         }
