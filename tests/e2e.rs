@@ -668,7 +668,9 @@ async fn a_ticket_granted_after_a_release_shows_within_one_poll_and_leaving_the_
     assert!(polled <= 1, "the grant took {polled} polls");
     let ready = "Your 2 GPU on A100 GPU are ready";
     browser
-        .wait_until_js(&format!("return window.said.includes('{ready}');"))
+        .wait_until_js(&format!(
+            "return window.said.some((text) => text.includes('{ready}'));"
+        ))
         .await;
     let title = browser.run("return document.title;").await;
     assert_eq!(title, format!("{ready} · Allocation console"));

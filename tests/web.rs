@@ -10,7 +10,7 @@ use allocation_console::transport::{Api, Fetched};
 use allocation_console::ui::allocations::allocations_panel::{AllocationsPanel, PAGE_SIZE};
 use allocation_console::ui::allocations::queue_panel::QueuePanel;
 use allocation_console::ui::identity::token_prompt::TokenPrompt;
-use allocation_console::ui::monitor::announcer::LiveRegion;
+use allocation_console::ui::monitor::announcer::{use_announcer, LiveRegion};
 use allocation_console::ui::monitor::live_monitor::LiveMonitor;
 use allocation_console::ui::monitor::page_news::{use_page_news, PageNews};
 use allocation_console::ui::monitor::poller::Poller;
@@ -833,6 +833,25 @@ async fn the_pools_setting_limits_what_is_shown() {
             .collect()
     });
     assert_eq!(pools, ["vm", "vm"]);
+}
+
+#[wasm_bindgen_test]
+async fn two_messages_said_together_are_both_in_the_live_region() {
+    let (container, _monitor) = setup();
+    let _handle = render(&container, || {
+        let announcer = use_announcer();
+        announcer.announce("Your 2 GPU on A100 GPU are ready");
+        announcer.announce("Allocations ended: 1");
+        view! { <p>"said"</p> }
+    });
+    let region = container
+        .query_selector("[role=status][aria-live=polite]")
+        .unwrap()
+        .unwrap();
+    until("both said", || {
+        region.text_content().unwrap() == "Your 2 GPU on A100 GPU are ready. Allocations ended: 1"
+    })
+    .await;
 }
 
 #[wasm_bindgen_test]

@@ -27,17 +27,13 @@ impl From<wasm_split_helpers::SplitLoaderError> for ChunkUnavailable {
 
 /// The form, the table and the queue, once their code is here: a
 /// "loading" line until then, and a way to try again when it cannot come.
-/// The chunk is asked for once the cards are on screen: in the frame after
-/// the one that draws them (a frame's `requestAnimationFrame` runs before
-/// its paint, the next one's after it), so it never competes with the
-/// page's first data.
+/// The chunk is asked for once the cards are on screen (see [`wanted`]), so
+/// it never competes with the page's first data.
 #[component]
 pub fn WorkArea(monitor: LiveMonitor, owner: String) -> impl IntoView {
     let lang = expect_context::<Lang>();
-    let painted = RwSignal::new(false);
-    request_animation_frame(move || {
-        request_animation_frame(move || set_timeout(move || painted.set(true), Duration::ZERO))
-    });
+    let place = NodeRef::<leptos::html::P>::new();
+    let wanted = wanted(place);
     let attempts = RwSignal::new(0_u32);
     // Said in the page's one kind of alert, there before anything goes wrong.
     let problem = RwSignal::new(None::<String>);
@@ -45,8 +41,11 @@ pub fn WorkArea(monitor: LiveMonitor, owner: String) -> impl IntoView {
         move || view! { <p class="work-loading" role="status">{tr(lang, Text::WorkLoading)}</p> };
     let loaded = move || {
         attempts.track();
-        if !painted.get() {
-            return loading().into_any();
+        if !wanted.get() {
+            return view! {
+                <p node_ref=place class="work-loading" role="status">{tr(lang, Text::WorkLoading)}</p>
+            }
+            .into_any();
         }
         let owner = owner.clone();
         Suspend::new(async move {
@@ -69,6 +68,62 @@ pub fn WorkArea(monitor: LiveMonitor, owner: String) -> impl IntoView {
         <Alert message=problem />
         <Suspense fallback=loading>{loaded}</Suspense>
     }
+}
+
+/// At the latest, the work area is loaded this long after the cards are
+/// painted, even if nobody scrolls to it.
+const LOAD_BY: Duration = Duration::from_secs(8);
+
+/// Whether the work area is wanted now: once the cards are painted (in the
+/// frame after the one that draws them: a frame's `requestAnimationFrame`
+/// runs before its paint, the next one's after it) if `place` is then on
+/// screen; else at the reader's first scroll, touch, click or key (a
+/// phone's first screen is the cards), or [`LOAD_BY`] later.
+fn wanted(place: NodeRef<leptos::html::P>) -> RwSignal<bool> {
+    let wanted = RwSignal::new(false);
+    let listeners = StoredValue::new_local(Vec::from(
+        ["scroll", "pointerdown", "keydown", "resize"]
+            .map(|event| window_event_listener_untyped(event, move |_| wanted.set(true))),
+    ));
+    let stop = move || {
+        for listener in listeners
+            .try_update_value(std::mem::take)
+            .into_iter()
+            .flatten()
+        {
+            listener.remove();
+        }
+    };
+    Effect::new(move |_| {
+        if wanted.get() {
+            stop();
+        }
+    });
+    on_cleanup(stop);
+    request_animation_frame(move || {
+        request_animation_frame(move || {
+            set_timeout(
+                move || {
+                    let on_screen = place.get_untracked().is_some_and(|p| {
+                        let height = window().inner_height().ok().and_then(|h| h.as_f64());
+                        height.is_none_or(|height| p.get_bounding_client_rect().top() < height)
+                    });
+                    if on_screen {
+                        wanted.try_set(true);
+                    } else {
+                        set_timeout(
+                            move || {
+                                wanted.try_set(true);
+                            },
+                            LOAD_BY,
+                        );
+                    }
+                },
+                Duration::ZERO,
+            )
+        })
+    });
+    wanted
 }
 
 /// The split point: with `split` the body is in its own chunk and the call
