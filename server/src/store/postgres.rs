@@ -107,10 +107,10 @@ static EXPIRING: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     )
 });
 
-/// Stages an `expired` event (at its `expires_at`, by the server) for each
-/// row of [`EXPIRING`].
-async fn record_expiries(tx: &Transaction<'_>, expired: &[Row]) -> anyhow::Result<()> {
-    let events = expired
+/// The `expired` events (at their `expires_at`, by the server) of the
+/// grants [`EXPIRING`] read.
+fn expiries(expired: &[Row]) -> anyhow::Result<Vec<NewEvent>> {
+    expired
         .iter()
         .map(|row| {
             let record = Record::read(row, 1)?;
@@ -122,8 +122,7 @@ async fn record_expiries(tx: &Transaction<'_>, expired: &[Row]) -> anyhow::Resul
                 record.allocation(row.get(0)),
             ))
         })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    stage_events(tx, &events).await
+        .collect()
 }
 
 /// Writes the minute's sample of the pools `$1` as they are now (expired
@@ -579,7 +578,7 @@ impl PgStore {
             tx.query(&expiring, &params),
             tx.query(&sweep, &params)
         )?;
-        record_expiries(tx, &expired).await?;
+        stage_events(tx, &expiries(&expired)?).await?;
         locked_pools(&rows, &swept)
             .remove(pool)
             .context("the pool's row is missing")

@@ -25,15 +25,15 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Row, Statement};
 
 use super::{
-    add_option, connection_pool, locked_pools, stage_events, LockedPool, PgStore, StagedEvents,
-    EXPIRING, FREE_UNITS, LOCK, NUMBER_EVENTS, RECORD, STAGE_EVENTS, SWEEP,
+    add_option, connection_pool, expiries, locked_pools, stage_events, LockedPool, PgStore,
+    StagedEvents, EXPIRING, FREE_UNITS, LOCK, NUMBER_EVENTS, RECORD, STAGE_EVENTS, SWEEP,
 };
 use crate::domain::allocator::unit_names;
 use crate::store::events::NewEvent;
 use crate::store::ids::allocation_id;
 use crate::store::record::{Record, COLUMNS};
 use crate::store::{record, rules, AllocateOutcome, ReleaseOutcome, Storage};
-use allocation_contract::EventKind::{Allocated, Expired, Released};
+use allocation_contract::EventKind::{Allocated, Released};
 
 /// Most writes one transaction carries.
 const MAX_BATCH: usize = 256;
@@ -214,32 +214,18 @@ impl PgStore {
         let asks = Asks::of(batch, &mut decided);
         let st = Statements::prepare(tx).await?;
         let offset = self.offset();
-        let (wanted_pools, wanted_units) = asks.wanted();
-        let fresh = asks.requests as i64;
-        let keys: [&(dyn ToSql + Sync); 1] = [&asks.keys];
-        let grants: [&(dyn ToSql + Sync); 2] = [&asks.seqs, &asks.ids];
-        let pools: [&(dyn ToSql + Sync); 3] = [&asks.pools, &offset, &asks.seqs];
-        let lines: [&(dyn ToSql + Sync); 2] = [&asks.pools, &asks.seqs];
-        let releases: [&(dyn ToSql + Sync); 3] = [&asks.seqs, &asks.ids, &offset];
-        let wanted: [&(dyn ToSql + Sync); 2] = [&wanted_pools, &wanted_units];
-        let count: [&(dyn ToSql + Sync); 1] = [&fresh];
-        // Run in this order: the keys held, then whether they were used;
-        // the released grants found; their pools and the requests' locked,
-        // their expired grants read and swept; whether anyone waits in them;
-        // the releases; the lowest free units; new seqs.
-        let (held, used, found, locked, expired, swept, lined, released, free, seqs) = tokio::try_join!(
-            biased;
-            tx.query(&st.hold, &keys),
-            tx.query(&st.used, &keys),
-            tx.query(&st.find, &grants),
-            tx.query(&st.lock, &pools),
-            tx.query(&st.expiring, &pools),
-            tx.query(&st.sweep, &pools),
-            tx.query(&st.lined, &lines),
-            tx.query(&st.release, &releases),
-            tx.query(&st.free, &wanted),
-            tx.query(&st.seqs, &count),
-        )?;
+        let Read {
+            held,
+            used,
+            found,
+            locked,
+            expired,
+            swept,
+            lined,
+            released,
+            free,
+            seqs,
+        } = st.read(tx, &asks, offset).await?;
         asks.answer_keys(&held, &used, &mut decided);
         let mut events = expiries(&expired)?;
         let freed = asks.answer_releases(batch, &found, &released, &mut decided, &mut events)?;
@@ -292,21 +278,18 @@ impl PgStore {
     }
 }
 
-/// The `expired` events of the grants [`EXPIRING`] read.
-fn expiries(expired: &[Row]) -> anyhow::Result<Vec<NewEvent>> {
-    expired
-        .iter()
-        .map(|row| {
-            let record = Record::read(row, 1)?;
-            let at = record.expires_at.unwrap_or(row.get(0));
-            Ok(NewEvent::allocation(
-                Expired,
-                at,
-                None,
-                record.allocation(row.get(0)),
-            ))
-        })
-        .collect()
+/// What the batch's one read round trip brought back, statement by statement.
+struct Read {
+    held: Vec<Row>,
+    used: Vec<Row>,
+    found: Vec<Row>,
+    locked: Vec<Row>,
+    expired: Vec<Row>,
+    swept: Vec<Row>,
+    lined: Vec<Row>,
+    released: Vec<Row>,
+    free: Vec<Row>,
+    seqs: Vec<Row>,
 }
 
 /// The batch's statements, prepared (or found in the connection's cache)
@@ -331,6 +314,53 @@ struct Statements {
 }
 
 impl Statements {
+    /// Everything the batch needs to decide, in one pipelined round trip.
+    async fn read(
+        &self,
+        tx: &Transaction<'_>,
+        asks: &Asks<'_>,
+        offset: i64,
+    ) -> anyhow::Result<Read> {
+        let (wanted_pools, wanted_units) = asks.wanted();
+        let fresh = asks.requests as i64;
+        let keys: [&(dyn ToSql + Sync); 1] = [&asks.keys];
+        let grants: [&(dyn ToSql + Sync); 2] = [&asks.seqs, &asks.ids];
+        let pools: [&(dyn ToSql + Sync); 3] = [&asks.pools, &offset, &asks.seqs];
+        let lines: [&(dyn ToSql + Sync); 2] = [&asks.pools, &asks.seqs];
+        let releases: [&(dyn ToSql + Sync); 3] = [&asks.seqs, &asks.ids, &offset];
+        let wanted: [&(dyn ToSql + Sync); 2] = [&wanted_pools, &wanted_units];
+        let count: [&(dyn ToSql + Sync); 1] = [&fresh];
+        // Run in this order: the keys held, then whether they were used;
+        // the released grants found; their pools and the requests' locked,
+        // their expired grants read and swept; whether anyone waits in them;
+        // the releases; the lowest free units; new seqs.
+        let (held, used, found, locked, expired, swept, lined, released, free, seqs) = tokio::try_join!(
+            biased;
+            tx.query(&self.hold, &keys),
+            tx.query(&self.used, &keys),
+            tx.query(&self.find, &grants),
+            tx.query(&self.lock, &pools),
+            tx.query(&self.expiring, &pools),
+            tx.query(&self.sweep, &pools),
+            tx.query(&self.lined, &lines),
+            tx.query(&self.release, &releases),
+            tx.query(&self.free, &wanted),
+            tx.query(&self.seqs, &count),
+        )?;
+        Ok(Read {
+            held,
+            used,
+            found,
+            locked,
+            expired,
+            swept,
+            lined,
+            released,
+            free,
+            seqs,
+        })
+    }
+
     async fn prepare(tx: &Transaction<'_>) -> anyhow::Result<Statements> {
         let (hold, used, find, lock, expiring, sweep, lined, release) = tokio::try_join!(
             tx.prepare_cached(HOLD_KEYS),
@@ -433,6 +463,7 @@ const COUNT: &str = "UPDATE pools p SET allocated = p.allocated + r.amount, \
      WHERE p.id = r.pool AND p.allocated + r.amount <= p.capacity";
 
 /// What the batch asks the database, gathered from its writes.
+#[derive(Default)]
 struct Asks<'a> {
     /// The writes with keys (each key once) and their keys.
     keyed: Vec<usize>,
@@ -453,16 +484,7 @@ impl<'a> Asks<'a> {
     /// Gathers the batch's asks; a key or a grant named twice is left to
     /// the single path after its first.
     fn of(batch: &'a [Write], decided: &mut [Decided]) -> Asks<'a> {
-        let mut asks = Asks {
-            keyed: Vec::new(),
-            keys: Vec::new(),
-            pools: Vec::new(),
-            units: BTreeMap::new(),
-            requests: 0,
-            releasing: Vec::new(),
-            seqs: Vec::new(),
-            ids: Vec::new(),
-        };
+        let mut asks = Asks::default();
         let (mut keys, mut seqs) = (HashSet::new(), HashSet::new());
         for (index, write) in batch.iter().enumerate() {
             match write {
