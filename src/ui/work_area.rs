@@ -37,15 +37,14 @@ pub fn WorkArea(monitor: LiveMonitor, owner: String) -> impl IntoView {
     let attempts = RwSignal::new(0_u32);
     // Said in the page's one kind of alert, there before anything goes wrong.
     let problem = RwSignal::new(None::<String>);
-    let loading =
-        move || view! { <p class="work-loading" role="status">{tr(lang, Text::WorkLoading)}</p> };
+    // `place` is read only before the chunk is wanted: the line it marks then.
+    let loading = move || {
+        view! { <p node_ref=place class="work-loading" role="status">{tr(lang, Text::WorkLoading)}</p> }
+    };
     let loaded = move || {
         attempts.track();
         if !wanted.get() {
-            return view! {
-                <p node_ref=place class="work-loading" role="status">{tr(lang, Text::WorkLoading)}</p>
-            }
-            .into_any();
+            return loading().into_any();
         }
         let owner = owner.clone();
         Suspend::new(async move {

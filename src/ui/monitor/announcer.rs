@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 
+use crate::ui::monitor::clock::now_ms;
 use crate::ui::monitor::page_news::PageNews;
 
 /// A message said this soon after the one before is said with it, not
@@ -23,7 +24,7 @@ pub struct Announcer {
 impl Announcer {
     pub fn announce(self, message: impl Into<String>) {
         let message = message.into();
-        let now = js_sys::Date::now();
+        let now = now_ms();
         let together = now - self.said_at.get_value() < TOGETHER_MS;
         self.said_at.set_value(now);
         self.message.update(|said| {
