@@ -11,8 +11,8 @@ pub use crate::lang::Lang;
 use crate::problem::{reason_phrase, Failure, Unreadable, MAX_BODY_BYTES};
 use crate::request::form::FormIssue;
 use allocation_contract::{
-    problem_type, Allocation, FieldIssue, Thresholds, NOTE_MAX_CHARS, OWNER_MAX_CHARS,
-    TTL_SECONDS_MAX, WAIT_SECONDS_MAX,
+    problem_type, Allocation, Event, EventKind, FieldIssue, Thresholds, NOTE_MAX_CHARS,
+    OWNER_MAX_CHARS, TTL_SECONDS_MAX, WAIT_SECONDS_MAX,
 };
 
 /// A count as the reader's language writes it: `ui::intl::count`
@@ -622,6 +622,100 @@ pub const WAIT_CHOICES: [(Option<i64>, Text); 5] = [
     (Some(8 * 3_600), Text::Duration8Hours),
     (Some(86_400), Text::Duration1Day),
 ];
+
+/// The Activity section's fixed words (its own list: only the full view's
+/// work area, a chunk of its own, uses them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActivityText {
+    Heading,
+    /// The label of the person filter (owner or whoever acted).
+    FilterPerson,
+    Everyone,
+    ShowOlder,
+    /// Marks the reader's own events.
+    You,
+    NoActivity,
+    /// A server without `GET /events`.
+    NoLog,
+}
+
+pub fn activity_text(lang: Lang, text: ActivityText) -> &'static str {
+    let (en, ko) = match text {
+        ActivityText::Heading => ("Activity", "활동"),
+        ActivityText::FilterPerson => ("Person", "사람"),
+        ActivityText::Everyone => ("Everyone", "모두"),
+        ActivityText::ShowOlder => ("Show older", "이전 활동 보기"),
+        ActivityText::You => ("You", "나"),
+        ActivityText::NoActivity => ("No activity to show", "표시할 활동이 없습니다"),
+        ActivityText::NoLog => (
+            "This server keeps no activity log",
+            "이 서버에는 활동 기록이 없습니다",
+        ),
+    };
+    match lang {
+        Lang::En => en,
+        Lang::Ko => ko,
+    }
+}
+
+/// One event in words: `alice released 2 GPU on A100 GPU`. `pool` is the
+/// pool's name and unit from usage (`None`: the pool's id, no unit).
+pub fn event_sentence(
+    lang: Lang,
+    event: &Event,
+    pool: Option<(&str, &str)>,
+    count: CountText,
+) -> String {
+    let (place, unit) = pool.unwrap_or((&event.pool, ""));
+    let what = match event.amount {
+        Some(n) => format!("{} {unit}", count(lang, n)).trim_end().to_owned(),
+        None => unit.to_owned(),
+    };
+    let owner = event.owner.as_deref();
+    let who = person(lang, event.actor.as_deref().or(owner));
+    let whose = person(lang, owner);
+    // "of bob" when someone else acted on bob's allocation.
+    let of = owner
+        .filter(|&owner| event.actor.as_deref().is_some_and(|actor| actor != owner))
+        .map(|owner| match lang {
+            Lang::En => format!(" (of {owner})"),
+            Lang::Ko => format!(" ({owner}님 몫)"),
+        })
+        .unwrap_or_default();
+    match (lang, event.kind) {
+        (Lang::En, EventKind::Allocated) => format!("{who} allocated {what} on {place}{of}"),
+        (Lang::En, EventKind::Released) => format!("{who} released {what} on {place}{of}"),
+        (Lang::En, EventKind::Renewed) => format!("{who} extended {what} on {place}{of}"),
+        (Lang::En, EventKind::Expired) => format!("{whose}: {what} on {place} expired"),
+        (Lang::En, EventKind::Queued) => format!("{who} joined the line for {what} on {place}"),
+        (Lang::En, EventKind::Granted) => {
+            format!("{whose} was granted {what} on {place} from the line")
+        }
+        (Lang::En, EventKind::Cancelled) => format!("{who} left the line for {what} on {place}"),
+        (Lang::En, EventKind::TimedOut) => {
+            format!("{whose}: the wait for {what} on {place} timed out")
+        }
+        (Lang::En, EventKind::Unknown) => format!("A change on {place}"),
+        (Lang::Ko, EventKind::Allocated) => format!("{who}이(가) {place}에서 {what} 할당{of}"),
+        (Lang::Ko, EventKind::Released) => format!("{who}이(가) {place}의 {what} 반납{of}"),
+        (Lang::Ko, EventKind::Renewed) => format!("{who}이(가) {place}의 {what} 연장{of}"),
+        (Lang::Ko, EventKind::Expired) => format!("{whose}: {place}의 {what} 만료"),
+        (Lang::Ko, EventKind::Queued) => format!("{who}이(가) {place}의 {what} 대기열에 들어감"),
+        (Lang::Ko, EventKind::Granted) => format!("{whose}: 대기열에서 {place}의 {what} 할당됨"),
+        (Lang::Ko, EventKind::Cancelled) => format!("{who}이(가) {place}의 {what} 대기열에서 나감"),
+        (Lang::Ko, EventKind::TimedOut) => format!("{whose}: {place}의 {what} 대기 시간 초과"),
+        (Lang::Ko, EventKind::Unknown) => format!("{place}에 변경 사항"),
+    }
+}
+
+/// A person as the subject of a sentence; nobody is the server itself.
+fn person(lang: Lang, name: Option<&str>) -> String {
+    match (lang, name) {
+        (_, Some(name)) => name.to_owned(),
+        (Lang::En, None) => "The server".to_owned(),
+        (Lang::Ko, None) => "서버".to_owned(),
+    }
+}
 
 /// Why an answer could not be read, all in the reader's language (the field
 /// path is the contract's own name, the same in both).
@@ -1249,6 +1343,66 @@ mod tests {
                 count
             ),
             "At most 4 per request"
+        );
+    }
+
+    fn spoken(lang: Lang, event: &Event) -> String {
+        event_sentence(lang, event, Some(("A100 GPU", "GPU")), count)
+    }
+
+    fn gpu_event(kind: allocation_contract::EventKind, owner: &str, actor: Option<&str>) -> Event {
+        Event {
+            seq: 1,
+            at: "2026-11-26T10:00:00.000Z".to_owned(),
+            kind,
+            pool: "gpu-a100".to_owned(),
+            owner: Some(owner.to_owned()),
+            amount: Some(2),
+            actor: actor.map(str::to_owned),
+            allocation: None,
+            ticket: None,
+        }
+    }
+
+    #[test]
+    fn events_are_said_with_the_pools_name_and_unit() {
+        use allocation_contract::EventKind::*;
+        let released = gpu_event(Released, "alice", Some("alice"));
+        assert_eq!(
+            spoken(Lang::En, &released),
+            "alice released 2 GPU on A100 GPU"
+        );
+        assert_eq!(
+            spoken(Lang::Ko, &released),
+            "alice이(가) A100 GPU의 2 GPU 반납"
+        );
+        let for_bob = gpu_event(Allocated, "bob", Some("ops"));
+        assert_eq!(
+            spoken(Lang::En, &for_bob),
+            "ops allocated 2 GPU on A100 GPU (of bob)"
+        );
+        let expired = gpu_event(Expired, "bob", None);
+        assert_eq!(spoken(Lang::En, &expired), "bob: 2 GPU on A100 GPU expired");
+        let granted = gpu_event(Granted, "carol", None);
+        assert_eq!(
+            spoken(Lang::En, &granted),
+            "carol was granted 2 GPU on A100 GPU from the line"
+        );
+        let unknown = gpu_event(Unknown, "carol", None);
+        assert_eq!(spoken(Lang::Ko, &unknown), "A100 GPU에 변경 사항");
+    }
+
+    #[test]
+    fn an_event_of_an_unknown_pool_is_said_with_its_id_and_no_actor_is_the_server() {
+        let mut queued = gpu_event(allocation_contract::EventKind::Queued, "dave", None);
+        queued.owner = None;
+        assert_eq!(
+            event_sentence(Lang::En, &queued, None, count),
+            "The server joined the line for 2 on gpu-a100"
+        );
+        assert_eq!(
+            activity_text(Lang::Ko, ActivityText::ShowOlder),
+            "이전 활동 보기"
         );
     }
 }

@@ -7,6 +7,7 @@
 pub mod allocations;
 pub mod config;
 pub mod embed;
+pub mod events;
 pub mod format;
 pub mod i18n;
 pub mod identity;
