@@ -15,8 +15,8 @@ use std::pin::pin;
 use std::rc::Rc;
 
 use allocation_contract::{
-    headers, Allocation, AllocationRequest, Allocations, Me, Queue, RenewRequest, Ticket, Usage,
-    UsageHistory,
+    headers, Allocation, AllocationRequest, Allocations, Events, Me, Queue, RenewRequest, Ticket,
+    Usage, UsageHistory,
 };
 use futures_util::future::{select, Either};
 use gloo_net::http::{Request, RequestBuilder, Response};
@@ -130,6 +130,19 @@ impl Api {
         etag: Option<&str>,
     ) -> Result<Fetched<Allocations>, RequestError> {
         fresh(self.get_conditional("/allocations", etag).await?)
+    }
+
+    /// `GET /events?after=&limit=`: at most `limit` events after `after`,
+    /// oldest first. Not conditional: an answer with nothing new is as small
+    /// as a `304`.
+    pub async fn events(&self, after: u64, limit: u64) -> Result<Events, RequestError> {
+        let path = format!("/events?after={after}&limit={limit}");
+        match fresh(self.get_conditional(&path, None).await?)? {
+            Fetched::Fresh { data, .. } => Ok(data),
+            Fetched::NotModified => {
+                Err(Failure::Network("no events in the answer".to_owned()).into())
+            }
+        }
     }
 
     /// `GET /queue`: the waiting tickets; `Ok(None)` from a server without a

@@ -1,6 +1,7 @@
 //! The browser shell: components that render the core's state, the live
 //! monitor that drives the poll schedule, and locale text through `Intl`.
 
+pub mod activity;
 pub mod alert;
 pub mod allocations;
 pub mod app;

@@ -1,5 +1,5 @@
-//! The full view's work area: the request form, the allocations table and
-//! the queue. In release builds (the `split` feature) it is a wasm chunk of
+//! The full view's work area: the request form, the allocations table, the
+//! queue and Activity (with the event log follower that keeps the table current). In release builds (the `split` feature) it is a wasm chunk of
 //! its own, fetched once the usage cards are painted, so the page's first
 //! data waits only for the code that shows it (docs/decisions.md).
 
@@ -8,6 +8,8 @@ use std::time::Duration;
 use leptos::prelude::*;
 
 use crate::core::i18n::{tr, Lang, Text};
+use crate::ui::activity::activity_section::ActivitySection;
+use crate::ui::activity::event_follower::use_event_follower;
 use crate::ui::alert::Alert;
 use crate::ui::allocations::allocations_panel::AllocationsPanel;
 use crate::ui::allocations::queue_panel::QueuePanel;
@@ -143,12 +145,14 @@ fn work_area(monitor: LiveMonitor, owner: String) -> Result<AnyView, ChunkUnavai
     // long one, so a click or a key is never held up by the whole area.
     let tables = RwSignal::new(false);
     set_timeout(move || tables.set(true), Duration::ZERO);
+    let follower = use_event_follower(monitor);
     Ok(view! {
         <div class="console-work">
             <RequestForm monitor owner highlight />
             <Show when=move || tables.get()>
                 <AllocationsPanel monitor highlight />
                 <QueuePanel monitor />
+                <ActivitySection monitor follower />
             </Show>
         </div>
     }

@@ -12,7 +12,7 @@ use crate::core::poll::PollSchedule;
 use crate::core::problem::Failure;
 use crate::transport::Api;
 use crate::ui::host_link::HostLink;
-use crate::ui::monitor::poller::Poller;
+use crate::ui::monitor::poller::{ListKeeper, Poller};
 
 /// What the monitor shows; every field is a signal, the handle is `Copy`.
 #[derive(Clone, Copy)]
@@ -115,6 +115,12 @@ impl LiveMonitor {
     /// Whether the first poll has been answered, with data or with a failure.
     pub fn has_answered(self) -> bool {
         self.usage.with(Option::is_some) || self.failure.with(Option::is_some)
+    }
+
+    /// Keeps the list current with `keeper` (the full view's event log
+    /// follower) instead of reading it whole each poll; `None`: whole again.
+    pub fn keep_list_with(self, keeper: Option<std::rc::Rc<dyn ListKeeper>>) {
+        self.poller.keep_list_with(keeper);
     }
 
     /// The API this monitor polls, for the request and release actions.

@@ -3,6 +3,10 @@
 //! came (unfiltered). One per console, or one per endpoint shared by the
 //! script-embedded consoles of a page (`shared_pollers`).
 
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+
 use allocation_contract::{Allocations, Queue, Usage};
 use futures_util::future::join3;
 use gloo_timers::callback::Timeout;
@@ -26,13 +30,27 @@ pub struct Poller {
     pub schedule: RwSignal<PollSchedule, LocalStorage>,
     /// Every `200` answer to `/usage`, as it came; a `304` sets nothing.
     pub usage: RwSignal<Option<Usage>>,
-    /// Every `200` answer to `/allocations`, as it came.
+    /// Every `200` answer to `/allocations`, as it came, or as a
+    /// [`ListKeeper`] keeps it current since.
     pub allocations: RwSignal<Option<Allocations>>,
     /// The waiting tickets (`/queue`); `None` from a server without a queue.
     pub queue: RwSignal<Option<Queue>>,
     timer: StoredValue<Option<Timeout>, LocalStorage>,
     etags: StoredValue<ETags, LocalStorage>,
     api: StoredValue<Api, LocalStorage>,
+    /// What keeps the list current instead of reading it whole each poll.
+    keeper: StoredValue<Option<Rc<dyn ListKeeper>>, LocalStorage>,
+}
+
+/// One poll's list step, `Ok(true)` when the list changed.
+pub type ListStep = Pin<Box<dyn Future<Output = Result<bool, RequestError>>>>;
+
+/// Keeps [`Poller::allocations`] current another way than reading the whole
+/// list each poll: the full view's event log follower, which lives in the
+/// work area's chunk (so the first load carries only this trait).
+pub trait ListKeeper {
+    /// This poll's list step.
+    fn keep(&self, poller: Poller) -> ListStep;
 }
 
 #[derive(Default)]
@@ -54,6 +72,7 @@ impl Poller {
             timer: StoredValue::new_local(None),
             etags: StoredValue::new_local(ETags::default()),
             api: StoredValue::new_local(api),
+            keeper: StoredValue::new_local(None),
         }
     }
 
@@ -110,6 +129,15 @@ impl Poller {
     /// poll must fetch in full, or a 304 would keep a guess on screen.
     pub fn forget_etags(self) {
         self.etags.set_value(ETags::default());
+    }
+
+    /// Keeps the list current with `keeper` from now on (a poll starts at
+    /// once); `None` goes back to reading it whole.
+    pub fn keep_list_with(self, keeper: Option<Rc<dyn ListKeeper>>) {
+        let starts = keeper.is_some();
+        if self.keeper.try_set_value(keeper).is_none() && starts {
+            self.refresh();
+        }
     }
 
     fn run(self, command: Option<Command>) {
@@ -198,19 +226,35 @@ impl Poller {
                 Fetched::NotModified => Ok::<_, RequestError>(false),
             }
         };
+        let keeper = self.keeper.with_value(Clone::clone);
         let allocations = async {
-            match api.allocations(allocations_etag.as_deref()).await? {
-                Fetched::Fresh { data, etag } => {
-                    self.etags.update_value(|e| e.allocations = etag);
-                    self.allocations.try_set(Some(data));
-                    Ok(true)
-                }
-                Fetched::NotModified => Ok::<_, RequestError>(false),
+            match keeper {
+                Some(keeper) => keeper.keep(self).await,
+                None => self.fetch_list(&api, allocations_etag).await,
             }
         };
         let (usage_fresh, allocations_fresh, queue_fresh) =
             join3(usage, allocations, self.fetch_queue(&api)).await;
         Ok(usage_fresh? | allocations_fresh? | queue_fresh)
+    }
+
+    /// The whole list, if it changed since the last one read (its ETag).
+    async fn fetch_list(self, api: &Api, etag: Option<String>) -> Result<bool, RequestError> {
+        match api.allocations(etag.as_deref()).await? {
+            Fetched::Fresh { data, etag } => {
+                self.etags.update_value(|e| e.allocations = etag);
+                self.allocations.try_set(Some(data));
+                Ok(true)
+            }
+            Fetched::NotModified => Ok(false),
+        }
+    }
+
+    /// [`Poller::fetch_list`] with the last list's ETag, for a [`ListKeeper`]
+    /// that reads the list whole.
+    pub async fn read_whole_list(self) -> Result<bool, RequestError> {
+        let etag = self.etags.with_value(|e| e.allocations.clone());
+        self.fetch_list(&self.api(), etag).await
     }
 
     /// The queue, beside usage and allocations: its failure keeps the last
