@@ -7,6 +7,8 @@ use allocation_console::core::i18n::Lang;
 use allocation_console::core::problem::{Failure, Unreadable};
 use allocation_console::core::request::ticket_ready::TicketReady;
 use allocation_console::transport::{Api, Fetched};
+use allocation_console::ui::activity::activity_section::ActivitySection;
+use allocation_console::ui::activity::event_follower::use_event_follower;
 use allocation_console::ui::allocations::allocations_panel::{AllocationsPanel, PAGE_SIZE};
 use allocation_console::ui::allocations::queue_panel::QueuePanel;
 use allocation_console::ui::identity::token_prompt::TokenPrompt;
@@ -1249,4 +1251,264 @@ async fn the_work_area_says_it_is_loading_then_shows_the_form_and_the_tables() {
             .is_some()
     })
     .await;
+}
+
+/// A fake server with an event log of `window.fakeHead` events (seqs
+/// `window.fakeOldest` to the head, each a minute after the one before, the
+/// newest now; an older `after` is a `410`): every fifth is alice's, every
+/// third is on `vm`, seq 7 is of a kind this build does not know. Lists are
+/// empty and counted in `window.listReads`; `/queue` is a 404.
+const FAKE_LOG: &str = r#"
+    const url = new URL(request.url);
+    const json = (body) => Promise.resolve(new Response(JSON.stringify(body),
+        { status: 200, headers: { 'Content-Type': 'application/json' } }));
+    if (url.pathname.endsWith('/usage')) return json({ as_of: 't', pools: [
+        { id: 'gpu', name: 'A100 GPU', unit: 'GPU', capacity: 16, allocated: 2 },
+        { id: 'vm', name: 'Large VM', unit: 'VM', capacity: 8, allocated: 0 } ] });
+    if (url.pathname.endsWith('/allocations')) {
+        window.listReads += 1;
+        return json({ as_of: 't', allocations: [] });
+    }
+    if (!url.pathname.endsWith('/events') || window.fakeNoLog) {
+        return Promise.resolve(new Response('', { status: 404 }));
+    }
+    window.eventReads += 1;
+    const head = window.fakeHead;
+    const after = Number(url.searchParams.get('after'));
+    const limit = Number(url.searchParams.get('limit'));
+    if (after + 1 < window.fakeOldest) {
+        return Promise.resolve(new Response(JSON.stringify({ status: 410, title: 'Gone',
+            type: 'https://allocation-console.dev/problems/events-expired', oldest: window.fakeOldest }),
+            { status: 410, headers: { 'Content-Type': 'application/problem+json' } }));
+    }
+    const events = [];
+    for (let seq = after + 1; seq <= Math.min(head, after + limit); seq++) {
+        const owner = seq % 5 === 0 ? 'alice' : 'bob';
+        events.push({ seq, at: new Date(Date.now() - (head - seq) * 60000).toISOString(),
+            kind: seq === 7 ? 'level_changed' : seq % 2 ? 'released' : 'allocated',
+            pool: seq % 3 === 0 ? 'vm' : 'gpu', owner, amount: 2, actor: owner,
+            allocation: null, ticket: null, level: 'warning' });
+    }
+    return json({ events, next: events.length ? events[events.length - 1].seq : after });
+"#;
+
+/// Mounts the Activity section on a monitor signed in as alice, polls once.
+fn activity_page(head: u64, no_log: bool) -> (web_sys::HtmlElement, LiveMonitor, impl Sized) {
+    js_sys::Reflect::set(&window(), &"fakeHead".into(), &(head as f64).into()).unwrap();
+    for (name, value) in [
+        ("fakeNoLog", JsValue::from(no_log)),
+        ("fakeOldest", 1.0.into()),
+        ("listReads", 0.0.into()),
+        ("eventReads", 0.0.into()),
+    ] {
+        js_sys::Reflect::set(&window(), &name.into(), &value).unwrap();
+    }
+    let (container, monitor) = setup();
+    let handle = render(&container, move || {
+        let follower = use_event_follower(monitor);
+        view! { <ActivitySection monitor follower /> }
+    });
+    monitor.show_usage(usage(
+        vec![
+            pool("gpu", "A100 GPU", 16, 2),
+            allocation_testkit::pool("vm")
+                .name("Large VM")
+                .unit("VM")
+                .capacity(8)
+                .build(),
+        ],
+        "t",
+    ));
+    monitor.me.set(Some(Me {
+        name: Some("alice".into()),
+        admin: false,
+    }));
+    monitor.refresh();
+    (container, monitor, handle)
+}
+
+fn activity_items(container: &web_sys::HtmlElement) -> Vec<String> {
+    let items = container
+        .query_selector_all("section.activity ol.activity-list > li")
+        .unwrap();
+    (0..items.length())
+        .filter_map(|i| items.item(i)?.text_content())
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn activity_lists_the_latest_events_in_words_newest_first_with_your_own_marked() {
+    let _fake = FakeFetch::install(FAKE_LOG);
+    let (container, monitor, _handle) = activity_page(25, false);
+    until("the ten latest events", || {
+        activity_items(&container).len() == 10
+    })
+    .await;
+    let items = activity_items(&container);
+    // 25: alice's release on gpu; 24: bob's allocation on vm; 16: the oldest shown.
+    assert!(
+        items[0].starts_with("You alice released 2 GPU on A100 GPU · "),
+        "{items:?}"
+    );
+    assert!(items[0].ends_with(" ago"), "{items:?}");
+    assert!(
+        items[1].starts_with("bob allocated 2 VM on Large VM · "),
+        "{items:?}"
+    );
+    assert!(
+        items[9].starts_with("bob allocated 2 GPU on A100 GPU · "),
+        "{items:?}"
+    );
+    let own = container
+        .query_selector_all("li.activity-own strong.activity-you")
+        .unwrap();
+    assert_eq!(own.length(), 2, "25 and 20 are alice's");
+    // A real list under a heading that names the section.
+    let heading = container
+        .query_selector("#activity-heading")
+        .unwrap()
+        .unwrap();
+    assert_eq!(heading.text_content().as_deref(), Some("Activity"));
+    assert!(container
+        .query_selector("section[aria-labelledby=activity-heading] > ol > li > time[datetime]")
+        .unwrap()
+        .is_some());
+
+    // A new event is on top after the next poll.
+    js_sys::Reflect::set(&window(), &"fakeHead".into(), &26.0.into()).unwrap();
+    monitor.refresh();
+    until("the new event on top", || {
+        activity_items(&container)
+            .first()
+            .is_some_and(|item| item.starts_with("bob allocated 2 GPU on A100 GPU"))
+    })
+    .await;
+    assert_eq!(activity_items(&container).len(), 10);
+}
+
+/// Chooses `value` in the `select` labelled `label`.
+fn choose(container: &web_sys::HtmlElement, label: &str, value: &str) {
+    let labels = container
+        .query_selector_all("section.activity label")
+        .unwrap();
+    let label = (0..labels.length())
+        .filter_map(|i| labels.item(i))
+        .find(|l| l.text_content().is_some_and(|t| t.starts_with(label)))
+        .unwrap();
+    let select = label
+        .unchecked_ref::<web_sys::Element>()
+        .query_selector("select")
+        .unwrap()
+        .unwrap();
+    js_sys::Reflect::set(&select, &"value".into(), &value.into()).unwrap();
+    select
+        .dispatch_event(&web_sys::Event::new("change").unwrap())
+        .unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn activity_filters_by_pool_and_person_and_shows_older_events_down_to_the_start() {
+    let _fake = FakeFetch::install(FAKE_LOG);
+    let (container, _monitor, _handle) = activity_page(25, false);
+    until("the ten latest events", || {
+        activity_items(&container).len() == 10
+    })
+    .await;
+
+    choose(&container, "Filter by pool", "vm");
+    until("only Large VM", || {
+        let items = activity_items(&container);
+        // 24, 21, 18, 15, 12, 9, 6, 3: all eight vm events, from the whole log.
+        items.len() == 8 && items.iter().all(|i| i.contains("on Large VM"))
+    })
+    .await;
+    choose(&container, "Filter by person", "alice");
+    until("alice's on Large VM", || {
+        activity_items(&container).len() == 1
+    })
+    .await;
+    assert!(activity_items(&container)[0].starts_with("You alice released 2 VM on Large VM"));
+
+    choose(&container, "Filter by pool", "");
+    choose(&container, "Filter by person", "");
+    until("ten again", || activity_items(&container).len() == 10).await;
+    let show_older = || {
+        container
+            .query_selector("section.activity button")
+            .unwrap()
+            .map(|b| b.unchecked_into::<web_sys::HtmlElement>())
+    };
+    show_older().expect("Show older").click();
+    until("twenty", || activity_items(&container).len() == 20).await;
+    show_older().expect("Show older").click();
+    until("all 25", || activity_items(&container).len() == 25).await;
+    // The start of the log: nothing older to ask for. Seq 7's kind is unknown.
+    until("no Show older", || show_older().is_none()).await;
+    let items = activity_items(&container);
+    assert!(items[18].starts_with("A change on A100 GPU"), "{items:?}");
+}
+
+#[wasm_bindgen_test]
+async fn a_server_without_an_event_log_is_said_and_its_list_read_whole() {
+    let _fake = FakeFetch::install(FAKE_LOG);
+    let (container, monitor, _handle) = activity_page(25, true);
+    until("no activity log", || {
+        container
+            .text_content()
+            .is_some_and(|t| t.contains("This server keeps no activity log"))
+    })
+    .await;
+    assert!(activity_items(&container).is_empty());
+    until("the list read", || fake_count("listReads") == 1).await;
+    // From then on the list is read whole and the log is not asked for.
+    let asked = fake_count("eventReads");
+    monitor.refresh();
+    until("the list read again", || fake_count("listReads") == 2).await;
+    assert_eq!(fake_count("eventReads"), asked);
+}
+
+/// A counter the fake server keeps on `window`.
+fn fake_count(name: &str) -> u64 {
+    js_sys::Reflect::get(&window(), &name.into())
+        .unwrap()
+        .as_f64()
+        .unwrap_or(0.0) as u64
+}
+
+#[wasm_bindgen_test]
+async fn a_410_reads_the_list_again_and_follows_from_the_new_head() {
+    let _fake = FakeFetch::install(FAKE_LOG);
+    let (container, monitor, _handle) = activity_page(25, false);
+    until("the ten latest events", || {
+        activity_items(&container).len() == 10
+    })
+    .await;
+    let lists = fake_count("listReads");
+    // The log moved on to 40 and let go of everything before 30.
+    js_sys::Reflect::set(&window(), &"fakeOldest".into(), &30.0.into()).unwrap();
+    js_sys::Reflect::set(&window(), &"fakeHead".into(), &40.0.into()).unwrap();
+    monitor.refresh();
+    until("40 on top", || {
+        activity_items(&container)
+            .first()
+            .is_some_and(|item| item.starts_with("You alice allocated 2 GPU on A100 GPU"))
+    })
+    .await;
+    assert_eq!(fake_count("listReads"), lists + 1);
+    until("40 to 31", || activity_items(&container).len() == 10).await;
+    // Nothing older than 30 is kept: Show older finds the start (30) and goes.
+    container
+        .query_selector("section.activity button")
+        .unwrap()
+        .expect("Show older")
+        .unchecked_into::<web_sys::HtmlElement>()
+        .click();
+    until("no Show older", || {
+        container
+            .query_selector("section.activity button")
+            .unwrap()
+            .is_none()
+    })
+    .await;
+    assert_eq!(activity_items(&container).len(), 11);
 }

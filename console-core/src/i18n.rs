@@ -642,7 +642,7 @@ pub enum ActivityText {
 pub fn activity_text(lang: Lang, text: ActivityText) -> &'static str {
     let (en, ko) = match text {
         ActivityText::Heading => ("Activity", "활동"),
-        ActivityText::FilterPerson => ("Person", "사람"),
+        ActivityText::FilterPerson => ("Filter by person", "사람으로 필터링"),
         ActivityText::Everyone => ("Everyone", "모두"),
         ActivityText::ShowOlder => ("Show older", "이전 활동 보기"),
         ActivityText::You => ("You", "나"),

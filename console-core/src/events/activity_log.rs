@@ -42,15 +42,26 @@ pub struct ActivityLog {
     events: Vec<Event>,
     /// Every event above this seq is held; `None` until the console follows the log.
     floor: Option<u64>,
+    /// The log keeps nothing at or below this seq, as a `410` showed;
+    /// `None` before any.
+    gone_through: Option<u64>,
 }
 
 impl ActivityLog {
-    /// Following begins after `head`: the section holds nothing yet, and
-    /// everything at or below `head` is older.
+    /// Following begins (again) after `head`: everything at or below it is
+    /// older. What is held stays only if it reaches `head` (after a `410`
+    /// the console follows from a later head, and the run would have a hole).
     pub fn begin(&mut self, head: u64) {
-        if self.floor.is_none() {
+        if self.newest() != Some(head) {
+            self.events.clear();
             self.floor = Some(head);
         }
+    }
+
+    /// The newest seq the held run reaches.
+    fn newest(&self) -> Option<u64> {
+        let floor = self.floor?;
+        Some(self.events.first().map_or(floor, |e| e.seq.max(floor)))
     }
 
     /// Whether the console follows the log (the section has something to show).
@@ -60,8 +71,7 @@ impl ActivityLog {
 
     /// New events (oldest first, as read); ones already held are skipped.
     pub fn add_new(&mut self, events: &[Event]) {
-        let Some(floor) = self.floor else { return };
-        let newest = self.events.first().map_or(floor, |e| e.seq.max(floor));
+        let Some(newest) = self.newest() else { return };
         let fresh = events.iter().filter(|e| e.seq > newest).rev().cloned();
         self.events.splice(0..0, fresh);
         self.let_old_go();
@@ -70,8 +80,15 @@ impl ActivityLog {
     /// The window to read for older events, as `(after, limit)`; `None`
     /// when the log's start has been reached.
     pub fn older_window(&self) -> Option<(u64, u64)> {
-        let floor = self.floor.filter(|&floor| floor > 0)?;
-        let after = floor.saturating_sub(OLDER_WINDOW);
+        let gone = self.gone_through.unwrap_or(0);
+        let floor = self.floor.filter(|&floor| floor > gone)?;
+        // After a `410`, halfway between what is gone and the floor: the
+        // log's start is found in a few reads.
+        let lowest = match self.gone_through {
+            Some(gone) => gone + (floor - gone) / 2,
+            None => 0,
+        };
+        let after = floor.saturating_sub(OLDER_WINDOW).max(lowest);
         Some((after, floor - after))
     }
 
@@ -88,11 +105,11 @@ impl ActivityLog {
         self.floor = Some(after.min(floor));
     }
 
-    /// `410` for an older window: nothing older is kept.
-    pub fn start_reached(&mut self) {
-        if self.floor.is_some() {
-            self.floor = Some(0);
-        }
+    /// `410` for the window `after`: the log keeps no seq up to `after + 1`
+    /// (the `410`'s `oldest` is not in the contract's types yet).
+    pub fn older_expired(&mut self, after: u64) {
+        let gone = after.saturating_add(1);
+        self.gone_through = Some(self.gone_through.map_or(gone, |g| g.max(gone)));
     }
 
     /// The held events the filter lets through, newest first, at most `shown`.
@@ -192,10 +209,42 @@ mod tests {
     }
 
     #[test]
-    fn an_expired_window_means_nothing_older_is_kept() {
+    fn following_again_from_a_later_head_starts_the_run_again() {
         let mut log = ActivityLog::default();
+        log.begin(10);
+        log.add_new(&[by(11, "alice", "gpu")]);
+        log.begin(11);
+        let all = ActivityFilter::default();
+        assert_eq!(seqs(&log, &all, 10), [11]);
+        log.begin(40);
+        assert_eq!(seqs(&log, &all, 10), Vec::<u64>::new());
+        assert_eq!(log.older_window(), Some((0, 40)));
+    }
+
+    #[test]
+    fn expired_windows_close_in_on_the_logs_start() {
+        let mut log = ActivityLog::default();
+        log.begin(40);
+        // The log keeps 30 and up: windows below it are `410`s.
+        let mut reads = 0;
+        while let Some((after, limit)) = log.older_window() {
+            reads += 1;
+            assert!(reads < 10, "the start is never found");
+            if after + 1 < 30 {
+                log.older_expired(after);
+            } else {
+                let kept: Vec<Event> = (after + 1..=after + limit)
+                    .map(|s| by(s, "alice", "gpu"))
+                    .collect();
+                log.add_older(after, &kept);
+            }
+        }
+        let all = ActivityFilter::default();
+        let held = seqs(&log, &all, 100);
+        assert_eq!(held.first(), Some(&40));
+        assert_eq!(held, (30..=40).rev().collect::<Vec<_>>());
         log.begin(9_000);
-        log.start_reached();
+        log.older_expired(8_999);
         assert_eq!(log.older_window(), None);
     }
 

@@ -224,7 +224,7 @@ fn read_older_when_wanted(
                     log.update(|log| log.add_older(after, &page.events));
                 }
                 Err(error) if log_refusal(&error.failure) == LogRefusal::Expired => {
-                    log.update(ActivityLog::start_reached);
+                    log.update(|log| log.older_expired(after));
                 }
                 Err(error) => {
                     choices.budget.set(0);

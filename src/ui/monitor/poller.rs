@@ -131,11 +131,16 @@ impl Poller {
         self.etags.set_value(ETags::default());
     }
 
-    /// Keeps the list current with `keeper` from now on (a poll starts at
-    /// once); `None` goes back to reading it whole.
+    /// Keeps the list current with `keeper` from now on (at once, if a poll
+    /// has succeeded: the keeper's first step); `None` goes back to reading
+    /// it whole.
     pub fn keep_list_with(self, keeper: Option<Rc<dyn ListKeeper>>) {
         let starts = keeper.is_some();
-        if self.keeper.try_set_value(keeper).is_none() && starts {
+        let polled = self
+            .schedule
+            .try_with_untracked(|s| s.age_ms(now_ms()).is_some())
+            .unwrap_or(false);
+        if self.keeper.try_set_value(keeper).is_none() && starts && polled {
             self.refresh();
         }
     }
