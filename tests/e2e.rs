@@ -704,3 +704,108 @@ async fn leave_the_line(harness: &Harness, browser: &Browser, id: &str) {
     let ticket: allocation_contract::Ticket = serde_json::from_str(&body).unwrap();
     assert_eq!(ticket.status, allocation_contract::TicketStatus::Cancelled);
 }
+
+/// `n` one-unit allocations on the `bulk` pool, made by `token`'s holder
+/// over 16 connections at once.
+async fn create_bulk(harness: &Harness, token: &str, n: usize) {
+    const CLIENTS: usize = 16;
+    let mut tasks = Vec::new();
+    for client in 0..CLIENTS {
+        let (address, token) = (harness.addr, token.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let mut connection = allocation_testkit::Connection::open(address).await;
+            for i in (client..n).step_by(CLIENTS) {
+                let body = serde_json::json!({ "pool": "bulk", "amount": 1, "owner": format!("bulk-{i:05}") });
+                let reply = connection
+                    .send_as(&token, http::Method::POST, "/api/v1/allocations", Some(body))
+                    .await;
+                assert_eq!(reply.status, 201, "bulk POST {i}: {}", reply.text());
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("a bulk client panicked");
+    }
+}
+
+/// The Activity section's items, by their text.
+fn activity_item(text: &str) -> String {
+    format!(
+        "//section[@aria-labelledby='activity-heading']//ol/li[contains(normalize-space(), '{text}')]"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_users_grant_shows_in_the_table_and_in_activity_within_one_poll_of_under_2_kb() {
+    let mut tokens = None;
+    let mut pools = allocation_server::domain::pools::demo_pools();
+    pools.push(PoolSpec::new("bulk", "Bulk", "unit", 20_000, None));
+    let harness =
+        Harness::start_with(Some(pools), |config, dir| tokens = Some(with_users(config, dir)))
+            .await;
+    let (alice, root) = tokens.unwrap();
+    create_bulk(&harness, &root, 10_000).await;
+
+    let browser = Browser::open(&harness, "lang=en&theme=light&interval=5").await;
+    sign_in(&browser, &alice).await;
+    browser
+        .wait_for("//nav[@class='pager']/span[contains(., '10,000 rows')]")
+        .await;
+    // Following the log: Activity shows its latest events (root's grants).
+    browser
+        .wait_for(&activity_item("root allocated 1 unit on Bulk (of bulk-"))
+        .await;
+    let lists = harness.log.gets("/api/v1/allocations").len();
+    browser
+        .run("performance.clearResourceTimings(); return true;")
+        .await;
+
+    // Root grants carol 2 GPUs: the table and Activity show it within one poll.
+    let polls = harness.log.gets("/api/v1/usage").len();
+    let (status, body) = harness
+        .api_as(
+            Some(&root),
+            "POST",
+            "/allocations",
+            Some(r#"{"pool":"gpu-a100","amount":2,"owner":"carol","ttl_seconds":3600}"#),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let grant: allocation_contract::Allocation = serde_json::from_str(&body).unwrap();
+    browser
+        .wait_for_within(&row(&grant.id), Duration::from_millis(5_500 + 3_000))
+        .await;
+    browser
+        .wait_for(&activity_item("root allocated 2 GPU on A100 GPU (of carol)"))
+        .await;
+    let polled = harness.log.gets("/api/v1/usage").len() - polls;
+    assert!(polled <= 1, "the grant took {polled} polls");
+    assert_eq!(
+        harness.log.gets("/api/v1/allocations").len(),
+        lists,
+        "the list is not read again"
+    );
+    browser
+        .wait_for("//nav[@class='pager']/span[contains(., '10,001 rows')]")
+        .await;
+
+    // The poll that brought it, as the page's Resource Timing saw it.
+    let events = browser
+        .run(
+            "return performance.getEntriesByType('resource')
+               .filter((e) => new URL(e.name).pathname.endsWith('/events'))
+               .map((e) => ({ transfer: e.transferSize, encoded: e.encodedBodySize }));",
+        )
+        .await;
+    let events = events.as_array().unwrap();
+    let brought = events
+        .iter()
+        .filter(|e| e["encoded"].as_u64().unwrap() > 100)
+        .collect::<Vec<_>>();
+    assert!(!brought.is_empty(), "no /events answer held the grant: {events:?}");
+    for entry in events {
+        let transfer = entry["transfer"].as_u64().unwrap();
+        assert!(transfer > 0 && transfer < 2_048, "{entry} over 2 KB");
+    }
+    browser.close().await;
+}
