@@ -740,9 +740,10 @@ async fn another_users_grant_shows_in_the_table_and_in_activity_within_one_poll_
     let mut tokens = None;
     let mut pools = allocation_server::domain::pools::demo_pools();
     pools.push(PoolSpec::new("bulk", "Bulk", "unit", 20_000, None));
-    let harness =
-        Harness::start_with(Some(pools), |config, dir| tokens = Some(with_users(config, dir)))
-            .await;
+    let harness = Harness::start_with(Some(pools), |config, dir| {
+        tokens = Some(with_users(config, dir))
+    })
+    .await;
     let (alice, root) = tokens.unwrap();
     create_bulk(&harness, &root, 10_000).await;
 
@@ -776,7 +777,9 @@ async fn another_users_grant_shows_in_the_table_and_in_activity_within_one_poll_
         .wait_for_within(&row(&grant.id), Duration::from_millis(5_500 + 3_000))
         .await;
     browser
-        .wait_for(&activity_item("root allocated 2 GPU on A100 GPU (of carol)"))
+        .wait_for(&activity_item(
+            "root allocated 2 GPU on A100 GPU (of carol)",
+        ))
         .await;
     let polled = harness.log.gets("/api/v1/usage").len() - polls;
     assert!(polled <= 1, "the grant took {polled} polls");
@@ -802,7 +805,10 @@ async fn another_users_grant_shows_in_the_table_and_in_activity_within_one_poll_
         .iter()
         .filter(|e| e["encoded"].as_u64().unwrap() > 100)
         .collect::<Vec<_>>();
-    assert!(!brought.is_empty(), "no /events answer held the grant: {events:?}");
+    assert!(
+        !brought.is_empty(),
+        "no /events answer held the grant: {events:?}"
+    );
     for entry in events {
         let transfer = entry["transfer"].as_u64().unwrap();
         assert!(transfer > 0 && transfer < 2_048, "{entry} over 2 KB");

@@ -36,10 +36,17 @@ pub struct Poller {
     /// The waiting tickets (`/queue`); `None` from a server without a queue.
     pub queue: RwSignal<Option<Queue>>,
     timer: StoredValue<Option<Timeout>, LocalStorage>,
-    etags: StoredValue<ETags, LocalStorage>,
+    remembered: StoredValue<Remembered, LocalStorage>,
     api: StoredValue<Api, LocalStorage>,
+}
+
+/// What the poller keeps from one poll to the next (one stored value: each
+/// kind of stored value adds its own code to the first load).
+#[derive(Default)]
+struct Remembered {
+    etags: ETags,
     /// What keeps the list current instead of reading it whole each poll.
-    keeper: StoredValue<Option<Rc<dyn ListKeeper>>, LocalStorage>,
+    keeper: Option<Rc<dyn ListKeeper>>,
 }
 
 /// One poll's list step, `Ok(true)` when the list changed.
@@ -70,9 +77,8 @@ impl Poller {
             allocations: RwSignal::new(None),
             queue: RwSignal::new(None),
             timer: StoredValue::new_local(None),
-            etags: StoredValue::new_local(ETags::default()),
+            remembered: StoredValue::new_local(Remembered::default()),
             api: StoredValue::new_local(api),
-            keeper: StoredValue::new_local(None),
         }
     }
 
@@ -128,7 +134,7 @@ impl Poller {
     /// What is on screen is no longer exactly what the server tagged: the next
     /// poll must fetch in full, or a 304 would keep a guess on screen.
     pub fn forget_etags(self) {
-        self.etags.set_value(ETags::default());
+        self.remembered.update_value(|r| r.etags = ETags::default());
     }
 
     /// Keeps the list current with `keeper` from now on (at once, if a poll
@@ -140,7 +146,8 @@ impl Poller {
             .schedule
             .try_with_untracked(|s| s.age_ms(now_ms()).is_some())
             .unwrap_or(false);
-        if self.keeper.try_set_value(keeper).is_none() && starts && polled {
+        let kept = self.remembered.try_update_value(|r| r.keeper = keeper);
+        if kept.is_some() && starts && polled {
             self.refresh();
         }
     }
@@ -219,19 +226,19 @@ impl Poller {
     async fn fetch_both(self) -> Result<bool, RequestError> {
         let api = self.api.get_value();
         let (usage_etag, allocations_etag) = self
-            .etags
-            .with_value(|e| (e.usage.clone(), e.allocations.clone()));
+            .remembered
+            .with_value(|r| (r.etags.usage.clone(), r.etags.allocations.clone()));
         let usage = async {
             match api.usage(usage_etag.as_deref()).await? {
                 Fetched::Fresh { data, etag } => {
-                    self.etags.update_value(|e| e.usage = etag);
+                    self.remembered.update_value(|r| r.etags.usage = etag);
                     self.usage.try_set(Some(data));
                     Ok(true)
                 }
                 Fetched::NotModified => Ok::<_, RequestError>(false),
             }
         };
-        let keeper = self.keeper.with_value(Clone::clone);
+        let keeper = self.remembered.with_value(|r| r.keeper.clone());
         let allocations = async {
             match keeper {
                 Some(keeper) => keeper.keep(self).await,
@@ -247,7 +254,7 @@ impl Poller {
     async fn fetch_list(self, api: &Api, etag: Option<String>) -> Result<bool, RequestError> {
         match api.allocations(etag.as_deref()).await? {
             Fetched::Fresh { data, etag } => {
-                self.etags.update_value(|e| e.allocations = etag);
+                self.remembered.update_value(|r| r.etags.allocations = etag);
                 self.allocations.try_set(Some(data));
                 Ok(true)
             }
@@ -258,17 +265,17 @@ impl Poller {
     /// [`Poller::fetch_list`] with the last list's ETag, for a [`ListKeeper`]
     /// that reads the list whole.
     pub async fn read_whole_list(self) -> Result<bool, RequestError> {
-        let etag = self.etags.with_value(|e| e.allocations.clone());
+        let etag = self.remembered.with_value(|r| r.etags.allocations.clone());
         self.fetch_list(&self.api(), etag).await
     }
 
     /// The queue, beside usage and allocations: its failure keeps the last
     /// queue shown and fails nothing else (a server without one: `None`).
     async fn fetch_queue(self, api: &Api) -> bool {
-        let etag = self.etags.with_value(|e| e.queue.clone());
+        let etag = self.remembered.with_value(|r| r.etags.queue.clone());
         match api.queue(etag.as_deref()).await {
             Ok(Some(Fetched::Fresh { data, etag })) => {
-                self.etags.update_value(|e| e.queue = etag);
+                self.remembered.update_value(|r| r.etags.queue = etag);
                 self.queue.try_set(Some(data));
                 true
             }
