@@ -1459,11 +1459,11 @@ async fn a_server_without_an_event_log_is_said_and_its_list_read_whole() {
     })
     .await;
     assert!(activity_items(&container).is_empty());
-    until("the list read", || fake_count("listReads") == 1).await;
+    until("the list read", || fake_count("listReads") >= 1).await;
     // From then on the list is read whole and the log is not asked for.
-    let asked = fake_count("eventReads");
+    let (asked, lists) = (fake_count("eventReads"), fake_count("listReads"));
     monitor.refresh();
-    until("the list read again", || fake_count("listReads") == 2).await;
+    until("the list read again", || fake_count("listReads") > lists).await;
     assert_eq!(fake_count("eventReads"), asked);
 }
 
@@ -1494,7 +1494,8 @@ async fn a_410_reads_the_list_again_and_follows_from_the_new_head() {
             .is_some_and(|item| item.starts_with("You alice allocated 2 GPU on A100 GPU"))
     })
     .await;
-    assert_eq!(fake_count("listReads"), lists + 1);
+    // (Another test's poller may read too: the count is the page's.)
+    assert!(fake_count("listReads") > lists);
     until("40 to 31", || activity_items(&container).len() == 10).await;
     // Nothing older than 30 is kept: Show older finds the start (30) and goes.
     container
