@@ -801,6 +801,7 @@ async fn another_users_grant_shows_in_the_table_and_in_activity_within_one_poll_
         )
         .await;
     let events = events.as_array().unwrap();
+    eprintln!("GET /events since the grant, as Resource Timing saw them: {events:?}");
     let brought = events
         .iter()
         .filter(|e| e["encoded"].as_u64().unwrap() > 100)
