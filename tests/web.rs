@@ -1459,6 +1459,7 @@ async fn a_server_without_an_event_log_is_said_and_its_list_read_whole() {
     })
     .await;
     assert!(activity_items(&container).is_empty());
+    assert!(!container.text_content().unwrap().contains("Loading"));
     until("the list read", || fake_count("listReads") >= 1).await;
     // From then on the list is read whole and the log is not asked for.
     let (asked, lists) = (fake_count("eventReads"), fake_count("listReads"));

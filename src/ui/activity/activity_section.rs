@@ -62,7 +62,7 @@ pub fn ActivitySection(monitor: LiveMonitor, follower: EventFollower) -> impl In
         <section class="activity" aria-labelledby="activity-heading">
             <h2 id="activity-heading">{activity_text(lang, ActivityText::Heading)}</h2>
             <ActivityFilters monitor log choices />
-            <ActivityList monitor log choices />
+            <ActivityList monitor follower choices />
             <Show when=move || follower.no_log.get()>
                 <p class="empty">{activity_text(lang, ActivityText::NoLog)}</p>
             </Show>
@@ -76,14 +76,16 @@ pub fn ActivitySection(monitor: LiveMonitor, follower: EventFollower) -> impl In
     }
 }
 
-/// The events shown, as a list; "No activity" when the filter lets none through.
+/// The events shown, as a list; "No activity" when the filter lets none
+/// through, "Loading" until the console follows the log.
 #[component]
 fn ActivityList(
     monitor: LiveMonitor,
-    log: RwSignal<ActivityLog>,
+    follower: EventFollower,
     choices: ActivityChoices,
 ) -> impl IntoView {
     let lang = expect_context::<Lang>();
+    let log = follower.activity;
     // "3 min ago" moves by the minute; one slow clock serves every line.
     let now = use_clock(30_000);
     let events = Memo::new(move |_| {
@@ -100,7 +102,9 @@ fn ActivityList(
         <Show when=move || following() && events.with(Vec::is_empty) && !choices.reading.get()>
             <p class="empty">{activity_text(lang, ActivityText::NoActivity)}</p>
         </Show>
-        <Show when=move || !following() && !monitor.failure.with(Option::is_some)>
+        <Show when=move || {
+            !following() && !follower.no_log.get() && !monitor.failure.with(Option::is_some)
+        }>
             <p class="empty">{tr(lang, Text::Loading)}</p>
         </Show>
     }
