@@ -55,6 +55,10 @@ const waitUntil = (test, limit) => new Promise((resolve) => {
 });
 const refreshButton = () => [...document.querySelectorAll('button')]
     .find((b) => b.textContent.trim() === 'Refresh');
+// A poll's list step (is_list_step on the server's side).
+const isListStep = (e) => { const url = new URL(e.name);
+  return url.pathname.endsWith('/allocations')
+    || (url.pathname.endsWith('/events') && url.searchParams.get('limit') === '1000'); };
 const done = arguments[arguments.length - 1];
 "#;
 
@@ -389,12 +393,13 @@ async fn update_times(
     (card_times, table_times)
 }
 
-/// Bytes on the wire for `GET /allocations` with `base_rows` rows: one poll
-/// with nothing changed, one after a grant (the whole list again), as the
-/// page's Resource Timing saw them (`transferSize` includes the headers).
+/// Bytes on the wire for a poll's list step with `base_rows` rows: one poll
+/// with nothing changed, one after a grant, as the page's Resource Timing saw
+/// them (`transferSize` includes the headers). The step is `GET /events`
+/// once the console follows the log, `GET /allocations` before.
 async fn wire_bytes(server: &Server, browser: &Page, base_rows: u64) -> Vec<String> {
     const LAST_LISTING: &str = "const entries = performance.getEntriesByType('resource')
-           .filter((e) => new URL(e.name).pathname.endsWith('/allocations'));
+           .filter(isListStep);
          const last = () => entries.length ? entries[entries.length - 1] : null;";
     let poll = |xpath: String| async move {
         browser
@@ -403,9 +408,9 @@ async fn wire_bytes(server: &Server, browser: &Page, base_rows: u64) -> Vec<Stri
                     "performance.clearResourceTimings();
                      refreshButton().click();
                      waitUntil(() => found(arguments[0]) && performance.getEntriesByType('resource')
-                         .some((e) => new URL(e.name).pathname.endsWith('/allocations')), arguments[1])
+                         .some(isListStep), arguments[1])
                        .then(() => {{ {LAST_LISTING} const e = last();
-                         done({{ status: e.responseStatus, transfer: e.transferSize,
+                         done({{ path: new URL(e.name).pathname, status: e.responseStatus, transfer: e.transferSize,
                                  encoded: e.encodedBodySize, decoded: e.decodedBodySize }}); }});"
                 ),
                 vec![json!(xpath), json!(PAGE_WAIT_MS)],
@@ -418,12 +423,12 @@ async fn wire_bytes(server: &Server, browser: &Page, base_rows: u64) -> Vec<Stri
     server.release(&id).await;
     let line = |what: &str, v: &Value| {
         format!(
-            "- {what}: status {}, {} B on the wire (body {} B as sent, {} B decoded)",
-            v["status"], v["transfer"], v["encoded"], v["decoded"]
+            "- {what}: {} status {}, {} B on the wire (body {} B as sent, {} B decoded)",
+            v["path"], v["status"], v["transfer"], v["encoded"], v["decoded"]
         )
     };
     vec![
-        format!("Bytes on the wire, `GET /allocations` with {base_rows} rows:"),
+        format!("Bytes on the wire, a poll's list step with {base_rows} rows:"),
         line("unchanged poll", &unchanged),
         line("changed poll (one more row)", &changed),
     ]
@@ -471,7 +476,7 @@ struct Day {
 impl Day {
     fn print(&self) {
         println!(
-            "Simulated day: {} Refresh clicks ({} with changed data), {} GET /allocations served, {:.0} s{}",
+            "Simulated day: {} Refresh clicks ({} with changed data), {} list steps served, {:.0} s{}",
             self.requested,
             self.changes,
             self.served,
@@ -612,8 +617,9 @@ impl Table {
     }
 }
 
-/// The real server on 127.0.0.1, with a counter of `GET /api/v1/allocations`
-/// (the last request of every poll) in front of it.
+/// The real server on 127.0.0.1, with a counter of each poll's list step in
+/// front of it: `GET /api/v1/allocations`, or `GET /api/v1/events` with
+/// the follower's page size once the console follows the log.
 struct Server {
     base: String,
     served: Served,
@@ -637,8 +643,7 @@ impl Server {
             .await
             .expect("the server starts")
             .layer(middleware::from_fn(move |request: Request, next: Next| {
-                let counted = request.method() == Method::GET
-                    && request.uri().path() == "/api/v1/allocations";
+                let counted = request.method() == Method::GET && is_list_step(request.uri());
                 let (s, f) = (s.clone(), f.clone());
                 async move {
                     if counted {
@@ -731,6 +736,16 @@ impl Server {
         for task in tasks {
             task.await.expect("a bulk client panicked");
         }
+    }
+}
+
+/// A poll's list step: the whole list, or a page of the followed log (the
+/// log's probes ask for 1 event and Activity's windows for at most 100).
+fn is_list_step(uri: &axum::http::Uri) -> bool {
+    match uri.path() {
+        "/api/v1/allocations" => true,
+        "/api/v1/events" => uri.query().is_some_and(|q| q.contains("limit=1000")),
+        _ => false,
     }
 }
 
