@@ -1292,8 +1292,8 @@ const FAKE_LOG: &str = r#"
     return json({ events, next: events.length ? events[events.length - 1].seq : after });
 "#;
 
-/// Mounts the Activity section on a monitor signed in as alice, polls once.
-fn activity_page(head: u64, no_log: bool) -> (web_sys::HtmlElement, LiveMonitor, impl Sized) {
+/// Sets up [`FAKE_LOG`]: the log's head, whether there is a log, counters at 0.
+fn fake_log(head: u64, no_log: bool) {
     js_sys::Reflect::set(&window(), &"fakeHead".into(), &(head as f64).into()).unwrap();
     for (name, value) in [
         ("fakeNoLog", JsValue::from(no_log)),
@@ -1303,6 +1303,11 @@ fn activity_page(head: u64, no_log: bool) -> (web_sys::HtmlElement, LiveMonitor,
     ] {
         js_sys::Reflect::set(&window(), &name.into(), &value).unwrap();
     }
+}
+
+/// Mounts the Activity section on a monitor signed in as alice, polls once.
+fn activity_page(head: u64, no_log: bool) -> (web_sys::HtmlElement, LiveMonitor, impl Sized) {
+    fake_log(head, no_log);
     let (container, monitor) = setup();
     let handle = render(&container, move || {
         let follower = use_event_follower(monitor);
@@ -1513,4 +1518,56 @@ async fn a_410_reads_the_list_again_and_follows_from_the_new_head() {
     })
     .await;
     assert_eq!(activity_items(&container).len(), 11);
+}
+
+/// Activity with a follower of its own, as each full console's work area has.
+#[component]
+fn FollowedActivity(monitor: LiveMonitor) -> impl IntoView {
+    let follower = use_event_follower(monitor);
+    view! { <ActivitySection monitor follower /> }
+}
+
+#[wasm_bindgen_test]
+async fn a_console_going_away_leaves_another_consoles_follower_on_the_shared_poller() {
+    let _fake = FakeFetch::install(FAKE_LOG);
+    fake_log(25, false);
+    // Two full consoles on one poller (the script embed shares one per
+    // endpoint): the follower installed last keeps the list.
+    let (container, monitor) = setup();
+    let (first_shown, second_shown) = (RwSignal::new(true), RwSignal::new(false));
+    let _handle = render(&container, move || {
+        view! {
+            <div class="first">
+                <Show when=move || first_shown.get()><FollowedActivity monitor /></Show>
+            </div>
+            <div class="second">
+                <Show when=move || second_shown.get()><FollowedActivity monitor /></Show>
+            </div>
+        }
+    });
+    let items = |console: &str| {
+        let list = container
+            .query_selector_all(&format!(".{console} section.activity li"))
+            .unwrap();
+        (0..list.length())
+            .filter_map(|i| list.item(i)?.text_content())
+            .collect::<Vec<_>>()
+    };
+    monitor.show_usage(usage(vec![pool("gpu", "A100 GPU", 16, 2)], "t"));
+    monitor.refresh();
+    until("the first follows", || items("first").len() == 10).await;
+    second_shown.set(true);
+    until("the second follows", || items("second").len() == 10).await;
+
+    // The first goes; the second's follower stays the poller's.
+    first_shown.set(false);
+    settle().await;
+    js_sys::Reflect::set(&window(), &"fakeHead".into(), &26.0.into()).unwrap();
+    monitor.refresh();
+    until("26 on top of the second", || {
+        items("second")
+            .first()
+            .is_some_and(|item| item.starts_with("bob allocated 2 GPU on A100 GPU"))
+    })
+    .await;
 }

@@ -33,8 +33,16 @@ pub fn use_event_follower(monitor: LiveMonitor) -> EventFollower {
         activity: RwSignal::new(ActivityLog::default()),
         no_log: RwSignal::new(false),
     };
-    monitor.keep_list_with(Some(Rc::new(follower)));
-    on_cleanup(move || monitor.keep_list_with(None));
+    let keeper: Rc<dyn ListKeeper> = Rc::new(follower);
+    monitor.keep_list_with(keeper.clone());
+    // The poller outlives the work area (it is the console's): the keeper
+    // must not, since its signals go with this owner.
+    let keeper = StoredValue::new_local(keeper);
+    on_cleanup(move || {
+        if let Some(keeper) = keeper.try_get_value() {
+            monitor.stop_keeping(&keeper);
+        }
+    });
     follower
 }
 
@@ -48,8 +56,9 @@ impl EventFollower {
     /// One poll: the events since the last, page by page, or the whole list.
     async fn poll(self, poller: Poller) -> Result<bool, RequestError> {
         let api = poller.api();
+        // A follower whose owner is gone keeps nothing: the list is read whole.
         let Some(mut step) = self.feed.try_with_value(Feed::first_step) else {
-            return Ok(false);
+            return poller.read_whole_list().await;
         };
         let mut changed = false;
         let mut pages = 0;

@@ -2,6 +2,8 @@
 //! configuration's pools, kept on screen whatever the server answers, with the
 //! console's own grants and releases shown at once.
 
+use std::rc::Rc;
+
 use allocation_contract::{Allocation, Allocations, Me, Queue, Usage};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -118,9 +120,14 @@ impl LiveMonitor {
     }
 
     /// Keeps the list current with `keeper` (the full view's event log
-    /// follower) instead of reading it whole each poll; `None`: whole again.
-    pub fn keep_list_with(self, keeper: Option<std::rc::Rc<dyn ListKeeper>>) {
+    /// follower) instead of reading it whole each poll.
+    pub fn keep_list_with(self, keeper: Rc<dyn ListKeeper>) {
         self.poller.keep_list_with(keeper);
+    }
+
+    /// Reads the list whole again, unless another keeper has taken over.
+    pub fn stop_keeping(self, keeper: &Rc<dyn ListKeeper>) {
+        self.poller.stop_keeping(keeper);
     }
 
     /// The API this monitor polls, for the request and release actions.

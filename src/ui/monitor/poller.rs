@@ -138,18 +138,28 @@ impl Poller {
     }
 
     /// Keeps the list current with `keeper` from now on (at once, if a poll
-    /// has succeeded: the keeper's first step); `None` goes back to reading
-    /// it whole.
-    pub fn keep_list_with(self, keeper: Option<Rc<dyn ListKeeper>>) {
-        let starts = keeper.is_some();
+    /// has succeeded: the keeper's first step). A poller shared by several
+    /// consoles (the script embed) has one keeper: the last one installed.
+    pub fn keep_list_with(self, keeper: Rc<dyn ListKeeper>) {
         let polled = self
             .schedule
             .try_with_untracked(|s| s.age_ms(now_ms()).is_some())
             .unwrap_or(false);
-        let kept = self.remembered.try_update_value(|r| r.keeper = keeper);
-        if kept.is_some() && starts && polled {
+        let kept = self
+            .remembered
+            .try_update_value(|r| r.keeper = Some(keeper));
+        if kept.is_some() && polled {
             self.refresh();
         }
+    }
+
+    /// Reads the list whole again, unless another keeper has taken over.
+    pub fn stop_keeping(self, keeper: &Rc<dyn ListKeeper>) {
+        self.remembered.try_update_value(|r| {
+            if r.keeper.as_ref().is_some_and(|k| Rc::ptr_eq(k, keeper)) {
+                r.keeper = None;
+            }
+        });
     }
 
     fn run(self, command: Option<Command>) {
