@@ -21,7 +21,7 @@ mod thresholds;
 pub mod time;
 mod validation;
 
-pub use events::{Event, EventKind, Events, EVENTS_LIMIT_DEFAULT, EVENTS_LIMIT_MAX};
+pub use events::{Event, EventKind, Events, EventsExpired, EVENTS_LIMIT_DEFAULT, EVENTS_LIMIT_MAX};
 pub use lenient::{read_allocation_request, read_renewal, Lenient, RequestReadError, WholeNumber};
 pub use origin::{parse_origin, OriginIssue};
 pub use problem::{problem_type, FieldError, Problem, PROBLEM_CONTENT_TYPE};

@@ -84,6 +84,7 @@ pub async fn app_with_state(config: ServerConfig) -> anyhow::Result<(Router, App
         config.clock.clone(),
         config.synchronous,
         config.pg_commit,
+        config.thresholds,
     )
     .await?;
     let state = AppState {
@@ -223,9 +224,14 @@ pub async fn sweep_periodically(store: store::Store) {
     }
 }
 
-/// Purges allocations that ended more than `retention` ago, now and then
-/// every hour, for as long as the store is open.
-pub async fn purge_periodically(store: store::Store, retention: std::time::Duration) {
+/// Purges allocations that ended more than `retention` ago and events
+/// older than `event_retention`, now and then every hour, for as long as
+/// the store is open.
+pub async fn purge_periodically(
+    store: store::Store,
+    retention: std::time::Duration,
+    event_retention: std::time::Duration,
+) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {
         every.tick().await;
@@ -233,6 +239,12 @@ pub async fn purge_periodically(store: store::Store, retention: std::time::Durat
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, "purged allocations past the retention period"),
             Err(error) => tracing::warn!("purge failed: {error:#}"),
+        }
+        let event_ms = event_retention.as_millis().min(i64::MAX as u128) as i64;
+        match store.purge_events(event_ms).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "purged events past the event retention"),
+            Err(error) => tracing::warn!("event purge failed: {error:#}"),
         }
     }
 }

@@ -314,13 +314,11 @@ impl Ledger {
         self.lines.past_deadline(now_ms)
     }
 
-    /// Whether something the queue waits for has happened by `now_ms`: a
-    /// lease expired in a pool with a line, or a ticket's deadline passed.
-    pub fn queue_is_due(&self, now_ms: i64) -> bool {
-        !self.lines.past_deadline(now_ms).is_empty()
-            || self
-                .expired(now_ms)
-                .any(|grant| !self.lines.is_empty(grant.pool))
+    /// Whether the sweeper has something to write by `now_ms`: what the
+    /// queue waits for, or a lease that has expired (its `expired` event is
+    /// stored within a sweep of `expires_at`, whether or not anyone writes).
+    pub fn sweep_is_due(&self, now_ms: i64) -> bool {
+        self.expired(now_ms).next().is_some() || !self.lines.past_deadline(now_ms).is_empty()
     }
 
     /// The waiting tickets of the pools (all, or the one named), of one

@@ -240,6 +240,32 @@ CREATE INDEX events_pool ON events (pool, seq);
 CREATE INDEX events_owner ON events (owner, seq);
 ",
     },
+    // 5: the server's own events (issue 16): each lease's `expiring` mark,
+    // the purged prefix of the log, SQLite's record of the capacities.
+    Step {
+        sqlite: "
+ALTER TABLE allocations ADD COLUMN renewed_at INTEGER;     -- Unix ms: the lease's start, if renewed
+ALTER TABLE allocations ADD COLUMN expiring_sent INTEGER;  -- the expires_at whose `expiring` is stored
+CREATE TABLE event_retention (
+    only_row       INTEGER PRIMARY KEY CHECK (only_row = 1),
+    purged_through INTEGER NOT NULL  -- every seq up to this one is purged
+);
+INSERT INTO event_retention (only_row, purged_through) VALUES (1, 0);
+CREATE TABLE pool_capacities (
+    pool     TEXT PRIMARY KEY,
+    capacity INTEGER NOT NULL       -- as the pools file last said
+) WITHOUT ROWID;
+",
+        postgres: "
+ALTER TABLE allocations ADD COLUMN renewed_at bigint,
+    ADD COLUMN expiring_sent bigint;
+CREATE TABLE event_retention (
+    only_row       boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+    purged_through bigint NOT NULL   -- every seq up to this one is purged
+);
+INSERT INTO event_retention (purged_through) VALUES (0);
+",
+    },
 ];
 
 #[cfg(test)]

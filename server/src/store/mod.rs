@@ -20,13 +20,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use allocation_contract::{Allocation, AllocationRequest, Events, Pool, Ticket, UsageHistory};
+use allocation_contract::{Allocation, AllocationRequest, Pool, Thresholds, Ticket, UsageHistory};
 use async_trait::async_trait;
 
 use crate::domain::clock::Clock;
 use crate::domain::history::{self, Sample};
 use crate::domain::pools::PoolSpec;
-pub use events::EventQuery;
+pub use events::{EventQuery, EventsRead};
 pub use record::Record;
 pub use sqlite::{Synchronous, WriterStats};
 
@@ -198,8 +198,13 @@ pub trait Storage: Send + Sync {
         actor: Option<String>,
     ) -> anyhow::Result<RenewOutcome>;
 
-    /// The events after `query.after`, oldest first, at most `query.limit`.
-    async fn events(&self, query: &EventQuery) -> anyhow::Result<Events>;
+    /// The events after `query.after`, oldest first, at most `query.limit`;
+    /// `Expired` when `after` is behind the purged prefix of the log.
+    async fn events(&self, query: &EventQuery) -> anyhow::Result<EventsRead>;
+
+    /// Deletes the events older than `retention_ms` (the log's prefix
+    /// older than that) and moves the purged watermark; how many went.
+    async fn purge_events(&self, retention_ms: i64) -> anyhow::Result<u64>;
 
     /// The waiting tickets (of one pool, of one owner, if given) in the
     /// order they will be served, placed now.
@@ -264,25 +269,28 @@ impl std::ops::Deref for Store {
 }
 
 impl Store {
-    /// Opens (or creates, or migrates) the database.
+    /// Opens (or creates, or migrates) the database; `thresholds` are the
+    /// levels whose crossings are `level_changed` events.
+    #[allow(clippy::too_many_arguments)]
     pub async fn open(
         database: &Database,
         pools: Vec<PoolSpec>,
         clock: Clock,
         synchronous: Synchronous,
         commit: postgres::Commit,
+        thresholds: Thresholds,
     ) -> anyhow::Result<Store> {
         Ok(match database {
             Database::Sqlite(path) => {
                 let path = path.clone();
                 let store = tokio::task::spawn_blocking(move || {
-                    sqlite::SqliteStore::open(&path, pools, clock, synchronous)
+                    sqlite::SqliteStore::open(&path, pools, clock, synchronous, thresholds)
                 })
                 .await??;
                 Store(Arc::new(store))
             }
             Database::Postgres(url) => Store(Arc::new(
-                postgres::PgStore::open(url, pools, clock, commit).await?,
+                postgres::PgStore::open(url, pools, clock, commit, thresholds).await?,
             )),
         })
     }

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use allocation_contract::EventKind::{Allocated, Cancelled, Expired, Released, Renewed};
-use allocation_contract::{Allocation, AllocationRequest, Events, Pool, Ticket};
+use allocation_contract::{Allocation, AllocationRequest, Pool, Thresholds, Ticket};
 use anyhow::Context;
 use async_trait::async_trait;
 use deadpool_postgres::{
@@ -34,7 +34,7 @@ use tokio_postgres::{IsolationLevel, NoTls, Row};
 mod group_commit;
 mod queue;
 
-use super::events::{self, EventQuery, NewEvent};
+use super::events::{self, EventQuery, EventsRead, NewEvent};
 use super::ids::{allocation_id, seq_of, ticket_seq_of};
 use super::migrations::{self, Dialect};
 use super::record::{self, StoredRow, COLUMNS};
@@ -45,6 +45,7 @@ use super::{
 use crate::domain::allocator::unit_names;
 use crate::domain::clock::{rfc3339, Clock};
 use crate::domain::history::Sample;
+use crate::domain::levels::{crossing, Fill};
 use crate::domain::pools::PoolSpec;
 use crate::domain::queue::{check_quota, Ask, QuotaExceeded};
 use crate::store::ticket::{TicketRecord, TICKET_COLUMNS};
@@ -72,10 +73,16 @@ tag AS (SELECT epoch, version, expired, GREATEST(changed, last_expiry) AS as_of 
 /// Locks the rows of the pools `$1` and of the grants `$3` (by `seq`), in
 /// id order (the one lock order of every write), with "now" and a `seq`
 /// for each.
-const LOCK: &str =
-    "SELECT id, capacity, allocated, allocation_now_ms($2), nextval('allocation_seq') \
-     FROM pools WHERE id = ANY($1) OR id IN (SELECT pool FROM allocations WHERE seq = ANY($3)) \
-     ORDER BY id FOR UPDATE";
+/// Each pool's count and capacity as first locked in the transaction are
+/// noted in `pending_levels`: its `level_changed` is decided at commit.
+const LOCK: &str = "WITH locked AS ( \
+       SELECT id, capacity, allocated FROM pools \
+       WHERE id = ANY($1) OR id IN (SELECT pool FROM allocations WHERE seq = ANY($3)) \
+       ORDER BY id FOR UPDATE), \
+     noted AS (INSERT INTO pending_levels (pool, allocated, capacity) \
+       SELECT id, allocated, capacity FROM locked ON CONFLICT (pool) DO NOTHING) \
+     SELECT id, capacity, allocated, allocation_now_ms($2), nextval('allocation_seq') \
+     FROM locked ORDER BY id";
 
 /// Gives back the units of the expired grants in the pools [`LOCK`] locked:
 /// each swept pool's id and count after.
@@ -137,6 +144,21 @@ FROM pools p WHERE p.id = ANY($1)
 ON CONFLICT (pool, minute) DO UPDATE
 SET allocated = EXCLUDED.allocated, capacity = EXCLUDED.capacity";
 
+/// Brings pool `$1`'s row to capacity `$2` (`$3`: the clock's offset):
+/// when that changes it, the capacity before, the count and "now", and the
+/// pool's count noted for its `level_changed` (see [`LOCK`]).
+const CONFIGURE_POOL: &str = "WITH old AS ( \
+       SELECT id, capacity, allocated FROM pools WHERE id = $1 FOR UPDATE), \
+     noted AS (INSERT INTO pending_levels (pool, allocated, capacity) \
+       SELECT id, allocated, capacity FROM old ON CONFLICT (pool) DO NOTHING), \
+     up AS (INSERT INTO pools (id, capacity, changed_at) \
+       VALUES ($1, $2, allocation_now_ms($3)) \
+       ON CONFLICT (id) DO UPDATE SET capacity = EXCLUDED.capacity, \
+       version = pools.version + 1, changed_at = EXCLUDED.changed_at \
+       WHERE pools.capacity <> EXCLUDED.capacity \
+       RETURNING id, changed_at) \
+     SELECT old.capacity, old.allocated, up.changed_at FROM up JOIN old ON old.id = up.id";
+
 /// Cheap to clone; all clones share one connection pool.
 #[derive(Clone)]
 pub struct PgStore {
@@ -146,6 +168,8 @@ pub struct PgStore {
     /// Whether a sweep served every line since this replica started (a
     /// capacity raised in the pools file may let tickets through).
     swept_all: Arc<std::sync::atomic::AtomicBool>,
+    /// The levels whose crossings are `level_changed` events.
+    thresholds: Thresholds,
     /// The replica's group commit, which allocations and releases go
     /// through (none: each in a transaction of its own).
     batcher: Option<tokio::sync::mpsc::Sender<group_commit::Write>>,
@@ -282,37 +306,49 @@ impl StoredRow for Row {
     }
 }
 
-/// Commits, timed into the metrics.
-/// Each connection's staging table for its transaction's events
-/// ([`record_event`]); emptied by every commit.
+/// Each connection's staging tables: its transaction's events
+/// ([`record_event`]) and each pool's count as first locked (see [`LOCK`]);
+/// emptied by every commit.
 const PENDING_EVENTS: &str = "CREATE TEMP TABLE IF NOT EXISTS pending_events ( \
      n bigserial, at bigint NOT NULL, kind text NOT NULL, pool text NOT NULL, \
-     owner text, body text NOT NULL) ON COMMIT DELETE ROWS";
+     owner text, body text NOT NULL) ON COMMIT DELETE ROWS; \
+     CREATE TEMP TABLE IF NOT EXISTS pending_levels ( \
+     pool text PRIMARY KEY, allocated bigint NOT NULL, capacity bigint NOT NULL) \
+     ON COMMIT DELETE ROWS";
 
-/// Numbers the transaction's staged events and stores them, then commits.
-/// The event counter's row is taken here, as the last thing before
-/// `COMMIT`: its lock orders commits as it orders seqs (no reader can see a
-/// seq before a smaller one commits), and it is held only for the commit,
-/// never while the write waits for a pool (docs/decisions.md). A
-/// transaction without events does not touch it.
-async fn commit(tx: Transaction<'_>) -> anyhow::Result<()> {
-    let started = Instant::now();
-    let number = tx.prepare_cached(NUMBER_EVENTS).await?;
-    tx.execute(&number, &[]).await?;
-    tx.commit().await?;
-    rules::record_commit(1, started.elapsed());
-    Ok(())
-}
-
-/// Numbers the transaction's staged events (in staging order) from the
-/// event counter and stores them; see [`commit`].
-const NUMBER_EVENTS: &str = "WITH staged AS (SELECT count(*) AS k FROM pending_events), \
-      c AS (UPDATE event_counter SET last = last + staged.k FROM staged \
-            WHERE staged.k > 0 RETURNING last, staged.k) \
+/// Numbers the events staged so far (in staging order) from the event
+/// counter, stores them and empties the stage; see [`PgStore::commit`].
+const NUMBER_EVENTS: &str = "WITH staged AS (DELETE FROM pending_events RETURNING *), \
+      k AS (SELECT count(*) AS k FROM staged), \
+      c AS (UPDATE event_counter SET last = last + k.k FROM k \
+            WHERE k.k > 0 RETURNING last, k.k) \
  INSERT INTO events (seq, at, kind, pool, owner, body) \
  SELECT c.last - c.k + row_number() OVER (ORDER BY p.n), \
         p.at, p.kind, p.pool, p.owner, p.body \
- FROM pending_events p, c";
+ FROM staged p, c";
+
+/// Each pool the transaction locked: its id, count and capacity when first
+/// locked and now, and "now" (`$1`: the clock's offset).
+const LEVELS: &str = "SELECT l.pool, l.allocated, l.capacity, p.allocated, p.capacity, \
+     allocation_now_ms($1) FROM pending_levels l JOIN pools p ON p.id = l.pool";
+
+/// The `level_changed` events of the pools [`LEVELS`] read whose level the
+/// transaction moved.
+fn level_events(thresholds: Thresholds, rows: &[Row]) -> Vec<NewEvent> {
+    let fill = |allocated: i64, capacity: i64| Fill {
+        allocated: allocated.max(0) as u64,
+        capacity: capacity.max(0) as u64,
+    };
+    rows.iter()
+        .filter_map(|row| {
+            let before = fill(row.get(1), row.get(2));
+            let after = fill(row.get(3), row.get(4));
+            let (previous, level) = crossing(thresholds, before, after)?;
+            let pool: &str = row.get(0);
+            Some(NewEvent::level(row.get(5), pool, previous, level, after))
+        })
+        .collect()
+}
 
 /// The ETag from a row whose first columns are [`TAG`]'s.
 fn etag_of(row: &Row) -> String {
@@ -328,6 +364,7 @@ impl PgStore {
         pools: Vec<PoolSpec>,
         clock: Clock,
         commit: Commit,
+        thresholds: Thresholds,
     ) -> anyhow::Result<PgStore> {
         let config: tokio_postgres::Config = url.parse().context("--db: not a PostgreSQL URL")?;
         let shown = describe(&config);
@@ -337,6 +374,7 @@ impl PgStore {
             specs: Arc::new(pools),
             clock,
             swept_all: Arc::default(),
+            thresholds,
             batcher: None,
         };
         let mut client = store
@@ -375,22 +413,65 @@ impl PgStore {
             tracing::info!(version, "applied schema migration");
         }
         for spec in self.specs.iter() {
-            tx.execute(
-                "INSERT INTO pools (id, capacity, changed_at) \
-                 VALUES ($1, $2, allocation_now_ms($3)) \
-                 ON CONFLICT (id) DO UPDATE SET capacity = EXCLUDED.capacity, \
-                 version = pools.version + 1, changed_at = EXCLUDED.changed_at \
-                 WHERE pools.capacity <> EXCLUDED.capacity",
-                &[&spec.id, &(spec.capacity as i64), &self.offset()],
-            )
-            .await?;
+            let capacity = spec.capacity as i64;
+            let changed = tx
+                .query_opt(CONFIGURE_POOL, &[&spec.id, &capacity, &self.offset()])
+                .await?;
+            if let Some(row) = changed {
+                let (previous, allocated, at): (i64, i64, i64) =
+                    (row.get(0), row.get(1), row.get(2));
+                let now = Fill {
+                    allocated: allocated.max(0) as u64,
+                    capacity: spec.capacity,
+                };
+                let event = NewEvent::capacity(at, &spec.id, previous.max(0) as u64, now);
+                record_event(&tx, event).await?;
+            }
         }
-        tx.commit().await?;
-        Ok(())
+        // Replicas starting together take turns (the lock above): the
+        // first stores each change's events, the next finds nothing changed.
+        self.commit(tx).await
     }
 
     fn offset(&self) -> i64 {
         self.clock.offset_ms()
+    }
+
+    /// Stores the transaction's events, numbered, with the `level_changed`
+    /// of each pool whose level it moved, then commits. The event counter's
+    /// row is taken here, as the last thing before `COMMIT`: its lock
+    /// orders commits as it orders seqs (no reader can see a seq before a
+    /// smaller one commits), and it is held only for the commit, never
+    /// while the write waits for a pool (docs/decisions.md). A transaction
+    /// without events does not touch it.
+    async fn commit(&self, tx: Transaction<'_>) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let (levels, number) =
+            tokio::try_join!(tx.prepare_cached(LEVELS), tx.prepare_cached(NUMBER_EVENTS))?;
+        let offset = self.offset();
+        let params: [&(dyn ToSql + Sync); 1] = [&offset];
+        let (levels, _) = tokio::try_join!(
+            biased;
+            tx.query(&levels, &params),
+            tx.execute(&number, &[]),
+        )?;
+        self.tell_levels(&tx, &levels).await?;
+        tx.commit().await?;
+        rules::record_commit(1, started.elapsed());
+        Ok(())
+    }
+
+    /// Stores, numbered, the `level_changed` events of the pools [`LEVELS`]
+    /// read (after the transaction's other events, which are numbered).
+    async fn tell_levels(&self, tx: &Transaction<'_>, levels: &[Row]) -> anyhow::Result<()> {
+        let crossed = level_events(self.thresholds, levels);
+        if crossed.is_empty() {
+            return Ok(());
+        }
+        stage_events(tx, &crossed).await?;
+        let number = tx.prepare_cached(NUMBER_EVENTS).await?;
+        tx.execute(&number, &[]).await?;
+        Ok(())
     }
 
     fn pool_ids(&self) -> Vec<String> {
@@ -492,7 +573,7 @@ impl PgStore {
         if let Some(refused) = self.over_quota(&tx, request, amount, pool.now).await? {
             // The lock gave back the expired units: they go to whoever waits.
             self.serve_locked(&tx, &pool, &request.pool, None).await?;
-            commit(tx).await?;
+            self.commit(tx).await?;
             return Ok(refused);
         }
         // Whoever waits is served first, then the request, if it delays no one.
@@ -508,7 +589,7 @@ impl PgStore {
             let outcome = self
                 .not_now(&tx, request, (key, actor), amount, &pool)
                 .await?;
-            commit(tx).await?;
+            self.commit(tx).await?;
             return Ok(outcome);
         }
         let grant = NewGrant::decide(&tx, request, &pool).await?;
@@ -516,7 +597,7 @@ impl PgStore {
         let allocation = grant.allocation(request, pool.now);
         let event = NewEvent::allocation(Allocated, pool.now, actor, allocation.clone());
         record_event(&tx, event).await?;
-        commit(tx).await?;
+        self.commit(tx).await?;
         Ok(AllocateOutcome::Created(allocation))
     }
 
@@ -673,9 +754,14 @@ impl PgStore {
         let tx = client.transaction().await?;
         let (lock, release) = tokio::try_join!(
             // The pool first, as allocations lock it: one lock order.
+            // Noted as LOCK notes it: the release changes the count before
+            // the pool is swept.
             tx.prepare_cached(
-                "SELECT id FROM pools WHERE id = \
-                 (SELECT pool FROM allocations WHERE seq = $1 AND id = $2) FOR UPDATE"
+                "WITH locked AS (SELECT id, allocated, capacity FROM pools WHERE id = \
+                 (SELECT pool FROM allocations WHERE seq = $1 AND id = $2) FOR UPDATE), \
+                 noted AS (INSERT INTO pending_levels (pool, allocated, capacity) \
+                 SELECT id, allocated, capacity FROM locked ON CONFLICT (pool) DO NOTHING) \
+                 SELECT id FROM locked"
             ),
             tx.prepare_cached(
                 "WITH released AS (
@@ -704,7 +790,7 @@ impl PgStore {
             let record = tx.prepare_cached(RECORD).await?;
             tx.execute(&record, &[&[&pool].as_slice(), &offset]).await?;
         }
-        commit(tx).await?;
+        self.commit(tx).await?;
         Ok(if released == 1 {
             ReleaseOutcome::Released
         } else {
@@ -750,14 +836,14 @@ impl PgStore {
         // expired units the lock gave back (even when it had ended already).
         self.serve_locked(&tx, &pool, &pool_id, None).await?;
         if cancelled == 1 {
-            commit(tx).await?;
+            self.commit(tx).await?;
             return Ok(CancelOutcome::Cancelled);
         }
         let status: String = tx
             .query_one("SELECT status FROM tickets WHERE seq = $1", &[&seq])
             .await?
             .get(0);
-        commit(tx).await?;
+        self.commit(tx).await?;
         Ok(
             match allocation_contract::TicketStatus::from_name(&status) {
                 allocation_contract::TicketStatus::Granted => CancelOutcome::Granted,
@@ -782,7 +868,7 @@ impl PgStore {
         }
         tx.execute(RECORD, &[&[pool_id].as_slice(), &self.offset()])
             .await?;
-        commit(tx).await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -827,13 +913,13 @@ impl PgStore {
         let renewed = match renewed {
             Some(row) => Record::read(&row, 0)?.allocation(now),
             None => {
-                commit(tx).await?;
+                self.commit(tx).await?;
                 return Ok(RenewOutcome::Ended);
             }
         };
         let event = NewEvent::allocation(Renewed, now, actor, renewed.clone());
         record_event(&tx, event).await?;
-        commit(tx).await?;
+        self.commit(tx).await?;
         Ok(RenewOutcome::Renewed(renewed))
     }
 
@@ -863,7 +949,7 @@ impl PgStore {
             tx.execute(RECORD, &[&[pool].as_slice(), &self.offset()])
                 .await?;
         }
-        commit(tx).await?;
+        self.commit(tx).await?;
         Ok(())
     }
 }
@@ -922,19 +1008,53 @@ impl Storage for PgStore {
         retrying!(self, client => self.try_cancel(&mut client, seq, id, actor))
     }
 
-    async fn events(&self, query: &EventQuery) -> anyhow::Result<Events> {
+    /// The page, then (in the same round trip, a statement after it) the
+    /// purged prefix of the log.
+    async fn events(&self, query: &EventQuery) -> anyhow::Result<EventsRead> {
         let client = self.connection().await?;
-        let statement = client.prepare_cached(events::PAGE).await?;
+        let (statement, kept) = tokio::try_join!(
+            client.prepare_cached(events::PAGE),
+            client.prepare_cached(events::KEPT)
+        )?;
         let after = query.after.min(i64::MAX as u64) as i64;
         let limit = query.limit.min(i64::MAX as u64) as i64;
-        let rows = client
-            .query(&statement, &[&after, &query.pool, &query.owner, &limit])
-            .await?;
+        let params: [&(dyn ToSql + Sync); 4] = [&after, &query.pool, &query.owner, &limit];
+        let (rows, kept) = tokio::try_join!(
+            biased;
+            client.query(&statement, &params),
+            client.query_one(&kept, &[]),
+        )?;
         let found = rows
             .iter()
             .map(|row| events::read(row.get(0), row.get(1)))
             .collect::<anyhow::Result<_>>()?;
-        Ok(events::page(query, found))
+        let page = events::page(query, found);
+        Ok(events::answer(query, page, kept.get(0), kept.get(1)))
+    }
+
+    /// Deletes the log's prefix older than `retention_ms` and moves the
+    /// watermark, in one transaction (replicas purging at once agree).
+    async fn purge_events(&self, retention_ms: i64) -> anyhow::Result<u64> {
+        let mut client = self.connection().await?;
+        let tx = client.transaction().await?;
+        let before: i64 = tx
+            .query_one(
+                "SELECT allocation_now_ms($1) - $2",
+                &[&self.offset(), &retention_ms],
+            )
+            .await?
+            .get(0);
+        let through: Option<i64> = tx
+            .query_one(events::PURGE_THROUGH, &[&before])
+            .await?
+            .get(0);
+        let Some(through) = through.filter(|&through| through > 0) else {
+            return Ok(0);
+        };
+        let deleted = tx.execute(events::PURGE[0], &[&through]).await?;
+        tx.execute(events::PURGE[1], &[&through]).await?;
+        tx.commit().await?;
+        Ok(deleted)
     }
 
     /// Each pool with something due is locked, its expired units given back,

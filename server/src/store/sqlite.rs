@@ -19,14 +19,14 @@ use std::sync::{Arc, Mutex, RwLock};
 use allocation_contract::EventKind::{
     Allocated, Cancelled, Expired, Granted, Queued, Released, Renewed, TimedOut,
 };
-use allocation_contract::{Allocation, AllocationRequest, Events, Pool, Ticket, TicketStatus};
+use allocation_contract::{Allocation, AllocationRequest, Pool, Thresholds, Ticket, TicketStatus};
 use anyhow::Context;
 use async_trait::async_trait;
 use rand::Rng;
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
-use super::events::{self, EventQuery, NewEvent};
+use super::events::{self, EventQuery, EventsRead, NewEvent};
 use super::ids::{allocation_id, seq_of, ticket_seq_of};
 use super::migrations::{self, Dialect};
 use super::record::{self, StoredRow, COLUMNS};
@@ -39,6 +39,7 @@ use crate::domain::allocator::{unit_names, unit_number};
 use crate::domain::clock::{rfc3339, Clock};
 use crate::domain::history::{prune_before, Sample, MINUTE_MS};
 use crate::domain::ledger::{Change, Grant, Ledger};
+use crate::domain::levels::{crossing, Fill};
 use crate::domain::pools::PoolSpec;
 use crate::domain::queue::{check_quota, Ask, QuotaExceeded};
 use crate::domain::waiting::Waiting;
@@ -63,6 +64,11 @@ enum Command {
         reply: oneshot::Sender<anyhow::Result<()>>,
     },
     Purge {
+        retention_ms: i64,
+        reply: oneshot::Sender<anyhow::Result<u64>>,
+    },
+    /// Deletes the events older than `retention_ms` (see [`events::PURGE`]).
+    PurgeEvents {
         retention_ms: i64,
         reply: oneshot::Sender<anyhow::Result<u64>>,
     },
@@ -151,6 +157,7 @@ impl SqliteStore {
         pools: Vec<PoolSpec>,
         clock: Clock,
         synchronous: Synchronous,
+        thresholds: Thresholds,
     ) -> anyhow::Result<SqliteStore> {
         let lock = lock_database(path)?;
         let mut writer = open(path, synchronous)?;
@@ -164,6 +171,8 @@ impl SqliteStore {
         let grants = load_grants(&writer, &pools, clock.now_ms())?;
         let waiting = load_waiting(&writer, &pools)?;
         let ledger = Ledger::new(pools, grants, clock.now_ms()).with_waiting(waiting);
+        tell_capacities(&mut writer, &ledger, thresholds, clock.now_ms())
+            .context("cannot record the pools' capacities")?;
         let published = Arc::new(RwLock::new(ledger.clone()));
         let (commands, queue) = mpsc::channel();
         let stats = Arc::new(WriterStats::default());
@@ -177,7 +186,10 @@ impl SqliteStore {
                 row.get(0)
             })?;
         let recorded = last_samples(&writer, &ledger.specs())?;
+        let fills = fills(&ledger, clock.now_ms());
         let writer_state = Writer {
+            thresholds,
+            fills,
             next_seq,
             next_ticket_seq,
             recorded,
@@ -338,7 +350,7 @@ impl Storage for SqliteStore {
         .await
     }
 
-    async fn events(&self, query: &EventQuery) -> anyhow::Result<Events> {
+    async fn events(&self, query: &EventQuery) -> anyhow::Result<EventsRead> {
         let query = query.clone();
         self.read(move |conn| {
             let mut statement = conn.prepare_cached(events::PAGE)?;
@@ -356,7 +368,19 @@ impl Storage for SqliteStore {
                 let (seq, body) = row?;
                 found.push(events::read(seq, &body)?);
             }
-            Ok(events::page(&query, found))
+            let page = events::page(&query, found);
+            let (purged, oldest) = conn
+                .prepare_cached(events::KEPT)?
+                .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+            Ok(events::answer(&query, page, purged, oldest))
+        })
+        .await
+    }
+
+    async fn purge_events(&self, retention_ms: i64) -> anyhow::Result<u64> {
+        self.ask(|reply| Command::PurgeEvents {
+            retention_ms,
+            reply,
         })
         .await
     }
@@ -401,7 +425,7 @@ impl Storage for SqliteStore {
             .published
             .read()
             .expect("ledger lock")
-            .queue_is_due(self.clock.now_ms());
+            .sweep_is_due(self.clock.now_ms());
         if !(first || due) {
             return Ok(());
         }
@@ -684,12 +708,107 @@ fn last_samples(conn: &Connection, pools: &[PoolSpec]) -> anyhow::Result<Vec<Opt
         .collect()
 }
 
+/// Stores an event in the transaction at hand. Its `seq` is the next after
+/// the log's last, or after the purged prefix when every event is purged
+/// (never one used before); the one writer commits in `seq` order.
+fn insert_event(conn: &Connection, event: &NewEvent) -> anyhow::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO events (seq, at, kind, pool, owner, body) VALUES ( \
+         (SELECT max(COALESCE((SELECT max(seq) FROM events), 0), purged_through) + 1 \
+          FROM event_retention), ?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        event.at_ms(),
+        event.kind(),
+        event.pool(),
+        event.owner(),
+        event.body()?
+    ])?;
+    Ok(())
+}
+
+/// Each configured pool's usage at `now` (by pool index).
+fn fills(ledger: &Ledger, now: i64) -> Vec<Fill> {
+    ledger
+        .usage(now)
+        .iter()
+        .map(|pool| Fill {
+            allocated: pool.allocated,
+            capacity: pool.capacity,
+        })
+        .collect()
+}
+
+/// At start: a `capacity_changed` event for each pool whose capacity the
+/// pools file changed since the last start (and the `level_changed` that
+/// may cause), and the capacities recorded, in one transaction.
+fn tell_capacities(
+    conn: &mut Connection,
+    ledger: &Ledger,
+    thresholds: Thresholds,
+    now: i64,
+) -> anyhow::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    for (spec, fill) in ledger.specs().iter().zip(fills(ledger, now)) {
+        let stored: Option<i64> = tx
+            .query_row(
+                "SELECT capacity FROM pool_capacities WHERE pool = ?1",
+                [&spec.id],
+                |row| row.get(0),
+            )
+            .optional()?;
+        let Some(previous) = stored.map(|c| c.max(0) as u64) else {
+            tx.execute(
+                "INSERT INTO pool_capacities (pool, capacity) VALUES (?1, ?2)",
+                params![spec.id, fill.capacity],
+            )?;
+            continue;
+        };
+        if previous == fill.capacity {
+            continue;
+        }
+        insert_event(&tx, &NewEvent::capacity(now, &spec.id, previous, fill))?;
+        let before = Fill {
+            capacity: previous,
+            ..fill
+        };
+        if let Some((was, level)) = crossing(thresholds, before, fill) {
+            insert_event(&tx, &NewEvent::level(now, &spec.id, was, level, fill))?;
+        }
+        tx.execute(
+            "UPDATE pool_capacities SET capacity = ?2 WHERE pool = ?1",
+            params![spec.id, fill.capacity],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Deletes the log's prefix of events before `before_ms` and moves the
+/// purged watermark past it, in the batch's transaction; how many went.
+fn purge_events(conn: &Connection, before_ms: i64) -> anyhow::Result<u64> {
+    let through: Option<i64> = conn
+        .prepare_cached(events::PURGE_THROUGH)?
+        .query_row([before_ms], |row| row.get(0))?;
+    let Some(through) = through.filter(|&through| through > 0) else {
+        return Ok(0);
+    };
+    let deleted = conn.prepare_cached(events::PURGE[0])?.execute([through])?;
+    conn.prepare_cached(events::PURGE[1])?.execute([through])?;
+    Ok(deleted as u64)
+}
+
 fn is_unique_violation(error: &rusqlite::Error) -> bool {
     matches!(error, rusqlite::Error::SqliteFailure(failure, _)
         if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
 }
 
 struct Writer {
+    /// The levels whose crossings are `level_changed` events.
+    thresholds: Thresholds,
+    /// Each pool's usage as the last committed batch left it (by pool
+    /// index): a batch that crosses a level tells it.
+    fills: Vec<Fill>,
     /// The `seq` of the next allocation.
     next_seq: i64,
     /// The `seq` of the next ticket.
@@ -804,6 +923,18 @@ impl Writer {
                 self.recorded.clone()
             }
         };
+        let told = match self.tell_levels(now) {
+            Ok(told) => told,
+            Err(error) => {
+                tracing::error!("cannot store the level changes: {error:#}");
+                let _ = self.conn.execute_batch("ROLLBACK");
+                self.working = self.published.read().expect("ledger lock").clone();
+                for answer in answers {
+                    answer(Err(anyhow::anyhow!("cannot store the events: {error:#}")));
+                }
+                return;
+            }
+        };
         if let Err(error) = self.commit(size) {
             tracing::error!("commit failed: {error:#}");
             let _ = self.conn.execute_batch("ROLLBACK");
@@ -814,6 +945,7 @@ impl Writer {
             return;
         }
         self.recorded = recorded;
+        self.fills = told;
         self.publish(&changes, now);
         for answer in answers {
             answer(Ok(()));
@@ -830,6 +962,7 @@ impl Writer {
                 Command::Release { reply, .. } => refuse(reply),
                 Command::Probe { reply } => refuse(reply),
                 Command::Purge { reply, .. } => refuse(reply),
+                Command::PurgeEvents { reply, .. } => refuse(reply),
                 Command::Renew { reply, .. } => refuse(reply),
                 Command::Sample { reply } => refuse(reply),
                 Command::Cancel { reply, .. } => refuse(reply),
@@ -869,6 +1002,13 @@ impl Writer {
                 retention_ms,
                 reply,
             } => answer(reply, self.purge(now.saturating_sub(retention_ms))),
+            Command::PurgeEvents {
+                retention_ms,
+                reply,
+            } => answer(
+                reply,
+                purge_events(&self.conn, now.saturating_sub(retention_ms)),
+            ),
             Command::Renew {
                 id,
                 ttl_seconds,
@@ -990,21 +1130,21 @@ impl Writer {
             .collect()
     }
 
-    /// Stores an event in the batch's transaction: its `seq` is the next
-    /// rowid, and the one writer commits batches in `seq` order.
+    /// Stores an event in the batch's transaction.
     fn event(&self, event: NewEvent) -> anyhow::Result<()> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO events (at, kind, pool, owner, body) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![
-                event.at_ms(),
-                event.kind(),
-                event.pool(),
-                event.owner(),
-                event.body()?
-            ])?;
-        Ok(())
+        insert_event(&self.conn, &event)
+    }
+
+    /// The `level_changed` events of the pools whose level the batch moved,
+    /// stored; the pools' usage as the batch leaves it.
+    fn tell_levels(&self, now: i64) -> anyhow::Result<Vec<Fill>> {
+        let after = fills(&self.working, now);
+        for ((pool, before), now_fill) in self.working.specs().iter().zip(&self.fills).zip(&after) {
+            if let Some((previous, level)) = crossing(self.thresholds, *before, *now_fill) {
+                self.event(NewEvent::level(now, &pool.id, previous, level, *now_fill))?;
+            }
+        }
+        Ok(after)
     }
 
     /// `by`: the request's idempotency key and its actor.
@@ -1507,7 +1647,15 @@ mod tests {
         .unwrap();
         drop(old);
         let pools = vec![PoolSpec::new("gpu", "GPU", "GPU", 4, None)];
-        let store = SqliteStore::open(&path, pools, Clock::system(), Synchronous::Normal).unwrap();
+        let thresholds = Thresholds::DEFAULT;
+        let store = SqliteStore::open(
+            &path,
+            pools,
+            Clock::system(),
+            Synchronous::Normal,
+            thresholds,
+        )
+        .unwrap();
         let usage = store.usage().await.unwrap();
         assert_eq!((usage.items[0].allocated, usage.items[0].capacity), (2, 4));
         assert!(
