@@ -9,6 +9,7 @@ use allocation_contract::{Allocation, AllocationStatus, Pool, Ticket};
 
 use crate::domain::allocator::PoolUnits;
 use crate::domain::clock::rfc3339;
+use crate::domain::levels::expiring_at;
 use crate::domain::pools::PoolSpec;
 use crate::domain::queue::{self, Ask, Lease, PoolAt, Turns};
 use crate::domain::waiting::{Lines, Waiting};
@@ -21,6 +22,9 @@ pub struct Grant {
     pub pool: usize,
     pub units: Vec<u32>,
     pub expires_at_ms: Option<i64>,
+    /// When its `expiring` event is due ([`levels::expiring_at`]); `None`
+    /// once told, or for a lease too short to be told.
+    pub expiring_at_ms: Option<i64>,
     /// As created, status `active`.
     pub allocation: Allocation,
 }
@@ -39,6 +43,8 @@ pub enum Change {
     Queue(Box<Waiting>),
     /// A ticket leaves the line: granted, cancelled or timed out.
     Unqueue(String),
+    /// The grant's `expiring` event is stored.
+    Told(String),
 }
 
 #[derive(Clone, Debug)]
@@ -53,6 +59,8 @@ pub struct Ledger {
     pool_index: HashMap<String, usize>,
     active: HashMap<String, Grant>,
     expiries: BTreeSet<(i64, String)>,
+    /// The grants' `expiring` events to come, by when each is due.
+    notices: BTreeSet<(i64, String)>,
     lines: Lines,
     /// Bumped by every change: the cheap half of the ETag.
     version: u64,
@@ -89,6 +97,7 @@ impl Ledger {
             pool_index,
             active: HashMap::new(),
             expiries: BTreeSet::new(),
+            notices: BTreeSet::new(),
             lines: Lines::new(0, Vec::new()),
             version: 0,
             changed_at_ms: now_ms,
@@ -133,7 +142,10 @@ impl Ledger {
                 if let Some(grant) = self.active.remove(id) {
                     self.pools[grant.pool].units.give_back(&grant.units);
                     if let Some(at) = grant.expires_at_ms {
-                        self.expiries.remove(&(at, grant.allocation.id));
+                        self.expiries.remove(&(at, grant.allocation.id.clone()));
+                    }
+                    if let Some(at) = grant.expiring_at_ms {
+                        self.notices.remove(&(at, grant.allocation.id));
                     }
                 }
             }
@@ -142,9 +154,24 @@ impl Ledger {
                     if let Some(at) = grant.expires_at_ms {
                         self.expiries.remove(&(at, id.clone()));
                     }
+                    if let Some(at) = grant.expiring_at_ms {
+                        self.notices.remove(&(at, id.clone()));
+                    }
+                    // A new lease from the renewal: told anew if long enough.
+                    grant.expiring_at_ms = expiring_at(at_ms, *expires_at_ms);
                     grant.expires_at_ms = Some(*expires_at_ms);
                     grant.allocation.expires_at = Some(rfc3339(*expires_at_ms));
                     self.expiries.insert((*expires_at_ms, id.clone()));
+                    if let Some(at) = grant.expiring_at_ms {
+                        self.notices.insert((at, id.clone()));
+                    }
+                }
+            }
+            Change::Told(id) => {
+                if let Some(grant) = self.active.get_mut(id) {
+                    if let Some(at) = grant.expiring_at_ms.take() {
+                        self.notices.remove(&(at, id.clone()));
+                    }
                 }
             }
             Change::Queue(waiting) => self.lines.join(Waiting::clone(waiting)),
@@ -158,6 +185,9 @@ impl Ledger {
         if let Some(at) = grant.expires_at_ms {
             self.expiries.insert((at, grant.allocation.id.clone()));
         }
+        if let Some(at) = grant.expiring_at_ms {
+            self.notices.insert((at, grant.allocation.id.clone()));
+        }
         self.active.insert(grant.allocation.id.clone(), grant);
     }
 
@@ -167,6 +197,17 @@ impl Ledger {
             .iter()
             .take_while(move |(at, _)| *at <= now_ms)
             .filter_map(|(_, id)| self.active.get(id))
+    }
+
+    /// Grants whose `expiring` event is due by `now_ms` and that have not
+    /// expired yet, soonest first.
+    pub fn expiring(&self, now_ms: i64) -> Vec<&Grant> {
+        self.notices
+            .iter()
+            .take_while(|(at, _)| *at <= now_ms)
+            .filter_map(|(_, id)| self.active.get(id))
+            .filter(|grant| grant.expires_at_ms.is_some_and(|at| at > now_ms))
+            .collect()
     }
 
     /// The changes that retire every grant expired by `now_ms`.
@@ -314,11 +355,14 @@ impl Ledger {
         self.lines.past_deadline(now_ms)
     }
 
-    /// Whether the sweeper has something to write by `now_ms`: what the
-    /// queue waits for, or a lease that has expired (its `expired` event is
-    /// stored within a sweep of `expires_at`, whether or not anyone writes).
+    /// Whether the sweeper has something to write by `now_ms`: a lease
+    /// that has expired or is to be told it is `expiring` (its event is
+    /// stored within a sweep of the moment, whether or not anyone writes),
+    /// or a ticket past its deadline.
     pub fn sweep_is_due(&self, now_ms: i64) -> bool {
-        self.expired(now_ms).next().is_some() || !self.lines.past_deadline(now_ms).is_empty()
+        self.expired(now_ms).next().is_some()
+            || !self.expiring(now_ms).is_empty()
+            || !self.lines.past_deadline(now_ms).is_empty()
     }
 
     /// The waiting tickets of the pools (all, or the one named), of one
@@ -417,6 +461,7 @@ mod tests {
                 expires_at: None,
                 note: None,
             },
+            expiring_at_ms: None,
             units,
             expires_at_ms,
         }

@@ -20,7 +20,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use allocation_contract::EventKind::{Allocated, Cancelled, Expired, Released, Renewed};
+use allocation_contract::EventKind::{Allocated, Cancelled, Expired, Expiring, Released, Renewed};
 use allocation_contract::{Allocation, AllocationRequest, Pool, Thresholds, Ticket};
 use anyhow::Context;
 use async_trait::async_trait;
@@ -45,7 +45,7 @@ use super::{
 use crate::domain::allocator::unit_names;
 use crate::domain::clock::{rfc3339, Clock};
 use crate::domain::history::Sample;
-use crate::domain::levels::{crossing, Fill};
+use crate::domain::levels::{crossing, Fill, EXPIRING_NOTICE_MS};
 use crate::domain::pools::PoolSpec;
 use crate::domain::queue::{check_quota, Ask, QuotaExceeded};
 use crate::store::ticket::{TicketRecord, TICKET_COLUMNS};
@@ -132,6 +132,37 @@ fn expiries(expired: &[Row]) -> anyhow::Result<Vec<NewEvent>> {
         .collect()
 }
 
+/// Marks told the leases of pool `$1` whose `expiring` event is due (`$2`:
+/// the clock's offset, `$3`: the notice): each lease longer than the
+/// notice, from its grant or its last renewal, once, from the notice before
+/// its end until it ends. Run under the pool's lock: with several replicas,
+/// one tells it and the next finds it told. "Now" and each lease told.
+static TELL_EXPIRING: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH told AS ( \
+           UPDATE allocations a SET expiring_sent = a.expires_at \
+           WHERE a.pool = $1 AND NOT a.returned AND a.expires_at > allocation_now_ms($2) \
+             AND a.expires_at - $3 <= allocation_now_ms($2) \
+             AND a.expires_at - COALESCE(a.renewed_at, a.created_at) > $3 \
+             AND a.expiring_sent IS DISTINCT FROM a.expires_at \
+           RETURNING a.*) \
+         SELECT allocation_now_ms($2), {COLUMNS} FROM told a ORDER BY a.expires_at, a.seq"
+    )
+});
+
+/// The `expiring` events (at their moment, by the server) of the leases
+/// [`TELL_EXPIRING`] marked.
+fn notices(told: &[Row]) -> anyhow::Result<Vec<NewEvent>> {
+    told.iter()
+        .map(|row| {
+            let record = Record::read(row, 1)?;
+            let at = record.expires_at.unwrap_or(row.get(0)) - EXPIRING_NOTICE_MS;
+            let after = record.allocation(row.get(0));
+            Ok(NewEvent::allocation(Expiring, at, None, after))
+        })
+        .collect()
+}
+
 /// Writes the minute's sample of the pools `$1` as they are now (expired
 /// grants not counted): run after a write to them, under their row locks.
 const RECORD: &str = "
@@ -144,20 +175,22 @@ FROM pools p WHERE p.id = ANY($1)
 ON CONFLICT (pool, minute) DO UPDATE
 SET allocated = EXCLUDED.allocated, capacity = EXCLUDED.capacity";
 
-/// Brings pool `$1`'s row to capacity `$2` (`$3`: the clock's offset):
-/// when that changes it, the capacity before, the count and "now", and the
-/// pool's count noted for its `level_changed` (see [`LOCK`]).
-const CONFIGURE_POOL: &str = "WITH old AS ( \
+/// Locks pool `$1`'s row, if there is one, and notes its count for its
+/// `level_changed` (see [`LOCK`]): its capacity and count.
+const LOCK_CONFIGURED: &str = "WITH old AS ( \
        SELECT id, capacity, allocated FROM pools WHERE id = $1 FOR UPDATE), \
      noted AS (INSERT INTO pending_levels (pool, allocated, capacity) \
-       SELECT id, allocated, capacity FROM old ON CONFLICT (pool) DO NOTHING), \
-     up AS (INSERT INTO pools (id, capacity, changed_at) \
-       VALUES ($1, $2, allocation_now_ms($3)) \
-       ON CONFLICT (id) DO UPDATE SET capacity = EXCLUDED.capacity, \
-       version = pools.version + 1, changed_at = EXCLUDED.changed_at \
-       WHERE pools.capacity <> EXCLUDED.capacity \
-       RETURNING id, changed_at) \
-     SELECT old.capacity, old.allocated, up.changed_at FROM up JOIN old ON old.id = up.id";
+       SELECT id, allocated, capacity FROM old ON CONFLICT (pool) DO NOTHING) \
+     SELECT capacity, allocated FROM old";
+
+/// Brings pool `$1`'s row to capacity `$2` (`$3`: the clock's offset):
+/// "now" when that changes a capacity.
+const CONFIGURE_POOL: &str = "INSERT INTO pools (id, capacity, changed_at) \
+     VALUES ($1, $2, allocation_now_ms($3)) \
+     ON CONFLICT (id) DO UPDATE SET capacity = EXCLUDED.capacity, \
+     version = pools.version + 1, changed_at = EXCLUDED.changed_at \
+     WHERE pools.capacity <> EXCLUDED.capacity \
+     RETURNING changed_at";
 
 /// Cheap to clone; all clones share one connection pool.
 #[derive(Clone)]
@@ -414,12 +447,13 @@ impl PgStore {
         }
         for spec in self.specs.iter() {
             let capacity = spec.capacity as i64;
+            let old = tx.query_opt(LOCK_CONFIGURED, &[&spec.id]).await?;
             let changed = tx
                 .query_opt(CONFIGURE_POOL, &[&spec.id, &capacity, &self.offset()])
                 .await?;
-            if let Some(row) = changed {
+            if let (Some(old), Some(changed)) = (old, changed) {
                 let (previous, allocated, at): (i64, i64, i64) =
-                    (row.get(0), row.get(1), row.get(2));
+                    (old.get(0), old.get(1), changed.get(0));
                 let now = Fill {
                     allocated: allocated.max(0) as u64,
                     capacity: spec.capacity,
@@ -858,6 +892,11 @@ impl PgStore {
     async fn try_serve_due(&self, client: &mut Object, pool_id: &str) -> anyhow::Result<()> {
         let tx = client.transaction().await?;
         let pool = self.lock_pool(&tx, pool_id).await?;
+        let tell = tx.prepare_cached(&TELL_EXPIRING).await?;
+        let told = tx
+            .query(&tell, &[&pool_id, &self.offset(), &EXPIRING_NOTICE_MS])
+            .await?;
+        stage_events(&tx, &notices(&told)?).await?;
         let served = self.serve_locked(&tx, &pool, pool_id, None).await?;
         if Self::time_out(&tx, pool_id, pool.now).await? > 0 {
             let pool = LockedPool {
@@ -884,7 +923,7 @@ impl PgStore {
         let tx = client.transaction().await?;
         let renew_sql = format!(
             "WITH renewed AS (
-                 UPDATE allocations SET expires_at = $4
+                 UPDATE allocations SET expires_at = $4, renewed_at = $3
                  WHERE seq = $1 AND id = $2 AND NOT returned
                    AND (expires_at IS NULL OR expires_at > $3)
                  RETURNING *),

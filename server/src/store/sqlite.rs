@@ -17,7 +17,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, RwLock};
 
 use allocation_contract::EventKind::{
-    Allocated, Cancelled, Expired, Granted, Queued, Released, Renewed, TimedOut,
+    Allocated, Cancelled, Expired, Expiring, Granted, Queued, Released, Renewed, TimedOut,
 };
 use allocation_contract::{Allocation, AllocationRequest, Pool, Thresholds, Ticket, TicketStatus};
 use anyhow::Context;
@@ -39,7 +39,7 @@ use crate::domain::allocator::{unit_names, unit_number};
 use crate::domain::clock::{rfc3339, Clock};
 use crate::domain::history::{prune_before, Sample, MINUTE_MS};
 use crate::domain::ledger::{Change, Grant, Ledger};
-use crate::domain::levels::{crossing, Fill};
+use crate::domain::levels::{crossing, expiring_at, Fill, EXPIRING_NOTICE_MS};
 use crate::domain::pools::PoolSpec;
 use crate::domain::queue::{check_quota, Ask, QuotaExceeded};
 use crate::domain::waiting::Waiting;
@@ -665,13 +665,19 @@ fn select_by_key(conn: &Connection, key: &str) -> rusqlite::Result<Option<Record
 
 fn load_grants(conn: &Connection, pools: &[PoolSpec], now_ms: i64) -> anyhow::Result<Vec<Grant>> {
     let mut statement = conn.prepare(&format!(
-        "SELECT {COLUMNS} FROM allocations a WHERE released_at IS NULL \
-         AND (expires_at IS NULL OR expires_at > ?1) ORDER BY seq"
+        "SELECT {COLUMNS}, a.renewed_at, a.expiring_sent FROM allocations a \
+         WHERE released_at IS NULL AND (expires_at IS NULL OR expires_at > ?1) ORDER BY seq"
     ))?;
-    let rows = statement.query_map([now_ms], read_row)?;
+    let rows = statement.query_map([now_ms], |row| {
+        let record = read_row(row)?;
+        let (renewed_at, told): (Option<i64>, Option<i64>) = (row.get(11)?, row.get(12)?);
+        let started = renewed_at.unwrap_or(record.created_at);
+        let notice = record.expires_at.filter(|&at| told != Some(at));
+        Ok((record, notice.and_then(|at| expiring_at(started, at))))
+    })?;
     let mut grants = Vec::new();
     for row in rows {
-        let row = row?;
+        let (row, expiring_at_ms) = row?;
         let Some(pool) = pools.iter().position(|pool| pool.id == row.pool) else {
             continue;
         };
@@ -686,6 +692,7 @@ fn load_grants(conn: &Connection, pools: &[PoolSpec], now_ms: i64) -> anyhow::Re
             pool,
             units,
             expires_at_ms: row.expires_at,
+            expiring_at_ms,
             allocation: row.created(),
         });
     }
@@ -896,8 +903,13 @@ impl Writer {
             self.refuse_batch(batch, anyhow::Error::from(error));
             return;
         }
-        // Each expiry's event, in the first batch that sees it.
-        if let Err(error) = expired.into_iter().try_for_each(|event| self.event(event)) {
+        // Each expiry's event, in the first batch that sees it, then each
+        // lease's `expiring` that is due.
+        let told = expired
+            .into_iter()
+            .try_for_each(|event| self.event(event))
+            .and_then(|()| self.tell_expiring(now, &mut changes));
+        if let Err(error) = told {
             let _ = self.conn.execute_batch("ROLLBACK");
             self.refuse_batch(batch, error);
             return;
@@ -1135,6 +1147,27 @@ impl Writer {
         insert_event(&self.conn, &event)
     }
 
+    /// Stores the `expiring` event of each lease due to be told by `now`
+    /// (at its moment, 10 minutes before `expires_at`) and marks it told.
+    fn tell_expiring(&mut self, now: i64, changes: &mut Vec<Change>) -> anyhow::Result<()> {
+        let due: Vec<(i64, i64, Allocation)> = self
+            .working
+            .expiring(now)
+            .into_iter()
+            .filter_map(|grant| Some((grant.seq, grant.expires_at_ms?, grant.allocation.clone())))
+            .collect();
+        for (seq, expires_at, allocation) in due {
+            self.conn
+                .prepare_cached("UPDATE allocations SET expiring_sent = ?2 WHERE seq = ?1")?
+                .execute(params![seq, expires_at])?;
+            let id = allocation.id.clone();
+            let at = expires_at - EXPIRING_NOTICE_MS;
+            self.event(NewEvent::allocation(Expiring, at, None, allocation))?;
+            self.record(Change::Told(id), now, changes);
+        }
+        Ok(())
+    }
+
     /// The `level_changed` events of the pools whose level the batch moved,
     /// stored; the pools' usage as the batch leaves it.
     fn tell_levels(&self, now: i64) -> anyhow::Result<Vec<Fill>> {
@@ -1300,6 +1333,7 @@ impl Writer {
             pool: pool_index,
             units,
             expires_at_ms: expires_at,
+            expiring_at_ms: expires_at.and_then(|at| expiring_at(now, at)),
             allocation: allocation.clone(),
         };
         Ok((allocation, Change::Grant(Box::new(grant))))
@@ -1544,7 +1578,7 @@ impl Writer {
         let updated = self
             .conn
             .prepare_cached(
-                "UPDATE allocations SET expires_at = ?2 WHERE seq = ?3 AND id = ?1 \
+                "UPDATE allocations SET expires_at = ?2, renewed_at = ?4 WHERE seq = ?3 AND id = ?1 \
                  AND released_at IS NULL AND (expires_at IS NULL OR expires_at > ?4)",
             )?
             .execute(params![id, expires_at, seq, now])?;
