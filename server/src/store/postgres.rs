@@ -599,6 +599,9 @@ impl PgStore {
         let tx = client.transaction().await?;
         if let Some(key) = key {
             if let Some(outcome) = hold_key(&tx, key, request).await? {
+                // Ended before answering: a dropped transaction's rollback
+                // is sent later, and the key's lock would outlive the answer.
+                tx.rollback().await?;
                 return Ok(outcome);
             }
         }
