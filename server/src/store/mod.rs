@@ -271,7 +271,6 @@ impl std::ops::Deref for Store {
 impl Store {
     /// Opens (or creates, or migrates) the database; `thresholds` are the
     /// levels whose crossings are `level_changed` events.
-    #[allow(clippy::too_many_arguments)]
     pub async fn open(
         database: &Database,
         pools: Vec<PoolSpec>,
