@@ -8,8 +8,14 @@
 //! 10,000 tickets waiting. Servers run in this process on loopback; the
 //! PostgreSQL is a throwaway Debian cluster with fsync on.
 //!
+//! With `--part feed` (only when asked), the event log's figures
+//! ([`feed`]): a changed poll with 10,000 allocations, list against events,
+//! and the events a reader follows while the clients write.
+//!
 //! `cargo run --release -p allocation-bench --bin server-bench -- [--clients N]
-//! [--seconds S] [--synchronous full|normal] [--grants N] [--part pairs|polling|queue]…`
+//! [--seconds S] [--synchronous full|normal] [--grants N] [--part pairs|polling|queue|feed]…`
+
+mod feed;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -52,6 +58,8 @@ enum Part {
     Pairs,
     Polling,
     Queue,
+    /// The event log (not in the default set: it fills 10,000 allocations).
+    Feed,
 }
 
 /// One in-process server on `db` with one pool, `bench`, committing on
@@ -510,8 +518,13 @@ async fn polling_table(runs: &[(&str, Vec<Served>)], seconds: u64) -> anyhow::Re
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let options = Options::parse();
-    let runs_part = |part| options.parts.is_empty() || options.parts.contains(&part);
     let dir = tempfile::tempdir()?;
+    if options.parts == [Part::Feed] {
+        let cluster = Cluster::start_with(true).map_err(anyhow::Error::msg)?;
+        let (clients, seconds) = (options.clients as usize, options.seconds);
+        return feed::tables(&cluster, dir.path(), clients, seconds, options.synchronous).await;
+    }
+    let runs_part = |part| options.parts.is_empty() || options.parts.contains(&part);
     let capacity = options.clients * 2;
     let cluster = Cluster::start_with(true).map_err(anyhow::Error::msg)?;
     println!(
@@ -551,6 +564,10 @@ async fn main() -> anyhow::Result<()> {
     }
     if runs_part(Part::Queue) {
         queue_tables(&cluster, dir.path(), &options).await?;
+    }
+    if options.parts.contains(&Part::Feed) {
+        let (clients, seconds) = (options.clients as usize, options.seconds);
+        feed::tables(&cluster, dir.path(), clients, seconds, options.synchronous).await?;
     }
     if broken {
         anyhow::bail!("invariant broken: over-allocation seen or units left allocated");
