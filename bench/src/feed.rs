@@ -200,7 +200,6 @@ pub async fn following(
                 after = reply.json::<Events>().next;
                 seen.store(after, Ordering::Relaxed);
             }
-            connection
         })
     };
     let started = Instant::now();
@@ -218,17 +217,15 @@ pub async fn following(
         task.await.expect("a writer");
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let read_at_stop = seen.load(Ordering::Relaxed);
-    stop.store(true, Ordering::Relaxed);
-    let mut connection = follower.await.expect("the follower");
-    let last = last_seq(&mut connection).await;
-    let stopped = Instant::now();
-    let mut after = seen.load(Ordering::Relaxed);
-    while after < last {
-        let path = format!("/api/v1/events?after={after}&limit=1000");
-        after = connection.get(&path).await.json::<Events>().next;
+    let (stopped, read_at_stop) = (Instant::now(), seen.load(Ordering::Relaxed));
+    let last = last_seq(&mut Connection::open(reader).await).await;
+    // The follower goes on until it has read the last event stored.
+    while seen.load(Ordering::Relaxed) < last {
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
     let caught_up = stopped.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    follower.await.expect("the follower");
     Following {
         written_per_s: (last - from) as f64 / elapsed,
         read_per_s: (read_at_stop - from) as f64 / elapsed,
