@@ -121,7 +121,7 @@ pub async fn changed_poll(address: SocketAddr) -> ChangedPoll {
         .header("etag")
         .unwrap()
         .to_owned();
-    let mut next = last_seq(&mut connection).await;
+    let mut next = last_seq(&mut connection, 0).await;
     let (mut list, mut log) = (Vec::new(), Vec::new());
     for change in 0..POLLS {
         let body = serde_json::json!({"pool": "bench", "amount": 1, "owner": "changer"});
@@ -185,7 +185,7 @@ pub async fn following(
     seconds: u64,
 ) -> Following {
     let mut connection = Connection::open(reader).await;
-    let from = last_seq(&mut connection).await;
+    let from = last_seq(&mut connection, 0).await;
     let seen = Arc::new(AtomicU64::new(from));
     let stop = Arc::new(AtomicBool::new(false));
     let follower = {
@@ -218,7 +218,7 @@ pub async fn following(
     }
     let elapsed = started.elapsed().as_secs_f64();
     let (stopped, read_at_stop) = (Instant::now(), seen.load(Ordering::Relaxed));
-    let last = last_seq(&mut Connection::open(reader).await).await;
+    let last = last_seq(&mut Connection::open(reader).await, read_at_stop).await;
     // The follower goes on until it has read the last event stored.
     while seen.load(Ordering::Relaxed) < last {
         tokio::time::sleep(Duration::from_millis(1)).await;
@@ -234,9 +234,8 @@ pub async fn following(
     }
 }
 
-/// The log's last `seq` now.
-async fn last_seq(connection: &mut Connection) -> u64 {
-    let mut after = 0;
+/// The log's last `seq` now, read from `after` on.
+async fn last_seq(connection: &mut Connection, mut after: u64) -> u64 {
     loop {
         let page: Events = connection
             .get(&format!("/api/v1/events?after={after}&limit=1000"))

@@ -15,6 +15,16 @@ pub struct Fill {
     pub capacity: u64,
 }
 
+impl Fill {
+    /// A pool's usage as the contract shows it.
+    pub fn of(pool: &allocation_contract::Pool) -> Fill {
+        Fill {
+            allocated: pool.allocated,
+            capacity: pool.capacity,
+        }
+    }
+}
+
 /// `(previous, level)` when going from `before` to `after` changes the
 /// pool's level under `thresholds`.
 pub fn crossing(

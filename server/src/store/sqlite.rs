@@ -736,14 +736,7 @@ fn insert_event(conn: &Connection, event: &NewEvent) -> anyhow::Result<()> {
 
 /// Each configured pool's usage at `now` (by pool index).
 fn fills(ledger: &Ledger, now: i64) -> Vec<Fill> {
-    ledger
-        .usage(now)
-        .iter()
-        .map(|pool| Fill {
-            allocated: pool.allocated,
-            capacity: pool.capacity,
-        })
-        .collect()
+    ledger.usage(now).iter().map(Fill::of).collect()
 }
 
 /// At start: a `capacity_changed` event for each pool whose capacity the
@@ -1171,10 +1164,11 @@ impl Writer {
     /// The `level_changed` events of the pools whose level the batch moved,
     /// stored; the pools' usage as the batch leaves it.
     fn tell_levels(&self, now: i64) -> anyhow::Result<Vec<Fill>> {
-        let after = fills(&self.working, now);
-        for ((pool, before), now_fill) in self.working.specs().iter().zip(&self.fills).zip(&after) {
-            if let Some((previous, level)) = crossing(self.thresholds, *before, *now_fill) {
-                self.event(NewEvent::level(now, &pool.id, previous, level, *now_fill))?;
+        let usage = self.working.usage(now);
+        let after: Vec<Fill> = usage.iter().map(Fill::of).collect();
+        for ((pool, before), fill) in usage.iter().zip(&self.fills).zip(&after) {
+            if let Some((previous, level)) = crossing(self.thresholds, *before, *fill) {
+                self.event(NewEvent::level(now, &pool.id, previous, level, *fill))?;
             }
         }
         Ok(after)
