@@ -33,7 +33,8 @@ use super::record::{self, StoredRow, COLUMNS};
 use super::rules::{self, PRUNE_SAMPLES};
 use super::ticket::{TicketRecord, TICKET_COLUMNS};
 use super::{
-    AllocateOutcome, CancelOutcome, Listing, Record, ReleaseOutcome, RenewOutcome, Storage,
+    AllocateOutcome, CancelOutcome, HookAdvance, HookLag, HookPosition, Listing, Record,
+    ReleaseOutcome, RenewOutcome, Storage,
 };
 use crate::domain::allocator::{unit_names, unit_number};
 use crate::domain::clock::{rfc3339, Clock};
@@ -42,6 +43,8 @@ use crate::domain::ledger::{Change, Grant, Ledger};
 use crate::domain::pools::PoolSpec;
 use crate::domain::queue::{check_quota, Ask, QuotaExceeded};
 use crate::domain::waiting::Waiting;
+
+mod hooks;
 
 /// Most requests one transaction carries.
 const MAX_BATCH: usize = 512;
@@ -86,6 +89,12 @@ enum Command {
     /// freed and times out the tickets past their `wait_until`.
     Sweep {
         reply: oneshot::Sender<anyhow::Result<()>>,
+    },
+    /// Statements of their own in the batch's transaction (the webhooks'
+    /// positions): `Some` connection to run them, `None` when the batch
+    /// could not begin; answered once the batch commits.
+    Run {
+        run: Box<dyn FnOnce(Option<&Connection>) -> Answer + Send>,
     },
 }
 
@@ -239,6 +248,21 @@ impl SqliteStore {
             .send(command(reply))
             .map_err(|_| anyhow::anyhow!("the writer stopped"))?;
         answer.await.context("the writer stopped")?
+    }
+
+    /// Runs `write` in the writer's next batch (its transaction, its
+    /// commit) and answers once that commits.
+    async fn write<T: Send + 'static>(
+        &self,
+        write: impl FnOnce(&Connection) -> anyhow::Result<T> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        self.ask(|reply| Command::Run {
+            run: Box::new(move |conn| match conn {
+                Some(conn) => answer(reply, write(conn)),
+                None => refuse(reply),
+            }),
+        })
+        .await
     }
 }
 
@@ -442,6 +466,41 @@ impl Storage for SqliteStore {
             reply,
         })
         .await
+    }
+
+    async fn claim_hook(
+        &self,
+        hook: &str,
+        holder: &str,
+        lease_ms: i64,
+    ) -> anyhow::Result<Option<HookPosition>> {
+        self.claim(hook, holder, lease_ms).await
+    }
+
+    async fn advance_hook(
+        &self,
+        hook: &str,
+        holder: &str,
+        advance: HookAdvance,
+    ) -> anyhow::Result<bool> {
+        self.advance(hook, holder, advance).await
+    }
+
+    async fn hook_failing(
+        &self,
+        hook: &str,
+        holder: &str,
+        now_ms: i64,
+    ) -> anyhow::Result<Option<i64>> {
+        self.failing(hook, holder, now_ms).await
+    }
+
+    async fn release_hook(&self, hook: &str, holder: &str) -> anyhow::Result<()> {
+        self.release_lease(hook, holder).await
+    }
+
+    async fn hook_lags(&self) -> anyhow::Result<Vec<HookLag>> {
+        self.lags().await
     }
 }
 
@@ -834,6 +893,7 @@ impl Writer {
                 Command::Sample { reply } => refuse(reply),
                 Command::Cancel { reply, .. } => refuse(reply),
                 Command::Sweep { reply } => refuse(reply),
+                Command::Run { run } => run(None),
             };
             answer(Err(anyhow::anyhow!(
                 "cannot begin a transaction: {error:#}"
@@ -879,6 +939,7 @@ impl Writer {
                 answer(reply, self.keep(outcome, now, changes))
             }
             Command::Sample { reply } => answer(reply, self.prune_samples(now)),
+            Command::Run { run } => run(Some(&self.conn)),
         }
     }
 
