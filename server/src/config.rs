@@ -15,6 +15,7 @@ use crate::http::serve::ServeOptions;
 use crate::identity::{JwtOptions, JwtVerifier, TrustedProxy, Users};
 pub use crate::store::postgres::Commit as PgCommit;
 use crate::store::{Database, Synchronous};
+use crate::webhooks::Webhooks;
 
 /// Request bodies past this size get `413`.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -55,6 +56,8 @@ pub struct ServerConfig {
     pub pg_commit: PgCommit,
     /// The time source (tests move it instead of sleeping).
     pub clock: Clock,
+    /// Receivers of the event log (`--webhooks`).
+    pub webhooks: Option<Arc<Webhooks>>,
 }
 
 impl ServerConfig {
@@ -78,6 +81,7 @@ impl ServerConfig {
             synchronous: Synchronous::Full,
             pg_commit: PgCommit::Group,
             clock: Clock::system(),
+            webhooks: None,
         }
     }
 }
@@ -235,6 +239,10 @@ pub struct ServeArgs {
     /// than this are deleted, hourly (e.g. `30d`, `12h`).
     #[arg(long, default_value = "30d", value_parser = humantime::parse_duration)]
     pub retention: Duration,
+    /// Webhooks file (TOML `[[hook]] url, secret_file, kinds, pools`): each
+    /// event POSTed to the hooks that want it, signed (Standard Webhooks).
+    #[arg(long, value_name = "FILE")]
+    pub webhooks: Option<PathBuf>,
     /// Log lines as human-readable `text` or one JSON object per line.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -312,6 +320,12 @@ impl ServeArgs {
             .map(|header| TrustedProxy::new(header, &self.trusted_proxies))
             .transpose()?;
         let jwt = self.jwt_verifier()?;
+        let pool_ids: Vec<String> = pools.iter().map(|pool| pool.id.clone()).collect();
+        let webhooks = self
+            .webhooks
+            .as_deref()
+            .map(|path| crate::webhooks::load(path, &pool_ids).map(Arc::new))
+            .transpose()?;
         let mut allow_hosts = self.allow_hosts;
         // A server listening on one non-loopback address answers for it.
         let ip = self.listen.ip();
@@ -333,6 +347,7 @@ impl ServeArgs {
             request_timeout: Duration::from_secs(self.request_timeout),
             synchronous: self.synchronous,
             pg_commit: self.pg_commit,
+            webhooks,
             ..ServerConfig::demo(self.db)
         })
     }

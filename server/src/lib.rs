@@ -22,7 +22,8 @@
 //! idempotency rules, history, clock: no HTTP, no SQL), [`store`] (one
 //! trait for what a store does, its rules written once, SQLite and
 //! PostgreSQL holding only SQL and locking), [`identity`] (who is calling),
-//! [`config`] (the configuration and the command line).
+//! [`webhooks`] (the event log delivered to receivers), [`config`] (the
+//! configuration and the command line).
 //!
 //! On SQLite, one server per database: the store holds an exclusive lock on
 //! `<db>.lock` while it is open, since each server keeps its own in-memory
@@ -34,6 +35,7 @@ pub mod domain;
 pub mod http;
 pub mod identity;
 pub mod store;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -86,10 +88,15 @@ pub async fn app_with_state(config: ServerConfig) -> anyhow::Result<(Router, App
         config.pg_commit,
     )
     .await?;
+    let webhooks = match &config.webhooks {
+        Some(hooks) => Some(Arc::new(webhooks::start(store.clone(), Arc::clone(hooks))?)),
+        None => None,
+    };
     let state = AppState {
         store,
         in_flight: idempotency::InFlightKeys::default(),
         shutdown: http::queue::Shutdown::default(),
+        webhooks,
     };
     let open = auth.is_open();
     let limits = api::ApiLimits {
