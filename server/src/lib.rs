@@ -89,7 +89,9 @@ pub async fn app_with_state(config: ServerConfig) -> anyhow::Result<(Router, App
     )
     .await?;
     let webhooks = match &config.webhooks {
-        Some(hooks) => Some(Arc::new(webhooks::start(store.clone(), Arc::clone(hooks))?)),
+        Some(hooks) => Some(Arc::new(
+            webhooks::start(store.clone(), Arc::clone(hooks)).await?,
+        )),
         None => None,
     };
     let state = AppState {

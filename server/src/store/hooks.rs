@@ -49,6 +49,16 @@ pub const CLAIM: &str = "INSERT INTO webhook_deliveries (hook, delivered, holder
         OR webhook_deliveries.lease_until <= CAST($3 AS bigint) \
      RETURNING delivered, failing_since";
 
+/// [`CLAIM`] for a store only one server opens (SQLite's file lock): the
+/// lease is always this server's, so a restart after a crash resumes at
+/// once instead of waiting for the dead process's lease to lapse.
+pub const TAKE: &str = "INSERT INTO webhook_deliveries (hook, delivered, holder, lease_until) \
+     VALUES ($1, (SELECT COALESCE(max(seq), 0) FROM events), $2, \
+             CAST($3 AS bigint) + CAST($4 AS bigint)) \
+     ON CONFLICT (hook) DO UPDATE SET holder = excluded.holder, \
+         lease_until = excluded.lease_until \
+     RETURNING delivered, failing_since";
+
 /// Moves hook `$1`'s position to `$3` and counts `$4` given up, if holder
 /// `$2` still holds it (never backwards).
 pub const ADVANCE: &str = "UPDATE webhook_deliveries SET \

@@ -37,8 +37,10 @@ pub struct Deliveries {
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
-/// Starts delivering every hook of `webhooks` from `store`.
-pub fn start(store: Store, webhooks: Arc<Webhooks>) -> anyhow::Result<Deliveries> {
+/// Starts delivering every hook of `webhooks` from `store`. A hook new to
+/// the database starts at the log's end as of now: its row is made (and
+/// its lease taken, when free) before this returns.
+pub async fn start(store: Store, webhooks: Arc<Webhooks>) -> anyhow::Result<Deliveries> {
     let sender = sender::Sender::new(&webhooks.timing)?;
     let holder: Arc<str> = format!(
         "{}-{:016x}",
@@ -46,6 +48,10 @@ pub fn start(store: Store, webhooks: Arc<Webhooks>) -> anyhow::Result<Deliveries
         rand::rng().random::<u64>()
     )
     .into();
+    let lease_ms = webhooks.timing.lease.as_millis().min(i64::MAX as u128) as i64;
+    for hook in &webhooks.hooks {
+        store.claim_hook(&hook.key(), &holder, lease_ms).await?;
+    }
     let (stop, stopped) = watch::channel(false);
     let tasks = webhooks
         .hooks

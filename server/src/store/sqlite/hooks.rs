@@ -1,7 +1,7 @@
 //! SQLite's side of the webhooks' positions and leases
 //! ([`crate::store::hooks`]): the writes go through the writer (in its next
 //! batch, sharing its commit), the reads through the reader. One server per
-//! database file: its lease is always free, the same code path all the same.
+//! database file: its lease is always its own ([`hooks::TAKE`]).
 
 use rusqlite::{named_params, OptionalExtension};
 
@@ -19,7 +19,7 @@ impl SqliteStore {
         self.write(move |conn| {
             let params = named_params! {"$1": hook, "$2": holder, "$3": now, "$4": lease_ms};
             Ok(conn
-                .prepare_cached(hooks::CLAIM)?
+                .prepare_cached(hooks::TAKE)?
                 .query_row(params, |row| Ok(hooks::position(row.get(0)?, row.get(1)?)))
                 .optional()?)
         })
