@@ -93,9 +93,7 @@ enum Command {
     /// Statements of their own in the batch's transaction (the webhooks'
     /// positions): `Some` connection to run them, `None` when the batch
     /// could not begin; answered once the batch commits.
-    Run {
-        run: Box<dyn FnOnce(Option<&Connection>) -> Answer + Send>,
-    },
+    Run { run: Statements },
 }
 
 /// What the writer has done so far (for the bench and the logs).
@@ -779,6 +777,10 @@ struct NewRow<'a> {
     now: i64,
     expires_at: Option<i64>,
 }
+
+/// [`Command::Run`]'s statements: given the connection, or `None` when the
+/// batch could not begin, they give the answer to send.
+type Statements = Box<dyn FnOnce(Option<&Connection>) -> Answer + Send>;
 
 /// Sends a command's answer: its outcome once the batch is committed, or
 /// the error that stopped it.

@@ -1,6 +1,6 @@
-//! The webhooks in `/metrics`. Labels: `hook` (its place in the file, from
-//! 1) and `host` (the URL's host): never the URL's path, which may be a
-//! credential, nor a secret.
+//! The webhooks in `/metrics`. Labels: `hook` (its place in the file,
+//! from one) and `host` (the URL's host): never the URL's path, which may
+//! be a credential, nor a secret.
 //!
 //! Counted by this server as it delivers: `allocation_webhook_deliveries_total`,
 //! `allocation_webhook_failures_total` (failed attempts),
