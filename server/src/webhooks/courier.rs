@@ -1,11 +1,15 @@
 //! One hook's deliveries, in a task of its own: while this server holds
 //! the hook's lease, each event after its stored position that the hook
-//! wants is POSTed, in `seq` order, until a `2xx`; the position moves past
-//! it only then (at least once: a crash between the two sends it again).
-//! A failing event is retried with backoff; one still failing
+//! wants is POSTed, in `seq` order, until a `2xx`. The position moves past
+//! an event only after its `2xx`; it is written to the database at most
+//! every [`PERSIST_EVERY`] while events flow, and at once when the hook is
+//! caught up, pauses after a failure, gives an event up or stops (at least
+//! once: after a crash, the deliveries since the last write are sent
+//! again). A failing event is retried with backoff; one still failing
 //! `give_up_after` after its first failed attempt is given up (counted,
 //! logged by `seq`) and the hook moves on.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +25,10 @@ use crate::store::{EventQuery, HookAdvance, Store};
 
 /// Events read from the log at a time.
 const PAGE: u64 = 100;
+
+/// How often a busy hook writes its position (one write per delivery
+/// would bound a hook by the database's commit rate).
+pub const PERSIST_EVERY: Duration = Duration::from_millis(100);
 
 /// What the loop does next.
 #[derive(Debug, PartialEq, Eq)]
@@ -40,8 +48,13 @@ pub struct Courier {
     holder: Arc<str>,
     /// When the lease was last taken or renewed (`None`: not held).
     held_since: Option<Instant>,
-    /// The last `seq` the hook is done with.
+    /// The last `seq` the hook is done with, here.
     position: u64,
+    /// ... and in the database, written at `persisted_at`.
+    stored: u64,
+    persisted_at: Instant,
+    /// Events read after `position`, not yet done with.
+    pending: VecDeque<Event>,
     /// Failed attempts at the next event, on this server.
     failures: u32,
     failing_since_ms: Option<i64>,
@@ -65,6 +78,9 @@ impl Courier {
             holder,
             held_since: None,
             position: 0,
+            stored: 0,
+            persisted_at: Instant::now(),
+            pending: VecDeque::new(),
             failures: 0,
             failing_since_ms: None,
             retry_at: None,
@@ -86,7 +102,9 @@ impl Courier {
             }
         }
         if self.held_since.is_some() {
-            if let Err(error) = self.store.release_hook(&self.key, &self.holder).await {
+            let persisted = self.persist(0).await;
+            let released = self.store.release_hook(&self.key, &self.holder).await;
+            if let Err(error) = persisted.and(released) {
                 tracing::warn!(
                     hook = self.hook.ordinal,
                     "webhook: cannot let go of the lease: {error:#}"
@@ -103,22 +121,31 @@ impl Courier {
         if let Some(at) = self.retry_at.filter(|at| *at > Instant::now()) {
             return Ok(Next::Wait((at - Instant::now()).min(self.renew_every())));
         }
+        if self.pending.is_empty() && !self.read_page().await? {
+            self.persist(0).await?;
+            return Ok(Next::Wait(self.timing.poll));
+        }
+        let Some(event) = self.pending.front().cloned() else {
+            return Ok(Next::Now);
+        };
+        if self.hook.wants(&event) {
+            self.deliver(event).await
+        } else {
+            self.done_with(event.seq).await?;
+            Ok(Next::Now)
+        }
+    }
+
+    /// Reads the events after the position; whether there were any.
+    async fn read_page(&mut self) -> anyhow::Result<bool> {
         let query = EventQuery {
             after: self.position,
             limit: PAGE,
             pool: None,
             owner: None,
         };
-        let page = self.store.events(&query).await?;
-        match page.events.into_iter().find(|event| self.hook.wants(event)) {
-            Some(event) => self.deliver(event).await,
-            // Nothing for this hook in a page: past it at once.
-            None if page.next > self.position => {
-                self.advance(page.next, 0).await?;
-                Ok(Next::Now)
-            }
-            None => Ok(Next::Wait(self.timing.poll)),
-        }
+        self.pending = self.store.events(&query).await?.events.into();
+        Ok(!self.pending.is_empty())
     }
 
     /// The lease is renewed a third of the way through it.
@@ -145,9 +172,11 @@ impl Courier {
             self.held_since = None;
             return Ok(false);
         };
-        if self.held_since.is_none() || stored.delivered != self.position {
+        if self.held_since.is_none() || stored.delivered != self.stored {
             tracing::info!(hook = self.hook.ordinal, host = %self.hook.host(), after = stored.delivered, "webhook: delivering");
-            self.position = stored.delivered;
+            (self.position, self.stored) = (stored.delivered, stored.delivered);
+            self.persisted_at = Instant::now();
+            self.pending.clear();
             self.failures = 0;
             self.retry_at = None;
         }
@@ -165,7 +194,12 @@ impl Courier {
         {
             Outcome::Delivered => {
                 telemetry::delivered(&self.hook, &event, self.store.clock().now_ms());
-                self.advance(event.seq, 0).await?;
+                // After failures, at once: the stored `failing_since` was this event's.
+                let failed_before = self.failing_since_ms.is_some();
+                self.done_with(event.seq).await?;
+                if failed_before {
+                    self.persist(0).await?;
+                }
                 Ok(Next::Now)
             }
             Outcome::Failed { why, retry_after } => {
@@ -183,6 +217,12 @@ impl Courier {
         retry_after: Option<Duration>,
         now_ms: i64,
     ) -> anyhow::Result<Next> {
+        // The successes before this event first (a write clears
+        // `failing_since`), so the one recorded next is this event's.
+        self.persist(0).await?;
+        if self.held_since.is_none() {
+            return Ok(Next::Now);
+        }
         let since = match self.failing_since_ms {
             Some(since) => since,
             None => match self
@@ -201,7 +241,9 @@ impl Courier {
         if failing_for >= self.timing.give_up_after {
             tracing::warn!(hook, %host, seq, attempts = self.failures, "webhook: event given up ({why})");
             telemetry::given_up(&self.hook);
-            self.advance(seq, 1).await?;
+            self.pending.pop_front();
+            (self.position, self.failures, self.retry_at) = (seq, 0, None);
+            self.persist(1).await?;
             return Ok(Next::Now);
         }
         let jitter = rand::rng().random_range(0.0..1.0);
@@ -211,18 +253,37 @@ impl Courier {
         Ok(Next::Wait(pause.min(self.renew_every())))
     }
 
-    /// Moves the stored position to `to` (with `given_up` events given up).
-    async fn advance(&mut self, to: u64, given_up: u64) -> anyhow::Result<()> {
-        let advance = HookAdvance { to, given_up };
+    /// The hook is done with the first pending event (`seq`): past it
+    /// here, in the database when the last write is old enough.
+    async fn done_with(&mut self, seq: u64) -> anyhow::Result<()> {
+        self.pending.pop_front();
+        self.position = seq;
+        self.failures = 0;
+        self.retry_at = None;
+        if self.persisted_at.elapsed() >= PERSIST_EVERY {
+            self.persist(0).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes the position (with `given_up` events given up), if it moved.
+    async fn persist(&mut self, given_up: u64) -> anyhow::Result<()> {
+        if self.position == self.stored && given_up == 0 {
+            return Ok(());
+        }
+        let advance = HookAdvance {
+            to: self.position,
+            given_up,
+        };
         if self
             .store
             .advance_hook(&self.key, &self.holder, advance)
             .await?
         {
-            self.position = to;
-            self.failures = 0;
+            self.stored = self.position;
+            self.persisted_at = Instant::now();
+            // The write cleared it: it was an earlier event's.
             self.failing_since_ms = None;
-            self.retry_at = None;
         } else {
             self.lost();
         }
