@@ -9,6 +9,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -18,7 +19,8 @@ use allocation_server::domain::pools::PoolSpec;
 use allocation_server::{webhooks, ServeOptions, ServerConfig};
 use allocation_testkit::pg::Cluster;
 use allocation_testkit::{
-    on_both_stores, start, temp_dir, Backend, Connection, Served, ServerProcess, TestServer,
+    on_both_stores, spawn_server, start, temp_dir, Backend, Connection, Served, ServerProcess,
+    TestServer,
 };
 use axum::body::Bytes;
 use axum::extract::State;
@@ -488,18 +490,23 @@ async fn a_receiver_that_never_answers_slows_no_api_answer() {
     }
 }
 
-/// The server binary on `db` with the pools and webhooks files in `dir`.
-fn process(dir: &Path, db: &str) -> ServerProcess {
+/// The server binary's flags: the pools and webhooks files in `dir`.
+fn flags(dir: &Path) -> Vec<std::ffi::OsString> {
     let pools = dir.join("pools.json");
     let file = r#"{"pools": [{"id": "cpu", "name": "CPU", "unit": "core", "capacity": 64}]}"#;
     std::fs::write(&pools, file).unwrap();
-    let args: Vec<std::ffi::OsString> = vec![
+    vec![
         "--pools".into(),
         pools.into_os_string(),
         "--webhooks".into(),
         dir.join("webhooks.toml").into_os_string(),
-    ];
-    let args: Vec<&std::ffi::OsStr> = args.iter().map(|arg| arg.as_os_str()).collect();
+    ]
+}
+
+/// The server binary on `db` with the pools and webhooks files in `dir`.
+fn process(dir: &Path, db: &str) -> ServerProcess {
+    let flags = flags(dir);
+    let args: Vec<&std::ffi::OsStr> = flags.iter().map(|arg| arg.as_os_str()).collect();
     ServerProcess::spawn(env!("CARGO_BIN_EXE_allocation-server"), &args, db)
 }
 
@@ -574,4 +581,39 @@ async fn two_replicas_deliver_each_event_once_and_the_survivor_takes_over() {
     allocate(survivor, "cpu", 1).await;
     assert_eq!(receiver.next().await.event.seq, 16);
     assert!(receiver.received.try_recv().is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_stopped_by_sigterm_hands_its_hook_over_at_once() {
+    let dir = temp_dir();
+    let url = Cluster::shared().database();
+    let mut receiver = Receiver::ok().await;
+    // A lease far past what the test waits: only a hook let go of is
+    // taken over in time.
+    let rest = "[delivery]\nrequest_timeout = \"1s\"\nlease = \"120s\"\npoll = \"20ms\"\n";
+    hooks_file(dir.path(), &receiver.url, "", rest);
+    let flags = flags(dir.path());
+    let args: Vec<&std::ffi::OsStr> = flags.iter().map(|arg| arg.as_os_str()).collect();
+    let binary = env!("CARGO_BIN_EXE_allocation-server");
+    // The first to start takes the hook.
+    let (mut holder, address) = spawn_server(binary, &args, Some(&url), Stdio::inherit());
+    let survivor = process(dir.path(), &url);
+    for _ in 0..3 {
+        allocate(address, "cpu", 1).await;
+    }
+    assert_eq!(seqs(&receiver.take(3).await), [1, 2, 3]);
+    // SAFETY: our own child, not yet reaped.
+    assert_eq!(
+        unsafe { libc::kill(holder.id() as libc::pid_t, libc::SIGTERM) },
+        0
+    );
+    let exited = tokio::task::spawn_blocking(move || holder.wait())
+        .await
+        .unwrap();
+    assert!(exited.unwrap().success());
+    for _ in 0..3 {
+        allocate(survivor.address, "cpu", 1).await;
+    }
+    assert_eq!(seqs(&receiver.take(3).await), [4, 5, 6]);
+    assert!(receiver.received.try_recv().is_err(), "nothing twice");
 }

@@ -30,6 +30,9 @@ const PAGE: u64 = 100;
 /// would bound a hook by the database's commit rate).
 pub const PERSIST_EVERY: Duration = Duration::from_millis(100);
 
+/// How often a server that does not hold a hook tries to take it.
+const TAKE_OVER_EVERY: Duration = Duration::from_secs(1);
+
 /// What the loop does next.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Next {
@@ -90,7 +93,12 @@ impl Courier {
     /// Delivers until `stop` turns true, then lets go of the lease.
     pub async fn run(mut self, mut stop: tokio::sync::watch::Receiver<bool>) {
         while !*stop.borrow() {
-            let next = self.step().await.unwrap_or_else(|error| {
+            // A stop cuts an attempt short: it is made again (at least once).
+            let step = tokio::select! {
+                step = self.step() => step,
+                _ = stop.changed() => break,
+            };
+            let next = step.unwrap_or_else(|error| {
                 tracing::warn!(hook = self.hook.ordinal, host = %self.hook.host(), "webhook: {error:#}");
                 Next::Wait(self.timing.poll.max(Duration::from_secs(1)))
             });
@@ -116,7 +124,9 @@ impl Courier {
     /// One move: hold the lease, then deliver, skip or wait.
     pub async fn step(&mut self) -> anyhow::Result<Next> {
         if !self.hold().await? {
-            return Ok(Next::Wait(self.renew_every()));
+            // Held elsewhere: looked at again soon, so a hook let go of at
+            // a replica's shutdown is taken over at once.
+            return Ok(Next::Wait(self.renew_every().min(TAKE_OVER_EVERY)));
         }
         if let Some(at) = self.retry_at.filter(|at| *at > Instant::now()) {
             return Ok(Next::Wait((at - Instant::now()).min(self.renew_every())));
