@@ -37,27 +37,33 @@ pub struct HookLag {
     pub given_up: u64,
 }
 
-/// Takes or renews `$1`'s lease for holder `$2` until `$3` (now) + `$4` ms
-/// when it is free, lapsed or already `$2`'s: its position, or no row.
-/// A hook seen for the first time starts at the log's end.
-pub const CLAIM: &str = "INSERT INTO webhook_deliveries (hook, delivered, holder, lease_until) \
-     VALUES ($1, (SELECT COALESCE(max(seq), 0) FROM events), $2, \
-             CAST($3 AS bigint) + CAST($4 AS bigint)) \
-     ON CONFLICT (hook) DO UPDATE SET holder = excluded.holder, \
-         lease_until = excluded.lease_until \
-     WHERE webhook_deliveries.holder = excluded.holder \
-        OR webhook_deliveries.lease_until <= CAST($3 AS bigint) \
-     RETURNING delivered, failing_since";
+/// Takes `$1`'s lease for holder `$2` until `$3` (now) + `$4` ms, when
+/// `$when` (empty: always): its position, or no row. A hook seen for the
+/// first time starts at the log's end.
+macro_rules! claim {
+    ($when:literal) => {
+        concat!(
+            "INSERT INTO webhook_deliveries (hook, delivered, holder, lease_until) \
+             VALUES ($1, (SELECT COALESCE(max(seq), 0) FROM events), $2, \
+                     CAST($3 AS bigint) + CAST($4 AS bigint)) \
+             ON CONFLICT (hook) DO UPDATE SET holder = excluded.holder, \
+                 lease_until = excluded.lease_until ",
+            $when,
+            " RETURNING delivered, failing_since"
+        )
+    };
+}
+
+/// Takes or renews the lease when it is free, lapsed or already `$2`'s.
+pub const CLAIM: &str = claim!(
+    "WHERE webhook_deliveries.holder = excluded.holder \
+        OR webhook_deliveries.lease_until <= CAST($3 AS bigint)"
+);
 
 /// [`CLAIM`] for a store only one server opens (SQLite's file lock): the
 /// lease is always this server's, so a restart after a crash resumes at
 /// once instead of waiting for the dead process's lease to lapse.
-pub const TAKE: &str = "INSERT INTO webhook_deliveries (hook, delivered, holder, lease_until) \
-     VALUES ($1, (SELECT COALESCE(max(seq), 0) FROM events), $2, \
-             CAST($3 AS bigint) + CAST($4 AS bigint)) \
-     ON CONFLICT (hook) DO UPDATE SET holder = excluded.holder, \
-         lease_until = excluded.lease_until \
-     RETURNING delivered, failing_since";
+pub const TAKE: &str = claim!("");
 
 /// Moves hook `$1`'s position to `$3` and counts `$4` given up, if holder
 /// `$2` still holds it (never backwards).

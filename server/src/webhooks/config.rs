@@ -82,8 +82,7 @@ impl Hook {
     /// filter keeps the position, a new URL starts afresh, and the stored
     /// key gives nothing of the URL away.
     pub fn key(&self) -> String {
-        let digest = Sha256::digest(self.url.as_str().as_bytes());
-        digest.iter().map(|byte| format!("{byte:02x}")).collect()
+        format!("{:x}", Sha256::digest(self.url.as_str().as_bytes()))
     }
 }
 

@@ -4,6 +4,7 @@
 //! retry, so a receiver can drop a duplicate); the timestamp is the
 //! attempt's, in Unix seconds.
 
+use allocation_contract::time::parse_rfc3339;
 use allocation_contract::Event;
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -23,10 +24,7 @@ pub const SIGNATURE: &str = "webhook-signature";
 /// taking the ids a receiver already saw. No `.` (the signed content's
 /// separator).
 pub fn message_id(event: &Event) -> String {
-    let at_ms = humantime::parse_rfc3339(&event.at)
-        .ok()
-        .and_then(|at| at.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |since| since.as_millis());
+    let at_ms = parse_rfc3339(&event.at).unwrap_or(0);
     format!("evt_{}_{at_ms}", event.seq)
 }
 

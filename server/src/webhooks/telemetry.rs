@@ -12,6 +12,7 @@
 
 use std::fmt::Write;
 
+use allocation_contract::time::parse_rfc3339;
 use allocation_contract::Event;
 
 use super::config::Hook;
@@ -43,10 +44,7 @@ fn labels(hook: &Hook) -> [(&'static str, String); 2] {
 
 pub fn delivered(hook: &Hook, event: &Event, now_ms: i64) {
     metrics::counter!("allocation_webhook_deliveries_total", &labels(hook)).increment(1);
-    if let Ok(at) = humantime::parse_rfc3339(&event.at) {
-        let at_ms = at
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |since| since.as_millis() as i64);
+    if let Some(at_ms) = parse_rfc3339(&event.at) {
         let seconds = now_ms.saturating_sub(at_ms).max(0) as f64 / 1000.0;
         metrics::histogram!("allocation_webhook_delivery_seconds", &labels(hook)).record(seconds);
     }
