@@ -617,3 +617,30 @@ async fn a_replica_stopped_by_sigterm_hands_its_hook_over_at_once() {
     assert_eq!(seqs(&receiver.take(3).await), [4, 5, 6]);
     assert!(receiver.received.try_recv().is_err(), "nothing twice");
 }
+
+#[test]
+fn a_bad_webhooks_file_stops_the_server_with_its_reason_and_no_secret() {
+    let dir = temp_dir();
+    let url = "http://chat.example/hooks/T0/s3cr3t-path";
+    let file = hooks_file(dir.path(), url, "kinds = [\"released\"]", "");
+    let db = dir.path().join("allocations.db");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_allocation-server"))
+        .args(["--listen", "127.0.0.1:0", "--webhooks"])
+        .arg(&file)
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("--webhooks") && said.contains("hook 1"),
+        "{said}"
+    );
+    assert!(said.contains("only to a loopback address"), "{said}");
+    assert!(
+        !said.contains("s3cr3t") && !said.contains("MfKQ9"),
+        "{said}"
+    );
+    assert!(output.stdout.is_empty(), "it never listened");
+}

@@ -35,7 +35,7 @@ const TAKE_OVER_EVERY: Duration = Duration::from_secs(1);
 
 /// What the loop does next.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Next {
+enum Next {
     Now,
     Wait(Duration),
 }
@@ -122,7 +122,7 @@ impl Courier {
     }
 
     /// One move: hold the lease, then deliver, skip or wait.
-    pub async fn step(&mut self) -> anyhow::Result<Next> {
+    async fn step(&mut self) -> anyhow::Result<Next> {
         if !self.hold().await? {
             // Held elsewhere: looked at again soon, so a hook let go of at
             // a replica's shutdown is taken over at once.
