@@ -151,8 +151,15 @@ fn routes(
     } else {
         site.layer(api::cors(limits.allow_origins.clone()))
     };
+    let mut api = api::router(state.clone(), limits);
+    if let Some(deliveries) = &state.webhooks {
+        api = api.layer(middleware::from_fn_with_state(
+            Arc::clone(deliveries),
+            webhooks::nudge_on_write,
+        ));
+    }
     Router::new()
-        .nest("/api/v1", api::router(state.clone(), limits))
+        .nest("/api/v1", api)
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz).with_state(state.clone()))
         .merge(metrics)

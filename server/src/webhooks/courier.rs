@@ -30,6 +30,9 @@ const PAGE: u64 = 100;
 /// would bound a hook by the database's commit rate).
 pub const PERSIST_EVERY: Duration = Duration::from_millis(100);
 
+/// How long a stopping server lets an attempt in progress finish.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
 /// How often a server that does not hold a hook tries to take it.
 const TAKE_OVER_EVERY: Duration = Duration::from_secs(1);
 
@@ -37,6 +40,9 @@ const TAKE_OVER_EVERY: Duration = Duration::from_secs(1);
 #[derive(Debug, PartialEq, Eq)]
 enum Next {
     Now,
+    /// Caught up: until then, or until this server writes.
+    Poll(Duration),
+    /// A retry's pause, or another server holds the hook.
     Wait(Duration),
 }
 
@@ -49,6 +55,8 @@ pub struct Courier {
     sender: Sender,
     /// This server's name in the hooks' leases.
     holder: Arc<str>,
+    /// Changes when this server has written events.
+    nudged: tokio::sync::watch::Receiver<u64>,
     /// When the lease was last taken or renewed (`None`: not held).
     held_since: Option<Instant>,
     /// The last `seq` the hook is done with, here.
@@ -71,6 +79,7 @@ impl Courier {
         timing: Timing,
         sender: Sender,
         holder: Arc<str>,
+        nudged: tokio::sync::watch::Receiver<u64>,
     ) -> Self {
         Courier {
             store,
@@ -79,6 +88,7 @@ impl Courier {
             timing,
             sender,
             holder,
+            nudged,
             held_since: None,
             position: 0,
             stored: 0,
@@ -93,20 +103,28 @@ impl Courier {
     /// Delivers until `stop` turns true, then lets go of the lease.
     pub async fn run(mut self, mut stop: tokio::sync::watch::Receiver<bool>) {
         while !*stop.borrow() {
-            // A stop cuts an attempt short: it is made again (at least once).
-            let step = tokio::select! {
-                step = self.step() => step,
-                _ = stop.changed() => break,
+            let Some(step) = self.step_unless_stopped(&mut stop).await else {
+                break;
             };
             let next = step.unwrap_or_else(|error| {
                 tracing::warn!(hook = self.hook.ordinal, host = %self.hook.host(), "webhook: {error:#}");
                 Next::Wait(self.timing.poll.max(Duration::from_secs(1)))
             });
-            if let Next::Wait(pause) = next {
-                tokio::select! {
-                    () = tokio::time::sleep(pause) => {}
-                    _ = stop.changed() => {}
+            let (pause, nudged) = match next {
+                Next::Now => continue,
+                Next::Poll(pause) => (pause, true),
+                Next::Wait(pause) => (pause, false),
+            };
+            let nudge = async {
+                match nudged {
+                    true => drop(self.nudged.changed().await),
+                    false => std::future::pending().await,
                 }
+            };
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                () = nudge => {}
+                _ = stop.changed() => {}
             }
         }
         if self.held_since.is_some() {
@@ -121,6 +139,21 @@ impl Courier {
         }
     }
 
+    /// [`Courier::step`]; on a stop, the attempt in progress may finish
+    /// within [`STOP_GRACE`] (its answer recorded, not sent again), else it
+    /// is cut short (and made again by whoever holds the hook next).
+    async fn step_unless_stopped(
+        &mut self,
+        stop: &mut tokio::sync::watch::Receiver<bool>,
+    ) -> Option<anyhow::Result<Next>> {
+        let mut step = std::pin::pin!(self.step());
+        tokio::select! {
+            result = step.as_mut() => return Some(result),
+            _ = stop.changed() => {}
+        }
+        tokio::time::timeout(STOP_GRACE, step).await.ok()
+    }
+
     /// One move: hold the lease, then deliver, skip or wait.
     async fn step(&mut self) -> anyhow::Result<Next> {
         if !self.hold().await? {
@@ -132,8 +165,7 @@ impl Courier {
             return Ok(Next::Wait((at - Instant::now()).min(self.renew_every())));
         }
         if self.pending.is_empty() && !self.read_page().await? {
-            self.persist(0).await?;
-            return Ok(Next::Wait(self.timing.poll));
+            return self.caught_up().await;
         }
         let Some(event) = self.pending.front().cloned() else {
             return Ok(Next::Now);
@@ -146,8 +178,24 @@ impl Courier {
         }
     }
 
+    /// Nothing to send: the position is stored once its last write is
+    /// [`PERSIST_EVERY`] old (a busy hook catches up often).
+    async fn caught_up(&mut self) -> anyhow::Result<Next> {
+        let due = PERSIST_EVERY.saturating_sub(self.persisted_at.elapsed());
+        if self.position == self.stored {
+            return Ok(Next::Poll(self.timing.poll));
+        }
+        if due.is_zero() {
+            self.persist(0).await?;
+            return Ok(Next::Poll(self.timing.poll));
+        }
+        Ok(Next::Poll(due.min(self.timing.poll)))
+    }
+
     /// Reads the events after the position; whether there were any.
     async fn read_page(&mut self) -> anyhow::Result<bool> {
+        // A write from now on wakes the poll that may follow.
+        self.nudged.borrow_and_update();
         let query = EventQuery {
             after: self.position,
             limit: PAGE,

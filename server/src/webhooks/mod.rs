@@ -21,6 +21,9 @@ pub mod telemetry;
 
 use std::sync::{Arc, Mutex};
 
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
 use rand::Rng;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -33,6 +36,9 @@ use crate::store::Store;
 /// [`Deliveries::stop`] lets each finish its attempt and let go of its lease.
 pub struct Deliveries {
     pub webhooks: Arc<Webhooks>,
+    /// Wakes the idle hooks when this server has written (their poll
+    /// finds what other replicas and the sweeper write).
+    nudge: watch::Sender<u64>,
     stop: watch::Sender<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -53,6 +59,7 @@ pub async fn start(store: Store, webhooks: Arc<Webhooks>) -> anyhow::Result<Deli
         store.claim_hook(&hook.key(), &holder, lease_ms).await?;
     }
     let (stop, stopped) = watch::channel(false);
+    let (nudge, nudged) = watch::channel(0);
     let tasks = webhooks
         .hooks
         .iter()
@@ -63,6 +70,7 @@ pub async fn start(store: Store, webhooks: Arc<Webhooks>) -> anyhow::Result<Deli
                 webhooks.timing,
                 sender.clone(),
                 Arc::clone(&holder),
+                nudged.clone(),
             );
             tokio::spawn(courier.run(stopped.clone()))
         })
@@ -70,6 +78,7 @@ pub async fn start(store: Store, webhooks: Arc<Webhooks>) -> anyhow::Result<Deli
     tracing::info!(hooks = webhooks.hooks.len(), "webhooks: delivering");
     Ok(Deliveries {
         webhooks,
+        nudge,
         stop,
         tasks: Mutex::new(tasks),
     })
@@ -85,6 +94,22 @@ impl Deliveries {
             let _ = task.await;
         }
     }
+}
+
+/// Wakes the hooks after each successful write through the API (a
+/// method other than `GET`, `HEAD`, `OPTIONS`), so its events go out at
+/// once rather than at the next poll.
+pub async fn nudge_on_write(
+    State(deliveries): State<Arc<Deliveries>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let writes = !request.method().is_safe();
+    let response = next.run(request).await;
+    if writes && response.status().is_success() {
+        deliveries.nudge.send_modify(|writes| *writes += 1);
+    }
+    response
 }
 
 impl Drop for Deliveries {
