@@ -102,7 +102,8 @@ pub struct Timing {
     /// How long a server's hold on a hook lasts unless renewed (another
     /// replica takes over a hook this long after its holder died).
     pub lease: Duration,
-    /// How often an idle hook looks for new events.
+    /// How often an idle hook looks for events written elsewhere (a write
+    /// through this server wakes it at once).
     pub poll: Duration,
 }
 
