@@ -16,6 +16,7 @@ use crate::http::serve::ServeOptions;
 use crate::identity::{JwtOptions, JwtVerifier, TrustedProxy, Users};
 pub use crate::store::postgres::Commit as PgCommit;
 use crate::store::{Database, Synchronous};
+use crate::webhooks::Webhooks;
 
 /// Request bodies past this size get `413`.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -59,6 +60,8 @@ pub struct ServerConfig {
     /// The levels whose crossings are `level_changed` events (`--warn`,
     /// `--critical`).
     pub thresholds: Thresholds,
+    /// Receivers of the event log (`--webhooks`).
+    pub webhooks: Option<Arc<Webhooks>>,
 }
 
 impl ServerConfig {
@@ -83,6 +86,7 @@ impl ServerConfig {
             pg_commit: PgCommit::Group,
             clock: Clock::system(),
             thresholds: Thresholds::DEFAULT,
+            webhooks: None,
         }
     }
 }
@@ -252,6 +256,10 @@ pub struct ServeArgs {
     /// --warn, at most 100.
     #[arg(long, default_value_t = 95.0)]
     pub critical: f64,
+    /// Webhooks file (TOML `[[hook]] url, secret_file, kinds, pools`): each
+    /// event POSTed to the hooks that want it, signed (Standard Webhooks).
+    #[arg(long, value_name = "FILE")]
+    pub webhooks: Option<PathBuf>,
     /// Log lines as human-readable `text` or one JSON object per line.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -336,6 +344,12 @@ impl ServeArgs {
             .map(|header| TrustedProxy::new(header, &self.trusted_proxies))
             .transpose()?;
         let jwt = self.jwt_verifier()?;
+        let pool_ids: Vec<String> = pools.iter().map(|pool| pool.id.clone()).collect();
+        let webhooks = self
+            .webhooks
+            .as_deref()
+            .map(|path| crate::webhooks::load(path, &pool_ids).map(Arc::new))
+            .transpose()?;
         let mut allow_hosts = self.allow_hosts;
         // A server listening on one non-loopback address answers for it.
         let ip = self.listen.ip();
@@ -358,6 +372,7 @@ impl ServeArgs {
             synchronous: self.synchronous,
             pg_commit: self.pg_commit,
             thresholds,
+            webhooks,
             ..ServerConfig::demo(self.db)
         })
     }

@@ -22,7 +22,8 @@
 //! idempotency rules, history, clock: no HTTP, no SQL), [`store`] (one
 //! trait for what a store does, its rules written once, SQLite and
 //! PostgreSQL holding only SQL and locking), [`identity`] (who is calling),
-//! [`config`] (the configuration and the command line).
+//! [`webhooks`] (the event log delivered to receivers), [`config`] (the
+//! configuration and the command line).
 //!
 //! On SQLite, one server per database: the store holds an exclusive lock on
 //! `<db>.lock` while it is open, since each server keeps its own in-memory
@@ -34,6 +35,7 @@ pub mod domain;
 pub mod http;
 pub mod identity;
 pub mod store;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -87,10 +89,17 @@ pub async fn app_with_state(config: ServerConfig) -> anyhow::Result<(Router, App
         config.thresholds,
     )
     .await?;
+    let webhooks = match &config.webhooks {
+        Some(hooks) => Some(Arc::new(
+            webhooks::start(store.clone(), Arc::clone(hooks)).await?,
+        )),
+        None => None,
+    };
     let state = AppState {
         store,
         in_flight: idempotency::InFlightKeys::default(),
         shutdown: http::queue::Shutdown::default(),
+        webhooks,
     };
     let open = auth.is_open();
     let limits = api::ApiLimits {
@@ -143,8 +152,15 @@ fn routes(
     } else {
         site.layer(api::cors(limits.allow_origins.clone()))
     };
+    let mut api = api::router(state.clone(), limits);
+    if let Some(deliveries) = &state.webhooks {
+        api = api.layer(middleware::from_fn_with_state(
+            Arc::clone(deliveries),
+            webhooks::nudge_on_write,
+        ));
+    }
     Router::new()
-        .nest("/api/v1", api::router(state.clone(), limits))
+        .nest("/api/v1", api)
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz).with_state(state.clone()))
         .merge(metrics)

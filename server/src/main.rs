@@ -79,6 +79,9 @@ fn run_server(args: ServeArgs) -> anyhow::Result<()> {
         let serving = serve(listener, router, options, state.shutdown.clone());
         println!("allocation-server listening on http://{address}/");
         serving.await?;
+        if let Some(webhooks) = &state.webhooks {
+            webhooks.stop().await;
+        }
         Ok(())
     })
 }

@@ -47,6 +47,8 @@ pub struct AppState {
     pub in_flight: InFlightKeys,
     /// Ends held `GET /queue/{id}` requests when the server shuts down.
     pub shutdown: Shutdown,
+    /// The webhooks' deliveries (`--webhooks`), running while this lives.
+    pub webhooks: Option<Arc<crate::webhooks::Deliveries>>,
 }
 
 /// Limits every API request is admitted under.

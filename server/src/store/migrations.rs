@@ -266,6 +266,29 @@ CREATE TABLE event_retention (
 INSERT INTO event_retention (purged_through) VALUES (0);
 ",
     },
+    // 6: each webhook's delivery position and lease (issue 16).
+    Step {
+        sqlite: "
+CREATE TABLE webhook_deliveries (
+    hook          TEXT PRIMARY KEY,           -- SHA-256 of the URL, hex (a URL may hold a token)
+    delivered     INTEGER NOT NULL,           -- the last seq the hook is done with
+    failing_since INTEGER,                    -- Unix ms: first failed attempt at the next event
+    failed        INTEGER NOT NULL DEFAULT 0, -- events given up after the retry window
+    holder        TEXT,                       -- the server delivering (its lease)
+    lease_until   INTEGER NOT NULL DEFAULT 0  -- Unix ms
+);
+",
+        postgres: "
+CREATE TABLE webhook_deliveries (
+    hook          text PRIMARY KEY,           -- SHA-256 of the URL, hex (a URL may hold a token)
+    delivered     bigint NOT NULL,            -- the last seq the hook is done with
+    failing_since bigint,                     -- Unix ms: first failed attempt at the next event
+    failed        bigint NOT NULL DEFAULT 0,  -- events given up after the retry window
+    holder        text,                       -- the replica delivering (its lease)
+    lease_until   bigint NOT NULL DEFAULT 0   -- Unix ms, database clock
+);
+",
+    },
 ];
 
 #[cfg(test)]

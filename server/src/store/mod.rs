@@ -7,6 +7,7 @@
 //! against each. The implementations hold only SQL and locking.
 
 pub mod events;
+pub mod hooks;
 pub mod ids;
 mod migrations;
 pub mod postgres;
@@ -27,6 +28,7 @@ use crate::domain::clock::Clock;
 use crate::domain::history::{self, Sample};
 use crate::domain::pools::PoolSpec;
 pub use events::{EventQuery, EventsRead};
+pub use hooks::{HookAdvance, HookLag, HookPosition};
 pub use record::Record;
 pub use sqlite::{Synchronous, WriterStats};
 
@@ -237,6 +239,39 @@ pub trait Storage: Send + Sync {
     /// Deletes allocations that ended more than `retention_ms` ago, with
     /// their idempotency keys; how many went.
     async fn purge_ended(&self, retention_ms: i64) -> anyhow::Result<u64>;
+
+    /// Webhook `hook`'s position when `holder` holds its lease, taking or
+    /// renewing it for `lease_ms` ([`hooks`]); `None` while another server
+    /// holds it.
+    async fn claim_hook(
+        &self,
+        hook: &str,
+        holder: &str,
+        lease_ms: i64,
+    ) -> anyhow::Result<Option<HookPosition>>;
+
+    /// Moves `hook`'s position; `false` when `holder` no longer holds it.
+    async fn advance_hook(
+        &self,
+        hook: &str,
+        holder: &str,
+        advance: HookAdvance,
+    ) -> anyhow::Result<bool>;
+
+    /// Since when `hook`'s next event has been failing (`now_ms` at its
+    /// first failure); `None` when `holder` no longer holds the hook.
+    async fn hook_failing(
+        &self,
+        hook: &str,
+        holder: &str,
+        now_ms: i64,
+    ) -> anyhow::Result<Option<i64>>;
+
+    /// Lets go of `hook`'s lease, if `holder` holds it.
+    async fn release_hook(&self, hook: &str, holder: &str) -> anyhow::Result<()>;
+
+    /// Every hook's lag behind the log (the hooks ever delivered to).
+    async fn hook_lags(&self) -> anyhow::Result<Vec<HookLag>>;
 
     /// Each pool's usage a minute from `since` (Unix ms; at most the last day).
     async fn history(&self, since_ms: Option<i64>) -> anyhow::Result<UsageHistory> {

@@ -32,6 +32,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{IsolationLevel, NoTls, Row};
 
 mod group_commit;
+mod hooks;
 mod queue;
 
 use super::events::{self, EventQuery, EventsRead, NewEvent};
@@ -40,7 +41,8 @@ use super::migrations::{self, Dialect};
 use super::record::{self, StoredRow, COLUMNS};
 use super::rules::{self, PRUNE_SAMPLES};
 use super::{
-    AllocateOutcome, CancelOutcome, Listing, Record, ReleaseOutcome, RenewOutcome, Storage,
+    AllocateOutcome, CancelOutcome, HookAdvance, HookLag, HookPosition, Listing, Record,
+    ReleaseOutcome, RenewOutcome, Storage,
 };
 use crate::domain::allocator::unit_names;
 use crate::domain::clock::{rfc3339, Clock};
@@ -1325,6 +1327,41 @@ impl Storage for PgStore {
             .execute(rules::PURGE_TICKETS, &[&now.saturating_sub(retention_ms)])
             .await?;
         Ok(deleted)
+    }
+
+    async fn claim_hook(
+        &self,
+        hook: &str,
+        holder: &str,
+        lease_ms: i64,
+    ) -> anyhow::Result<Option<HookPosition>> {
+        self.claim(hook, holder, lease_ms).await
+    }
+
+    async fn advance_hook(
+        &self,
+        hook: &str,
+        holder: &str,
+        advance: HookAdvance,
+    ) -> anyhow::Result<bool> {
+        self.advance(hook, holder, advance).await
+    }
+
+    async fn hook_failing(
+        &self,
+        hook: &str,
+        holder: &str,
+        now_ms: i64,
+    ) -> anyhow::Result<Option<i64>> {
+        self.failing(hook, holder, now_ms).await
+    }
+
+    async fn release_hook(&self, hook: &str, holder: &str) -> anyhow::Result<()> {
+        self.release_lease(hook, holder).await
+    }
+
+    async fn hook_lags(&self) -> anyhow::Result<Vec<HookLag>> {
+        self.lags().await
     }
 }
 

@@ -33,7 +33,8 @@ use super::record::{self, StoredRow, COLUMNS};
 use super::rules::{self, PRUNE_SAMPLES};
 use super::ticket::{TicketRecord, TICKET_COLUMNS};
 use super::{
-    AllocateOutcome, CancelOutcome, Listing, Record, ReleaseOutcome, RenewOutcome, Storage,
+    AllocateOutcome, CancelOutcome, HookAdvance, HookLag, HookPosition, Listing, Record,
+    ReleaseOutcome, RenewOutcome, Storage,
 };
 use crate::domain::allocator::{unit_names, unit_number};
 use crate::domain::clock::{rfc3339, Clock};
@@ -43,6 +44,8 @@ use crate::domain::levels::{crossing, expiring_at, Fill, EXPIRING_NOTICE_MS};
 use crate::domain::pools::PoolSpec;
 use crate::domain::queue::{check_quota, Ask, QuotaExceeded};
 use crate::domain::waiting::Waiting;
+
+mod hooks;
 
 /// Most requests one transaction carries.
 const MAX_BATCH: usize = 512;
@@ -93,6 +96,10 @@ enum Command {
     Sweep {
         reply: oneshot::Sender<anyhow::Result<()>>,
     },
+    /// Statements of their own in the batch's transaction (the webhooks'
+    /// positions): `Some` connection to run them, `None` when the batch
+    /// could not begin; answered once the batch commits.
+    Run { run: Statements },
 }
 
 /// What the writer has done so far (for the bench and the logs).
@@ -251,6 +258,21 @@ impl SqliteStore {
             .send(command(reply))
             .map_err(|_| anyhow::anyhow!("the writer stopped"))?;
         answer.await.context("the writer stopped")?
+    }
+
+    /// Runs `write` in the writer's next batch (its transaction, its
+    /// commit) and answers once that commits.
+    async fn write<T: Send + 'static>(
+        &self,
+        write: impl FnOnce(&Connection) -> anyhow::Result<T> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        self.ask(|reply| Command::Run {
+            run: Box::new(move |conn| match conn {
+                Some(conn) => answer(reply, write(conn)),
+                None => refuse(reply),
+            }),
+        })
+        .await
     }
 }
 
@@ -466,6 +488,41 @@ impl Storage for SqliteStore {
             reply,
         })
         .await
+    }
+
+    async fn claim_hook(
+        &self,
+        hook: &str,
+        holder: &str,
+        lease_ms: i64,
+    ) -> anyhow::Result<Option<HookPosition>> {
+        self.claim(hook, holder, lease_ms).await
+    }
+
+    async fn advance_hook(
+        &self,
+        hook: &str,
+        holder: &str,
+        advance: HookAdvance,
+    ) -> anyhow::Result<bool> {
+        self.advance(hook, holder, advance).await
+    }
+
+    async fn hook_failing(
+        &self,
+        hook: &str,
+        holder: &str,
+        now_ms: i64,
+    ) -> anyhow::Result<Option<i64>> {
+        self.failing(hook, holder, now_ms).await
+    }
+
+    async fn release_hook(&self, hook: &str, holder: &str) -> anyhow::Result<()> {
+        self.release_lease(hook, holder).await
+    }
+
+    async fn hook_lags(&self) -> anyhow::Result<Vec<HookLag>> {
+        self.lags().await
     }
 }
 
@@ -840,6 +897,10 @@ struct NewRow<'a> {
     expires_at: Option<i64>,
 }
 
+/// [`Command::Run`]'s statements: given the connection, or `None` when the
+/// batch could not begin, they give the answer to send.
+type Statements = Box<dyn FnOnce(Option<&Connection>) -> Answer + Send>;
+
 /// Sends a command's answer: its outcome once the batch is committed, or
 /// the error that stopped it.
 type Answer = Box<dyn FnOnce(anyhow::Result<()>) + Send>;
@@ -972,6 +1033,7 @@ impl Writer {
                 Command::Sample { reply } => refuse(reply),
                 Command::Cancel { reply, .. } => refuse(reply),
                 Command::Sweep { reply } => refuse(reply),
+                Command::Run { run } => run(None),
             };
             answer(Err(anyhow::anyhow!(
                 "cannot begin a transaction: {error:#}"
@@ -1024,6 +1086,7 @@ impl Writer {
                 answer(reply, self.keep(outcome, now, changes))
             }
             Command::Sample { reply } => answer(reply, self.prune_samples(now)),
+            Command::Run { run } => run(Some(&self.conn)),
         }
     }
 
