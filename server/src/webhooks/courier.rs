@@ -21,7 +21,7 @@ use super::config::{Hook, Timing};
 use super::retry;
 use super::sender::{Outcome, Sender};
 use super::telemetry;
-use crate::store::{EventQuery, HookAdvance, Store};
+use crate::store::{EventQuery, EventsRead, HookAdvance, Store};
 
 /// Events read from the log at a time.
 const PAGE: u64 = 100;
@@ -196,13 +196,32 @@ impl Courier {
     async fn read_page(&mut self) -> anyhow::Result<bool> {
         // A write from now on wakes the poll that may follow.
         self.nudged.borrow_and_update();
-        let query = EventQuery {
-            after: self.position,
-            limit: PAGE,
-            pool: None,
-            owner: None,
-        };
-        self.pending = self.store.events(&query).await?.events.into();
+        loop {
+            let query = EventQuery {
+                after: self.position,
+                limit: PAGE,
+                pool: None,
+                owner: None,
+            };
+            match self.store.events(&query).await? {
+                EventsRead::Page(page) => {
+                    self.pending = page.events.into();
+                    break;
+                }
+                // Behind the log's retention (a hook down for longer than
+                // `--event-retention-days`): what was purged cannot be sent.
+                EventsRead::Expired { oldest } => {
+                    tracing::warn!(
+                        hook = self.hook.ordinal,
+                        host = %self.hook.host(),
+                        from = self.position,
+                        to = oldest,
+                        "webhook: events purged before this hook got them are skipped"
+                    );
+                    self.position = oldest.saturating_sub(1);
+                }
+            }
+        }
         Ok(!self.pending.is_empty())
     }
 
