@@ -157,6 +157,10 @@ pub struct Allocation {
 pub struct Allocations {
     pub as_of: String,
     pub allocations: Vec<Allocation>,
+    /// The event log's last `seq` as of this list: `GET /events?after=` it
+    /// brings every change since (absent from a server without `/events`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events_through: Option<u64>,
 }
 
 /// `POST /allocations` body. `amount` and `ttl_seconds` are signed so that a

@@ -66,6 +66,8 @@ pub struct Ledger {
     version: u64,
     /// When the last change was applied (or the ledger was loaded), Unix ms.
     changed_at_ms: i64,
+    /// The event log's last `seq` as of this state (set by the store).
+    events_through: u64,
 }
 
 impl Ledger {
@@ -101,6 +103,7 @@ impl Ledger {
             lines: Lines::new(0, Vec::new()),
             version: 0,
             changed_at_ms: now_ms,
+            events_through: 0,
         };
         for grant in grants {
             ledger.index_grant(grant);
@@ -219,10 +222,26 @@ impl Ledger {
 
     /// A strong validator for everything the two listings show at `now_ms`:
     /// the change counter, plus how many grants have expired since (expiry
-    /// changes the data without a write). `boot` tells restarts apart.
+    /// changes the data without a write), plus the event log's position
+    /// (the listings name it). `boot` tells restarts apart.
     pub fn etag(&self, boot: u32, now_ms: i64) -> String {
         let expired = self.expired(now_ms).count();
-        format!("\"{boot:08x}-{}-{expired}\"", self.version)
+        format!(
+            "\"{boot:08x}-{}-{expired}-{}\"",
+            self.version, self.events_through
+        )
+    }
+
+    /// The event log's last `seq` as of this state: where a reader of the
+    /// listings follows `GET /events` from.
+    pub fn events_through(&self) -> u64 {
+        self.events_through
+    }
+
+    /// The store's word on the event log's last `seq` once this state is
+    /// committed.
+    pub fn set_events_through(&mut self, seq: u64) {
+        self.events_through = seq;
     }
 
     /// The instant the listings at `now_ms` are current from: the last change

@@ -277,6 +277,7 @@ async fn list_allocations(
         Json(Allocations {
             as_of: active.as_of,
             allocations: active.items,
+            events_through: Some(active.events_through),
         })
         .into_response(),
     ))

@@ -133,12 +133,15 @@ impl fmt::Debug for Database {
     }
 }
 
-/// The active allocations (or usage) at one instant, with that instant and
-/// the listings' ETag.
+/// The active allocations (or usage) at one instant, with that instant, the
+/// listings' ETag and the event log's position.
 pub struct Listing<T> {
     pub as_of: String,
     pub items: T,
     pub etag: String,
+    /// The event log's last `seq` at that instant: a reader that follows
+    /// `GET /events?after=` from it misses no change after the listing.
+    pub events_through: u64,
 }
 
 /// What a store does, whichever it is. The rules both follow are written

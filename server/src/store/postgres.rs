@@ -60,7 +60,8 @@ const ATTEMPTS: u32 = 8;
 
 /// The ETag's parts and the instant the listings are current from (the last
 /// write or the last expiry, whichever is later: a function of what the tag
-/// names, so one tag is one body), as `tag.epoch, version, expired, as_of`.
+/// names, so one tag is one body), as `tag.epoch, version, expired, events,
+/// as_of`; `events` is the event log's last `seq` (the listings name it).
 const TAG: &str = "
 WITH n AS (SELECT allocation_now_ms($1) AS ms),
 t AS (SELECT (SELECT epoch FROM meta) AS epoch,
@@ -69,8 +70,9 @@ t AS (SELECT (SELECT epoch FROM meta) AS epoch,
                WHERE NOT returned AND expires_at <= n.ms) AS expired,
              (SELECT COALESCE(max(changed_at), 0) FROM pools) AS changed,
              (SELECT max(expires_at) FROM allocations, n
-               WHERE NOT returned AND expires_at <= n.ms) AS last_expiry),
-tag AS (SELECT epoch, version, expired, GREATEST(changed, last_expiry) AS as_of FROM t)";
+               WHERE NOT returned AND expires_at <= n.ms) AS last_expiry,
+             (SELECT last FROM event_counter) AS events),
+tag AS (SELECT epoch, version, expired, events, GREATEST(changed, last_expiry) AS as_of FROM t)";
 
 /// Locks the rows of the pools `$1` and of the grants `$3` (by `seq`), in
 /// id order (the one lock order of every write), with "now" and a `seq`
@@ -387,8 +389,20 @@ fn level_events(thresholds: Thresholds, rows: &[Row]) -> Vec<NewEvent> {
 
 /// The ETag from a row whose first columns are [`TAG`]'s.
 fn etag_of(row: &Row) -> String {
-    let (epoch, version, expired): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
-    format!("\"{epoch:08x}-{version}-{expired}\"")
+    let (epoch, version, expired) = (
+        row.get::<_, i64>(0),
+        row.get::<_, i64>(1),
+        row.get::<_, i64>(2),
+    );
+    format!(
+        "\"{epoch:08x}-{version}-{expired}-{}\"",
+        events_through(row)
+    )
+}
+
+/// The event log's last `seq` from a row whose first columns are [`TAG`]'s.
+fn events_through(row: &Row) -> u64 {
+    row.get::<_, i64>(3).max(0) as u64
 }
 
 impl PgStore {
@@ -517,7 +531,7 @@ impl PgStore {
     async fn usage_in(&self, client: &impl GenericClient) -> anyhow::Result<Listing<Vec<Pool>>> {
         let statement = client
             .prepare_cached(&format!(
-                "{TAG} SELECT tag.epoch, tag.version, tag.expired, tag.as_of, p.id, \
+                "{TAG} SELECT tag.epoch, tag.version, tag.expired, tag.events, tag.as_of, p.id, \
                  p.capacity, (p.allocated - COALESCE((SELECT sum(a.amount)::bigint \
                    FROM allocations a WHERE a.pool = p.id AND NOT a.returned \
                    AND a.expires_at <= n.ms), 0))::bigint, \
@@ -530,15 +544,15 @@ impl PgStore {
             .query(&statement, &[&self.offset(), &self.pool_ids()])
             .await?;
         let first = rows.first().context("the pools' rows are missing")?;
-        let (etag, as_of): (String, i64) = (etag_of(first), first.get(3));
+        let (etag, as_of): (String, i64) = (etag_of(first), first.get(4));
         let items = self
             .specs
             .iter()
             .map(|spec| {
-                let row = rows.iter().find(|row| row.get::<_, &str>(4) == spec.id);
+                let row = rows.iter().find(|row| row.get::<_, &str>(5) == spec.id);
                 let (capacity, allocated, waiting) = row
                     .map_or((spec.capacity as i64, 0i64, 0i64), |row| {
-                        (row.get(5), row.get(6), row.get(7))
+                        (row.get(6), row.get(7), row.get(8))
                     });
                 Pool {
                     id: spec.id.clone(),
@@ -556,6 +570,7 @@ impl PgStore {
             as_of: rfc3339(as_of),
             items,
             etag,
+            events_through: events_through(first),
         })
     }
 
@@ -566,7 +581,7 @@ impl PgStore {
     ) -> anyhow::Result<Listing<Vec<Allocation>>> {
         let statement = client
             .prepare_cached(&format!(
-                "{TAG} SELECT tag.epoch, tag.version, tag.expired, tag.as_of, {COLUMNS} \
+                "{TAG} SELECT tag.epoch, tag.version, tag.expired, tag.events, tag.as_of, {COLUMNS} \
                  FROM n CROSS JOIN tag LEFT JOIN allocations a ON NOT a.returned \
                    AND (a.expires_at IS NULL OR a.expires_at > n.ms) \
                    AND ($2::text IS NULL OR a.owner = $2) AND a.pool = ANY($3) \
@@ -577,16 +592,17 @@ impl PgStore {
             .query(&statement, &[&self.offset(), &owner, &self.pool_ids()])
             .await?;
         let first = rows.first().context("no ETag row")?;
-        let (etag, as_of): (String, i64) = (etag_of(first), first.get(3));
+        let (etag, as_of): (String, i64) = (etag_of(first), first.get(4));
         let items = rows
             .iter()
-            .filter(|row| row.get::<_, Option<i64>>(4).is_some())
-            .map(|row| Ok(Record::read(row, 4)?.created()))
+            .filter(|row| row.get::<_, Option<i64>>(5).is_some())
+            .map(|row| Ok(Record::read(row, 5)?.created()))
             .collect::<anyhow::Result<_>>()?;
         Ok(Listing {
             as_of: rfc3339(as_of),
             items,
             etag,
+            events_through: events_through(first),
         })
     }
 
@@ -1010,12 +1026,12 @@ impl Storage for PgStore {
         let tag = tx
             .query_one(
                 &format!(
-                    "{TAG} SELECT tag.epoch, tag.version, tag.expired, tag.as_of, n.ms FROM tag, n"
+                    "{TAG} SELECT tag.epoch, tag.version, tag.expired, tag.events, tag.as_of, n.ms FROM tag, n"
                 ),
                 &[&self.offset()],
             )
             .await?;
-        let (etag, as_of, now): (String, i64, i64) = (etag_of(&tag), tag.get(3), tag.get(4));
+        let (etag, as_of, now): (String, i64, i64) = (etag_of(&tag), tag.get(4), tag.get(5));
         let mut tickets = Vec::new();
         for spec in self.specs.iter().filter(|s| pool.is_none_or(|p| p == s.id)) {
             let placed = self.placed(&tx, &spec.id, now, as_of).await?;
@@ -1030,6 +1046,7 @@ impl Storage for PgStore {
             as_of: rfc3339(as_of),
             items: tickets,
             etag,
+            events_through: events_through(&tag),
         })
     }
 
@@ -1148,7 +1165,7 @@ impl Storage for PgStore {
         let client = self.connection().await?;
         let statement = client
             .prepare_cached(&format!(
-                "{TAG} SELECT tag.epoch, tag.version, tag.expired FROM tag"
+                "{TAG} SELECT tag.epoch, tag.version, tag.expired, tag.events FROM tag"
             ))
             .await?;
         Ok(etag_of(

@@ -177,9 +177,10 @@ impl SqliteStore {
         let reader = open(path, synchronous)?;
         let grants = load_grants(&writer, &pools, clock.now_ms())?;
         let waiting = load_waiting(&writer, &pools)?;
-        let ledger = Ledger::new(pools, grants, clock.now_ms()).with_waiting(waiting);
+        let mut ledger = Ledger::new(pools, grants, clock.now_ms()).with_waiting(waiting);
         tell_capacities(&mut writer, &ledger, thresholds, clock.now_ms())
             .context("cannot record the pools' capacities")?;
+        ledger.set_events_through(events_through(&writer)?);
         let published = Arc::new(RwLock::new(ledger.clone()));
         let (commands, queue) = mpsc::channel();
         let stats = Arc::new(WriterStats::default());
@@ -236,6 +237,7 @@ impl SqliteStore {
             as_of: rfc3339(ledger.as_of(now)),
             items: items(&ledger, now),
             etag: ledger.etag(self.boot, now),
+            events_through: ledger.events_through(),
         }
     }
 
@@ -772,6 +774,18 @@ fn last_samples(conn: &Connection, pools: &[PoolSpec]) -> anyhow::Result<Vec<Opt
         .collect()
 }
 
+/// The event log's last `seq` as committed (or the purged prefix's end,
+/// when every event is purged): what the writer's connection sees.
+fn events_through(conn: &Connection) -> anyhow::Result<u64> {
+    let seq: i64 = conn
+        .prepare_cached(
+            "SELECT max(COALESCE((SELECT max(seq) FROM events), 0), purged_through) \
+             FROM event_retention",
+        )?
+        .query_row([], |row| row.get(0))?;
+    Ok(seq.max(0) as u64)
+}
+
 /// Stores an event in the transaction at hand. Its `seq` is the next after
 /// the log's last, or after the purged prefix when every event is purged
 /// (never one used before); the one writer commits in `seq` order.
@@ -1105,11 +1119,18 @@ impl Writer {
         committed
     }
 
-    /// Applies the committed batch's changes to the ledger readers see.
+    /// Applies the committed batch's changes to the ledger readers see,
+    /// with the event log's position they reach.
     fn publish(&self, changes: &[Change], now: i64) {
+        let through = events_through(&self.conn);
         let mut published = self.published.write().expect("ledger lock");
         for change in changes {
             published.apply(change, now);
+        }
+        match through {
+            Ok(seq) => published.set_events_through(seq),
+            // The position stays behind: a reader replays a little more.
+            Err(error) => tracing::warn!("cannot read the event log's position: {error:#}"),
         }
     }
 
