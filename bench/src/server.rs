@@ -5,11 +5,19 @@
 //! each every 30 s with `If-None-Match`: ≈333 requests/s, nearly all `304`),
 //! with the CPU it costs; then the queue of a full pool (issue 15): from a
 //! release to the grant its waiter sees, and the cost of a release with 0 to
-//! 10,000 tickets waiting. Servers run in this process on loopback; the
-//! PostgreSQL is a throwaway Debian cluster with fsync on.
+//! 10,000 tickets waiting; then webhook delivery lag while clients write
+//! (`webhooks`). Servers run in this process on loopback; the PostgreSQL is
+//! a throwaway Debian cluster with fsync on.
+//!
+//! With `--part feed` (only when asked), the event log's figures
+//! ([`feed`]): a changed poll with 10,000 allocations, list against events,
+//! and the events a reader follows while the clients write.
 //!
 //! `cargo run --release -p allocation-bench --bin server-bench -- [--clients N]
-//! [--seconds S] [--synchronous full|normal] [--grants N] [--part pairs|polling|queue]…`
+//! [--seconds S] [--synchronous full|normal] [--grants N] [--hook-rate N]
+//! [--part pairs|polling|queue|webhooks|feed]…`
+
+mod feed;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -24,6 +32,10 @@ use allocation_server::{
 use allocation_testkit::pg::Cluster;
 use allocation_testkit::{Connection, Reply, Served};
 use clap::Parser;
+
+// The webhook part, in a file of its own beside this binary.
+#[path = "server/webhooks.rs"]
+mod webhooks;
 
 /// Allocate+release pairs on SQLite and PostgreSQL, then the polling load of
 /// 10,000 consoles.
@@ -42,6 +54,10 @@ struct Options {
     /// Releases timed for each queue figure.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
     grants: u64,
+    /// Allocate+release pairs per second, all clients together, for the
+    /// webhook lag's paced run.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..))]
+    hook_rate: u64,
     /// The parts to run (all by default).
     #[arg(long = "part", value_enum)]
     parts: Vec<Part>,
@@ -52,6 +68,9 @@ enum Part {
     Pairs,
     Polling,
     Queue,
+    Webhooks,
+    /// The event log (not in the default set: it fills 10,000 allocations).
+    Feed,
 }
 
 /// One in-process server on `db` with one pool, `bench`, committing on
@@ -510,8 +529,13 @@ async fn polling_table(runs: &[(&str, Vec<Served>)], seconds: u64) -> anyhow::Re
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let options = Options::parse();
-    let runs_part = |part| options.parts.is_empty() || options.parts.contains(&part);
     let dir = tempfile::tempdir()?;
+    if options.parts == [Part::Feed] {
+        let cluster = Cluster::start_with(true).map_err(anyhow::Error::msg)?;
+        let (clients, seconds) = (options.clients as usize, options.seconds);
+        return feed::tables(&cluster, dir.path(), clients, seconds, options.synchronous).await;
+    }
+    let runs_part = |part| options.parts.is_empty() || options.parts.contains(&part);
     let capacity = options.clients * 2;
     let cluster = Cluster::start_with(true).map_err(anyhow::Error::msg)?;
     println!(
@@ -551,6 +575,13 @@ async fn main() -> anyhow::Result<()> {
     }
     if runs_part(Part::Queue) {
         queue_tables(&cluster, dir.path(), &options).await?;
+    }
+    if runs_part(Part::Webhooks) {
+        webhooks::table(&cluster, dir.path(), &options).await?;
+    }
+    if options.parts.contains(&Part::Feed) {
+        let (clients, seconds) = (options.clients as usize, options.seconds);
+        feed::tables(&cluster, dir.path(), clients, seconds, options.synchronous).await?;
     }
     if broken {
         anyhow::bail!("invariant broken: over-allocation seen or units left allocated");

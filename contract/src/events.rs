@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Allocation, Ticket};
+use crate::{Allocation, Ticket, UsageLevel};
 
 /// Events `GET /events` answers with when no `limit` is given.
 pub const EVENTS_LIMIT_DEFAULT: u64 = 100;
@@ -26,6 +26,13 @@ pub enum EventKind {
     Granted,
     Cancelled,
     TimedOut,
+    /// A lease ends in 10 minutes (once per lease longer than that).
+    Expiring,
+    /// A pool entered or left warning or critical (`level`, `previous`).
+    LevelChanged,
+    /// The pools file changed a pool's capacity (`previous_capacity`,
+    /// `capacity`).
+    CapacityChanged,
     /// A kind a newer server may add; shown as unknown, never a parse failure.
     #[serde(other)]
     Unknown,
@@ -50,6 +57,29 @@ pub struct Event {
     pub allocation: Option<Allocation>,
     #[serde(default)]
     pub ticket: Option<Ticket>,
+    /// `level_changed`: the pool's level after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<UsageLevel>,
+    /// `level_changed`: the pool's level before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<UsageLevel>,
+    /// `level_changed`, `capacity_changed`: units allocated after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocated: Option<u64>,
+    /// `level_changed`, `capacity_changed`: the pool's capacity after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<u64>,
+    /// `capacity_changed`: the capacity before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_capacity: Option<u64>,
+}
+
+/// The extension member of a `410 events-expired` problem: the oldest
+/// `seq` still kept (or the next one, when none is). The client reloads the
+/// lists and follows from there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventsExpired {
+    pub oldest: u64,
 }
 
 /// `GET /events`: the events after `after`, oldest first; `next` is the
@@ -71,6 +101,37 @@ mod tests {
             "\"timed_out\""
         );
         let kind: EventKind = serde_json::from_str("\"level_changed\"").unwrap();
+        assert_eq!(kind, EventKind::LevelChanged);
+        let kind: EventKind = serde_json::from_str("\"pool_renamed\"").unwrap();
         assert_eq!(kind, EventKind::Unknown);
+    }
+
+    #[test]
+    fn a_level_change_reads_and_an_older_event_still_reads() {
+        let changed: Event = serde_json::from_str(
+            r#"{"seq": 7, "at": "2026-12-06T08:00:00.000Z", "kind": "level_changed",
+                "pool": "gpu", "owner": null, "amount": null, "actor": null,
+                "allocation": null, "ticket": null, "level": "critical",
+                "previous": "warning", "allocated": 15, "capacity": 16}"#,
+        )
+        .unwrap();
+        assert_eq!(changed.level, Some(UsageLevel::Critical));
+        assert_eq!(changed.previous, Some(UsageLevel::Warn));
+        assert_eq!((changed.allocated, changed.capacity), (Some(15), Some(16)));
+        let older: Event = serde_json::from_str(
+            r#"{"seq": 1, "at": "2026-12-06T08:00:00.000Z", "kind": "released", "pool": "gpu"}"#,
+        )
+        .unwrap();
+        assert_eq!((older.level, older.previous_capacity), (None, None));
+        let written = serde_json::to_string(&older).unwrap();
+        assert!(!written.contains("level"), "absent, not null: {written}");
+    }
+
+    #[test]
+    fn an_expired_position_names_the_oldest_seq_kept() {
+        let problem = r#"{"type": "https://x.example/problems/events-expired",
+            "title": "Gone", "status": 410, "oldest": 42}"#;
+        let expired: EventsExpired = serde_json::from_str(problem).unwrap();
+        assert_eq!(expired.oldest, 42);
     }
 }

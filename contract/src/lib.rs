@@ -21,7 +21,7 @@ mod thresholds;
 pub mod time;
 mod validation;
 
-pub use events::{Event, EventKind, Events, EVENTS_LIMIT_DEFAULT, EVENTS_LIMIT_MAX};
+pub use events::{Event, EventKind, Events, EventsExpired, EVENTS_LIMIT_DEFAULT, EVENTS_LIMIT_MAX};
 pub use lenient::{read_allocation_request, read_renewal, Lenient, RequestReadError, WholeNumber};
 pub use origin::{parse_origin, OriginIssue};
 pub use problem::{problem_type, FieldError, Problem, PROBLEM_CONTENT_TYPE};
@@ -157,6 +157,10 @@ pub struct Allocation {
 pub struct Allocations {
     pub as_of: String,
     pub allocations: Vec<Allocation>,
+    /// The event log's last `seq` as of this list: `GET /events?after=` it
+    /// brings every change since (absent from a server without `/events`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events_through: Option<u64>,
 }
 
 /// `POST /allocations` body. `amount` and `ttl_seconds` are signed so that a

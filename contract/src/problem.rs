@@ -30,6 +30,9 @@ pub mod problem_type {
     /// allocation instead.
     pub const TICKET_GRANTED: &str = "ticket-granted";
     pub const OVERLOADED: &str = "overloaded";
+    /// `GET /events?after=` older than the server keeps (`410`, with the
+    /// extension `oldest`): reload the lists and follow from there.
+    pub const EVENTS_EXPIRED: &str = "events-expired";
     pub const INTERNAL: &str = "internal";
 
     /// `BASE` + slug.

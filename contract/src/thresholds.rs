@@ -2,6 +2,8 @@
 //! `critical` settings define (docs/contract.md, "The console's
 //! configuration").
 
+use serde::{Deserialize, Serialize};
+
 /// Usage percentages at which a pool is a warning and critical.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Thresholds {
@@ -43,10 +45,13 @@ pub fn usage_percent(allocated: u64, capacity: u64) -> Option<f64> {
     (capacity > 0).then(|| allocated as f64 * 100.0 / capacity as f64)
 }
 
-/// How full a pool is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How full a pool is; on the wire (a `level_changed` event) `"ok"`,
+/// `"warning"` or `"critical"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum UsageLevel {
     Ok,
+    #[serde(rename = "warning")]
     Warn,
     Critical,
 }

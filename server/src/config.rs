@@ -5,16 +5,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use allocation_contract::parse_origin;
+use allocation_contract::{parse_origin, Thresholds};
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 
 use crate::domain::clock::Clock;
+use crate::domain::levels;
 use crate::domain::pools::{demo_pools, load_pools_file, PoolSpec};
 use crate::http::serve::ServeOptions;
 use crate::identity::{JwtOptions, JwtVerifier, TrustedProxy, Users};
 pub use crate::store::postgres::Commit as PgCommit;
 use crate::store::{Database, Synchronous};
+use crate::webhooks::Webhooks;
 
 /// Request bodies past this size get `413`.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -55,6 +57,11 @@ pub struct ServerConfig {
     pub pg_commit: PgCommit,
     /// The time source (tests move it instead of sleeping).
     pub clock: Clock,
+    /// The levels whose crossings are `level_changed` events (`--warn`,
+    /// `--critical`).
+    pub thresholds: Thresholds,
+    /// Receivers of the event log (`--webhooks`).
+    pub webhooks: Option<Arc<Webhooks>>,
 }
 
 impl ServerConfig {
@@ -78,6 +85,8 @@ impl ServerConfig {
             synchronous: Synchronous::Full,
             pg_commit: PgCommit::Group,
             clock: Clock::system(),
+            thresholds: Thresholds::DEFAULT,
+            webhooks: None,
         }
     }
 }
@@ -235,6 +244,22 @@ pub struct ServeArgs {
     /// than this are deleted, hourly (e.g. `30d`, `12h`).
     #[arg(long, default_value = "30d", value_parser = humantime::parse_duration)]
     pub retention: Duration,
+    /// Events older than this many days are deleted, hourly; a reader
+    /// behind them gets `410` (docs/contract.md, "The event log").
+    #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..))]
+    pub event_retention_days: u32,
+    /// Usage (percent of capacity) at which a pool is a warning: crossing
+    /// it is a `level_changed` event.
+    #[arg(long, default_value_t = 80.0)]
+    pub warn: f64,
+    /// Usage (percent of capacity) at which a pool is critical; more than
+    /// --warn, at most 100.
+    #[arg(long, default_value_t = 95.0)]
+    pub critical: f64,
+    /// Webhooks file (TOML `[[hook]] url, secret_file, kinds, pools`): each
+    /// event POSTed to the hooks that want it, signed (Standard Webhooks).
+    #[arg(long, value_name = "FILE")]
+    pub webhooks: Option<PathBuf>,
     /// Log lines as human-readable `text` or one JSON object per line.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -284,7 +309,14 @@ impl ServeArgs {
         Ok(Some(Arc::new(JwtVerifier::new(&pem, options)?)))
     }
 
+    /// `--event-retention-days` as a duration.
+    pub fn event_retention(&self) -> Duration {
+        Duration::from_secs(u64::from(self.event_retention_days) * 86_400)
+    }
+
     pub fn into_config(self) -> anyhow::Result<ServerConfig> {
+        let thresholds =
+            levels::thresholds(self.warn, self.critical).map_err(anyhow::Error::msg)?;
         let pools = match &self.pools {
             Some(path) => load_pools_file(path)?,
             None => demo_pools(),
@@ -312,6 +344,12 @@ impl ServeArgs {
             .map(|header| TrustedProxy::new(header, &self.trusted_proxies))
             .transpose()?;
         let jwt = self.jwt_verifier()?;
+        let pool_ids: Vec<String> = pools.iter().map(|pool| pool.id.clone()).collect();
+        let webhooks = self
+            .webhooks
+            .as_deref()
+            .map(|path| crate::webhooks::load(path, &pool_ids).map(Arc::new))
+            .transpose()?;
         let mut allow_hosts = self.allow_hosts;
         // A server listening on one non-loopback address answers for it.
         let ip = self.listen.ip();
@@ -333,6 +371,8 @@ impl ServeArgs {
             request_timeout: Duration::from_secs(self.request_timeout),
             synchronous: self.synchronous,
             pg_commit: self.pg_commit,
+            thresholds,
+            webhooks,
             ..ServerConfig::demo(self.db)
         })
     }

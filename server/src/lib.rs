@@ -22,7 +22,8 @@
 //! idempotency rules, history, clock: no HTTP, no SQL), [`store`] (one
 //! trait for what a store does, its rules written once, SQLite and
 //! PostgreSQL holding only SQL and locking), [`identity`] (who is calling),
-//! [`config`] (the configuration and the command line).
+//! [`webhooks`] (the event log delivered to receivers), [`config`] (the
+//! configuration and the command line).
 //!
 //! On SQLite, one server per database: the store holds an exclusive lock on
 //! `<db>.lock` while it is open, since each server keeps its own in-memory
@@ -34,6 +35,7 @@ pub mod domain;
 pub mod http;
 pub mod identity;
 pub mod store;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -84,12 +86,20 @@ pub async fn app_with_state(config: ServerConfig) -> anyhow::Result<(Router, App
         config.clock.clone(),
         config.synchronous,
         config.pg_commit,
+        config.thresholds,
     )
     .await?;
+    let webhooks = match &config.webhooks {
+        Some(hooks) => Some(Arc::new(
+            webhooks::start(store.clone(), Arc::clone(hooks)).await?,
+        )),
+        None => None,
+    };
     let state = AppState {
         store,
         in_flight: idempotency::InFlightKeys::default(),
         shutdown: http::queue::Shutdown::default(),
+        webhooks,
     };
     let open = auth.is_open();
     let limits = api::ApiLimits {
@@ -142,8 +152,15 @@ fn routes(
     } else {
         site.layer(api::cors(limits.allow_origins.clone()))
     };
+    let mut api = api::router(state.clone(), limits);
+    if let Some(deliveries) = &state.webhooks {
+        api = api.layer(middleware::from_fn_with_state(
+            Arc::clone(deliveries),
+            webhooks::nudge_on_write,
+        ));
+    }
     Router::new()
-        .nest("/api/v1", api::router(state.clone(), limits))
+        .nest("/api/v1", api)
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz).with_state(state.clone()))
         .merge(metrics)
@@ -223,9 +240,14 @@ pub async fn sweep_periodically(store: store::Store) {
     }
 }
 
-/// Purges allocations that ended more than `retention` ago, now and then
-/// every hour, for as long as the store is open.
-pub async fn purge_periodically(store: store::Store, retention: std::time::Duration) {
+/// Purges allocations that ended more than `retention` ago and events
+/// older than `event_retention`, now and then every hour, for as long as
+/// the store is open.
+pub async fn purge_periodically(
+    store: store::Store,
+    retention: std::time::Duration,
+    event_retention: std::time::Duration,
+) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {
         every.tick().await;
@@ -233,6 +255,12 @@ pub async fn purge_periodically(store: store::Store, retention: std::time::Durat
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, "purged allocations past the retention period"),
             Err(error) => tracing::warn!("purge failed: {error:#}"),
+        }
+        let event_ms = event_retention.as_millis().min(i64::MAX as u128) as i64;
+        match store.purge_events(event_ms).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "purged events past the event retention"),
+            Err(error) => tracing::warn!("event purge failed: {error:#}"),
         }
     }
 }

@@ -61,10 +61,15 @@ fn run_server(args: ServeArgs) -> anyhow::Result<()> {
         .map_err(|error| anyhow::anyhow!("cannot start the runtime: {error}"))?;
     runtime.block_on(async move {
         let (listen, retention) = (args.listen, args.retention);
+        let event_retention = args.event_retention();
         let options = args.serve_options();
         let config = args.into_config()?;
         let (router, state) = app_with_state(config).await?;
-        tokio::spawn(purge_periodically(state.store.clone(), retention));
+        tokio::spawn(purge_periodically(
+            state.store.clone(),
+            retention,
+            event_retention,
+        ));
         tokio::spawn(sample_periodically(state.store.clone()));
         tokio::spawn(sweep_periodically(state.store.clone()));
         let listener = tokio::net::TcpListener::bind(listen)
@@ -74,6 +79,9 @@ fn run_server(args: ServeArgs) -> anyhow::Result<()> {
         let serving = serve(listener, router, options, state.shutdown.clone());
         println!("allocation-server listening on http://{address}/");
         serving.await?;
+        if let Some(webhooks) = &state.webhooks {
+            webhooks.stop().await;
+        }
         Ok(())
     })
 }

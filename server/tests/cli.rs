@@ -178,6 +178,16 @@ fn bad_flags_are_refused_in_words_never_with_a_panic() {
             ][..],
             "not a PEM public key",
         ),
+        (
+            &["--warn", "95", "--critical", "80"][..],
+            "0 < warn < critical <= 100",
+        ),
+        (&["--warn", "0"][..], "0 < warn < critical <= 100"),
+        (&["--critical", "101"][..], "0 < warn < critical <= 100"),
+        (
+            &["--warn", "90", "--critical", "90"][..],
+            "0 < warn < critical <= 100",
+        ),
     ] {
         let stderr = refused(args);
         assert!(stderr.contains(words), "{args:?}: {stderr}");

@@ -9,6 +9,7 @@ use allocation_contract::{Allocation, AllocationStatus, Pool, Ticket};
 
 use crate::domain::allocator::PoolUnits;
 use crate::domain::clock::rfc3339;
+use crate::domain::levels::expiring_at;
 use crate::domain::pools::PoolSpec;
 use crate::domain::queue::{self, Ask, Lease, PoolAt, Turns};
 use crate::domain::waiting::{Lines, Waiting};
@@ -21,6 +22,9 @@ pub struct Grant {
     pub pool: usize,
     pub units: Vec<u32>,
     pub expires_at_ms: Option<i64>,
+    /// When its `expiring` event is due ([`levels::expiring_at`]); `None`
+    /// once told, or for a lease too short to be told.
+    pub expiring_at_ms: Option<i64>,
     /// As created, status `active`.
     pub allocation: Allocation,
 }
@@ -39,6 +43,8 @@ pub enum Change {
     Queue(Box<Waiting>),
     /// A ticket leaves the line: granted, cancelled or timed out.
     Unqueue(String),
+    /// The grant's `expiring` event is stored.
+    Told(String),
 }
 
 #[derive(Clone, Debug)]
@@ -53,11 +59,15 @@ pub struct Ledger {
     pool_index: HashMap<String, usize>,
     active: HashMap<String, Grant>,
     expiries: BTreeSet<(i64, String)>,
+    /// The grants' `expiring` events to come, by when each is due.
+    notices: BTreeSet<(i64, String)>,
     lines: Lines,
     /// Bumped by every change: the cheap half of the ETag.
     version: u64,
     /// When the last change was applied (or the ledger was loaded), Unix ms.
     changed_at_ms: i64,
+    /// The event log's last `seq` as of this state (set by the store).
+    events_through: u64,
 }
 
 impl Ledger {
@@ -89,9 +99,11 @@ impl Ledger {
             pool_index,
             active: HashMap::new(),
             expiries: BTreeSet::new(),
+            notices: BTreeSet::new(),
             lines: Lines::new(0, Vec::new()),
             version: 0,
             changed_at_ms: now_ms,
+            events_through: 0,
         };
         for grant in grants {
             ledger.index_grant(grant);
@@ -133,7 +145,10 @@ impl Ledger {
                 if let Some(grant) = self.active.remove(id) {
                     self.pools[grant.pool].units.give_back(&grant.units);
                     if let Some(at) = grant.expires_at_ms {
-                        self.expiries.remove(&(at, grant.allocation.id));
+                        self.expiries.remove(&(at, grant.allocation.id.clone()));
+                    }
+                    if let Some(at) = grant.expiring_at_ms {
+                        self.notices.remove(&(at, grant.allocation.id));
                     }
                 }
             }
@@ -142,9 +157,24 @@ impl Ledger {
                     if let Some(at) = grant.expires_at_ms {
                         self.expiries.remove(&(at, id.clone()));
                     }
+                    if let Some(at) = grant.expiring_at_ms {
+                        self.notices.remove(&(at, id.clone()));
+                    }
+                    // A new lease from the renewal: told anew if long enough.
+                    grant.expiring_at_ms = expiring_at(at_ms, *expires_at_ms);
                     grant.expires_at_ms = Some(*expires_at_ms);
                     grant.allocation.expires_at = Some(rfc3339(*expires_at_ms));
                     self.expiries.insert((*expires_at_ms, id.clone()));
+                    if let Some(at) = grant.expiring_at_ms {
+                        self.notices.insert((at, id.clone()));
+                    }
+                }
+            }
+            Change::Told(id) => {
+                if let Some(grant) = self.active.get_mut(id) {
+                    if let Some(at) = grant.expiring_at_ms.take() {
+                        self.notices.remove(&(at, id.clone()));
+                    }
                 }
             }
             Change::Queue(waiting) => self.lines.join(Waiting::clone(waiting)),
@@ -158,6 +188,9 @@ impl Ledger {
         if let Some(at) = grant.expires_at_ms {
             self.expiries.insert((at, grant.allocation.id.clone()));
         }
+        if let Some(at) = grant.expiring_at_ms {
+            self.notices.insert((at, grant.allocation.id.clone()));
+        }
         self.active.insert(grant.allocation.id.clone(), grant);
     }
 
@@ -169,6 +202,17 @@ impl Ledger {
             .filter_map(|(_, id)| self.active.get(id))
     }
 
+    /// Grants whose `expiring` event is due by `now_ms` and that have not
+    /// expired yet, soonest first.
+    pub fn expiring(&self, now_ms: i64) -> Vec<&Grant> {
+        self.notices
+            .iter()
+            .take_while(|(at, _)| *at <= now_ms)
+            .filter_map(|(_, id)| self.active.get(id))
+            .filter(|grant| grant.expires_at_ms.is_some_and(|at| at > now_ms))
+            .collect()
+    }
+
     /// The changes that retire every grant expired by `now_ms`.
     pub fn expiry_changes(&self, now_ms: i64) -> Vec<Change> {
         self.expired(now_ms)
@@ -178,10 +222,26 @@ impl Ledger {
 
     /// A strong validator for everything the two listings show at `now_ms`:
     /// the change counter, plus how many grants have expired since (expiry
-    /// changes the data without a write). `boot` tells restarts apart.
+    /// changes the data without a write), plus the event log's position
+    /// (the listings name it). `boot` tells restarts apart.
     pub fn etag(&self, boot: u32, now_ms: i64) -> String {
         let expired = self.expired(now_ms).count();
-        format!("\"{boot:08x}-{}-{expired}\"", self.version)
+        format!(
+            "\"{boot:08x}-{}-{expired}-{}\"",
+            self.version, self.events_through
+        )
+    }
+
+    /// The event log's last `seq` as of this state: where a reader of the
+    /// listings follows `GET /events` from.
+    pub fn events_through(&self) -> u64 {
+        self.events_through
+    }
+
+    /// The store's word on the event log's last `seq` once this state is
+    /// committed.
+    pub fn set_events_through(&mut self, seq: u64) {
+        self.events_through = seq;
     }
 
     /// The instant the listings at `now_ms` are current from: the last change
@@ -314,13 +374,14 @@ impl Ledger {
         self.lines.past_deadline(now_ms)
     }
 
-    /// Whether something the queue waits for has happened by `now_ms`: a
-    /// lease expired in a pool with a line, or a ticket's deadline passed.
-    pub fn queue_is_due(&self, now_ms: i64) -> bool {
-        !self.lines.past_deadline(now_ms).is_empty()
-            || self
-                .expired(now_ms)
-                .any(|grant| !self.lines.is_empty(grant.pool))
+    /// Whether the sweeper has something to write by `now_ms`: a lease
+    /// that has expired or is to be told it is `expiring` (its event is
+    /// stored within a sweep of the moment, whether or not anyone writes),
+    /// or a ticket past its deadline.
+    pub fn sweep_is_due(&self, now_ms: i64) -> bool {
+        self.expired(now_ms).next().is_some()
+            || !self.expiring(now_ms).is_empty()
+            || !self.lines.past_deadline(now_ms).is_empty()
     }
 
     /// The waiting tickets of the pools (all, or the one named), of one
@@ -419,6 +480,7 @@ mod tests {
                 expires_at: None,
                 note: None,
             },
+            expiring_at_ms: None,
             units,
             expires_at_ms,
         }

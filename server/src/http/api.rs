@@ -47,6 +47,8 @@ pub struct AppState {
     pub in_flight: InFlightKeys,
     /// Ends held `GET /queue/{id}` requests when the server shuts down.
     pub shutdown: Shutdown,
+    /// The webhooks' deliveries (`--webhooks`), running while this lives.
+    pub webhooks: Option<Arc<crate::webhooks::Deliveries>>,
 }
 
 /// Limits every API request is admitted under.
@@ -275,6 +277,7 @@ async fn list_allocations(
         Json(Allocations {
             as_of: active.as_of,
             allocations: active.items,
+            events_through: Some(active.events_through),
         })
         .into_response(),
     ))

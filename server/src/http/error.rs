@@ -43,6 +43,9 @@ pub enum ApiError {
     },
     /// `409`: leaving the line with a ticket already granted.
     TicketGranted { id: String },
+    /// `410`: `GET /events?after=` older than the log keeps; `oldest` is
+    /// the oldest `seq` kept (or the next one), the problem's extension.
+    EventsExpired { oldest: u64 },
     /// `421`: the API is open and the `Host` is not on the allow-list.
     MisdirectedHost,
     /// `422`: the key was used with a different request.
@@ -77,6 +80,7 @@ impl ApiError {
             | ApiError::Insufficient { .. }
             | ApiError::QuotaExceeded { .. }
             | ApiError::TicketGranted { .. } => StatusCode::CONFLICT,
+            ApiError::EventsExpired { .. } => StatusCode::GONE,
             ApiError::MisdirectedHost => StatusCode::MISDIRECTED_REQUEST,
             ApiError::KeyReused | ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -141,6 +145,9 @@ impl ApiError {
             ApiError::Insufficient { .. } => (t::INSUFFICIENT_CAPACITY, "Not enough free units"),
             ApiError::QuotaExceeded { .. } => (t::QUOTA_EXCEEDED, "Over the quota per owner"),
             ApiError::TicketGranted { .. } => (t::TICKET_GRANTED, "This ticket was granted"),
+            ApiError::EventsExpired { .. } => {
+                (t::EVENTS_EXPIRED, "These events are no longer kept")
+            }
             ApiError::MisdirectedHost => (
                 t::MISDIRECTED_REQUEST,
                 "This server does not answer for that host name",
@@ -193,9 +200,24 @@ impl ApiError {
                 for localhost and the names given with --allow-host"
                 .into(),
             ApiError::KeyReused => "use a new key for a new request".into(),
+            ApiError::EventsExpired { oldest } => format!(
+                "the log starts at {oldest} now: reload the lists and follow from there"
+            ),
             ApiError::Http { detail, .. } => return detail.clone(),
             ApiError::Validation(_) | ApiError::Internal(_) => return None,
         })
+    }
+
+    /// The problem as sent, with the extension members the contract's
+    /// [`Problem`] does not carry (`oldest` of a `410 events-expired`).
+    fn document(&self) -> serde_json::Value {
+        let mut document = serde_json::to_value(self.problem()).unwrap_or_default();
+        if let (ApiError::EventsExpired { oldest }, Some(members)) =
+            (self, document.as_object_mut())
+        {
+            members.insert("oldest".to_owned(), (*oldest).into());
+        }
+        document
     }
 
     /// Headers that go with the problem: the challenge of a `401`, the
@@ -238,7 +260,7 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(error) = &self {
             tracing::error!("internal error: {error:#}");
         }
-        let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
+        let body = serde_json::to_vec(&self.document()).unwrap_or_default();
         let mut response = (self.status(), body).into_response();
         let headers = response.headers_mut();
         headers.insert(
@@ -300,6 +322,16 @@ mod tests {
         assert_eq!(problem.problem_type, "about:blank");
         assert_eq!(problem.title, "Method Not Allowed");
         assert_eq!(problem.status, 405);
+    }
+
+    #[test]
+    fn an_expired_position_names_the_oldest_seq_kept() {
+        let expired = ApiError::EventsExpired { oldest: 42 };
+        let document = expired.document();
+        assert_eq!(document["status"], 410);
+        assert_eq!(document["oldest"], 42);
+        let problem: Problem = serde_json::from_value(document).unwrap();
+        assert!(problem.is(problem_type::EVENTS_EXPIRED));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::http::etag::none_match_hits;
 use crate::http::extractors::ApiQuery;
 use crate::http::queue::preferred_wait;
 use crate::store::events::etag;
-use crate::store::EventQuery;
+use crate::store::{EventQuery, EventsRead};
 
 /// How often a held `GET /events` looks again: an event written by another
 /// replica is seen within this.
@@ -98,7 +98,7 @@ pub async fn list_events(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let query = query.read()?;
-    let mut events = state.store.events(&query).await?;
+    let mut events = read(&state, &query).await?;
     let wait = preferred_wait(&headers).filter(|_| events.events.is_empty());
     if let Some(wait) = wait {
         events = held_until_an_event(&state, &query, events, Duration::from_secs(wait)).await?;
@@ -131,7 +131,16 @@ async fn held_until_an_event(
             () = pause => {}
             () = state.shutdown.begun() => return Ok(latest),
         }
-        latest = state.store.events(query).await?;
+        latest = read(state, query).await?;
     }
     Ok(latest)
+}
+
+/// The page `query` asks for, or `410` when `after` is behind what the log
+/// keeps.
+async fn read(state: &AppState, query: &EventQuery) -> Result<Events, ApiError> {
+    match state.store.events(query).await? {
+        EventsRead::Page(events) => Ok(events),
+        EventsRead::Expired { oldest } => Err(ApiError::EventsExpired { oldest }),
+    }
 }

@@ -58,6 +58,7 @@ fn recorder() -> &'static PrometheusHandle {
             "allocation_store_retries_total",
             "PostgreSQL transactions retried after a serialization failure or deadlock"
         );
+        crate::webhooks::telemetry::describe();
         handle
     })
 }
@@ -89,7 +90,7 @@ pub async fn track(request: Request, next: Next) -> Response {
 }
 
 /// `GET /metrics`: the recorder's text plus each pool's capacity and
-/// allocation, read from the store at scrape time.
+/// allocation and each webhook's lag, read from the store at scrape time.
 pub async fn metrics_text(State(state): State<AppState>) -> Result<Response, ApiError> {
     let usage = state.store.usage().await?;
     let mut text = recorder().render();
@@ -112,6 +113,10 @@ pub async fn metrics_text(State(state): State<AppState>) -> Result<Response, Api
             "allocation_pool_allocated{{pool=\"{}\"}} {}\n",
             pool.id, pool.allocated
         ));
+    }
+    if let Some(deliveries) = &state.webhooks {
+        let lags = crate::webhooks::telemetry::lag_text(&state.store, &deliveries.webhooks);
+        text.push_str(&lags.await?);
     }
     Ok((
         [(

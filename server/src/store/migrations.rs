@@ -240,6 +240,55 @@ CREATE INDEX events_pool ON events (pool, seq);
 CREATE INDEX events_owner ON events (owner, seq);
 ",
     },
+    // 5: the server's own events (issue 16): each lease's `expiring` mark,
+    // the purged prefix of the log, SQLite's record of the capacities.
+    Step {
+        sqlite: "
+ALTER TABLE allocations ADD COLUMN renewed_at INTEGER;     -- Unix ms: the lease's start, if renewed
+ALTER TABLE allocations ADD COLUMN expiring_sent INTEGER;  -- the expires_at whose `expiring` is stored
+CREATE TABLE event_retention (
+    only_row       INTEGER PRIMARY KEY CHECK (only_row = 1),
+    purged_through INTEGER NOT NULL  -- every seq up to this one is purged
+);
+INSERT INTO event_retention (only_row, purged_through) VALUES (1, 0);
+CREATE TABLE pool_capacities (
+    pool     TEXT PRIMARY KEY,
+    capacity INTEGER NOT NULL       -- as the pools file last said
+) WITHOUT ROWID;
+",
+        postgres: "
+ALTER TABLE allocations ADD COLUMN renewed_at bigint,
+    ADD COLUMN expiring_sent bigint;
+CREATE TABLE event_retention (
+    only_row       boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+    purged_through bigint NOT NULL   -- every seq up to this one is purged
+);
+INSERT INTO event_retention (purged_through) VALUES (0);
+",
+    },
+    // 6: each webhook's delivery position and lease (issue 16).
+    Step {
+        sqlite: "
+CREATE TABLE webhook_deliveries (
+    hook          TEXT PRIMARY KEY,           -- SHA-256 of the URL, hex (a URL may hold a token)
+    delivered     INTEGER NOT NULL,           -- the last seq the hook is done with
+    failing_since INTEGER,                    -- Unix ms: first failed attempt at the next event
+    failed        INTEGER NOT NULL DEFAULT 0, -- events given up after the retry window
+    holder        TEXT,                       -- the server delivering (its lease)
+    lease_until   INTEGER NOT NULL DEFAULT 0  -- Unix ms
+);
+",
+        postgres: "
+CREATE TABLE webhook_deliveries (
+    hook          text PRIMARY KEY,           -- SHA-256 of the URL, hex (a URL may hold a token)
+    delivered     bigint NOT NULL,            -- the last seq the hook is done with
+    failing_since bigint,                     -- Unix ms: first failed attempt at the next event
+    failed        bigint NOT NULL DEFAULT 0,  -- events given up after the retry window
+    holder        text,                       -- the replica delivering (its lease)
+    lease_until   bigint NOT NULL DEFAULT 0   -- Unix ms, database clock
+);
+",
+    },
 ];
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! against each. The implementations hold only SQL and locking.
 
 pub mod events;
+pub mod hooks;
 pub mod ids;
 mod migrations;
 pub mod postgres;
@@ -20,13 +21,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use allocation_contract::{Allocation, AllocationRequest, Events, Pool, Ticket, UsageHistory};
+use allocation_contract::{Allocation, AllocationRequest, Pool, Thresholds, Ticket, UsageHistory};
 use async_trait::async_trait;
 
 use crate::domain::clock::Clock;
 use crate::domain::history::{self, Sample};
 use crate::domain::pools::PoolSpec;
-pub use events::EventQuery;
+pub use events::{EventQuery, EventsRead};
+pub use hooks::{HookAdvance, HookLag, HookPosition};
 pub use record::Record;
 pub use sqlite::{Synchronous, WriterStats};
 
@@ -131,12 +133,15 @@ impl fmt::Debug for Database {
     }
 }
 
-/// The active allocations (or usage) at one instant, with that instant and
-/// the listings' ETag.
+/// The active allocations (or usage) at one instant, with that instant, the
+/// listings' ETag and the event log's position.
 pub struct Listing<T> {
     pub as_of: String,
     pub items: T,
     pub etag: String,
+    /// The event log's last `seq` at that instant: a reader that follows
+    /// `GET /events?after=` from it misses no change after the listing.
+    pub events_through: u64,
 }
 
 /// What a store does, whichever it is. The rules both follow are written
@@ -198,8 +203,13 @@ pub trait Storage: Send + Sync {
         actor: Option<String>,
     ) -> anyhow::Result<RenewOutcome>;
 
-    /// The events after `query.after`, oldest first, at most `query.limit`.
-    async fn events(&self, query: &EventQuery) -> anyhow::Result<Events>;
+    /// The events after `query.after`, oldest first, at most `query.limit`;
+    /// `Expired` when `after` is behind the purged prefix of the log.
+    async fn events(&self, query: &EventQuery) -> anyhow::Result<EventsRead>;
+
+    /// Deletes the events older than `retention_ms` (the log's prefix
+    /// older than that) and moves the purged watermark; how many went.
+    async fn purge_events(&self, retention_ms: i64) -> anyhow::Result<u64>;
 
     /// The waiting tickets (of one pool, of one owner, if given) in the
     /// order they will be served, placed now.
@@ -233,6 +243,39 @@ pub trait Storage: Send + Sync {
     /// their idempotency keys; how many went.
     async fn purge_ended(&self, retention_ms: i64) -> anyhow::Result<u64>;
 
+    /// Webhook `hook`'s position when `holder` holds its lease, taking or
+    /// renewing it for `lease_ms` ([`hooks`]); `None` while another server
+    /// holds it.
+    async fn claim_hook(
+        &self,
+        hook: &str,
+        holder: &str,
+        lease_ms: i64,
+    ) -> anyhow::Result<Option<HookPosition>>;
+
+    /// Moves `hook`'s position; `false` when `holder` no longer holds it.
+    async fn advance_hook(
+        &self,
+        hook: &str,
+        holder: &str,
+        advance: HookAdvance,
+    ) -> anyhow::Result<bool>;
+
+    /// Since when `hook`'s next event has been failing (`now_ms` at its
+    /// first failure); `None` when `holder` no longer holds the hook.
+    async fn hook_failing(
+        &self,
+        hook: &str,
+        holder: &str,
+        now_ms: i64,
+    ) -> anyhow::Result<Option<i64>>;
+
+    /// Lets go of `hook`'s lease, if `holder` holds it.
+    async fn release_hook(&self, hook: &str, holder: &str) -> anyhow::Result<()>;
+
+    /// Every hook's lag behind the log (the hooks ever delivered to).
+    async fn hook_lags(&self) -> anyhow::Result<Vec<HookLag>>;
+
     /// Each pool's usage a minute from `since` (Unix ms; at most the last day).
     async fn history(&self, since_ms: Option<i64>) -> anyhow::Result<UsageHistory> {
         let now_ms = self.now_ms().await?;
@@ -264,25 +307,27 @@ impl std::ops::Deref for Store {
 }
 
 impl Store {
-    /// Opens (or creates, or migrates) the database.
+    /// Opens (or creates, or migrates) the database; `thresholds` are the
+    /// levels whose crossings are `level_changed` events.
     pub async fn open(
         database: &Database,
         pools: Vec<PoolSpec>,
         clock: Clock,
         synchronous: Synchronous,
         commit: postgres::Commit,
+        thresholds: Thresholds,
     ) -> anyhow::Result<Store> {
         Ok(match database {
             Database::Sqlite(path) => {
                 let path = path.clone();
                 let store = tokio::task::spawn_blocking(move || {
-                    sqlite::SqliteStore::open(&path, pools, clock, synchronous)
+                    sqlite::SqliteStore::open(&path, pools, clock, synchronous, thresholds)
                 })
                 .await??;
                 Store(Arc::new(store))
             }
             Database::Postgres(url) => Store(Arc::new(
-                postgres::PgStore::open(url, pools, clock, commit).await?,
+                postgres::PgStore::open(url, pools, clock, commit, thresholds).await?,
             )),
         })
     }

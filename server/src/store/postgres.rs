@@ -20,8 +20,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use allocation_contract::EventKind::{Allocated, Cancelled, Expired, Released, Renewed};
-use allocation_contract::{Allocation, AllocationRequest, Events, Pool, Ticket};
+use allocation_contract::EventKind::{Allocated, Cancelled, Expired, Expiring, Released, Renewed};
+use allocation_contract::{Allocation, AllocationRequest, Pool, Thresholds, Ticket};
 use anyhow::Context;
 use async_trait::async_trait;
 use deadpool_postgres::{
@@ -32,19 +32,22 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{IsolationLevel, NoTls, Row};
 
 mod group_commit;
+mod hooks;
 mod queue;
 
-use super::events::{self, EventQuery, NewEvent};
+use super::events::{self, EventQuery, EventsRead, NewEvent};
 use super::ids::{allocation_id, seq_of, ticket_seq_of};
 use super::migrations::{self, Dialect};
 use super::record::{self, StoredRow, COLUMNS};
 use super::rules::{self, PRUNE_SAMPLES};
 use super::{
-    AllocateOutcome, CancelOutcome, Listing, Record, ReleaseOutcome, RenewOutcome, Storage,
+    AllocateOutcome, CancelOutcome, HookAdvance, HookLag, HookPosition, Listing, Record,
+    ReleaseOutcome, RenewOutcome, Storage,
 };
 use crate::domain::allocator::unit_names;
 use crate::domain::clock::{rfc3339, Clock};
 use crate::domain::history::Sample;
+use crate::domain::levels::{crossing, Fill, EXPIRING_NOTICE_MS};
 use crate::domain::pools::PoolSpec;
 use crate::domain::queue::{check_quota, Ask, QuotaExceeded};
 use crate::store::ticket::{TicketRecord, TICKET_COLUMNS};
@@ -57,7 +60,8 @@ const ATTEMPTS: u32 = 8;
 
 /// The ETag's parts and the instant the listings are current from (the last
 /// write or the last expiry, whichever is later: a function of what the tag
-/// names, so one tag is one body), as `tag.epoch, version, expired, as_of`.
+/// names, so one tag is one body), as `tag.epoch, version, expired, events,
+/// as_of`; `events` is the event log's last `seq` (the listings name it).
 const TAG: &str = "
 WITH n AS (SELECT allocation_now_ms($1) AS ms),
 t AS (SELECT (SELECT epoch FROM meta) AS epoch,
@@ -66,16 +70,23 @@ t AS (SELECT (SELECT epoch FROM meta) AS epoch,
                WHERE NOT returned AND expires_at <= n.ms) AS expired,
              (SELECT COALESCE(max(changed_at), 0) FROM pools) AS changed,
              (SELECT max(expires_at) FROM allocations, n
-               WHERE NOT returned AND expires_at <= n.ms) AS last_expiry),
-tag AS (SELECT epoch, version, expired, GREATEST(changed, last_expiry) AS as_of FROM t)";
+               WHERE NOT returned AND expires_at <= n.ms) AS last_expiry,
+             (SELECT last FROM event_counter) AS events),
+tag AS (SELECT epoch, version, expired, events, GREATEST(changed, last_expiry) AS as_of FROM t)";
 
 /// Locks the rows of the pools `$1` and of the grants `$3` (by `seq`), in
 /// id order (the one lock order of every write), with "now" and a `seq`
 /// for each.
-const LOCK: &str =
-    "SELECT id, capacity, allocated, allocation_now_ms($2), nextval('allocation_seq') \
-     FROM pools WHERE id = ANY($1) OR id IN (SELECT pool FROM allocations WHERE seq = ANY($3)) \
-     ORDER BY id FOR UPDATE";
+/// Each pool's count and capacity as first locked in the transaction are
+/// noted in `pending_levels`: its `level_changed` is decided at commit.
+const LOCK: &str = "WITH locked AS ( \
+       SELECT id, capacity, allocated FROM pools \
+       WHERE id = ANY($1) OR id IN (SELECT pool FROM allocations WHERE seq = ANY($3)) \
+       ORDER BY id FOR UPDATE), \
+     noted AS (INSERT INTO pending_levels (pool, allocated, capacity) \
+       SELECT id, allocated, capacity FROM locked ON CONFLICT (pool) DO NOTHING) \
+     SELECT id, capacity, allocated, allocation_now_ms($2), nextval('allocation_seq') \
+     FROM locked ORDER BY id";
 
 /// Gives back the units of the expired grants in the pools [`LOCK`] locked:
 /// each swept pool's id and count after.
@@ -125,6 +136,37 @@ fn expiries(expired: &[Row]) -> anyhow::Result<Vec<NewEvent>> {
         .collect()
 }
 
+/// Marks told the leases of pool `$1` whose `expiring` event is due (`$2`:
+/// the clock's offset, `$3`: the notice): each lease longer than the
+/// notice, from its grant or its last renewal, once, from the notice before
+/// its end until it ends. Run under the pool's lock: with several replicas,
+/// one tells it and the next finds it told. "Now" and each lease told.
+static TELL_EXPIRING: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH told AS ( \
+           UPDATE allocations a SET expiring_sent = a.expires_at \
+           WHERE a.pool = $1 AND NOT a.returned AND a.expires_at > allocation_now_ms($2) \
+             AND a.expires_at - $3 <= allocation_now_ms($2) \
+             AND a.expires_at - COALESCE(a.renewed_at, a.created_at) > $3 \
+             AND a.expiring_sent IS DISTINCT FROM a.expires_at \
+           RETURNING a.*) \
+         SELECT allocation_now_ms($2), {COLUMNS} FROM told a ORDER BY a.expires_at, a.seq"
+    )
+});
+
+/// The `expiring` events (at their moment, by the server) of the leases
+/// [`TELL_EXPIRING`] marked.
+fn notices(told: &[Row]) -> anyhow::Result<Vec<NewEvent>> {
+    told.iter()
+        .map(|row| {
+            let record = Record::read(row, 1)?;
+            let at = record.expires_at.unwrap_or(row.get(0)) - EXPIRING_NOTICE_MS;
+            let after = record.allocation(row.get(0));
+            Ok(NewEvent::allocation(Expiring, at, None, after))
+        })
+        .collect()
+}
+
 /// Writes the minute's sample of the pools `$1` as they are now (expired
 /// grants not counted): run after a write to them, under their row locks.
 const RECORD: &str = "
@@ -137,6 +179,23 @@ FROM pools p WHERE p.id = ANY($1)
 ON CONFLICT (pool, minute) DO UPDATE
 SET allocated = EXCLUDED.allocated, capacity = EXCLUDED.capacity";
 
+/// Locks pool `$1`'s row, if there is one, and notes its count for its
+/// `level_changed` (see [`LOCK`]): its capacity and count.
+const LOCK_CONFIGURED: &str = "WITH old AS ( \
+       SELECT id, capacity, allocated FROM pools WHERE id = $1 FOR UPDATE), \
+     noted AS (INSERT INTO pending_levels (pool, allocated, capacity) \
+       SELECT id, allocated, capacity FROM old ON CONFLICT (pool) DO NOTHING) \
+     SELECT capacity, allocated FROM old";
+
+/// Brings pool `$1`'s row to capacity `$2` (`$3`: the clock's offset):
+/// "now" when that changes a capacity.
+const CONFIGURE_POOL: &str = "INSERT INTO pools (id, capacity, changed_at) \
+     VALUES ($1, $2, allocation_now_ms($3)) \
+     ON CONFLICT (id) DO UPDATE SET capacity = EXCLUDED.capacity, \
+     version = pools.version + 1, changed_at = EXCLUDED.changed_at \
+     WHERE pools.capacity <> EXCLUDED.capacity \
+     RETURNING changed_at";
+
 /// Cheap to clone; all clones share one connection pool.
 #[derive(Clone)]
 pub struct PgStore {
@@ -146,6 +205,8 @@ pub struct PgStore {
     /// Whether a sweep served every line since this replica started (a
     /// capacity raised in the pools file may let tickets through).
     swept_all: Arc<std::sync::atomic::AtomicBool>,
+    /// The levels whose crossings are `level_changed` events.
+    thresholds: Thresholds,
     /// The replica's group commit, which allocations and releases go
     /// through (none: each in a transaction of its own).
     batcher: Option<tokio::sync::mpsc::Sender<group_commit::Write>>,
@@ -282,42 +343,66 @@ impl StoredRow for Row {
     }
 }
 
-/// Commits, timed into the metrics.
-/// Each connection's staging table for its transaction's events
-/// ([`record_event`]); emptied by every commit.
+/// Each connection's staging tables: its transaction's events
+/// ([`record_event`]) and each pool's count as first locked (see [`LOCK`]);
+/// emptied by every commit.
 const PENDING_EVENTS: &str = "CREATE TEMP TABLE IF NOT EXISTS pending_events ( \
      n bigserial, at bigint NOT NULL, kind text NOT NULL, pool text NOT NULL, \
-     owner text, body text NOT NULL) ON COMMIT DELETE ROWS";
+     owner text, body text NOT NULL) ON COMMIT DELETE ROWS; \
+     CREATE TEMP TABLE IF NOT EXISTS pending_levels ( \
+     pool text PRIMARY KEY, allocated bigint NOT NULL, capacity bigint NOT NULL) \
+     ON COMMIT DELETE ROWS";
 
-/// Numbers the transaction's staged events and stores them, then commits.
-/// The event counter's row is taken here, as the last thing before
-/// `COMMIT`: its lock orders commits as it orders seqs (no reader can see a
-/// seq before a smaller one commits), and it is held only for the commit,
-/// never while the write waits for a pool (docs/decisions.md). A
-/// transaction without events does not touch it.
-async fn commit(tx: Transaction<'_>) -> anyhow::Result<()> {
-    let started = Instant::now();
-    let number = tx.prepare_cached(NUMBER_EVENTS).await?;
-    tx.execute(&number, &[]).await?;
-    tx.commit().await?;
-    rules::record_commit(1, started.elapsed());
-    Ok(())
-}
-
-/// Numbers the transaction's staged events (in staging order) from the
-/// event counter and stores them; see [`commit`].
-const NUMBER_EVENTS: &str = "WITH staged AS (SELECT count(*) AS k FROM pending_events), \
-      c AS (UPDATE event_counter SET last = last + staged.k FROM staged \
-            WHERE staged.k > 0 RETURNING last, staged.k) \
+/// Numbers the events staged so far (in staging order) from the event
+/// counter, stores them and empties the stage; see [`PgStore::commit`].
+const NUMBER_EVENTS: &str = "WITH staged AS (DELETE FROM pending_events RETURNING *), \
+      k AS (SELECT count(*) AS k FROM staged), \
+      c AS (UPDATE event_counter SET last = last + k.k FROM k \
+            WHERE k.k > 0 RETURNING last, k.k) \
  INSERT INTO events (seq, at, kind, pool, owner, body) \
  SELECT c.last - c.k + row_number() OVER (ORDER BY p.n), \
         p.at, p.kind, p.pool, p.owner, p.body \
- FROM pending_events p, c";
+ FROM staged p, c";
+
+/// Each pool the transaction locked: its id, count and capacity when first
+/// locked and now, and "now" (`$1`: the clock's offset).
+const LEVELS: &str = "SELECT l.pool, l.allocated, l.capacity, p.allocated, p.capacity, \
+     allocation_now_ms($1) FROM pending_levels l JOIN pools p ON p.id = l.pool";
+
+/// The `level_changed` events of the pools [`LEVELS`] read whose level the
+/// transaction moved.
+fn level_events(thresholds: Thresholds, rows: &[Row]) -> Vec<NewEvent> {
+    let fill = |allocated: i64, capacity: i64| Fill {
+        allocated: allocated.max(0) as u64,
+        capacity: capacity.max(0) as u64,
+    };
+    rows.iter()
+        .filter_map(|row| {
+            let before = fill(row.get(1), row.get(2));
+            let after = fill(row.get(3), row.get(4));
+            let (previous, level) = crossing(thresholds, before, after)?;
+            let pool: &str = row.get(0);
+            Some(NewEvent::level(row.get(5), pool, previous, level, after))
+        })
+        .collect()
+}
 
 /// The ETag from a row whose first columns are [`TAG`]'s.
 fn etag_of(row: &Row) -> String {
-    let (epoch, version, expired): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
-    format!("\"{epoch:08x}-{version}-{expired}\"")
+    let (epoch, version, expired) = (
+        row.get::<_, i64>(0),
+        row.get::<_, i64>(1),
+        row.get::<_, i64>(2),
+    );
+    format!(
+        "\"{epoch:08x}-{version}-{expired}-{}\"",
+        events_through(row)
+    )
+}
+
+/// The event log's last `seq` from a row whose first columns are [`TAG`]'s.
+fn events_through(row: &Row) -> u64 {
+    row.get::<_, i64>(3).max(0) as u64
 }
 
 impl PgStore {
@@ -328,6 +413,7 @@ impl PgStore {
         pools: Vec<PoolSpec>,
         clock: Clock,
         commit: Commit,
+        thresholds: Thresholds,
     ) -> anyhow::Result<PgStore> {
         let config: tokio_postgres::Config = url.parse().context("--db: not a PostgreSQL URL")?;
         let shown = describe(&config);
@@ -337,6 +423,7 @@ impl PgStore {
             specs: Arc::new(pools),
             clock,
             swept_all: Arc::default(),
+            thresholds,
             batcher: None,
         };
         let mut client = store
@@ -375,22 +462,66 @@ impl PgStore {
             tracing::info!(version, "applied schema migration");
         }
         for spec in self.specs.iter() {
-            tx.execute(
-                "INSERT INTO pools (id, capacity, changed_at) \
-                 VALUES ($1, $2, allocation_now_ms($3)) \
-                 ON CONFLICT (id) DO UPDATE SET capacity = EXCLUDED.capacity, \
-                 version = pools.version + 1, changed_at = EXCLUDED.changed_at \
-                 WHERE pools.capacity <> EXCLUDED.capacity",
-                &[&spec.id, &(spec.capacity as i64), &self.offset()],
-            )
-            .await?;
+            let capacity = spec.capacity as i64;
+            let old = tx.query_opt(LOCK_CONFIGURED, &[&spec.id]).await?;
+            let changed = tx
+                .query_opt(CONFIGURE_POOL, &[&spec.id, &capacity, &self.offset()])
+                .await?;
+            if let (Some(old), Some(changed)) = (old, changed) {
+                let (previous, allocated, at): (i64, i64, i64) =
+                    (old.get(0), old.get(1), changed.get(0));
+                let now = Fill {
+                    allocated: allocated.max(0) as u64,
+                    capacity: spec.capacity,
+                };
+                let event = NewEvent::capacity(at, &spec.id, previous.max(0) as u64, now);
+                record_event(&tx, event).await?;
+            }
         }
-        tx.commit().await?;
-        Ok(())
+        // Replicas starting together take turns (the lock above): the
+        // first stores each change's events, the next finds nothing changed.
+        self.commit(tx).await
     }
 
     fn offset(&self) -> i64 {
         self.clock.offset_ms()
+    }
+
+    /// Stores the transaction's events, numbered, with the `level_changed`
+    /// of each pool whose level it moved, then commits. The event counter's
+    /// row is taken here, as the last thing before `COMMIT`: its lock
+    /// orders commits as it orders seqs (no reader can see a seq before a
+    /// smaller one commits), and it is held only for the commit, never
+    /// while the write waits for a pool (docs/decisions.md). A transaction
+    /// without events does not touch it.
+    async fn commit(&self, tx: Transaction<'_>) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let (levels, number) =
+            tokio::try_join!(tx.prepare_cached(LEVELS), tx.prepare_cached(NUMBER_EVENTS))?;
+        let offset = self.offset();
+        let params: [&(dyn ToSql + Sync); 1] = [&offset];
+        let (levels, _) = tokio::try_join!(
+            biased;
+            tx.query(&levels, &params),
+            tx.execute(&number, &[]),
+        )?;
+        self.tell_levels(&tx, &levels).await?;
+        tx.commit().await?;
+        rules::record_commit(1, started.elapsed());
+        Ok(())
+    }
+
+    /// Stores, numbered, the `level_changed` events of the pools [`LEVELS`]
+    /// read (after the transaction's other events, which are numbered).
+    async fn tell_levels(&self, tx: &Transaction<'_>, levels: &[Row]) -> anyhow::Result<()> {
+        let crossed = level_events(self.thresholds, levels);
+        if crossed.is_empty() {
+            return Ok(());
+        }
+        stage_events(tx, &crossed).await?;
+        let number = tx.prepare_cached(NUMBER_EVENTS).await?;
+        tx.execute(&number, &[]).await?;
+        Ok(())
     }
 
     fn pool_ids(&self) -> Vec<String> {
@@ -400,7 +531,7 @@ impl PgStore {
     async fn usage_in(&self, client: &impl GenericClient) -> anyhow::Result<Listing<Vec<Pool>>> {
         let statement = client
             .prepare_cached(&format!(
-                "{TAG} SELECT tag.epoch, tag.version, tag.expired, tag.as_of, p.id, \
+                "{TAG} SELECT tag.epoch, tag.version, tag.expired, tag.events, tag.as_of, p.id, \
                  p.capacity, (p.allocated - COALESCE((SELECT sum(a.amount)::bigint \
                    FROM allocations a WHERE a.pool = p.id AND NOT a.returned \
                    AND a.expires_at <= n.ms), 0))::bigint, \
@@ -413,15 +544,15 @@ impl PgStore {
             .query(&statement, &[&self.offset(), &self.pool_ids()])
             .await?;
         let first = rows.first().context("the pools' rows are missing")?;
-        let (etag, as_of): (String, i64) = (etag_of(first), first.get(3));
+        let (etag, as_of): (String, i64) = (etag_of(first), first.get(4));
         let items = self
             .specs
             .iter()
             .map(|spec| {
-                let row = rows.iter().find(|row| row.get::<_, &str>(4) == spec.id);
+                let row = rows.iter().find(|row| row.get::<_, &str>(5) == spec.id);
                 let (capacity, allocated, waiting) = row
                     .map_or((spec.capacity as i64, 0i64, 0i64), |row| {
-                        (row.get(5), row.get(6), row.get(7))
+                        (row.get(6), row.get(7), row.get(8))
                     });
                 Pool {
                     id: spec.id.clone(),
@@ -439,6 +570,7 @@ impl PgStore {
             as_of: rfc3339(as_of),
             items,
             etag,
+            events_through: events_through(first),
         })
     }
 
@@ -449,7 +581,7 @@ impl PgStore {
     ) -> anyhow::Result<Listing<Vec<Allocation>>> {
         let statement = client
             .prepare_cached(&format!(
-                "{TAG} SELECT tag.epoch, tag.version, tag.expired, tag.as_of, {COLUMNS} \
+                "{TAG} SELECT tag.epoch, tag.version, tag.expired, tag.events, tag.as_of, {COLUMNS} \
                  FROM n CROSS JOIN tag LEFT JOIN allocations a ON NOT a.returned \
                    AND (a.expires_at IS NULL OR a.expires_at > n.ms) \
                    AND ($2::text IS NULL OR a.owner = $2) AND a.pool = ANY($3) \
@@ -460,16 +592,17 @@ impl PgStore {
             .query(&statement, &[&self.offset(), &owner, &self.pool_ids()])
             .await?;
         let first = rows.first().context("no ETag row")?;
-        let (etag, as_of): (String, i64) = (etag_of(first), first.get(3));
+        let (etag, as_of): (String, i64) = (etag_of(first), first.get(4));
         let items = rows
             .iter()
-            .filter(|row| row.get::<_, Option<i64>>(4).is_some())
-            .map(|row| Ok(Record::read(row, 4)?.created()))
+            .filter(|row| row.get::<_, Option<i64>>(5).is_some())
+            .map(|row| Ok(Record::read(row, 5)?.created()))
             .collect::<anyhow::Result<_>>()?;
         Ok(Listing {
             as_of: rfc3339(as_of),
             items,
             etag,
+            events_through: events_through(first),
         })
     }
 
@@ -484,6 +617,9 @@ impl PgStore {
         let tx = client.transaction().await?;
         if let Some(key) = key {
             if let Some(outcome) = hold_key(&tx, key, request).await? {
+                // Ended before answering: a dropped transaction's rollback
+                // is sent later, and the key's lock would outlive the answer.
+                tx.rollback().await?;
                 return Ok(outcome);
             }
         }
@@ -492,7 +628,7 @@ impl PgStore {
         if let Some(refused) = self.over_quota(&tx, request, amount, pool.now).await? {
             // The lock gave back the expired units: they go to whoever waits.
             self.serve_locked(&tx, &pool, &request.pool, None).await?;
-            commit(tx).await?;
+            self.commit(tx).await?;
             return Ok(refused);
         }
         // Whoever waits is served first, then the request, if it delays no one.
@@ -508,7 +644,7 @@ impl PgStore {
             let outcome = self
                 .not_now(&tx, request, (key, actor), amount, &pool)
                 .await?;
-            commit(tx).await?;
+            self.commit(tx).await?;
             return Ok(outcome);
         }
         let grant = NewGrant::decide(&tx, request, &pool).await?;
@@ -516,7 +652,7 @@ impl PgStore {
         let allocation = grant.allocation(request, pool.now);
         let event = NewEvent::allocation(Allocated, pool.now, actor, allocation.clone());
         record_event(&tx, event).await?;
-        commit(tx).await?;
+        self.commit(tx).await?;
         Ok(AllocateOutcome::Created(allocation))
     }
 
@@ -673,9 +809,14 @@ impl PgStore {
         let tx = client.transaction().await?;
         let (lock, release) = tokio::try_join!(
             // The pool first, as allocations lock it: one lock order.
+            // Noted as LOCK notes it: the release changes the count before
+            // the pool is swept.
             tx.prepare_cached(
-                "SELECT id FROM pools WHERE id = \
-                 (SELECT pool FROM allocations WHERE seq = $1 AND id = $2) FOR UPDATE"
+                "WITH locked AS (SELECT id, allocated, capacity FROM pools WHERE id = \
+                 (SELECT pool FROM allocations WHERE seq = $1 AND id = $2) FOR UPDATE), \
+                 noted AS (INSERT INTO pending_levels (pool, allocated, capacity) \
+                 SELECT id, allocated, capacity FROM locked ON CONFLICT (pool) DO NOTHING) \
+                 SELECT id FROM locked"
             ),
             tx.prepare_cached(
                 "WITH released AS (
@@ -704,7 +845,7 @@ impl PgStore {
             let record = tx.prepare_cached(RECORD).await?;
             tx.execute(&record, &[&[&pool].as_slice(), &offset]).await?;
         }
-        commit(tx).await?;
+        self.commit(tx).await?;
         Ok(if released == 1 {
             ReleaseOutcome::Released
         } else {
@@ -750,14 +891,14 @@ impl PgStore {
         // expired units the lock gave back (even when it had ended already).
         self.serve_locked(&tx, &pool, &pool_id, None).await?;
         if cancelled == 1 {
-            commit(tx).await?;
+            self.commit(tx).await?;
             return Ok(CancelOutcome::Cancelled);
         }
         let status: String = tx
             .query_one("SELECT status FROM tickets WHERE seq = $1", &[&seq])
             .await?
             .get(0);
-        commit(tx).await?;
+        self.commit(tx).await?;
         Ok(
             match allocation_contract::TicketStatus::from_name(&status) {
                 allocation_contract::TicketStatus::Granted => CancelOutcome::Granted,
@@ -772,6 +913,11 @@ impl PgStore {
     async fn try_serve_due(&self, client: &mut Object, pool_id: &str) -> anyhow::Result<()> {
         let tx = client.transaction().await?;
         let pool = self.lock_pool(&tx, pool_id).await?;
+        let tell = tx.prepare_cached(&TELL_EXPIRING).await?;
+        let told = tx
+            .query(&tell, &[&pool_id, &self.offset(), &EXPIRING_NOTICE_MS])
+            .await?;
+        stage_events(&tx, &notices(&told)?).await?;
         let served = self.serve_locked(&tx, &pool, pool_id, None).await?;
         if Self::time_out(&tx, pool_id, pool.now).await? > 0 {
             let pool = LockedPool {
@@ -782,7 +928,7 @@ impl PgStore {
         }
         tx.execute(RECORD, &[&[pool_id].as_slice(), &self.offset()])
             .await?;
-        commit(tx).await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -798,7 +944,7 @@ impl PgStore {
         let tx = client.transaction().await?;
         let renew_sql = format!(
             "WITH renewed AS (
-                 UPDATE allocations SET expires_at = $4
+                 UPDATE allocations SET expires_at = $4, renewed_at = $3
                  WHERE seq = $1 AND id = $2 AND NOT returned
                    AND (expires_at IS NULL OR expires_at > $3)
                  RETURNING *),
@@ -827,13 +973,13 @@ impl PgStore {
         let renewed = match renewed {
             Some(row) => Record::read(&row, 0)?.allocation(now),
             None => {
-                commit(tx).await?;
+                self.commit(tx).await?;
                 return Ok(RenewOutcome::Ended);
             }
         };
         let event = NewEvent::allocation(Renewed, now, actor, renewed.clone());
         record_event(&tx, event).await?;
-        commit(tx).await?;
+        self.commit(tx).await?;
         Ok(RenewOutcome::Renewed(renewed))
     }
 
@@ -863,7 +1009,7 @@ impl PgStore {
             tx.execute(RECORD, &[&[pool].as_slice(), &self.offset()])
                 .await?;
         }
-        commit(tx).await?;
+        self.commit(tx).await?;
         Ok(())
     }
 }
@@ -880,12 +1026,12 @@ impl Storage for PgStore {
         let tag = tx
             .query_one(
                 &format!(
-                    "{TAG} SELECT tag.epoch, tag.version, tag.expired, tag.as_of, n.ms FROM tag, n"
+                    "{TAG} SELECT tag.epoch, tag.version, tag.expired, tag.events, tag.as_of, n.ms FROM tag, n"
                 ),
                 &[&self.offset()],
             )
             .await?;
-        let (etag, as_of, now): (String, i64, i64) = (etag_of(&tag), tag.get(3), tag.get(4));
+        let (etag, as_of, now): (String, i64, i64) = (etag_of(&tag), tag.get(4), tag.get(5));
         let mut tickets = Vec::new();
         for spec in self.specs.iter().filter(|s| pool.is_none_or(|p| p == s.id)) {
             let placed = self.placed(&tx, &spec.id, now, as_of).await?;
@@ -900,6 +1046,7 @@ impl Storage for PgStore {
             as_of: rfc3339(as_of),
             items: tickets,
             etag,
+            events_through: events_through(&tag),
         })
     }
 
@@ -922,19 +1069,53 @@ impl Storage for PgStore {
         retrying!(self, client => self.try_cancel(&mut client, seq, id, actor))
     }
 
-    async fn events(&self, query: &EventQuery) -> anyhow::Result<Events> {
+    /// The page, then (in the same round trip, a statement after it) the
+    /// purged prefix of the log.
+    async fn events(&self, query: &EventQuery) -> anyhow::Result<EventsRead> {
         let client = self.connection().await?;
-        let statement = client.prepare_cached(events::PAGE).await?;
+        let (statement, kept) = tokio::try_join!(
+            client.prepare_cached(events::PAGE),
+            client.prepare_cached(events::KEPT)
+        )?;
         let after = query.after.min(i64::MAX as u64) as i64;
         let limit = query.limit.min(i64::MAX as u64) as i64;
-        let rows = client
-            .query(&statement, &[&after, &query.pool, &query.owner, &limit])
-            .await?;
+        let params: [&(dyn ToSql + Sync); 4] = [&after, &query.pool, &query.owner, &limit];
+        let (rows, kept) = tokio::try_join!(
+            biased;
+            client.query(&statement, &params),
+            client.query_one(&kept, &[]),
+        )?;
         let found = rows
             .iter()
             .map(|row| events::read(row.get(0), row.get(1)))
             .collect::<anyhow::Result<_>>()?;
-        Ok(events::page(query, found))
+        let page = events::page(query, found);
+        Ok(events::answer(query, page, kept.get(0), kept.get(1)))
+    }
+
+    /// Deletes the log's prefix older than `retention_ms` and moves the
+    /// watermark, in one transaction (replicas purging at once agree).
+    async fn purge_events(&self, retention_ms: i64) -> anyhow::Result<u64> {
+        let mut client = self.connection().await?;
+        let tx = client.transaction().await?;
+        let before: i64 = tx
+            .query_one(
+                "SELECT allocation_now_ms($1) - $2",
+                &[&self.offset(), &retention_ms],
+            )
+            .await?
+            .get(0);
+        let through: Option<i64> = tx
+            .query_one(events::PURGE_THROUGH, &[&before])
+            .await?
+            .get(0);
+        let Some(through) = through.filter(|&through| through > 0) else {
+            return Ok(0);
+        };
+        let deleted = tx.execute(events::PURGE[0], &[&through]).await?;
+        tx.execute(events::PURGE[1], &[&through]).await?;
+        tx.commit().await?;
+        Ok(deleted)
     }
 
     /// Each pool with something due is locked, its expired units given back,
@@ -984,7 +1165,7 @@ impl Storage for PgStore {
         let client = self.connection().await?;
         let statement = client
             .prepare_cached(&format!(
-                "{TAG} SELECT tag.epoch, tag.version, tag.expired FROM tag"
+                "{TAG} SELECT tag.epoch, tag.version, tag.expired, tag.events FROM tag"
             ))
             .await?;
         Ok(etag_of(
@@ -1163,6 +1344,41 @@ impl Storage for PgStore {
             .execute(rules::PURGE_TICKETS, &[&now.saturating_sub(retention_ms)])
             .await?;
         Ok(deleted)
+    }
+
+    async fn claim_hook(
+        &self,
+        hook: &str,
+        holder: &str,
+        lease_ms: i64,
+    ) -> anyhow::Result<Option<HookPosition>> {
+        self.claim(hook, holder, lease_ms).await
+    }
+
+    async fn advance_hook(
+        &self,
+        hook: &str,
+        holder: &str,
+        advance: HookAdvance,
+    ) -> anyhow::Result<bool> {
+        self.advance(hook, holder, advance).await
+    }
+
+    async fn hook_failing(
+        &self,
+        hook: &str,
+        holder: &str,
+        now_ms: i64,
+    ) -> anyhow::Result<Option<i64>> {
+        self.failing(hook, holder, now_ms).await
+    }
+
+    async fn release_hook(&self, hook: &str, holder: &str) -> anyhow::Result<()> {
+        self.release_lease(hook, holder).await
+    }
+
+    async fn hook_lags(&self) -> anyhow::Result<Vec<HookLag>> {
+        self.lags().await
     }
 }
 

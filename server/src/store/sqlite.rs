@@ -17,31 +17,35 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, RwLock};
 
 use allocation_contract::EventKind::{
-    Allocated, Cancelled, Expired, Granted, Queued, Released, Renewed, TimedOut,
+    Allocated, Cancelled, Expired, Expiring, Granted, Queued, Released, Renewed, TimedOut,
 };
-use allocation_contract::{Allocation, AllocationRequest, Events, Pool, Ticket, TicketStatus};
+use allocation_contract::{Allocation, AllocationRequest, Pool, Thresholds, Ticket, TicketStatus};
 use anyhow::Context;
 use async_trait::async_trait;
 use rand::Rng;
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
-use super::events::{self, EventQuery, NewEvent};
+use super::events::{self, EventQuery, EventsRead, NewEvent};
 use super::ids::{allocation_id, seq_of, ticket_seq_of};
 use super::migrations::{self, Dialect};
 use super::record::{self, StoredRow, COLUMNS};
 use super::rules::{self, PRUNE_SAMPLES};
 use super::ticket::{TicketRecord, TICKET_COLUMNS};
 use super::{
-    AllocateOutcome, CancelOutcome, Listing, Record, ReleaseOutcome, RenewOutcome, Storage,
+    AllocateOutcome, CancelOutcome, HookAdvance, HookLag, HookPosition, Listing, Record,
+    ReleaseOutcome, RenewOutcome, Storage,
 };
 use crate::domain::allocator::{unit_names, unit_number};
 use crate::domain::clock::{rfc3339, Clock};
 use crate::domain::history::{prune_before, Sample, MINUTE_MS};
 use crate::domain::ledger::{Change, Grant, Ledger};
+use crate::domain::levels::{crossing, expiring_at, Fill, EXPIRING_NOTICE_MS};
 use crate::domain::pools::PoolSpec;
 use crate::domain::queue::{check_quota, Ask, QuotaExceeded};
 use crate::domain::waiting::Waiting;
+
+mod hooks;
 
 /// Most requests one transaction carries.
 const MAX_BATCH: usize = 512;
@@ -66,6 +70,11 @@ enum Command {
         retention_ms: i64,
         reply: oneshot::Sender<anyhow::Result<u64>>,
     },
+    /// Deletes the events older than `retention_ms` (see [`events::PURGE`]).
+    PurgeEvents {
+        retention_ms: i64,
+        reply: oneshot::Sender<anyhow::Result<u64>>,
+    },
     Renew {
         id: String,
         ttl_seconds: i64,
@@ -87,6 +96,10 @@ enum Command {
     Sweep {
         reply: oneshot::Sender<anyhow::Result<()>>,
     },
+    /// Statements of their own in the batch's transaction (the webhooks'
+    /// positions): `Some` connection to run them, `None` when the batch
+    /// could not begin; answered once the batch commits.
+    Run { run: Statements },
 }
 
 /// What the writer has done so far (for the bench and the logs).
@@ -151,6 +164,7 @@ impl SqliteStore {
         pools: Vec<PoolSpec>,
         clock: Clock,
         synchronous: Synchronous,
+        thresholds: Thresholds,
     ) -> anyhow::Result<SqliteStore> {
         let lock = lock_database(path)?;
         let mut writer = open(path, synchronous)?;
@@ -163,7 +177,10 @@ impl SqliteStore {
         let reader = open(path, synchronous)?;
         let grants = load_grants(&writer, &pools, clock.now_ms())?;
         let waiting = load_waiting(&writer, &pools)?;
-        let ledger = Ledger::new(pools, grants, clock.now_ms()).with_waiting(waiting);
+        let mut ledger = Ledger::new(pools, grants, clock.now_ms()).with_waiting(waiting);
+        tell_capacities(&mut writer, &ledger, thresholds, clock.now_ms())
+            .context("cannot record the pools' capacities")?;
+        ledger.set_events_through(events_through(&writer)?);
         let published = Arc::new(RwLock::new(ledger.clone()));
         let (commands, queue) = mpsc::channel();
         let stats = Arc::new(WriterStats::default());
@@ -177,7 +194,10 @@ impl SqliteStore {
                 row.get(0)
             })?;
         let recorded = last_samples(&writer, &ledger.specs())?;
+        let fills = fills(&ledger, clock.now_ms());
         let writer_state = Writer {
+            thresholds,
+            fills,
             next_seq,
             next_ticket_seq,
             recorded,
@@ -217,6 +237,7 @@ impl SqliteStore {
             as_of: rfc3339(ledger.as_of(now)),
             items: items(&ledger, now),
             etag: ledger.etag(self.boot, now),
+            events_through: ledger.events_through(),
         }
     }
 
@@ -239,6 +260,21 @@ impl SqliteStore {
             .send(command(reply))
             .map_err(|_| anyhow::anyhow!("the writer stopped"))?;
         answer.await.context("the writer stopped")?
+    }
+
+    /// Runs `write` in the writer's next batch (its transaction, its
+    /// commit) and answers once that commits.
+    async fn write<T: Send + 'static>(
+        &self,
+        write: impl FnOnce(&Connection) -> anyhow::Result<T> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        self.ask(|reply| Command::Run {
+            run: Box::new(move |conn| match conn {
+                Some(conn) => answer(reply, write(conn)),
+                None => refuse(reply),
+            }),
+        })
+        .await
     }
 }
 
@@ -338,7 +374,7 @@ impl Storage for SqliteStore {
         .await
     }
 
-    async fn events(&self, query: &EventQuery) -> anyhow::Result<Events> {
+    async fn events(&self, query: &EventQuery) -> anyhow::Result<EventsRead> {
         let query = query.clone();
         self.read(move |conn| {
             let mut statement = conn.prepare_cached(events::PAGE)?;
@@ -356,7 +392,19 @@ impl Storage for SqliteStore {
                 let (seq, body) = row?;
                 found.push(events::read(seq, &body)?);
             }
-            Ok(events::page(&query, found))
+            let page = events::page(&query, found);
+            let (purged, oldest) = conn
+                .prepare_cached(events::KEPT)?
+                .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+            Ok(events::answer(&query, page, purged, oldest))
+        })
+        .await
+    }
+
+    async fn purge_events(&self, retention_ms: i64) -> anyhow::Result<u64> {
+        self.ask(|reply| Command::PurgeEvents {
+            retention_ms,
+            reply,
         })
         .await
     }
@@ -401,7 +449,7 @@ impl Storage for SqliteStore {
             .published
             .read()
             .expect("ledger lock")
-            .queue_is_due(self.clock.now_ms());
+            .sweep_is_due(self.clock.now_ms());
         if !(first || due) {
             return Ok(());
         }
@@ -442,6 +490,41 @@ impl Storage for SqliteStore {
             reply,
         })
         .await
+    }
+
+    async fn claim_hook(
+        &self,
+        hook: &str,
+        holder: &str,
+        lease_ms: i64,
+    ) -> anyhow::Result<Option<HookPosition>> {
+        self.claim(hook, holder, lease_ms).await
+    }
+
+    async fn advance_hook(
+        &self,
+        hook: &str,
+        holder: &str,
+        advance: HookAdvance,
+    ) -> anyhow::Result<bool> {
+        self.advance(hook, holder, advance).await
+    }
+
+    async fn hook_failing(
+        &self,
+        hook: &str,
+        holder: &str,
+        now_ms: i64,
+    ) -> anyhow::Result<Option<i64>> {
+        self.failing(hook, holder, now_ms).await
+    }
+
+    async fn release_hook(&self, hook: &str, holder: &str) -> anyhow::Result<()> {
+        self.release_lease(hook, holder).await
+    }
+
+    async fn hook_lags(&self) -> anyhow::Result<Vec<HookLag>> {
+        self.lags().await
     }
 }
 
@@ -641,13 +724,19 @@ fn select_by_key(conn: &Connection, key: &str) -> rusqlite::Result<Option<Record
 
 fn load_grants(conn: &Connection, pools: &[PoolSpec], now_ms: i64) -> anyhow::Result<Vec<Grant>> {
     let mut statement = conn.prepare(&format!(
-        "SELECT {COLUMNS} FROM allocations a WHERE released_at IS NULL \
-         AND (expires_at IS NULL OR expires_at > ?1) ORDER BY seq"
+        "SELECT {COLUMNS}, a.renewed_at, a.expiring_sent FROM allocations a \
+         WHERE released_at IS NULL AND (expires_at IS NULL OR expires_at > ?1) ORDER BY seq"
     ))?;
-    let rows = statement.query_map([now_ms], read_row)?;
+    let rows = statement.query_map([now_ms], |row| {
+        let record = read_row(row)?;
+        let (renewed_at, told): (Option<i64>, Option<i64>) = (row.get(11)?, row.get(12)?);
+        let started = renewed_at.unwrap_or(record.created_at);
+        let notice = record.expires_at.filter(|&at| told != Some(at));
+        Ok((record, notice.and_then(|at| expiring_at(started, at))))
+    })?;
     let mut grants = Vec::new();
     for row in rows {
-        let row = row?;
+        let (row, expiring_at_ms) = row?;
         let Some(pool) = pools.iter().position(|pool| pool.id == row.pool) else {
             continue;
         };
@@ -662,6 +751,7 @@ fn load_grants(conn: &Connection, pools: &[PoolSpec], now_ms: i64) -> anyhow::Re
             pool,
             units,
             expires_at_ms: row.expires_at,
+            expiring_at_ms,
             allocation: row.created(),
         });
     }
@@ -684,12 +774,112 @@ fn last_samples(conn: &Connection, pools: &[PoolSpec]) -> anyhow::Result<Vec<Opt
         .collect()
 }
 
+/// The event log's last `seq` as committed (or the purged prefix's end,
+/// when every event is purged): what the writer's connection sees.
+fn events_through(conn: &Connection) -> anyhow::Result<u64> {
+    let seq: i64 = conn
+        .prepare_cached(
+            "SELECT max(COALESCE((SELECT max(seq) FROM events), 0), purged_through) \
+             FROM event_retention",
+        )?
+        .query_row([], |row| row.get(0))?;
+    Ok(seq.max(0) as u64)
+}
+
+/// Stores an event in the transaction at hand. Its `seq` is the next after
+/// the log's last, or after the purged prefix when every event is purged
+/// (never one used before); the one writer commits in `seq` order.
+fn insert_event(conn: &Connection, event: &NewEvent) -> anyhow::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO events (seq, at, kind, pool, owner, body) VALUES ( \
+         (SELECT max(COALESCE((SELECT max(seq) FROM events), 0), purged_through) + 1 \
+          FROM event_retention), ?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        event.at_ms(),
+        event.kind(),
+        event.pool(),
+        event.owner(),
+        event.body()?
+    ])?;
+    Ok(())
+}
+
+/// Each configured pool's usage at `now` (by pool index).
+fn fills(ledger: &Ledger, now: i64) -> Vec<Fill> {
+    ledger.usage(now).iter().map(Fill::of).collect()
+}
+
+/// At start: a `capacity_changed` event for each pool whose capacity the
+/// pools file changed since the last start (and the `level_changed` that
+/// may cause), and the capacities recorded, in one transaction.
+fn tell_capacities(
+    conn: &mut Connection,
+    ledger: &Ledger,
+    thresholds: Thresholds,
+    now: i64,
+) -> anyhow::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    for (spec, fill) in ledger.specs().iter().zip(fills(ledger, now)) {
+        let stored: Option<i64> = tx
+            .query_row(
+                "SELECT capacity FROM pool_capacities WHERE pool = ?1",
+                [&spec.id],
+                |row| row.get(0),
+            )
+            .optional()?;
+        let Some(previous) = stored.map(|c| c.max(0) as u64) else {
+            tx.execute(
+                "INSERT INTO pool_capacities (pool, capacity) VALUES (?1, ?2)",
+                params![spec.id, fill.capacity],
+            )?;
+            continue;
+        };
+        if previous == fill.capacity {
+            continue;
+        }
+        insert_event(&tx, &NewEvent::capacity(now, &spec.id, previous, fill))?;
+        let before = Fill {
+            capacity: previous,
+            ..fill
+        };
+        if let Some((was, level)) = crossing(thresholds, before, fill) {
+            insert_event(&tx, &NewEvent::level(now, &spec.id, was, level, fill))?;
+        }
+        tx.execute(
+            "UPDATE pool_capacities SET capacity = ?2 WHERE pool = ?1",
+            params![spec.id, fill.capacity],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Deletes the log's prefix of events before `before_ms` and moves the
+/// purged watermark past it, in the batch's transaction; how many went.
+fn purge_events(conn: &Connection, before_ms: i64) -> anyhow::Result<u64> {
+    let through: Option<i64> = conn
+        .prepare_cached(events::PURGE_THROUGH)?
+        .query_row([before_ms], |row| row.get(0))?;
+    let Some(through) = through.filter(|&through| through > 0) else {
+        return Ok(0);
+    };
+    let deleted = conn.prepare_cached(events::PURGE[0])?.execute([through])?;
+    conn.prepare_cached(events::PURGE[1])?.execute([through])?;
+    Ok(deleted as u64)
+}
+
 fn is_unique_violation(error: &rusqlite::Error) -> bool {
     matches!(error, rusqlite::Error::SqliteFailure(failure, _)
         if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
 }
 
 struct Writer {
+    /// The levels whose crossings are `level_changed` events.
+    thresholds: Thresholds,
+    /// Each pool's usage as the last committed batch left it (by pool
+    /// index): a batch that crosses a level tells it.
+    fills: Vec<Fill>,
     /// The `seq` of the next allocation.
     next_seq: i64,
     /// The `seq` of the next ticket.
@@ -720,6 +910,10 @@ struct NewRow<'a> {
     now: i64,
     expires_at: Option<i64>,
 }
+
+/// [`Command::Run`]'s statements: given the connection, or `None` when the
+/// batch could not begin, they give the answer to send.
+type Statements = Box<dyn FnOnce(Option<&Connection>) -> Answer + Send>;
 
 /// Sends a command's answer: its outcome once the batch is committed, or
 /// the error that stopped it.
@@ -777,8 +971,13 @@ impl Writer {
             self.refuse_batch(batch, anyhow::Error::from(error));
             return;
         }
-        // Each expiry's event, in the first batch that sees it.
-        if let Err(error) = expired.into_iter().try_for_each(|event| self.event(event)) {
+        // Each expiry's event, in the first batch that sees it, then each
+        // lease's `expiring` that is due.
+        let told = expired
+            .into_iter()
+            .try_for_each(|event| self.event(event))
+            .and_then(|()| self.tell_expiring(now, &mut changes));
+        if let Err(error) = told {
             let _ = self.conn.execute_batch("ROLLBACK");
             self.refuse_batch(batch, error);
             return;
@@ -804,6 +1003,18 @@ impl Writer {
                 self.recorded.clone()
             }
         };
+        let told = match self.tell_levels(now) {
+            Ok(told) => told,
+            Err(error) => {
+                tracing::error!("cannot store the level changes: {error:#}");
+                let _ = self.conn.execute_batch("ROLLBACK");
+                self.working = self.published.read().expect("ledger lock").clone();
+                for answer in answers {
+                    answer(Err(anyhow::anyhow!("cannot store the events: {error:#}")));
+                }
+                return;
+            }
+        };
         if let Err(error) = self.commit(size) {
             tracing::error!("commit failed: {error:#}");
             let _ = self.conn.execute_batch("ROLLBACK");
@@ -814,6 +1025,7 @@ impl Writer {
             return;
         }
         self.recorded = recorded;
+        self.fills = told;
         self.publish(&changes, now);
         for answer in answers {
             answer(Ok(()));
@@ -830,10 +1042,12 @@ impl Writer {
                 Command::Release { reply, .. } => refuse(reply),
                 Command::Probe { reply } => refuse(reply),
                 Command::Purge { reply, .. } => refuse(reply),
+                Command::PurgeEvents { reply, .. } => refuse(reply),
                 Command::Renew { reply, .. } => refuse(reply),
                 Command::Sample { reply } => refuse(reply),
                 Command::Cancel { reply, .. } => refuse(reply),
                 Command::Sweep { reply } => refuse(reply),
+                Command::Run { run } => run(None),
             };
             answer(Err(anyhow::anyhow!(
                 "cannot begin a transaction: {error:#}"
@@ -869,6 +1083,13 @@ impl Writer {
                 retention_ms,
                 reply,
             } => answer(reply, self.purge(now.saturating_sub(retention_ms))),
+            Command::PurgeEvents {
+                retention_ms,
+                reply,
+            } => answer(
+                reply,
+                purge_events(&self.conn, now.saturating_sub(retention_ms)),
+            ),
             Command::Renew {
                 id,
                 ttl_seconds,
@@ -879,6 +1100,7 @@ impl Writer {
                 answer(reply, self.keep(outcome, now, changes))
             }
             Command::Sample { reply } => answer(reply, self.prune_samples(now)),
+            Command::Run { run } => run(Some(&self.conn)),
         }
     }
 
@@ -897,11 +1119,18 @@ impl Writer {
         committed
     }
 
-    /// Applies the committed batch's changes to the ledger readers see.
+    /// Applies the committed batch's changes to the ledger readers see,
+    /// with the event log's position they reach.
     fn publish(&self, changes: &[Change], now: i64) {
+        let through = events_through(&self.conn);
         let mut published = self.published.write().expect("ledger lock");
         for change in changes {
             published.apply(change, now);
+        }
+        match through {
+            Ok(seq) => published.set_events_through(seq),
+            // The position stays behind: a reader replays a little more.
+            Err(error) => tracing::warn!("cannot read the event log's position: {error:#}"),
         }
     }
 
@@ -990,21 +1219,43 @@ impl Writer {
             .collect()
     }
 
-    /// Stores an event in the batch's transaction: its `seq` is the next
-    /// rowid, and the one writer commits batches in `seq` order.
+    /// Stores an event in the batch's transaction.
     fn event(&self, event: NewEvent) -> anyhow::Result<()> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO events (at, kind, pool, owner, body) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![
-                event.at_ms(),
-                event.kind(),
-                event.pool(),
-                event.owner(),
-                event.body()?
-            ])?;
+        insert_event(&self.conn, &event)
+    }
+
+    /// Stores the `expiring` event of each lease due to be told by `now`
+    /// (at its moment, 10 minutes before `expires_at`) and marks it told.
+    fn tell_expiring(&mut self, now: i64, changes: &mut Vec<Change>) -> anyhow::Result<()> {
+        let due: Vec<(i64, i64, Allocation)> = self
+            .working
+            .expiring(now)
+            .into_iter()
+            .filter_map(|grant| Some((grant.seq, grant.expires_at_ms?, grant.allocation.clone())))
+            .collect();
+        for (seq, expires_at, allocation) in due {
+            self.conn
+                .prepare_cached("UPDATE allocations SET expiring_sent = ?2 WHERE seq = ?1")?
+                .execute(params![seq, expires_at])?;
+            let id = allocation.id.clone();
+            let at = expires_at - EXPIRING_NOTICE_MS;
+            self.event(NewEvent::allocation(Expiring, at, None, allocation))?;
+            self.record(Change::Told(id), now, changes);
+        }
         Ok(())
+    }
+
+    /// The `level_changed` events of the pools whose level the batch moved,
+    /// stored; the pools' usage as the batch leaves it.
+    fn tell_levels(&self, now: i64) -> anyhow::Result<Vec<Fill>> {
+        let usage = self.working.usage(now);
+        let after: Vec<Fill> = usage.iter().map(Fill::of).collect();
+        for ((pool, before), fill) in usage.iter().zip(&self.fills).zip(&after) {
+            if let Some((previous, level)) = crossing(self.thresholds, *before, *fill) {
+                self.event(NewEvent::level(now, &pool.id, previous, level, *fill))?;
+            }
+        }
+        Ok(after)
     }
 
     /// `by`: the request's idempotency key and its actor.
@@ -1160,6 +1411,7 @@ impl Writer {
             pool: pool_index,
             units,
             expires_at_ms: expires_at,
+            expiring_at_ms: expires_at.and_then(|at| expiring_at(now, at)),
             allocation: allocation.clone(),
         };
         Ok((allocation, Change::Grant(Box::new(grant))))
@@ -1404,7 +1656,7 @@ impl Writer {
         let updated = self
             .conn
             .prepare_cached(
-                "UPDATE allocations SET expires_at = ?2 WHERE seq = ?3 AND id = ?1 \
+                "UPDATE allocations SET expires_at = ?2, renewed_at = ?4 WHERE seq = ?3 AND id = ?1 \
                  AND released_at IS NULL AND (expires_at IS NULL OR expires_at > ?4)",
             )?
             .execute(params![id, expires_at, seq, now])?;
@@ -1507,7 +1759,15 @@ mod tests {
         .unwrap();
         drop(old);
         let pools = vec![PoolSpec::new("gpu", "GPU", "GPU", 4, None)];
-        let store = SqliteStore::open(&path, pools, Clock::system(), Synchronous::Normal).unwrap();
+        let thresholds = Thresholds::DEFAULT;
+        let store = SqliteStore::open(
+            &path,
+            pools,
+            Clock::system(),
+            Synchronous::Normal,
+            thresholds,
+        )
+        .unwrap();
         let usage = store.usage().await.unwrap();
         assert_eq!((usage.items[0].allocated, usage.items[0].capacity), (2, 4));
         assert!(

@@ -26,7 +26,7 @@ use tokio_postgres::{Row, Statement};
 
 use super::{
     add_option, connection_pool, expiries, locked_pools, stage_events, LockedPool, PgStore,
-    StagedEvents, EXPIRING, FREE_UNITS, LOCK, NUMBER_EVENTS, RECORD, STAGE_EVENTS, SWEEP,
+    StagedEvents, EXPIRING, FREE_UNITS, LEVELS, LOCK, NUMBER_EVENTS, RECORD, STAGE_EVENTS, SWEEP,
 };
 use crate::domain::allocator::unit_names;
 use crate::store::events::NewEvent;
@@ -171,9 +171,15 @@ impl Batcher {
             .transaction()
             .await
             .map_err(|error| Failed::Before(error.into()))?;
-        let decided = self
+        let (decided, levels) = self
             .store
             .decide(&tx, batch)
+            .await
+            .map_err(Failed::Before)?;
+        // A pool the batch moved across a level: its event, after the
+        // batch's own (the count before the batch against the count after).
+        self.store
+            .tell_levels(&tx, &levels)
             .await
             .map_err(Failed::Before)?;
         let started = Instant::now();
@@ -209,7 +215,12 @@ impl PgStore {
 
     /// The batch's writes done in `tx`: everything the common case needs is
     /// asked in one round trip, decided here, and written in one more.
-    async fn decide(&self, tx: &Transaction<'_>, batch: &[Write]) -> anyhow::Result<Vec<Decided>> {
+    /// With each pool's count before and after the batch ([`LEVELS`]).
+    async fn decide(
+        &self,
+        tx: &Transaction<'_>,
+        batch: &[Write],
+    ) -> anyhow::Result<(Vec<Decided>, Vec<Row>)> {
         let mut decided: Vec<Decided> = batch.iter().map(|_| Decided::Open).collect();
         let asks = Asks::of(batch, &mut decided);
         let st = Statements::prepare(tx).await?;
@@ -268,8 +279,8 @@ impl PgStore {
             }
             rows.touched.push(pool_id);
         }
-        rows.write(tx, &st, offset, &events).await?;
-        Ok(decided)
+        let levels = rows.write(tx, &st, offset, &events).await?;
+        Ok((decided, levels))
     }
 
     fn has_quota(&self, pool: &str) -> bool {
@@ -311,6 +322,7 @@ struct Statements {
     record: Statement,
     stage: Statement,
     number: Statement,
+    levels: Statement,
 }
 
 impl Statements {
@@ -372,6 +384,7 @@ impl Statements {
             tx.prepare_cached(LINED),
             tx.prepare_cached(&RELEASE),
         )?;
+        let levels = tx.prepare_cached(LEVELS).await?;
         let (free, seqs, insert, held, count, record, stage, number) = tokio::try_join!(
             tx.prepare_cached(FREE_UNITS),
             tx.prepare_cached("SELECT nextval('allocation_seq') FROM generate_series(1, $1::int8)"),
@@ -399,6 +412,7 @@ impl Statements {
             record,
             stage,
             number,
+            levels,
         })
     }
 }
@@ -706,15 +720,15 @@ impl<'a> GrantRows<'a> {
 
     /// Inserts the grants, holds their units, counts them against their
     /// pools (a pool's guard refusing fails the batch), records the samples
-    /// of the pools touched and stores `events`, numbered: pipelined, in
-    /// this order.
+    /// of the pools touched, stores `events`, numbered, and reads each
+    /// locked pool's count before and after: pipelined, in this order.
     async fn write(
         &self,
         tx: &Transaction<'_>,
         st: &Statements,
         offset: i64,
         events: &[NewEvent],
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Vec<Row>> {
         let rows: [&(dyn ToSql + Sync); 11] = [
             &self.seqs,
             &self.ids,
@@ -747,19 +761,21 @@ impl<'a> GrantRows<'a> {
                 tx.execute(&st.count, &counter),
             )
         };
-        let (counted, ..) = tokio::try_join!(
+        let now: [&(dyn ToSql + Sync); 1] = [&offset];
+        let (counted, _, _, _, levels) = tokio::try_join!(
             biased;
             grants,
             tx.execute(&st.record, &sample),
             tx.execute(&st.stage, &staged),
-            // The last thing before COMMIT (see `commit`).
+            // The last thing before COMMIT (see `PgStore::commit`).
             tx.execute(&st.number, &[]),
+            tx.query(&st.levels, &now),
         )?;
         let (_, _, counted) = counted;
         if any && counted != pools.len() as u64 {
             anyhow::bail!("the capacity guard refused a batch's grants");
         }
-        Ok(())
+        Ok(levels)
     }
 }
 

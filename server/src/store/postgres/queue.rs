@@ -314,18 +314,24 @@ impl PgStore {
         Ok(gone)
     }
 
-    /// The pools whose line has something due now: a ticket past its
-    /// deadline, or a lease expired with someone waiting.
+    /// The pools with something due now: a lease expired and not given back
+    /// yet (its `expired` event is stored by the sweep) or due to be told it
+    /// is `expiring`, or a ticket past its deadline.
     pub(super) async fn due_pools(&self) -> anyhow::Result<Vec<String>> {
         let client = self.connection().await?;
         let statement = client
             .prepare_cached(
-                "SELECT DISTINCT t.pool FROM tickets t WHERE t.status = 'waiting' \
-                 AND (t.wait_until <= allocation_now_ms($1) OR EXISTS (SELECT 1 FROM allocations a \
-                 WHERE a.pool = t.pool AND NOT a.returned AND a.expires_at <= allocation_now_ms($1)))",
+                "SELECT DISTINCT a.pool FROM allocations a WHERE NOT a.returned \
+                 AND a.expires_at <= allocation_now_ms($1) + $2 \
+                 AND (a.expires_at <= allocation_now_ms($1) \
+                   OR (a.expires_at - COALESCE(a.renewed_at, a.created_at) > $2 \
+                       AND a.expiring_sent IS DISTINCT FROM a.expires_at)) \
+                 UNION SELECT t.pool FROM tickets t WHERE t.status = 'waiting' \
+                 AND t.wait_until <= allocation_now_ms($1)",
             )
             .await?;
-        let rows = client.query(&statement, &[&self.offset()]).await?;
+        let notice = crate::domain::levels::EXPIRING_NOTICE_MS;
+        let rows = client.query(&statement, &[&self.offset(), &notice]).await?;
         Ok(rows.iter().map(|row| row.get(0)).collect())
     }
 
