@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use allocation_contract::{
-    problem_type, Allocation, AllocationStatus, Event, EventKind, Events, Ticket, TicketStatus,
+    problem_type, Allocation, AllocationStatus, Allocations, Event, EventKind, Events, Ticket,
+    TicketStatus,
 };
 use allocation_server::domain::pools::PoolSpec;
 use allocation_server::identity::users::add_user;
@@ -332,6 +333,123 @@ async fn an_expiry_is_the_servers_event_at_expires_at(backend: Backend) {
     );
 }
 
+/// The list as `GET /allocations` gives it, with the log's position it names.
+async fn list_with_position(connection: &mut Connection) -> (Vec<Allocation>, u64) {
+    let reply = connection.get("/api/v1/allocations").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let list: Allocations = reply.json();
+    let through = list.events_through.expect("the list names its position");
+    (list.allocations, through)
+}
+
+/// `list` with the events after its position applied, as a follower does:
+/// each allocation's state after the event replaces it; ended ones go.
+async fn replayed(connection: &mut Connection, list: Vec<Allocation>, after: u64) -> Vec<String> {
+    let mut active: std::collections::BTreeMap<String, Allocation> = list
+        .into_iter()
+        .map(|allocation| (allocation.id.clone(), allocation))
+        .collect();
+    let mut after = after;
+    loop {
+        let reply = connection
+            .get(&format!("/api/v1/events?after={after}&limit=1000"))
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        let page: Events = reply.json();
+        if page.events.is_empty() {
+            break;
+        }
+        after = page.next;
+        for allocation in page.events.into_iter().filter_map(|event| event.allocation) {
+            if allocation.status == AllocationStatus::Active {
+                active.insert(allocation.id.clone(), allocation);
+            } else {
+                active.remove(&allocation.id);
+            }
+        }
+    }
+    active.into_keys().collect()
+}
+
+/// Allocates and releases in `gpu` and `cpu` (a third of the grants kept).
+async fn churn(address: SocketAddr, client: usize) {
+    let mut connection = Connection::open(address).await;
+    for round in 0..12 {
+        let pool = if (client + round) % 2 == 0 {
+            "gpu"
+        } else {
+            "cpu"
+        };
+        let body = json!({"pool": pool, "amount": 1, "owner": format!("c{client}")});
+        let reply = connection
+            .post_json("/api/v1/allocations", &rand_key(), &body)
+            .await;
+        match reply.status {
+            201 if round % 3 != 0 => {
+                let allocation: Allocation = reply.json();
+                let path = format!("/api/v1/allocations/{}", allocation.id);
+                assert_eq!(connection.delete(&path).await.status, 204);
+            }
+            201 | 409 => {}
+            other => panic!("unexpected {other}: {}", reply.text()),
+        }
+    }
+}
+
+async fn a_list_and_the_events_after_its_position_make_the_final_list(backend: Backend) {
+    let db = backend.fresh();
+    let server = start(ServerConfig {
+        pools: vec![
+            PoolSpec::new("gpu", "GPU", "GPU", 64, None),
+            PoolSpec::new("cpu", "CPU", "core", 64, None),
+        ],
+        ..config(&db)
+    })
+    .await;
+    let done = Arc::new(AtomicBool::new(false));
+    let lister = {
+        let (address, done) = (server.address, Arc::clone(&done));
+        tokio::spawn(async move {
+            let mut connection = Connection::open(address).await;
+            let mut lists = Vec::new();
+            while !done.load(Ordering::SeqCst) || lists.is_empty() {
+                lists.push(list_with_position(&mut connection).await);
+                tokio::task::yield_now().await;
+            }
+            lists
+        })
+    };
+    let writers: Vec<_> = (0..8)
+        .map(|client| tokio::spawn(churn(server.address, client)))
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    done.store(true, Ordering::SeqCst);
+    let lists = lister.await.unwrap();
+    let mut connection = server.connect().await;
+    let (last, through) = list_with_position(&mut connection).await;
+    let log = events(&server, &format!("?after={}", through.saturating_sub(1))).await;
+    assert_eq!(
+        log.next, through,
+        "the final list names the log's last event"
+    );
+    let mut expected: Vec<String> = last.into_iter().map(|a| a.id).collect();
+    expected.sort();
+    let positions: std::collections::BTreeSet<u64> = lists.iter().map(|(_, at)| *at).collect();
+    assert!(
+        positions.len() > 1,
+        "lists taken while the clients wrote: {positions:?}"
+    );
+    for (list, at) in lists {
+        assert_eq!(
+            replayed(&mut connection, list, at).await,
+            expected,
+            "the list at {at} with the events after it"
+        );
+    }
+}
+
 on_both_stores!(
     each_write_makes_its_event_with_its_actor,
     after_limit_and_filters_page_through_the_log,
@@ -339,6 +457,7 @@ on_both_stores!(
     a_held_poll_is_answered_by_a_write,
     a_timeout_is_the_servers_own_event,
     an_expiry_is_the_servers_event_at_expires_at,
+    a_list_and_the_events_after_its_position_make_the_final_list,
 );
 
 /// A replica: the server binary on `url`, and the address it prints.
