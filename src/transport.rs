@@ -29,7 +29,9 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{AbortController, RequestCache, RequestCredentials};
 
 use crate::core::config::{read_config_file, Config, Credentials};
-use crate::core::problem::{problem_from_response, read_body, Failure, Unreadable, MAX_BODY_BYTES};
+use crate::core::problem::{
+    problem_from_response, read_body, Failure, ProblemExtras, Unreadable, MAX_BODY_BYTES,
+};
 
 /// A request that has not answered, body included, by then is aborted and reported.
 const REQUEST_TIMEOUT_MS: u32 = 15_000;
@@ -39,6 +41,8 @@ const REQUEST_TIMEOUT_MS: u32 = 15_000;
 pub struct RequestError {
     pub failure: Failure,
     pub retry_after: Option<String>,
+    /// The problem's extension members the console acts on (a `410`'s `oldest`).
+    pub extras: ProblemExtras,
 }
 
 impl From<Failure> for RequestError {
@@ -46,6 +50,7 @@ impl From<Failure> for RequestError {
         RequestError {
             failure,
             retry_after: None,
+            extras: ProblemExtras::default(),
         }
     }
 }
@@ -375,7 +380,7 @@ async fn read_response(raw: web_sys::Response) -> Result<Answer, RequestError> {
             document,
         });
     }
-    let problem = problem_from_response(
+    let (problem, extras) = problem_from_response(
         status,
         &response.status_text(),
         header("Content-Type").as_deref(),
@@ -384,6 +389,7 @@ async fn read_response(raw: web_sys::Response) -> Result<Answer, RequestError> {
     Err(RequestError {
         failure: Failure::Http(problem),
         retry_after: header("Retry-After"),
+        extras,
     })
 }
 

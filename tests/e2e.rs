@@ -757,6 +757,21 @@ async fn another_users_grant_shows_in_the_table_and_in_activity_within_one_poll_
         .wait_for(&activity_item("root allocated 1 unit on Bulk (of bulk-"))
         .await;
     let lists = harness.log.gets("/api/v1/allocations").len();
+    // No probes for the log's end: the list names it (`events_through`).
+    // Every /events request so far is a follow poll (a page of up to 1,000,
+    // at most one per poll) or Activity's one window of 100 just below it.
+    let seen = harness.log.gets("/api/v1/events");
+    let uris: Vec<&str> = seen.iter().map(|s| s.uri.as_str()).collect();
+    eprintln!("before the grant: {lists} GET /allocations, GET /events: {uris:?}");
+    let follows = uris.iter().filter(|u| u.ends_with("&limit=1000")).count();
+    let windows = uris.iter().filter(|u| u.ends_with("&limit=100")).count();
+    assert_eq!(follows + windows, uris.len(), "a probe: {uris:?}");
+    assert!(
+        follows <= harness.log.gets("/api/v1/usage").len(),
+        "{uris:?}"
+    );
+    assert_eq!(windows, 1, "{uris:?}");
+    assert!(lists <= 2, "{lists} lists before following");
     browser
         .run("performance.clearResourceTimings(); return true;")
         .await;

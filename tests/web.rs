@@ -246,6 +246,7 @@ async fn ten_thousand_allocations_render_one_page_in_a_real_table() {
     monitor.show_allocations(Allocations {
         as_of: "t".into(),
         allocations: (0..10_000).map(allocation).collect(),
+        events_through: None,
     });
     until("rows", || {
         container.query_selector_all("tbody tr").unwrap().length() > 0
@@ -743,6 +744,7 @@ async fn a_full_pool_offers_to_wait_and_a_place_in_line_is_said_in_words() {
     monitor.show_allocations(Allocations {
         as_of: "t2".into(),
         allocations: Vec::new(),
+        events_through: None,
     });
     monitor.queue.set(Some(Queue {
         as_of: "t2".into(),
@@ -778,6 +780,7 @@ async fn a_grant_shown_at_once_is_counted_once() {
     monitor.show_allocations(Allocations {
         as_of: "t".into(),
         allocations: vec![],
+        events_through: None,
     });
     let mut grant = allocation(1);
     grant.pool = "gpu".into();
@@ -818,6 +821,7 @@ async fn the_pools_setting_limits_what_is_shown() {
     monitor.show_allocations(Allocations {
         as_of: "t".into(),
         allocations: (0..4).map(allocation).collect(),
+        events_through: None,
     });
     until("a card", || {
         container.query_selector(".pool-card").unwrap().is_some()
@@ -867,6 +871,7 @@ async fn changes_seen_by_polling_are_announced_politely() {
     let list = |ns: &[usize]| Allocations {
         as_of: "t".into(),
         allocations: ns.iter().map(|&n| allocation(n)).collect(),
+        events_through: None,
     };
     let region = container
         .query_selector("[role=status][aria-live=polite]")
@@ -995,6 +1000,7 @@ async fn a_refused_extend_is_said_in_words_beside_the_row() {
     monitor.show_allocations(Allocations {
         as_of: "t".into(),
         allocations: vec![mine, theirs],
+        events_through: None,
     });
     until("Extend on your own row only", || {
         container
@@ -1089,6 +1095,7 @@ async fn a_non_admin_sees_release_on_their_own_rows_only() {
     monitor.show_allocations(Allocations {
         as_of: "t".into(),
         allocations: rows,
+        events_through: None,
     });
     let releases = || {
         container
@@ -1178,6 +1185,7 @@ async fn a_grant_stays_in_the_title_until_the_reader_is_back_and_its_row_until_t
     monitor.show_allocations(Allocations {
         as_of: "t".into(),
         allocations: vec![allocation(2)],
+        events_through: None,
     });
     let critical = "✖ Critical · Allocation console";
     until("the level in the title", || document().title() == critical).await;
@@ -1255,9 +1263,10 @@ async fn the_work_area_says_it_is_loading_then_shows_the_form_and_the_tables() {
 
 /// A fake server with an event log of `window.fakeHead` events (seqs
 /// `window.fakeOldest` to the head, each a minute after the one before, the
-/// newest now; an older `after` is a `410`): every fifth is alice's, every
-/// third is on `vm`, seq 7 is of a kind this build does not know. Lists are
-/// empty and counted in `window.listReads`; `/queue` is a 404.
+/// newest now; an older `after` is a `410` naming `oldest`): every fifth is
+/// alice's, every third is on `vm`, seq 7 is of a kind this build does not
+/// know. Lists are empty, name the head as `events_through` (none without a
+/// log) and are counted in `window.listReads`; `/queue` is a 404.
 const FAKE_LOG: &str = r#"
     const url = new URL(request.url);
     const json = (body) => Promise.resolve(new Response(JSON.stringify(body),
@@ -1267,7 +1276,8 @@ const FAKE_LOG: &str = r#"
         { id: 'vm', name: 'Large VM', unit: 'VM', capacity: 8, allocated: 0 } ] });
     if (url.pathname.endsWith('/allocations')) {
         window.listReads += 1;
-        return json({ as_of: 't', allocations: [] });
+        const list = { as_of: 't', allocations: [] };
+        return json(window.fakeNoLog ? list : { ...list, events_through: window.fakeHead });
     }
     if (!url.pathname.endsWith('/events') || window.fakeNoLog) {
         return Promise.resolve(new Response('', { status: 404 }));
@@ -1285,7 +1295,7 @@ const FAKE_LOG: &str = r#"
     for (let seq = after + 1; seq <= Math.min(head, after + limit); seq++) {
         const owner = seq % 5 === 0 ? 'alice' : 'bob';
         events.push({ seq, at: new Date(Date.now() - (head - seq) * 60000).toISOString(),
-            kind: seq === 7 ? 'level_changed' : seq % 2 ? 'released' : 'allocated',
+            kind: seq === 7 ? 'pool_renamed' : seq % 2 ? 'released' : 'allocated',
             pool: seq % 3 === 0 ? 'vm' : 'gpu', owner, amount: 2, actor: owner,
             allocation: null, ticket: null, level: 'warning' });
     }
@@ -1503,7 +1513,10 @@ async fn a_410_reads_the_list_again_and_follows_from_the_new_head() {
     // (Another test's poller may read too: the count is the page's.)
     assert!(fake_count("listReads") > lists);
     until("40 to 31", || activity_items(&container).len() == 10).await;
-    // Nothing older than 30 is kept: Show older finds the start (30) and goes.
+    // Nothing older than 30 is kept, as the first window's 410 said
+    // (`oldest`): the next window read 30 too, so Show older reads nothing
+    // more, shows it and goes.
+    let reads = fake_count("eventReads");
     container
         .query_selector("section.activity button")
         .unwrap()
@@ -1518,6 +1531,8 @@ async fn a_410_reads_the_list_again_and_follows_from_the_new_head() {
     })
     .await;
     assert_eq!(activity_items(&container).len(), 11);
+    settle().await;
+    assert_eq!(fake_count("eventReads"), reads, "the start was known");
 }
 
 /// Activity with a follower of its own, as each full console's work area has.

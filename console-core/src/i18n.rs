@@ -11,7 +11,7 @@ pub use crate::lang::Lang;
 use crate::problem::{reason_phrase, Failure, Unreadable, MAX_BODY_BYTES};
 use crate::request::form::FormIssue;
 use allocation_contract::{
-    problem_type, Allocation, Event, EventKind, FieldIssue, Thresholds, NOTE_MAX_CHARS,
+    problem_type, Allocation, Event, EventKind, FieldIssue, Thresholds, UsageLevel, NOTE_MAX_CHARS,
     OWNER_MAX_CHARS, TTL_SECONDS_MAX, WAIT_SECONDS_MAX,
 };
 
@@ -682,6 +682,9 @@ pub fn event_sentence(
             Lang::Ko => format!(" ({owner}님 몫)"),
         })
         .unwrap_or_default();
+    let level = tr(lang, level_text(event.level.unwrap_or(UsageLevel::Ok)));
+    let units = |n: Option<u64>| n.map_or_else(|| "?".to_owned(), |n| count(lang, n));
+    let (before, after) = (units(event.previous_capacity), units(event.capacity));
     match (lang, event.kind) {
         (Lang::En, EventKind::Allocated) => format!("{who} allocated {what} on {place}{of}"),
         (Lang::En, EventKind::Released) => format!("{who} released {what} on {place}{of}"),
@@ -695,6 +698,11 @@ pub fn event_sentence(
         (Lang::En, EventKind::TimedOut) => {
             format!("{whose}: the wait for {what} on {place} timed out")
         }
+        (Lang::En, EventKind::Expiring) => format!("{whose}: {what} on {place} ends in 10 minutes"),
+        (Lang::En, EventKind::LevelChanged) => format!("{place} is now at level {level}"),
+        (Lang::En, EventKind::CapacityChanged) => {
+            format!("{place}'s capacity changed from {before} to {after}")
+        }
         (Lang::En, EventKind::Unknown) => format!("A change on {place}"),
         (Lang::Ko, EventKind::Allocated) => format!("{who}이(가) {place}에서 {what} 할당{of}"),
         (Lang::Ko, EventKind::Released) => format!("{who}이(가) {place}의 {what} 반납{of}"),
@@ -704,7 +712,21 @@ pub fn event_sentence(
         (Lang::Ko, EventKind::Granted) => format!("{whose}: 대기열에서 {place}의 {what} 할당됨"),
         (Lang::Ko, EventKind::Cancelled) => format!("{who}이(가) {place}의 {what} 대기열에서 나감"),
         (Lang::Ko, EventKind::TimedOut) => format!("{whose}: {place}의 {what} 대기 시간 초과"),
+        (Lang::Ko, EventKind::Expiring) => format!("{whose}: {place}의 {what} 10분 후 만료"),
+        (Lang::Ko, EventKind::LevelChanged) => format!("{place}의 수준이 이제 {level}"),
+        (Lang::Ko, EventKind::CapacityChanged) => {
+            format!("{place}의 용량이 {before}에서 {after}(으)로 바뀜")
+        }
         (Lang::Ko, EventKind::Unknown) => format!("{place}에 변경 사항"),
+    }
+}
+
+/// A usage level's word (`Warning`).
+fn level_text(level: UsageLevel) -> Text {
+    match level {
+        UsageLevel::Ok => Text::LevelOk,
+        UsageLevel::Warn => Text::LevelWarning,
+        UsageLevel::Critical => Text::LevelCritical,
     }
 }
 
@@ -1361,7 +1383,35 @@ mod tests {
             actor: actor.map(str::to_owned),
             allocation: None,
             ticket: None,
+            level: None,
+            previous: None,
+            allocated: None,
+            capacity: None,
+            previous_capacity: None,
         }
+    }
+
+    #[test]
+    fn a_pools_level_and_capacity_and_a_lease_about_to_end_are_said() {
+        use allocation_contract::EventKind::*;
+        let mut level = gpu_event(LevelChanged, "alice", None);
+        level.level = Some(UsageLevel::Critical);
+        assert_eq!(
+            spoken(Lang::En, &level),
+            "A100 GPU is now at level Critical"
+        );
+        let mut capacity = gpu_event(CapacityChanged, "alice", None);
+        (capacity.previous_capacity, capacity.capacity) = (Some(16), Some(24));
+        assert_eq!(
+            spoken(Lang::En, &capacity),
+            "A100 GPU's capacity changed from 16 to 24"
+        );
+        let expiring = gpu_event(Expiring, "alice", None);
+        assert_eq!(
+            spoken(Lang::En, &expiring),
+            "alice: 2 GPU on A100 GPU ends in 10 minutes"
+        );
+        assert_eq!(spoken(Lang::Ko, &level), "A100 GPU의 수준이 이제 위험");
     }
 
     #[test]

@@ -31,6 +31,14 @@ pub enum Failure {
     Unreadable { status: u16, reason: Unreadable },
 }
 
+/// A problem's extension members the console acts on that the contract's
+/// [`Problem`] has no field for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProblemExtras {
+    /// `410 events-expired`: the oldest `seq` the log still keeps.
+    pub oldest: Option<u64>,
+}
+
 /// Why a body could not be used, as a kind the reader's language words
 /// (server text never comes in: a Korean sentence stays Korean).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,12 +75,13 @@ pub fn reason_phrase(status: u16) -> &'static str {
 /// status wins over the body's `status`, which RFC 9457 calls advisory.
 /// `document` is the body as parsed JSON (`None` when it is not JSON): the
 /// shell parses with the browser's `JSON.parse`, tests with serde_json.
+/// With it, the [`ProblemExtras`] the document held.
 pub fn problem_from_response<'de, D: Deserializer<'de>>(
     status: u16,
     reason: &str,
     content_type: Option<&str>,
     document: Option<D>,
-) -> Problem {
+) -> (Problem, ProblemExtras) {
     let title = match (reason.trim(), reason_phrase(status)) {
         ("", "") => format!("HTTP {status}"),
         ("", known) => known.to_owned(),
@@ -90,7 +99,12 @@ pub fn problem_from_response<'de, D: Deserializer<'de>>(
     let parsed = must_look_like_one
         .zip(document)
         .and_then(|(must, document)| read_problem(document, must));
-    let mut problem = parsed.unwrap_or_else(|| Problem::about_blank(status, String::new()));
+    let (mut problem, extras) = parsed.unwrap_or_else(|| {
+        (
+            Problem::about_blank(status, String::new()),
+            ProblemExtras::default(),
+        )
+    });
     problem.status = status;
     if problem.title.trim().is_empty() {
         problem.title = title;
@@ -107,7 +121,7 @@ pub fn problem_from_response<'de, D: Deserializer<'de>>(
         error.field = shorten(&error.field, 64);
         error.message = shorten(&error.message, TITLE_MAX_CHARS);
     }
-    problem
+    (problem, extras)
 }
 
 /// The members of the contract's [`Problem`], each read on its own
@@ -137,6 +151,8 @@ struct LenientProblem {
     quota: Lenient<u64>,
     #[serde(default)]
     held: Lenient<u64>,
+    #[serde(default)]
+    oldest: Lenient<u64>,
 }
 
 /// A JSON object as the contract's [`Problem`]; plain `application/json` must
@@ -144,7 +160,7 @@ struct LenientProblem {
 fn read_problem<'de, D: Deserializer<'de>>(
     document: D,
     must_look_like_one: bool,
-) -> Option<Problem> {
+) -> Option<(Problem, ProblemExtras)> {
     let read = LenientProblem::deserialize(document).ok()?;
     let (problem_type, title, detail) = (read.problem_type.ok(), read.title.ok(), read.detail.ok());
     let looks_like_one = problem_type.is_some() || title.is_some() || detail.is_some();
@@ -152,7 +168,10 @@ fn read_problem<'de, D: Deserializer<'de>>(
         return None;
     }
     let errors = read.errors.ok().unwrap_or_default();
-    Some(Problem {
+    let extras = ProblemExtras {
+        oldest: read.oldest.ok(),
+    };
+    let problem = Problem {
         problem_type: problem_type.unwrap_or_else(|| "about:blank".to_owned()),
         title: title.unwrap_or_default(),
         status: read.status.ok().unwrap_or_default(),
@@ -167,7 +186,8 @@ fn read_problem<'de, D: Deserializer<'de>>(
         waiting: read.waiting.ok(),
         quota: read.quota.ok(),
         held: read.held.ok(),
-    })
+    };
+    Some((problem, extras))
 }
 
 /// A parsed document as `T` (the contract's serde derive), or why not: the
@@ -224,7 +244,7 @@ pub fn problem_from_text(
     content_type: Option<&str>,
     body: &str,
 ) -> Problem {
-    problem_from_response(status, reason, content_type, parsed(body))
+    problem_from_response(status, reason, content_type, parsed(body)).0
 }
 
 #[cfg(test)]
@@ -385,8 +405,24 @@ mod tests {
         let usage = serde_json::json!({"as_of": "x", "pools": [], "extra": deep.clone()});
         assert!(read::<Usage, _>(usage).is_ok());
         let body = serde_json::json!({"title": deep});
-        let problem = problem_from_response(500, "", Some("application/problem+json"), Some(body));
+        let (problem, _) =
+            problem_from_response(500, "", Some("application/problem+json"), Some(body));
         assert_eq!(problem.title, "Internal Server Error");
+    }
+
+    #[test]
+    fn an_events_expired_problem_names_the_oldest_seq_kept() {
+        let body = r#"{"type":"https://x/problems/events-expired","title":"Gone","status":410,"oldest":4851}"#;
+        let document = parsed(body);
+        let (problem, extras) =
+            problem_from_response(410, "", Some("application/problem+json"), document);
+        assert_eq!(problem.status, 410);
+        assert_eq!(extras.oldest, Some(4_851));
+        // Of the wrong type: dropped, the rest kept.
+        let body = r#"{"title":"Gone","oldest":"soon"}"#;
+        let (problem, extras) =
+            problem_from_response(410, "", Some("application/problem+json"), parsed(body));
+        assert_eq!((problem.title.as_str(), extras.oldest), ("Gone", None));
     }
 
     #[test]

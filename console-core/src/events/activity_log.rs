@@ -42,9 +42,32 @@ pub struct ActivityLog {
     events: Vec<Event>,
     /// Every event above this seq is held; `None` until the console follows the log.
     floor: Option<u64>,
-    /// The log keeps nothing at or below this seq, as a `410` showed;
-    /// `None` before any.
-    gone_through: Option<u64>,
+    /// Where the log starts, as far as a `410` showed.
+    start: LogStart,
+}
+
+/// What the `410`s for older windows showed of the log's start.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum LogStart {
+    /// No `410` yet: the log may start at seq 1.
+    #[default]
+    Unseen,
+    /// The log keeps nothing at or below this seq, and where above it
+    /// starts is not known (a `410` without `oldest`).
+    After(u64),
+    /// The log keeps every seq above this one and nothing at or below it
+    /// (a `410`'s `oldest`, minus one).
+    JustAfter(u64),
+}
+
+impl LogStart {
+    /// The seq at or below which the log keeps nothing (0: none found).
+    fn gone_through(self) -> u64 {
+        match self {
+            LogStart::Unseen => 0,
+            LogStart::After(gone) | LogStart::JustAfter(gone) => gone,
+        }
+    }
 }
 
 impl ActivityLog {
@@ -80,13 +103,13 @@ impl ActivityLog {
     /// The window to read for older events, as `(after, limit)`; `None`
     /// when the log's start has been reached.
     pub fn older_window(&self) -> Option<(u64, u64)> {
-        let gone = self.gone_through.unwrap_or(0);
+        let gone = self.start.gone_through();
         let floor = self.floor.filter(|&floor| floor > gone)?;
-        // After a `410`, halfway between what is gone and the floor: the
-        // log's start is found in a few reads.
-        let lowest = match self.gone_through {
-            Some(gone) => gone + (floor - gone) / 2,
-            None => 0,
+        // After a `410` without `oldest`, halfway between what is gone and
+        // the floor: the log's start is found in a few reads.
+        let lowest = match self.start {
+            LogStart::After(gone) => gone + (floor - gone) / 2,
+            LogStart::Unseen | LogStart::JustAfter(_) => gone,
         };
         let after = floor.saturating_sub(OLDER_WINDOW).max(lowest);
         Some((after, floor - after))
@@ -105,11 +128,16 @@ impl ActivityLog {
         self.floor = Some(after.min(floor));
     }
 
-    /// `410` for the window `after`: the log keeps no seq up to `after + 1`
-    /// (the `410`'s `oldest` is not in the contract's types yet).
-    pub fn older_expired(&mut self, after: u64) {
+    /// `410` for the window `after`: the log keeps no seq up to `after + 1`;
+    /// its `oldest`, when given, is the oldest seq kept (a server's word is
+    /// data: one not past `after + 1` says no more than the `410` itself).
+    pub fn older_expired(&mut self, after: u64, oldest: Option<u64>) {
         let gone = after.saturating_add(1);
-        self.gone_through = Some(self.gone_through.map_or(gone, |g| g.max(gone)));
+        let gone = gone.max(self.start.gone_through());
+        self.start = match oldest {
+            Some(oldest) => LogStart::JustAfter(oldest.saturating_sub(1).max(gone)),
+            None => LogStart::After(gone),
+        };
     }
 
     /// The held events the filter lets through, newest first, at most `shown`.
@@ -222,6 +250,29 @@ mod tests {
     }
 
     #[test]
+    fn a_410s_oldest_is_where_the_next_window_starts() {
+        let mut log = ActivityLog::default();
+        log.begin(5_000);
+        assert_eq!(log.older_window(), Some((4_900, 100)));
+        log.add_older(4_900, &[]);
+        log.older_expired(4_800, Some(4_851));
+        // One read of the rest, 4,851 to 4,900, then the start.
+        assert_eq!(log.older_window(), Some((4_850, 50)));
+        log.add_older(4_850, &[]);
+        assert_eq!(log.older_window(), None);
+    }
+
+    #[test]
+    fn an_oldest_not_past_the_window_still_moves_on() {
+        let mut log = ActivityLog::default();
+        log.begin(300);
+        log.older_expired(200, Some(3));
+        assert_eq!(log.older_window(), Some((201, 99)));
+        log.older_expired(201, None);
+        assert_eq!(log.older_window(), Some((251, 49)));
+    }
+
+    #[test]
     fn expired_windows_close_in_on_the_logs_start() {
         let mut log = ActivityLog::default();
         log.begin(40);
@@ -231,7 +282,7 @@ mod tests {
             reads += 1;
             assert!(reads < 10, "the start is never found");
             if after + 1 < 30 {
-                log.older_expired(after);
+                log.older_expired(after, None);
             } else {
                 let kept: Vec<Event> = (after + 1..=after + limit)
                     .map(|s| by(s, "alice", "gpu"))
@@ -244,7 +295,7 @@ mod tests {
         assert_eq!(held.first(), Some(&40));
         assert_eq!(held, (30..=40).rev().collect::<Vec<_>>());
         log.begin(9_000);
-        log.older_expired(8_999);
+        log.older_expired(8_999, None);
         assert_eq!(log.older_window(), None);
     }
 

@@ -1,7 +1,8 @@
-//! Where the allocations list comes from, poll by poll: the whole list until
-//! the log's head is known, then the events after it. A list read after the
-//! head was found shows every event up to the head (and maybe a few past
-//! it, which following replays without harm: [`super::list_from_events`]).
+//! Where the allocations list comes from, poll by poll: the whole list
+//! (conditional), then the events after its `events_through`, the log's
+//! position the server read with that very list, so following it misses
+//! nothing and replays nothing. A list without `events_through` comes from a
+//! server without the log: the whole list each poll, as for a `404`.
 
 use allocation_contract::Events;
 
@@ -16,13 +17,15 @@ pub const PAGE_LIMIT: u64 = 1_000;
 pub const PAGES_PER_POLL: usize = 5;
 
 /// The list's source for the next poll.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Feed {
-    /// Find the log's head (at least this seq), then read the whole list.
-    Finding { at_least: u64 },
+    /// Read the whole list, then follow from its `events_through`.
+    #[default]
+    Listing,
     /// Read the events after `next`.
     Following { next: u64 },
-    /// The server has no `/events` (`404`): the whole list each poll.
+    /// The server has no `/events` (`404`, or a list without
+    /// `events_through`): the whole list each poll.
     NoLog,
 }
 
@@ -33,7 +36,7 @@ pub enum Step {
     ReadAfter(u64),
     /// Done for this poll.
     Done,
-    /// Read the whole list (found head first when `Finding`).
+    /// Read the whole list.
     WholeList,
 }
 
@@ -58,16 +61,15 @@ pub fn log_refusal(failure: &Failure) -> LogRefusal {
     }
 }
 
-impl Default for Feed {
-    fn default() -> Self {
-        Feed::Finding { at_least: 0 }
-    }
-}
-
 impl Feed {
-    /// The list was read after the head was found at `head`: follow from it.
-    pub fn listed_after(&mut self, head: u64) {
-        *self = Feed::Following { next: head };
+    /// The list was read (or was still the one held, a `304`); it reflects
+    /// the log through `events_through`: follow from there, or, without
+    /// one, read it whole each poll. A server without the log stays one.
+    pub fn listed(&mut self, events_through: Option<u64>) {
+        *self = match (*self, events_through) {
+            (Feed::NoLog, _) | (_, None) => Feed::NoLog,
+            (_, Some(through)) => Feed::Following { next: through },
+        };
     }
 
     /// Takes in one page read while following; the next step of this poll,
@@ -83,21 +85,18 @@ impl Feed {
             true => Step::Done,
             false if pages < PAGES_PER_POLL => Step::ReadAfter(next),
             false => {
-                *self = Feed::Finding { at_least: next };
+                *self = Feed::Listing;
                 Step::WholeList
             }
         }
     }
 
     /// `410`: the log no longer reaches back to `next`; the whole list
-    /// again, and the head is past `next`.
+    /// again, followed from its own `events_through`.
     pub fn expired(&mut self) -> Step {
-        let at_least = match *self {
-            Feed::Following { next } => next,
-            Feed::Finding { at_least } => at_least,
-            Feed::NoLog => 0,
-        };
-        *self = Feed::Finding { at_least };
+        if *self != Feed::NoLog {
+            *self = Feed::Listing;
+        }
         Step::WholeList
     }
 
@@ -111,7 +110,7 @@ impl Feed {
     pub fn first_step(&self) -> Step {
         match *self {
             Feed::Following { next } => Step::ReadAfter(next),
-            Feed::Finding { .. } | Feed::NoLog => Step::WholeList,
+            Feed::Listing | Feed::NoLog => Step::WholeList,
         }
     }
 }
@@ -136,10 +135,10 @@ mod tests {
     }
 
     #[test]
-    fn a_list_read_after_the_head_is_followed_from_it() {
+    fn a_list_is_followed_from_its_events_through() {
         let mut feed = Feed::default();
         assert_eq!(feed.first_step(), Step::WholeList);
-        feed.listed_after(41);
+        feed.listed(Some(41));
         assert_eq!(feed.first_step(), Step::ReadAfter(41));
         assert_eq!(feed.page_read(&page(42, 3), 1), Step::Done);
         assert_eq!(feed, Feed::Following { next: 44 });
@@ -164,14 +163,30 @@ mod tests {
         let last = PAGE_LIMIT * PAGES_PER_POLL as u64;
         let page = page(last - PAGE_LIMIT + 1, PAGE_LIMIT);
         assert_eq!(feed.page_read(&page, PAGES_PER_POLL), Step::WholeList);
-        assert_eq!(feed, Feed::Finding { at_least: last });
+        assert_eq!(feed, Feed::Listing);
+        feed.listed(Some(last + 7));
+        assert_eq!(feed.first_step(), Step::ReadAfter(last + 7));
     }
 
     #[test]
-    fn an_expired_position_reads_the_list_and_finds_the_head_past_it() {
+    fn an_expired_position_reads_the_list_and_follows_from_its_events_through() {
         let mut feed = Feed::Following { next: 500 };
         assert_eq!(feed.expired(), Step::WholeList);
-        assert_eq!(feed, Feed::Finding { at_least: 500 });
+        assert_eq!(feed, Feed::Listing);
+        feed.listed(Some(9_000));
+        assert_eq!(feed.first_step(), Step::ReadAfter(9_000));
+    }
+
+    #[test]
+    fn a_list_without_events_through_is_read_whole_each_poll() {
+        let mut feed = Feed::default();
+        feed.listed(None);
+        assert_eq!(feed, Feed::NoLog);
+        assert_eq!(feed.first_step(), Step::WholeList);
+        // Once a server without the log, always: a later list does not start following.
+        feed.listed(Some(3));
+        assert_eq!(feed.expired(), Step::WholeList);
+        assert_eq!(feed, Feed::NoLog);
     }
 
     #[test]

@@ -22,9 +22,13 @@ pub fn list_effect(kind: EventKind) -> ListEffect {
     match kind {
         EventKind::Allocated | EventKind::Granted | EventKind::Renewed => ListEffect::Put,
         EventKind::Released | EventKind::Expired => ListEffect::Remove,
-        EventKind::Queued | EventKind::Cancelled | EventKind::TimedOut | EventKind::Unknown => {
-            ListEffect::None
-        }
+        EventKind::Queued
+        | EventKind::Cancelled
+        | EventKind::TimedOut
+        | EventKind::Expiring
+        | EventKind::LevelChanged
+        | EventKind::CapacityChanged
+        | EventKind::Unknown => ListEffect::None,
     }
 }
 
@@ -86,6 +90,11 @@ pub(crate) mod tests {
             actor: allocation.as_ref().map(|a| a.owner.clone()),
             allocation,
             ticket: None,
+            level: None,
+            previous: None,
+            allocated: None,
+            capacity: None,
+            previous_capacity: None,
         }
     }
 

@@ -1,5 +1,6 @@
 //! Activity: the latest events in words, newest first, filterable by pool
-//! and person, with "Show older" (windows of seqs below the oldest held,
+//! and person, with "Show older" (windows of seqs below the oldest held, down
+//! to the start a `410`'s `oldest` names,
 //! `core::events::activity_log`); the reader's own marked.
 
 use allocation_contract::time::parse_rfc3339;
@@ -228,7 +229,7 @@ fn read_older_when_wanted(
                     log.update(|log| log.add_older(after, &page.events));
                 }
                 Err(error) if log_refusal(&error.failure) == LogRefusal::Expired => {
-                    log.update(|log| log.older_expired(after));
+                    log.update(|log| log.older_expired(after, error.extras.oldest));
                 }
                 Err(error) => {
                     choices.budget.set(0);

@@ -1,7 +1,8 @@
 //! Keeps the allocations list current from `GET /events` (docs/decisions.md,
 //! "The allocations list kept current from the event log"): the whole list
-//! until the log's head is known, then only the events after it, paged; a
-//! `410` reads the list again, a `404` (no log) reads it whole from then on.
+//! (conditional), then only the events after its `events_through`, paged; a
+//! `410` reads the list again, a `404` or a list without `events_through`
+//! (no log) reads it whole from then on.
 
 use std::rc::Rc;
 
@@ -10,9 +11,8 @@ use leptos::prelude::*;
 
 use crate::core::events::activity_log::ActivityLog;
 use crate::core::events::feed::{log_refusal, Feed, LogRefusal, Step, PAGE_LIMIT};
-use crate::core::events::head_search::{HeadSearch, Probe};
 use crate::core::events::list_from_events::apply_events;
-use crate::transport::{Api, RequestError};
+use crate::transport::RequestError;
 use crate::ui::monitor::live_monitor::LiveMonitor;
 use crate::ui::monitor::poller::{ListKeeper, ListStep, Poller};
 
@@ -65,7 +65,7 @@ impl EventFollower {
         loop {
             step = match step {
                 Step::Done => return Ok(changed),
-                Step::WholeList => return Ok(self.read_list(poller, &api).await? | changed),
+                Step::WholeList => return Ok(self.read_list(poller).await? | changed),
                 Step::ReadAfter(after) => match api.events(after, PAGE_LIMIT).await {
                     Ok(page) => {
                         pages += 1;
@@ -82,29 +82,26 @@ impl EventFollower {
         }
     }
 
-    /// The whole list; first, unless the server has no log, the log's head,
-    /// so that the list read after it can be followed from it.
-    async fn read_list(self, poller: Poller, api: &Api) -> Result<bool, RequestError> {
-        let Some(Feed::Finding { at_least }) = self.feed.try_get_value() else {
-            return poller.read_whole_list().await;
-        };
-        let head = match find_head(api, at_least).await {
-            Ok(head) => Some(head),
-            Err(error) if log_refusal(&error.failure) == LogRefusal::NoLog => {
-                self.no_log();
-                None
-            }
-            // The list is read all the same; the search is tried again next poll.
-            Err(_) => None,
-        };
+    /// The whole list (a `304` keeps the one held), then following from
+    /// the log's position the server read with it.
+    async fn read_list(self, poller: Poller) -> Result<bool, RequestError> {
         let changed = poller.read_whole_list().await?;
-        if let Some(head) = head {
-            self.update_feed(|feed| {
-                feed.listed_after(head);
-                Step::Done
-            });
-            self.activity.try_update(|log| log.begin(head));
-        }
+        let through = poller
+            .allocations
+            .try_with_untracked(|list| list.as_ref().map(|list| list.events_through))
+            .flatten();
+        // No list yet (the owner is gone): nothing to follow from.
+        let Some(through) = through else {
+            return Ok(changed);
+        };
+        let step = self.update_feed(|feed| {
+            feed.listed(through);
+            feed.first_step()
+        });
+        match step {
+            Step::ReadAfter(through) => self.activity.try_update(|log| log.begin(through)),
+            Step::WholeList | Step::Done => self.no_log.try_set(true).map(drop),
+        };
         Ok(changed)
     }
 
@@ -135,21 +132,4 @@ impl EventFollower {
         self.no_log.try_set(true);
         self.update_feed(Feed::no_log)
     }
-}
-
-/// The seq of the log's newest event, by one-event probes.
-async fn find_head(api: &Api, at_least: u64) -> Result<u64, RequestError> {
-    let mut search = HeadSearch::from(at_least);
-    while let Some(after) = search.next_probe() {
-        let probe = match api.events(after, 1).await {
-            Ok(page) => page
-                .events
-                .first()
-                .map_or(Probe::Empty, |event| Probe::Event(event.seq)),
-            Err(error) if log_refusal(&error.failure) == LogRefusal::Expired => Probe::Expired,
-            Err(error) => return Err(error),
-        };
-        search.saw(after, probe);
-    }
-    Ok(search.head().unwrap_or(at_least))
 }
