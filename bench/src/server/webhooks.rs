@@ -161,6 +161,13 @@ async fn row(
     let caught_up = started.elapsed() - wrote;
     let mut lags = std::mem::take(&mut *inbox.lags.lock().unwrap());
     lags.sort_unstable();
+    // In order, so the last one seen means none before it was lost: as
+    // many deliveries as events means none went twice.
+    anyhow::ensure!(
+        lags.len() as u64 == last,
+        "{name}: {} deliveries of {last} events",
+        lags.len()
+    );
     let (written, delivered) = (last as f64, lags.len() as f64);
     println!(
         "| {name} | {:.0} | {:.1} | {:.0} | {:.1} | {:.1} | {:.2} |",
