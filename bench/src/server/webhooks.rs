@@ -72,14 +72,14 @@ async fn hooked(db: &Database, replicas: usize, url: &str) -> anyhow::Result<Vec
 }
 
 /// `clients` clients over `replicas` doing allocate+release pairs for
-/// `seconds`, each at most one pair per `every` (`None`: flat out); the
-/// last event's `seq` read from the log.
+/// `seconds`, each at most one pair per `every` (`None`: flat out): the
+/// writes' round trips in µs, sorted.
 async fn write(
     replicas: &[SocketAddr],
     clients: usize,
     seconds: u64,
     every: Option<Duration>,
-) -> anyhow::Result<u64> {
+) -> anyhow::Result<Vec<u32>> {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut workers = Vec::new();
     for worker in 0..clients {
@@ -88,27 +88,34 @@ async fn write(
             let mut connection = Connection::open(address).await;
             let mut ticker = every.map(tokio::time::interval);
             let body = serde_json::json!({"pool": "bench", "amount": 1, "owner": "bench"});
-            let mut sequence = 0u64;
+            let (mut sequence, mut took) = (0u64, Vec::new());
             while Instant::now() < deadline {
                 if let Some(ticker) = ticker.as_mut() {
                     ticker.tick().await;
                 }
                 sequence += 1;
                 let key = format!("hook-{address}-{worker}-{sequence}");
+                let begun = Instant::now();
                 let reply = connection
                     .post_json("/api/v1/allocations", &key, &body)
                     .await;
+                took.push(begun.elapsed().as_micros() as u32);
                 assert_eq!(reply.status, 201, "{}", reply.text());
                 let allocation: Allocation = reply.json();
                 let path = format!("/api/v1/allocations/{}", allocation.id);
+                let begun = Instant::now();
                 assert_eq!(connection.delete(&path).await.status, 204);
+                took.push(begun.elapsed().as_micros() as u32);
             }
+            took
         }));
     }
+    let mut took = Vec::new();
     for worker in workers {
-        worker.await?;
+        took.extend(worker.await?);
     }
-    last_seq(replicas[0]).await
+    took.sort_unstable();
+    Ok(took)
 }
 
 /// The log's last `seq`.
@@ -141,8 +148,9 @@ async fn row(
     let servers = hooked(&db, replicas, &format!("http://{}/hook", receiver.address)).await?;
     let addresses: Vec<SocketAddr> = servers.iter().map(|served| served.address).collect();
     let started = Instant::now();
-    let last = write(&addresses, options.clients as usize, options.seconds, every).await?;
+    let writes = write(&addresses, options.clients as usize, options.seconds, every).await?;
     let wrote = started.elapsed();
+    let last = last_seq(addresses[0]).await?;
     while inbox.last.load(Ordering::SeqCst) < last {
         anyhow::ensure!(
             started.elapsed() < Duration::from_secs(600),
@@ -153,10 +161,18 @@ async fn row(
     let caught_up = started.elapsed() - wrote;
     let mut lags = std::mem::take(&mut *inbox.lags.lock().unwrap());
     lags.sort_unstable();
+    // In order, so the last one seen means none before it was lost: as
+    // many deliveries as events means none went twice.
+    anyhow::ensure!(
+        lags.len() as u64 == last,
+        "{name}: {} deliveries of {last} events",
+        lags.len()
+    );
     let (written, delivered) = (last as f64, lags.len() as f64);
     println!(
-        "| {name} | {:.0} | {:.0} | {:.1} | {:.1} | {:.2} |",
+        "| {name} | {:.0} | {:.1} | {:.0} | {:.1} | {:.1} | {:.2} |",
         written / wrote.as_secs_f64(),
+        percentile(&writes, 0.50),
         delivered / (wrote + caught_up).as_secs_f64(),
         percentile(&lags, 0.50),
         percentile(&lags, 0.99),
@@ -169,10 +185,10 @@ async fn row(
 pub async fn table(cluster: &Cluster, dir: &Path, options: &Options) -> anyhow::Result<()> {
     let every = Duration::from_secs_f64(options.clients as f64 / options.hook_rate as f64);
     println!(
-        "\n| webhook, {} clients, {} s | events/s written | delivered/s | lag p50 ms | lag p99 ms | caught up after s |",
+        "\n| webhook, {} clients, {} s | events/s written | write p50 ms | delivered/s | lag p50 ms | lag p99 ms | caught up after s |",
         options.clients, options.seconds
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|");
     for (pace, label) in [
         (Some(every), format!("{} pairs/s", options.hook_rate)),
         (None, "flat out".to_owned()),

@@ -349,6 +349,31 @@ mod tests {
     }
 
     #[test]
+    fn plain_http_only_to_a_loopback_address() {
+        for good in [
+            "https://chat.example/x",
+            "http://127.0.0.1:9/x",
+            "http://127.1.2.3/x",
+            "http://localhost:9/x",
+            "http://[::1]:9/x",
+        ] {
+            assert!(check_url(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "http://10.0.0.1/x",
+            "http://chat.example/x",
+            "http://[::2]/x",
+            "http://localhost.chat.example/x",
+        ] {
+            let error = check_url(bad).unwrap_err().to_string();
+            assert!(
+                error.contains("only to a loopback address"),
+                "{bad}: {error}"
+            );
+        }
+    }
+
+    #[test]
     fn bad_files_say_what_is_wrong_and_never_show_the_url_or_secret() {
         let hook = |fields: &str| format!("[[hook]]\n{fields}\n");
         let https = r#"url = "https://chat.example/secret-path""#;
