@@ -3,7 +3,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use allocation_console::core::config::Config;
-use allocation_console::core::i18n::Lang;
+use allocation_console::core::i18n::{Lang, Text};
 use allocation_console::core::problem::{Failure, Unreadable};
 use allocation_console::core::request::ticket_ready::TicketReady;
 use allocation_console::transport::{Api, Fetched};
@@ -11,6 +11,7 @@ use allocation_console::ui::activity::activity_section::ActivitySection;
 use allocation_console::ui::activity::event_follower::use_event_follower;
 use allocation_console::ui::allocations::allocations_panel::{AllocationsPanel, PAGE_SIZE};
 use allocation_console::ui::allocations::queue_panel::QueuePanel;
+use allocation_console::ui::confirmed_action::{ActionTarget, ConfirmedAction};
 use allocation_console::ui::identity::token_prompt::TokenPrompt;
 use allocation_console::ui::monitor::announcer::{use_announcer, LiveRegion};
 use allocation_console::ui::monitor::live_monitor::LiveMonitor;
@@ -1585,4 +1586,43 @@ async fn a_console_going_away_leaves_another_consoles_follower_on_the_shared_pol
             .is_some_and(|item| item.starts_with("bob allocated 2 GPU on A100 GPU"))
     })
     .await;
+}
+
+/// Resolves at the next animation frame's callbacks (after those asked for before).
+async fn next_frame() {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        window().request_animation_frame(&resolve).unwrap();
+    });
+    wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_confirmation_gone_before_its_focus_moves_does_not_panic() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static PANICKED: AtomicBool = AtomicBool::new(false);
+    let before = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        PANICKED.store(true, Ordering::SeqCst);
+        before(info);
+    }));
+    let (container, _monitor) = setup();
+    let handle = render(&container, || {
+        view! {
+            <ConfirmedAction label="Release al_1".to_owned() seen=Text::Release
+                confirm=Text::ConfirmRelease target=ActionTarget::Allocation
+                id="al_1".to_owned() act=Callback::new(|_| ()) />
+        }
+    });
+    container
+        .query_selector("button[data-release]")
+        .unwrap()
+        .expect("Release")
+        .unchecked_into::<web_sys::HtmlElement>()
+        .click();
+    // The row goes (a poll, the page moving on) before the frame that
+    // would focus the confirmation.
+    drop(handle);
+    next_frame().await;
+    next_frame().await;
+    assert!(!PANICKED.load(Ordering::SeqCst), "a panic after the row went");
 }

@@ -739,8 +739,8 @@ impl Server {
     }
 }
 
-/// A poll's list step: the whole list, or a page of the followed log (the
-/// log's probes ask for 1 event and Activity's windows for at most 100).
+/// A poll's list step: the whole list, or a page of the followed log
+/// (Activity's windows ask for at most 100 events).
 fn is_list_step(uri: &axum::http::Uri) -> bool {
     match uri.path() {
         "/api/v1/allocations" => true,

@@ -32,7 +32,9 @@ struct Steps {
 impl Steps {
     /// Focus follows the step, so keyboard users land on the confirmation
     /// and, after Cancel or a failure, back on the first button. Each step
-    /// renders its own buttons: focus them once they are on the page.
+    /// renders its own buttons: focus them once they are on the page. The
+    /// row may be gone by the next frame (a poll, the page moving on): then
+    /// there is nothing to focus.
     fn go_to(self, next: Step) {
         self.step.set(next);
         request_animation_frame(move || {
@@ -41,7 +43,7 @@ impl Steps {
             } else {
                 self.confirm
             };
-            if let Some(button) = target.get_untracked() {
+            if let Some(button) = target.try_get_untracked().flatten() {
                 let _ = button.focus();
             }
         });
