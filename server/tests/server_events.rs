@@ -312,6 +312,9 @@ async fn events_past_the_retention_are_purged_and_a_reader_behind_gets_410(backe
         let expired: EventsExpired = reply.json();
         assert_eq!(expired.oldest, 4, "the oldest kept");
     }
+    // A reader with no position starts at the oldest kept: nothing missed.
+    let fresh: Events = server.connect().await.get("/api/v1/events").await.json();
+    assert_eq!(fresh.events.iter().map(|e| e.seq).collect::<Vec<_>>(), [4]);
     // Everything purged: the next seq is the oldest, and never used again.
     clock.advance(2 * DAY);
     assert_eq!(store.purge_events(day_ms).await.unwrap(), 1);

@@ -525,6 +525,39 @@ mod tests {
     }
 
     #[test]
+    fn a_notice_is_due_once_and_anew_after_a_renewal_and_makes_the_sweep_due() {
+        let mut ledger = ledger();
+        let long = Grant {
+            expiring_at_ms: Some(3_000_000),
+            ..grant(1, "a", vec![0], Some(3_600_000))
+        };
+        ledger.apply(&Change::Grant(Box::new(long)), 0);
+        assert!(ledger.expiring(2_999_999).is_empty());
+        assert!(!ledger.sweep_is_due(2_999_999));
+        assert_eq!(ledger.expiring(3_000_000).len(), 1);
+        assert!(ledger.sweep_is_due(3_000_000), "a notice alone is due");
+        ledger.apply(&Change::Told("a".into()), 3_000_000);
+        assert!(ledger.expiring(3_500_000).is_empty(), "told once");
+        assert!(!ledger.sweep_is_due(3_500_000));
+        // Renewed at 3,500,000 for an hour: a new lease, told anew.
+        let renewal = Change::Renew {
+            id: "a".into(),
+            expires_at_ms: 7_100_000,
+        };
+        ledger.apply(&renewal, 3_500_000);
+        assert_eq!(ledger.grant("a").unwrap().expiring_at_ms, Some(6_500_000));
+        assert_eq!(ledger.expiring(6_500_000).len(), 1);
+        // Renewed for 5 minutes: too short to be told.
+        let short = Change::Renew {
+            id: "a".into(),
+            expires_at_ms: 6_800_000,
+        };
+        ledger.apply(&short, 6_500_000);
+        assert!(ledger.expiring(6_700_000).is_empty());
+        assert!(ledger.sweep_is_due(6_800_000), "its expiry is due");
+    }
+
+    #[test]
     fn as_of_moves_with_the_tag_and_only_with_it() {
         let mut ledger = ledger();
         assert_eq!(ledger.as_of(5_000), 0, "loaded at 0, unchanged since");

@@ -61,6 +61,7 @@ impl EventsQuery {
         let given = |text: Option<String>| text.filter(|text| !text.is_empty());
         Ok(EventQuery {
             after,
+            resumed: self.after.is_some(),
             limit,
             pool: given(self.pool),
             owner: given(self.owner),

@@ -42,11 +42,11 @@ pub enum EventsRead {
     },
 }
 
-/// The page read, unless `after` is behind the purged prefix (read after
-/// the page): then the page may lack purged events, and the reader must
-/// start again from `oldest`.
+/// The page read, unless the reader resumes behind the purged prefix (read
+/// after the page): then the page may lack purged events, and the reader
+/// must start again from `oldest`.
 pub fn answer(query: &EventQuery, page: Events, purged_through: i64, oldest: i64) -> EventsRead {
-    if (query.after as i128) < purged_through as i128 {
+    if query.resumed && (query.after as i128) < purged_through as i128 {
         return EventsRead::Expired {
             oldest: oldest.max(0) as u64,
         };
@@ -58,6 +58,9 @@ pub fn answer(query: &EventQuery, page: Events, purged_through: i64, oldest: i64
 #[derive(Clone, Debug, Default)]
 pub struct EventQuery {
     pub after: u64,
+    /// Whether `after` was given: a reader resuming from a position. One
+    /// that gives none starts at the oldest event kept, never `410`.
+    pub resumed: bool,
     pub limit: u64,
     pub pool: Option<String>,
     pub owner: Option<String>,

@@ -84,7 +84,8 @@ const LOCK: &str = "WITH locked AS ( \
        WHERE id = ANY($1) OR id IN (SELECT pool FROM allocations WHERE seq = ANY($3)) \
        ORDER BY id FOR UPDATE), \
      noted AS (INSERT INTO pending_levels (pool, allocated, capacity) \
-       SELECT id, allocated, capacity FROM locked ON CONFLICT (pool) DO NOTHING) \
+       SELECT id, allocated, capacity FROM locked s WHERE NOT EXISTS \
+       (SELECT 1 FROM pending_levels n WHERE n.pool = s.id)) \
      SELECT id, capacity, allocated, allocation_now_ms($2), nextval('allocation_seq') \
      FROM locked ORDER BY id";
 
@@ -184,7 +185,8 @@ SET allocated = EXCLUDED.allocated, capacity = EXCLUDED.capacity";
 const LOCK_CONFIGURED: &str = "WITH old AS ( \
        SELECT id, capacity, allocated FROM pools WHERE id = $1 FOR UPDATE), \
      noted AS (INSERT INTO pending_levels (pool, allocated, capacity) \
-       SELECT id, allocated, capacity FROM old ON CONFLICT (pool) DO NOTHING) \
+       SELECT id, allocated, capacity FROM old s WHERE NOT EXISTS \
+       (SELECT 1 FROM pending_levels n WHERE n.pool = s.id)) \
      SELECT capacity, allocated FROM old";
 
 /// Brings pool `$1`'s row to capacity `$2` (`$3`: the clock's offset):
@@ -344,14 +346,17 @@ impl StoredRow for Row {
 }
 
 /// Each connection's staging tables: its transaction's events
-/// ([`record_event`]) and each pool's count as first locked (see [`LOCK`]);
-/// emptied by every commit.
+/// ([`record_event`]), emptied by every commit, and each pool's count as
+/// first locked (see [`LOCK`]), emptied by [`LEVELS`] before every commit
+/// (a rollback takes its rows with it). Only the first is truncated at
+/// commit: with the second one `ON COMMIT DELETE ROWS` too (and a primary
+/// key), `server-bench` gave about 27 % fewer pairs/s on the group path and
+/// 45 % on the single path than without the levels (docs/benchmarks.md).
 const PENDING_EVENTS: &str = "CREATE TEMP TABLE IF NOT EXISTS pending_events ( \
      n bigserial, at bigint NOT NULL, kind text NOT NULL, pool text NOT NULL, \
      owner text, body text NOT NULL) ON COMMIT DELETE ROWS; \
      CREATE TEMP TABLE IF NOT EXISTS pending_levels ( \
-     pool text PRIMARY KEY, allocated bigint NOT NULL, capacity bigint NOT NULL) \
-     ON COMMIT DELETE ROWS";
+     pool text NOT NULL, allocated bigint NOT NULL, capacity bigint NOT NULL)";
 
 /// Numbers the events staged so far (in staging order) from the event
 /// counter, stores them and empties the stage; see [`PgStore::commit`].
@@ -366,8 +371,9 @@ const NUMBER_EVENTS: &str = "WITH staged AS (DELETE FROM pending_events RETURNIN
 
 /// Each pool the transaction locked: its id, count and capacity when first
 /// locked and now, and "now" (`$1`: the clock's offset).
-const LEVELS: &str = "SELECT l.pool, l.allocated, l.capacity, p.allocated, p.capacity, \
-     allocation_now_ms($1) FROM pending_levels l JOIN pools p ON p.id = l.pool";
+const LEVELS: &str = "WITH l AS (DELETE FROM pending_levels RETURNING *) \
+     SELECT l.pool, l.allocated, l.capacity, p.allocated, p.capacity, \
+     allocation_now_ms($1) FROM l JOIN pools p ON p.id = l.pool";
 
 /// The `level_changed` events of the pools [`LEVELS`] read whose level the
 /// transaction moved.
@@ -815,7 +821,8 @@ impl PgStore {
                 "WITH locked AS (SELECT id, allocated, capacity FROM pools WHERE id = \
                  (SELECT pool FROM allocations WHERE seq = $1 AND id = $2) FOR UPDATE), \
                  noted AS (INSERT INTO pending_levels (pool, allocated, capacity) \
-                 SELECT id, allocated, capacity FROM locked ON CONFLICT (pool) DO NOTHING) \
+                 SELECT id, allocated, capacity FROM locked s WHERE NOT EXISTS \
+                 (SELECT 1 FROM pending_levels n WHERE n.pool = s.id)) \
                  SELECT id FROM locked"
             ),
             tx.prepare_cached(

@@ -1003,27 +1003,23 @@ impl Writer {
                 self.recorded.clone()
             }
         };
-        let told = match self.tell_levels(now) {
+        // The levels the batch moved, last before the commit.
+        let finished = self.tell_levels(now).and_then(|told| {
+            let committed = self.commit(size);
+            committed.map(|()| told).context("commit failed")
+        });
+        let told = match finished {
             Ok(told) => told,
             Err(error) => {
-                tracing::error!("cannot store the level changes: {error:#}");
+                tracing::error!("{error:#}");
                 let _ = self.conn.execute_batch("ROLLBACK");
                 self.working = self.published.read().expect("ledger lock").clone();
                 for answer in answers {
-                    answer(Err(anyhow::anyhow!("cannot store the events: {error:#}")));
+                    answer(Err(anyhow::anyhow!("{error:#}")));
                 }
                 return;
             }
         };
-        if let Err(error) = self.commit(size) {
-            tracing::error!("commit failed: {error:#}");
-            let _ = self.conn.execute_batch("ROLLBACK");
-            self.working = self.published.read().expect("ledger lock").clone();
-            for answer in answers {
-                answer(Err(anyhow::anyhow!("commit failed: {error:#}")));
-            }
-            return;
-        }
         self.recorded = recorded;
         self.fills = told;
         self.publish(&changes, now);

@@ -12,7 +12,10 @@
 //! that joins the line, the same key or allocation twice in one batch) is
 //! handed to the single-write path once the batch has committed, and so is
 //! every write of a batch whose work fails before its commit. A failed
-//! commit is answered as an error: it may have happened.
+//! commit is answered as an error: it may have happened. A pool the batch
+//! moves across a level gets its `level_changed` from its count before the
+//! batch (noted when [`LOCK`] locks it) against its count after: a batch is
+//! compared as a whole, as SQLite's is.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
