@@ -199,6 +199,7 @@ impl Courier {
         loop {
             let query = EventQuery {
                 after: self.position,
+                resumed: true,
                 limit: PAGE,
                 pool: None,
                 owner: None,
