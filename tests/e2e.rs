@@ -763,8 +763,14 @@ async fn another_users_grant_shows_in_the_table_and_in_activity_within_one_poll_
     let seen = harness.log.gets("/api/v1/events");
     let uris: Vec<&str> = seen.iter().map(|s| s.uri.as_str()).collect();
     eprintln!("before the grant: {lists} GET /allocations, GET /events: {uris:?}");
-    let follows = uris.iter().filter(|u| u.ends_with("&limit=1000")).count();
-    let windows = uris.iter().filter(|u| u.ends_with("&limit=100")).count();
+    fn limit(uri: &str) -> Option<&str> {
+        let query = uri.split_once('?').map_or("", |(_, query)| query);
+        query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("limit="))
+    }
+    let follows = uris.iter().filter(|u| limit(u) == Some("1000")).count();
+    let windows = uris.iter().filter(|u| limit(u) == Some("100")).count();
     assert_eq!(follows + windows, uris.len(), "a probe: {uris:?}");
     assert!(
         follows <= harness.log.gets("/api/v1/usage").len(),
