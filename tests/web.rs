@@ -1624,5 +1624,8 @@ async fn a_confirmation_gone_before_its_focus_moves_does_not_panic() {
     drop(handle);
     next_frame().await;
     next_frame().await;
-    assert!(!PANICKED.load(Ordering::SeqCst), "a panic after the row went");
+    assert!(
+        !PANICKED.load(Ordering::SeqCst),
+        "a panic after the row went"
+    );
 }
