@@ -575,6 +575,7 @@ async fn readers_on_two_replicas_see_every_event_once_in_order_while_64_clients_
         (1..=stored.len() as u64).collect::<Vec<_>>(),
         "no seq lost"
     );
+    let mut connection = Connection::open(addresses[0]).await;
     for reader in readers {
         let seen = reader.await.unwrap();
         let seqs: Vec<u64> = seen.iter().map(|event| event.seq).collect();
@@ -584,6 +585,22 @@ async fn readers_on_two_replicas_see_every_event_once_in_order_while_64_clients_
             .filter(|e| e.kind == EventKind::Allocated)
             .count();
         assert_eq!(allocated, granted);
+        // Replayed, the events leave each allocation as the store has it.
+        let mut last = std::collections::BTreeMap::new();
+        for allocation in seen.into_iter().filter_map(|event| event.allocation) {
+            last.insert(allocation.id.clone(), allocation);
+        }
+        assert_eq!(last.len(), granted);
+        for (id, replayed) in last {
+            let reply = connection.get(&format!("/api/v1/allocations/{id}")).await;
+            assert_eq!(reply.status, 200, "{}", reply.text());
+            let stored: Allocation = reply.json();
+            assert_eq!(
+                (replayed.status, replayed.amount, &replayed.owner),
+                (stored.status, stored.amount, &stored.owner),
+                "{id}"
+            );
+        }
     }
 }
 
