@@ -1,7 +1,7 @@
 //! The one error type of the API: every failure leaves as
 //! `application/problem+json`, built here from what went wrong.
 
-use allocation_contract::{problem_type, FieldError, Problem, PROBLEM_CONTENT_TYPE};
+use allocation_contract::{problem_type, EventsExpired, FieldError, Problem, PROBLEM_CONTENT_TYPE};
 use axum::body::Body;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::Request;
@@ -209,13 +209,19 @@ impl ApiError {
     }
 
     /// The problem as sent, with the extension members the contract's
-    /// [`Problem`] does not carry (`oldest` of a `410 events-expired`).
+    /// [`Problem`] does not carry (a `410 events-expired`'s [`EventsExpired`]).
     fn document(&self) -> serde_json::Value {
         let mut document = serde_json::to_value(self.problem()).unwrap_or_default();
-        if let (ApiError::EventsExpired { oldest }, Some(members)) =
-            (self, document.as_object_mut())
+        let extension = match self {
+            ApiError::EventsExpired { oldest } => {
+                serde_json::to_value(EventsExpired { oldest: *oldest })
+            }
+            _ => return document,
+        };
+        if let (Some(members), Ok(serde_json::Value::Object(extension))) =
+            (document.as_object_mut(), extension)
         {
-            members.insert("oldest".to_owned(), (*oldest).into());
+            members.extend(extension);
         }
         document
     }
