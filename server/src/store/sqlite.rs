@@ -184,15 +184,8 @@ impl SqliteStore {
         let published = Arc::new(RwLock::new(ledger.clone()));
         let (commands, queue) = mpsc::channel();
         let stats = Arc::new(WriterStats::default());
-        let next_seq: i64 = writer.query_row(
-            "SELECT COALESCE(MAX(seq), 0) + 1 FROM allocations",
-            [],
-            |row| row.get(0),
-        )?;
-        let next_ticket_seq: i64 =
-            writer.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM tickets", [], |row| {
-                row.get(0)
-            })?;
+        let next_seq = first_free_seq(&writer, "allocations")?;
+        let next_ticket_seq = first_free_seq(&writer, "tickets")?;
         let recorded = last_samples(&writer, &ledger.specs())?;
         let fills = fills(&ledger, clock.now_ms());
         let writer_state = Writer {
@@ -774,6 +767,12 @@ fn last_samples(conn: &Connection, pools: &[PoolSpec]) -> anyhow::Result<Vec<Opt
         .collect()
 }
 
+/// The `seq` the next row of `table` (allocations, tickets) gets.
+fn first_free_seq(conn: &Connection, table: &str) -> anyhow::Result<i64> {
+    let sql = format!("SELECT COALESCE(MAX(seq), 0) + 1 FROM {table}");
+    Ok(conn.query_row(&sql, [], |row| row.get(0))?)
+}
+
 /// The event log's last `seq` as committed (or the purged prefix's end,
 /// when every event is purged): what the writer's connection sees.
 fn events_through(conn: &Connection) -> anyhow::Result<u64> {
@@ -963,29 +962,7 @@ impl Writer {
         // Expiry needs no write (status follows from `expires_at`), only
         // the units' return.
         let mut changes = self.working.expiry_changes(now);
-        let expired = self.expired(&changes, now);
-        for change in &changes {
-            self.working.apply(change, now);
-        }
-        if let Err(error) = self.conn.execute_batch("BEGIN IMMEDIATE") {
-            self.refuse_batch(batch, anyhow::Error::from(error));
-            return;
-        }
-        // Each expiry's event, in the first batch that sees it, then each
-        // lease's `expiring` that is due.
-        let told = expired
-            .into_iter()
-            .try_for_each(|event| self.event(event))
-            .and_then(|()| self.tell_expiring(now, &mut changes));
-        if let Err(error) = told {
-            let _ = self.conn.execute_batch("ROLLBACK");
-            self.refuse_batch(batch, error);
-            return;
-        }
-        // The queue first: what the expiries freed goes to those waiting,
-        // in the same transaction as the batch.
-        if let Err(error) = self.serve_due(now, &mut changes) {
-            let _ = self.conn.execute_batch("ROLLBACK");
+        if let Err(error) = self.begin_batch(now, &mut changes) {
             self.refuse_batch(batch, error);
             return;
         }
@@ -1026,6 +1003,27 @@ impl Writer {
         for answer in answers {
             answer(Ok(()));
         }
+    }
+
+    /// Begins the batch's transaction with what is due before its writes,
+    /// `changes` holding the expiries: each expiry's event (in the first
+    /// batch that sees it), each lease's `expiring` that is due, then the
+    /// queue served with what the expiries freed. Rolled back on failure.
+    fn begin_batch(&mut self, now: i64, changes: &mut Vec<Change>) -> anyhow::Result<()> {
+        let expired = self.expired(changes, now);
+        for change in changes.iter() {
+            self.working.apply(change, now);
+        }
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let due = expired
+            .into_iter()
+            .try_for_each(|event| self.event(event))
+            .and_then(|()| self.tell_expiring(now, changes))
+            .and_then(|()| self.serve_due(now, changes));
+        if due.is_err() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        due
     }
 
     /// Answers every command of a batch that could not begin with its error.
