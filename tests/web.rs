@@ -14,7 +14,7 @@ use allocation_console::ui::allocations::queue_panel::QueuePanel;
 use allocation_console::ui::confirmed_action::{ActionTarget, ConfirmedAction};
 use allocation_console::ui::identity::token_prompt::TokenPrompt;
 use allocation_console::ui::monitor::announcer::{use_announcer, LiveRegion};
-use allocation_console::ui::monitor::live_monitor::LiveMonitor;
+use allocation_console::ui::monitor::live_monitor::{use_live_monitor, LiveMonitor};
 use allocation_console::ui::monitor::page_news::{use_page_news, PageNews};
 use allocation_console::ui::monitor::poller::Poller;
 use allocation_console::ui::monitor::status_line::StatusLine;
@@ -234,6 +234,61 @@ async fn an_unchanged_answer_changes_nothing_in_the_dom() {
         .unwrap();
     assert_eq!(changed_text.text_content().unwrap(), "4");
     assert!(all <= 12, "{all} mutations for one changed number");
+}
+
+#[wasm_bindgen_test]
+async fn a_polls_list_is_shown_only_after_its_usage() {
+    // The list answers at once, usage 100 ms later (a server busy counting):
+    // the table must not change before the card shows the poll's figure.
+    let usage_json = serde_json::to_string(&usage(vec![pool("gpu", "A100", 16, 9)], "t")).unwrap();
+    let list_json = serde_json::to_string(&Allocations {
+        as_of: "t".into(),
+        allocations: vec![allocation(0)],
+        events_through: None,
+    })
+    .unwrap();
+    let _fake = FakeFetch::install(&format!(
+        r#"const url = String(request.url);
+           const json = (body) => new Response(body, {{ status: 200,
+             headers: {{ 'Content-Type': 'application/json' }} }});
+           if (url.endsWith('/usage')) {{
+             return new Promise((answer) => setTimeout(() => answer(json({usage_json:?})), 100));
+           }}
+           if (url.endsWith('/allocations')) return Promise.resolve(json({list_json:?}));
+           return Promise.resolve(new Response('', {{ status: 404 }}));"#
+    ));
+    let (container, _) = setup();
+    let _handle = render(&container, move || {
+        let poller = Poller::new(Api::new(&Config::default()), 60);
+        let monitor = use_live_monitor(poller, None, None);
+        poller.start();
+        let highlight = RwSignal::new(None::<String>);
+        view! {
+            <Show when=move || monitor.has_answered()>
+                <UsagePanel monitor thresholds=Thresholds::DEFAULT />
+            </Show>
+            <AllocationsPanel monitor highlight />
+        }
+    });
+    let text = |selector: &str| {
+        container
+            .query_selector(selector)
+            .unwrap()
+            .and_then(|element| element.text_content())
+    };
+    for _ in 0..400 {
+        let card = text(".pool-card .pool-allocated");
+        let row = text("tbody tr");
+        assert!(
+            row.is_none() || card.as_deref() == Some("9"),
+            "the table showed the poll's list before its usage: card {card:?}, row {row:?}"
+        );
+        if row.is_some() {
+            return;
+        }
+        next_turn().await;
+    }
+    panic!("the poll's list never showed");
 }
 
 #[wasm_bindgen_test]

@@ -2,6 +2,7 @@
 //! monitor that drives the poll schedule, and locale text through `Intl`.
 
 pub mod activity;
+pub mod after_paint;
 pub mod alert;
 pub mod allocations;
 pub mod app;

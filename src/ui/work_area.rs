@@ -10,6 +10,7 @@ use leptos::prelude::*;
 use crate::core::i18n::{tr, Lang, Text};
 use crate::ui::activity::activity_section::ActivitySection;
 use crate::ui::activity::event_follower::use_event_follower;
+use crate::ui::after_paint::after_paint;
 use crate::ui::alert::Alert;
 use crate::ui::allocations::allocations_panel::AllocationsPanel;
 use crate::ui::allocations::queue_panel::QueuePanel;
@@ -75,10 +76,8 @@ pub fn WorkArea(monitor: LiveMonitor, owner: String) -> impl IntoView {
 /// painted, even if nobody scrolls to it.
 const LOAD_BY: Duration = Duration::from_secs(8);
 
-/// Whether the work area is wanted now: once the cards are painted (in the
-/// frame after the one that draws them: a frame's `requestAnimationFrame`
-/// runs before its paint, the next one's after it) if `place` is then on
-/// screen; else at the reader's first scroll, touch, click or key (a
+/// Whether the work area is wanted now: once the cards are painted
+/// ([`after_paint`]) if `place` is then on screen; else at the reader's first scroll, touch, click or key (a
 /// phone's first screen is the cards), or [`LOAD_BY`] later.
 fn wanted(place: NodeRef<leptos::html::P>) -> RwSignal<bool> {
     let wanted = RwSignal::new(false);
@@ -101,28 +100,21 @@ fn wanted(place: NodeRef<leptos::html::P>) -> RwSignal<bool> {
         }
     });
     on_cleanup(stop);
-    request_animation_frame(move || {
-        request_animation_frame(move || {
+    after_paint(move || {
+        let on_screen = place.get_untracked().is_some_and(|p| {
+            let height = window().inner_height().ok().and_then(|h| h.as_f64());
+            height.is_none_or(|height| p.get_bounding_client_rect().top() < height)
+        });
+        if on_screen {
+            wanted.try_set(true);
+        } else {
             set_timeout(
                 move || {
-                    let on_screen = place.get_untracked().is_some_and(|p| {
-                        let height = window().inner_height().ok().and_then(|h| h.as_f64());
-                        height.is_none_or(|height| p.get_bounding_client_rect().top() < height)
-                    });
-                    if on_screen {
-                        wanted.try_set(true);
-                    } else {
-                        set_timeout(
-                            move || {
-                                wanted.try_set(true);
-                            },
-                            LOAD_BY,
-                        );
-                    }
+                    wanted.try_set(true);
                 },
-                Duration::ZERO,
-            )
-        })
+                LOAD_BY,
+            );
+        }
     });
     wanted
 }

@@ -14,7 +14,7 @@ use crate::core::events::feed::{log_refusal, Feed, LogRefusal, Step, PAGE_LIMIT}
 use crate::core::events::list_from_events::apply_events;
 use crate::transport::RequestError;
 use crate::ui::monitor::live_monitor::LiveMonitor;
-use crate::ui::monitor::poller::{ListKeeper, ListStep, Poller};
+use crate::ui::monitor::poller::{ListKeeper, ListStep, Poller, UsageShown};
 
 /// The follower's state and what it shows; the handle is `Copy`.
 #[derive(Clone, Copy)]
@@ -47,28 +47,33 @@ pub fn use_event_follower(monitor: LiveMonitor) -> EventFollower {
 }
 
 impl ListKeeper for EventFollower {
-    fn keep(&self, poller: Poller) -> ListStep {
-        Box::pin(self.poll(poller))
+    fn keep(&self, poller: Poller, usage_shown: UsageShown) -> ListStep {
+        Box::pin(self.poll(poller, usage_shown))
     }
 }
 
 impl EventFollower {
     /// One poll: the events since the last, page by page, or the whole list.
-    async fn poll(self, poller: Poller) -> Result<bool, RequestError> {
+    async fn poll(self, poller: Poller, mut usage_shown: UsageShown) -> Result<bool, RequestError> {
         let api = poller.api();
         // A follower whose owner is gone keeps nothing: the list is read whole.
         let Some(mut step) = self.feed.try_with_value(Feed::first_step) else {
-            return poller.read_whole_list().await;
+            return poller.read_whole_list(usage_shown).await;
         };
         let mut changed = false;
         let mut pages = 0;
         loop {
             step = match step {
                 Step::Done => return Ok(changed),
-                Step::WholeList => return Ok(self.read_list(poller).await? | changed),
+                Step::WholeList => {
+                    let usage_shown = std::mem::take(&mut usage_shown);
+                    return Ok(self.read_list(poller, usage_shown).await? | changed);
+                }
                 Step::ReadAfter(after) => match api.events(after, PAGE_LIMIT).await {
                     Ok(page) => {
                         pages += 1;
+                        // Only the first page waits for the cards (`take` leaves nothing to wait for).
+                        std::mem::take(&mut usage_shown).wait().await;
                         changed |= self.apply(poller, &page);
                         self.update_feed(|feed| feed.page_read(&page, pages))
                     }
@@ -84,8 +89,12 @@ impl EventFollower {
 
     /// The whole list (a `304` keeps the one held), then following from
     /// the log's position the server read with it.
-    async fn read_list(self, poller: Poller) -> Result<bool, RequestError> {
-        let changed = poller.read_whole_list().await?;
+    async fn read_list(
+        self,
+        poller: Poller,
+        usage_shown: UsageShown,
+    ) -> Result<bool, RequestError> {
+        let changed = poller.read_whole_list(usage_shown).await?;
         let through = poller
             .allocations
             .try_with_untracked(|list| list.as_ref().map(|list| list.events_through))

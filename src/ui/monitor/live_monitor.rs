@@ -13,6 +13,7 @@ use crate::core::embed::ConsoleMessage;
 use crate::core::poll::PollSchedule;
 use crate::core::problem::Failure;
 use crate::transport::Api;
+use crate::ui::after_paint::after_paint;
 use crate::ui::host_link::HostLink;
 use crate::ui::monitor::poller::{ListKeeper, Poller};
 
@@ -52,7 +53,9 @@ pub fn use_live_monitor(
     host: Option<HostLink>,
 ) -> LiveMonitor {
     let monitor = LiveMonitor::on(poller, shown_pools, host);
-    monitor.load_me();
+    // Who the reader is shows in the header: asked once the page is painted,
+    // so the first data's requests have the network to themselves.
+    after_paint(move || monitor.load_me());
     Effect::new(move |_| {
         if let Some(usage) = poller.usage.get() {
             monitor.show_usage(usage);

@@ -8,8 +8,10 @@ use std::pin::Pin;
 use std::rc::Rc;
 
 use allocation_contract::{Allocations, Queue, Usage};
+use futures_channel::oneshot;
 use futures_util::future::join3;
 use gloo_timers::callback::Timeout;
+use gloo_timers::future::TimeoutFuture;
 use leptos::ev;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -52,12 +54,31 @@ struct Remembered {
 /// One poll's list step, `Ok(true)` when the list changed.
 pub type ListStep = Pin<Box<dyn Future<Output = Result<bool, RequestError>>>>;
 
+/// What a list step waits for before it shows its change: the same poll's
+/// usage in (or failed), and the tasks queued by then run (the cards drawn).
+/// The list is read at the same time as usage, but a long list's work never
+/// comes before the cards' figures, and it runs in a task of its own.
+#[derive(Default)]
+pub struct UsageShown(Option<oneshot::Receiver<()>>);
+
+impl UsageShown {
+    /// Resolves once the cards have had their turn (at once if there is
+    /// nothing to wait for: a list step's later pages).
+    pub async fn wait(self) {
+        if let Some(usage_in) = self.0 {
+            // `Canceled` (the usage step was dropped) is as good as done.
+            let _ = usage_in.await;
+            TimeoutFuture::new(0).await;
+        }
+    }
+}
+
 /// Keeps [`Poller::allocations`] current another way than reading the whole
 /// list each poll: the full view's event log follower, which lives in the
 /// work area's chunk (so the first load carries only this trait).
 pub trait ListKeeper {
-    /// This poll's list step.
-    fn keep(&self, poller: Poller) -> ListStep;
+    /// This poll's list step, showing nothing before `usage_shown`.
+    fn keep(&self, poller: Poller, usage_shown: UsageShown) -> ListStep;
 }
 
 #[derive(Default)]
@@ -230,29 +251,34 @@ impl Poller {
     /// Usage and allocations, both asked for at once, each shown as soon as
     /// it arrives (the usage cards do not wait for a long list); usage's
     /// failure is the one reported when both fail. `Ok(true)` when either
-    /// answered `200`. Both are always sent: the page preloads the first of
-    /// each without a token (index.html), and a preload left unused would
-    /// answer a later request, token or not, with its stale `401`.
+    /// answered `200`. Both, and the queue, are always sent: the page
+    /// preloads the first of each without a token (index.html), and a
+    /// preload left unused would answer a later request, token or not, with
+    /// its stale `401`.
     async fn fetch_both(self) -> Result<bool, RequestError> {
         let api = self.api.get_value();
         let (usage_etag, allocations_etag) = self
             .remembered
             .with_value(|r| (r.etags.usage.clone(), r.etags.allocations.clone()));
+        let (usage_in, usage_shown) = oneshot::channel();
         let usage = async {
-            match api.usage(usage_etag.as_deref()).await? {
+            let fresh = match api.usage(usage_etag.as_deref()).await? {
                 Fetched::Fresh { data, etag } => {
                     self.remembered.update_value(|r| r.etags.usage = etag);
                     self.usage.try_set(Some(data));
-                    Ok(true)
+                    true
                 }
-                Fetched::NotModified => Ok::<_, RequestError>(false),
-            }
+                Fetched::NotModified => false,
+            };
+            let _ = usage_in.send(());
+            Ok::<_, RequestError>(fresh)
         };
+        let usage_shown = UsageShown(Some(usage_shown));
         let keeper = self.remembered.with_value(|r| r.keeper.clone());
         let allocations = async {
             match keeper {
-                Some(keeper) => keeper.keep(self).await,
-                None => self.fetch_list(&api, allocations_etag).await,
+                Some(keeper) => keeper.keep(self, usage_shown).await,
+                None => self.fetch_list(&api, allocations_etag, usage_shown).await,
             }
         };
         let (usage_fresh, allocations_fresh, queue_fresh) =
@@ -261,9 +287,15 @@ impl Poller {
     }
 
     /// The whole list, if it changed since the last one read (its ETag).
-    async fn fetch_list(self, api: &Api, etag: Option<String>) -> Result<bool, RequestError> {
+    async fn fetch_list(
+        self,
+        api: &Api,
+        etag: Option<String>,
+        usage_shown: UsageShown,
+    ) -> Result<bool, RequestError> {
         match api.allocations(etag.as_deref()).await? {
             Fetched::Fresh { data, etag } => {
+                usage_shown.wait().await;
                 self.remembered.update_value(|r| r.etags.allocations = etag);
                 self.allocations.try_set(Some(data));
                 Ok(true)
@@ -274,9 +306,9 @@ impl Poller {
 
     /// [`Poller::fetch_list`] with the last list's ETag, for a [`ListKeeper`]
     /// that reads the list whole.
-    pub async fn read_whole_list(self) -> Result<bool, RequestError> {
+    pub async fn read_whole_list(self, usage_shown: UsageShown) -> Result<bool, RequestError> {
         let etag = self.remembered.with_value(|r| r.etags.allocations.clone());
-        self.fetch_list(&self.api(), etag).await
+        self.fetch_list(&self.api(), etag, usage_shown).await
     }
 
     /// The queue, beside usage and allocations: its failure keeps the last

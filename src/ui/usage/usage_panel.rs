@@ -8,6 +8,7 @@ use leptos::task::spawn_local;
 use crate::core::i18n::{tr, usage_summary, Lang, Text};
 use crate::core::usage::history::UsageHistory;
 use crate::core::usage::level::{LevelLook, UsageLevel};
+use crate::ui::after_paint::after_paint;
 use crate::ui::intl;
 use crate::ui::monitor::announcer::use_announcer;
 use crate::ui::monitor::clock::now_ms;
@@ -27,15 +28,18 @@ pub fn UsagePanel(
 ) -> impl IntoView {
     let lang = expect_context::<Lang>();
     let history = RwSignal::new(UsageHistory::default());
-    // The server's last day, once: the lines are drawn from the first second.
-    // Without it (404, or any failure) the page's own history grows as before.
+    // The server's last day, once, asked for when the cards are painted: the
+    // lines are drawn a moment after the figures. Without it (404, or any
+    // failure) the page's own history grows as before.
     let api = monitor.api();
-    spawn_local(async move {
-        if let Ok(Some(server_history)) = api.usage_history().await {
-            if !history.is_disposed() {
-                history.update(|h| h.load(&server_history, now_ms()));
+    after_paint(move || {
+        spawn_local(async move {
+            if let Ok(Some(server_history)) = api.usage_history().await {
+                if !history.is_disposed() {
+                    history.update(|h| h.load(&server_history, now_ms()));
+                }
             }
-        }
+        })
     });
     let notifications = use_page_news().notifications;
     use_page_alert(monitor, thresholds);

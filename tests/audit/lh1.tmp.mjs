@@ -1,0 +1,17 @@
+import lighthouse from "lighthouse";
+import * as chromeLauncher from "chrome-launcher";
+const url = process.argv[2];
+const chrome = await chromeLauncher.launch({ chromePath: "/usr/bin/chromium", chromeFlags: ["--headless=new", "--no-sandbox"] });
+const r = await lighthouse(url, { port: chrome.port, onlyCategories: ["performance"], output: "json" });
+await chrome.kill();
+const a = r.lhr.audits;
+console.log("score", r.lhr.categories.performance.score);
+for (const k of ["first-contentful-paint","largest-contentful-paint","total-blocking-time","speed-index","max-potential-fid"]) console.log(k, a[k].displayValue);
+console.log("long tasks:"); for (const t of a["long-tasks"].details?.items ?? []) console.log("  ", JSON.stringify(t));
+console.log("lcp el:", JSON.stringify(a["largest-contentful-paint-element"].details?.items?.[0]?.items?.[0]?.node?.snippet), JSON.stringify(a["largest-contentful-paint-element"].details?.items?.[1]?.items));
+console.log("bootup:"); for (const t of a["bootup-time"].details?.items ?? []) console.log("  ", JSON.stringify(t));
+console.log("mainthread:"); for (const t of a["mainthread-work-breakdown"].details?.items ?? []) console.log("  ", JSON.stringify(t));
+console.log("network:"); for (const t of a["network-requests"].details?.items ?? []) console.log("  ", t.url.slice(-50), t.networkRequestTime|0, t.networkEndTime|0, t.transferSize);
+const m = a["metrics"].details.items[0];
+console.log("observed", JSON.stringify({fcp: m.observedFirstContentfulPaint, lcp: m.observedLargestContentfulPaint, lcpAll: m.observedLargestContentfulPaintAllFrames, load: m.observedLoad, nav: m.observedNavigationStart}));
+console.log("lantern", JSON.stringify({fcp: m.firstContentfulPaint, lcp: m.largestContentfulPaint, tbt: m.totalBlockingTime, tti: m.interactive}));

@@ -1,0 +1,10 @@
+import puppeteer from "puppeteer-core";
+const browser = await puppeteer.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ["--no-sandbox"] });
+const page = await browser.newPage();
+const t0 = Date.now();
+page.on("request", (r) => console.log("req", Date.now() - t0, r.url().slice(22), r.headers()["if-none-match"] ? "etag" : ""));
+page.on("requestfinished", (r) => console.log("  done", Date.now() - t0, r.url().slice(22), r.response()?.status()));
+page.on("requestfailed", (r) => console.log("  FAIL", Date.now() - t0, r.url().slice(22), r.failure()?.errorText));
+await page.goto(process.argv[2]);
+await new Promise((r) => setTimeout(r, 2500));
+await browser.close();

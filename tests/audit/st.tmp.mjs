@@ -1,0 +1,12 @@
+import puppeteer from "puppeteer-core";
+const browser = await puppeteer.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ["--no-sandbox"] });
+const page = await browser.newPage();
+const t0 = Date.now();
+const cdp = await page.createCDPSession();
+await cdp.send("Network.enable");
+cdp.on("Network.loadingFailed", (e) => console.log("loadingFailed", Date.now() - t0, JSON.stringify(e).slice(0, 300)));
+cdp.on("Network.responseReceived", (e) => { if (e.response.url.includes("/api/")) console.log("resp", Date.now() - t0, e.response.url.slice(22), e.response.status, e.response.fromDiskCache, e.type); });
+await page.goto(process.argv[2]);
+await new Promise((r) => setTimeout(r, 2500));
+console.log(await page.evaluate(() => [...document.querySelectorAll("[role=alert], .status-line")].map(e => e.textContent).join(" | ")));
+await browser.close();
