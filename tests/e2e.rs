@@ -90,6 +90,20 @@ async fn over_capacity_shows_the_servers_words() {
     let browser = Browser::open(&harness, "owner=e2e-bob&lang=en").await;
     let gpu = card("A100 GPU");
     browser.wait_for(&allocated(&gpu, 0)).await;
+    // The work area's event follower starts with a poll of its own: done
+    // (two answers to `/usage` in the page) before anyone else allocates.
+    browser
+        .client
+        .execute_async(
+            "const done = arguments[0];
+             const polled = () => performance.getEntriesByType('resource')
+               .filter((e) => new URL(e.name).pathname === '/api/v1/usage').length >= 2;
+             const check = () => polled() ? done() : setTimeout(check, 10);
+             check();",
+            vec![],
+        )
+        .await
+        .unwrap();
 
     // Someone else takes 14 of the 16 GPUs; the page has not polled since.
     for amount in [4, 4, 4, 2] {
@@ -567,6 +581,49 @@ async fn a_chunk_that_cannot_be_fetched_is_said_and_fetched_on_try_again() {
         .await;
     browser.close().await;
 }
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_phones_first_screen_the_work_area_waits_for_the_reader() {
+    let harness = Harness::start(None).await;
+    let browser = Browser::launch().await;
+    browser.client.set_window_size(400, 600).await.unwrap();
+    let url = format!("{}?lang=en&theme=light", harness.base);
+    browser.client.goto(&url).await.unwrap();
+    browser.wait_for(&allocated(&card("A100 GPU"), 0)).await;
+    // The page decides once the cards are painted (two frames, then a task);
+    // two frames and two tasks more, and a chunk asked for would be on its way.
+    let seen = browser
+        .client
+        .execute_async(
+            "const done = arguments[0];
+             requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(() => setTimeout(() => {
+               const cards = [...document.querySelectorAll('.pool-card')];
+               done({
+                 cardsFillTheScreen: cards[cards.length - 1].getBoundingClientRect().bottom > innerHeight,
+                 chunkAskedFor: performance.getEntriesByType('resource')
+                   .some((e) => new URL(e.name).pathname.startsWith('/split_')),
+               });
+             }, 0), 0)));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        seen,
+        serde_json::json!({ "cardsFillTheScreen": true, "chunkAskedFor": false }),
+        "off screen, the work area's chunk waits for the reader"
+    );
+    // The reader scrolls to it: it comes.
+    browser
+        .client
+        .execute("window.scrollTo(0, document.body.scrollHeight);", vec![])
+        .await
+        .unwrap();
+    browser
+        .wait_for("//button[@type='submit'][normalize-space()='Request']")
+        .await;
+    browser.close().await;
+}
+
 /// Takes all 16 A100 GPUs as `other`, over HTTP; the last allocation holds 2.
 async fn fill_the_gpus(harness: &Harness) -> Vec<allocation_contract::Allocation> {
     let mut held = Vec::new();

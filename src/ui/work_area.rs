@@ -40,14 +40,18 @@ pub fn WorkArea(monitor: LiveMonitor, owner: String) -> impl IntoView {
     let attempts = RwSignal::new(0_u32);
     // Said in the page's one kind of alert, there before anything goes wrong.
     let problem = RwSignal::new(None::<String>);
-    // `place` is read only before the chunk is wanted: the line it marks then.
     let loading = move || {
-        view! { <p node_ref=place class="work-loading" role="status">{tr(lang, Text::WorkLoading)}</p> }
+        view! { <p class="work-loading" role="status">{tr(lang, Text::WorkLoading)}</p> }
     };
     let loaded = move || {
         attempts.track();
         if !wanted.get() {
-            return loading().into_any();
+            // The line on the page until the chunk is wanted: where the work
+            // area will be. Only this one is `place`: Suspense also makes its
+            // fallback's line, not in the page until the chunk is loading (a
+            // detached element is at the top of the window: always "on screen").
+            return view! { <p node_ref=place class="work-loading" role="status">{tr(lang, Text::WorkLoading)}</p> }
+                .into_any();
         }
         let owner = owner.clone();
         Suspend::new(async move {

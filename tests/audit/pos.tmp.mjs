@@ -1,0 +1,10 @@
+import puppeteer from "puppeteer-core";
+const browser = await puppeteer.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ["--no-sandbox"] });
+const page = await browser.newPage();
+await page.setViewport({width: 412, height: 823, deviceScaleFactor: 1.75, isMobile: true, hasTouch: true});
+await page.goto(process.argv[2]);
+await page.waitForSelector(".pool-card");
+await new Promise((r) => setTimeout(r, 100));
+console.log(await page.evaluate(() => JSON.stringify({cards: document.querySelectorAll(".pool-card").length, work: document.querySelector(".work-loading, .console-work")?.getBoundingClientRect().top, h: innerHeight})));
+await page.screenshot({path: "/tmp/lh/mobile.png"});
+await browser.close();

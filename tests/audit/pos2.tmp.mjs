@@ -1,0 +1,12 @@
+import puppeteer from "puppeteer-core";
+const browser = await puppeteer.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ["--no-sandbox"] });
+const page = await browser.newPage();
+await page.setViewport({width: 412, height: 823, deviceScaleFactor: 1.75, isMobile: true, hasTouch: true});
+await page.evaluateOnNewDocument(() => { window.__ev = []; for (const e of ["scroll", "pointerdown", "keydown", "resize"]) addEventListener(e, () => window.__ev.push([e, Math.round(performance.now()), innerWidth, innerHeight]), true); new MutationObserver(() => { if (!window.__hdr && document.querySelector(".status-line button:not([disabled])")) { window.__hdr = 1; window.__ev.push(["console header", Math.round(performance.now())]); } if (!window.__card && document.querySelector(".pool-card")) { window.__card = 1; window.__ev.push(["card", Math.round(performance.now())]); } }).observe(document, {subtree: true, childList: true, attributes: true}); });
+const t0 = Date.now();
+page.on("request", (r) => { if (r.url().includes("split_work")) console.log("chunk requested", Date.now() - t0); });
+await page.goto(process.argv[2]);
+await page.waitForSelector(".pool-card");
+await new Promise((r) => setTimeout(r, 1500)); console.log(await page.evaluate(() => document.visibilityState));
+console.log(await page.evaluate(() => JSON.stringify(window.__ev)));
+await browser.close();
