@@ -1,21 +1,29 @@
-//! Work that can wait for the frame being drawn now: the page's first data
-//! is painted before it starts, and its requests do not share the network
-//! with the ones that data needs.
+//! Work that can wait for the frame being drawn now: what is already on its
+//! way to the screen is painted first, and requests made after it do not
+//! share the network with the ones that frame's data needed.
 
 use std::time::Duration;
 
+use futures_channel::oneshot;
 use leptos::prelude::*;
 
 /// Runs `f` once the frame being drawn now is painted: a frame's
-/// `requestAnimationFrame` callbacks run before its paint, so the next
-/// frame's run after it, and the timeout leaves that frame too. A hidden
-/// page draws no frames: there `f` runs at once.
+/// `requestAnimationFrame` callbacks run before its paint, and a task they
+/// queue runs after it. A hidden page draws no frames: there `f` runs at once.
 pub fn after_paint(f: impl FnOnce() + 'static) {
     if document().hidden() {
         f();
         return;
     }
-    request_animation_frame(move || {
-        request_animation_frame(move || set_timeout(f, Duration::ZERO));
+    request_animation_frame(move || set_timeout(f, Duration::ZERO));
+}
+
+/// [`after_paint`], awaited.
+pub async fn painted() {
+    let (done, painted) = oneshot::channel();
+    after_paint(move || {
+        let _ = done.send(());
     });
+    // `Canceled` (the page went away) is as good as painted.
+    let _ = painted.await;
 }

@@ -11,7 +11,6 @@ use allocation_contract::{Allocations, Queue, Usage};
 use futures_channel::oneshot;
 use futures_util::future::join3;
 use gloo_timers::callback::Timeout;
-use gloo_timers::future::TimeoutFuture;
 use leptos::ev;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -19,6 +18,7 @@ use leptos::task::spawn_local;
 use crate::core::poll::{Command, Outcome, PollSchedule};
 use crate::core::problem::Failure;
 use crate::transport::{Api, Fetched, RequestError};
+use crate::ui::after_paint::painted;
 use crate::ui::monitor::clock::now_ms;
 
 /// Signals and stored values only: the handle is `Copy`, and everything it
@@ -55,20 +55,20 @@ struct Remembered {
 pub type ListStep = Pin<Box<dyn Future<Output = Result<bool, RequestError>>>>;
 
 /// What a list step waits for before it shows its change: the same poll's
-/// usage in (or failed), and the tasks queued by then run (the cards drawn).
-/// The list is read at the same time as usage, but a long list's work never
-/// comes before the cards' figures, and it runs in a task of its own.
+/// usage in (or failed), and the frame that draws it painted. The list is
+/// read at the same time as usage, but a long list's work never holds the
+/// cards' figures off the screen.
 #[derive(Default)]
 pub struct UsageShown(Option<oneshot::Receiver<()>>);
 
 impl UsageShown {
-    /// Resolves once the cards have had their turn (at once if there is
-    /// nothing to wait for: a list step's later pages).
+    /// Resolves once the cards are painted (at once if there is nothing to
+    /// wait for: a list step's later pages).
     pub async fn wait(self) {
         if let Some(usage_in) = self.0 {
             // `Canceled` (the usage step was dropped) is as good as done.
             let _ = usage_in.await;
-            TimeoutFuture::new(0).await;
+            painted().await;
         }
     }
 }
