@@ -29,10 +29,23 @@ const CHROME_ARGS: &[&str] = &[
     "--lang=en-US",
 ];
 
-/// A headless Chromium session; its ChromeDriver stops when this is dropped.
+/// A headless Chromium session; its ChromeDriver and Chromium stop when
+/// this is dropped, even by a test that panics before [`Browser::close`].
 pub struct Browser {
     pub client: Client,
-    _driver: Child,
+    driver: Child,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // ChromeDriver leads a process group of its own, which the Chromium it
+        // starts joins: killing ChromeDriver alone (`kill_on_drop`) would
+        // leave that Chromium running, its pages still polling.
+        if let Some(group) = self.driver.id() {
+            // SAFETY: a plain signal to a process group this session made.
+            unsafe { libc::killpg(group as libc::pid_t, libc::SIGKILL) };
+        }
+    }
 }
 
 impl Browser {
@@ -52,16 +65,14 @@ impl Browser {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)
+            .process_group(0)
             .spawn()
             .expect("chromedriver is installed (scripts/setup --browser)");
         let args: Vec<&str> = CHROME_ARGS.iter().chain(extra_args).copied().collect();
         let capabilities: Capabilities =
             serde_json::from_value(json!({ "goog:chromeOptions": { "args": args } })).unwrap();
         let client = connect(port, capabilities).await;
-        Browser {
-            client,
-            _driver: driver,
-        }
+        Browser { client, driver }
     }
 
     /// A new session on `url`.
@@ -146,7 +157,7 @@ impl Browser {
     }
 
     pub async fn close(self) {
-        self.client.close().await.unwrap();
+        self.client.clone().close().await.unwrap();
     }
 }
 
