@@ -276,6 +276,9 @@ async fn an_hour_of_history_is_drawn_at_once_with_a_forecast_and_the_title_follo
         .wait_for("//html/head/title[normalize-space()='Allocation console']")
         .await;
     browser.screenshot("card-forecast").await;
+    // Every pool `ok`: the page keeps its own icon.
+    let own_icon = "//html/head/link[@rel='icon'][@href='favicon.svg'][@data-level='level-ok']";
+    browser.wait_for(own_icon).await;
 
     // Past `warn` (50 %): the title and the favicon say it after the next poll.
     let (status, body) = harness
@@ -291,8 +294,21 @@ async fn an_hour_of_history_is_drawn_at_once_with_a_forecast_and_the_title_follo
         .wait_for("//html/head/title[normalize-space()='▲ Warning · Allocation console']")
         .await;
     browser
-        .wait_for("//html/head/link[@rel='icon'][@data-level='level-warn']")
+        .wait_for(
+            "//html/head/link[@rel='icon'][@data-level='level-warn'][starts-with(@href, 'data:')]",
+        )
         .await;
+    // Back under `warn`: the page's own icon again.
+    let id = serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, body) = harness
+        .api("DELETE", &format!("/allocations/{id}"), None)
+        .await;
+    assert!(status < 300, "{status} {body}");
+    browser.click("//button[normalize-space()='Refresh']").await;
+    browser.wait_for(own_icon).await;
     browser.close().await;
 }
 

@@ -1,0 +1,12 @@
+import puppeteer from "puppeteer-core";
+const browser = await puppeteer.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ["--no-sandbox"] });
+const page = await browser.newPage();
+await page.setViewport({width: 1280, height: 1000});
+const errors = []; page.on("pageerror", (e) => errors.push(String(e))); page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+await page.goto("http://127.0.0.1:8080/");
+await page.waitForSelector(".console-work table tbody tr", { timeout: 30000 });
+await page.waitForSelector(".activity-list li", { timeout: 30000 });
+await page.screenshot({ path: "/tmp/lh/start.png" });
+console.log(await page.evaluate(() => JSON.stringify({cards: document.querySelectorAll(".pool-card").length, rows: document.querySelectorAll(".console-work table tbody tr").length, activity: document.querySelectorAll(".activity-list li").length, form: !!document.querySelector("form button[type=submit]")})));
+console.log("errors:", JSON.stringify(errors));
+await browser.close();
