@@ -40,18 +40,18 @@ pub fn WorkArea(monitor: LiveMonitor, owner: String) -> impl IntoView {
     let attempts = RwSignal::new(0_u32);
     // Said in the page's one kind of alert, there before anything goes wrong.
     let problem = RwSignal::new(None::<String>);
-    let loading = move || {
-        view! { <p class="work-loading" role="status">{tr(lang, Text::WorkLoading)}</p> }
+    let loading_line = move |mark: NodeRef<leptos::html::P>| {
+        view! { <p node_ref=mark class="work-loading" role="status">{tr(lang, Text::WorkLoading)}</p> }
     };
+    // Suspense makes its fallback's line too, not in the page until the chunk
+    // is loading: it must not be `place` (a detached element is at the top
+    // of the window, so it would always seem on screen).
+    let loading = move || loading_line(NodeRef::new());
     let loaded = move || {
         attempts.track();
         if !wanted.get() {
-            // The line on the page until the chunk is wanted: where the work
-            // area will be. Only this one is `place`: Suspense also makes its
-            // fallback's line, not in the page until the chunk is loading (a
-            // detached element is at the top of the window: always "on screen").
-            return view! { <p node_ref=place class="work-loading" role="status">{tr(lang, Text::WorkLoading)}</p> }
-                .into_any();
+            // The line on the page until the chunk is wanted: where the work area will be.
+            return loading_line(place).into_any();
         }
         let owner = owner.clone();
         Suspend::new(async move {
@@ -81,8 +81,9 @@ pub fn WorkArea(monitor: LiveMonitor, owner: String) -> impl IntoView {
 const LOAD_BY: Duration = Duration::from_secs(8);
 
 /// Whether the work area is wanted now: once the cards are painted
-/// ([`after_paint`]) if `place` is then on screen; else at the reader's first scroll, touch, click or key (a
-/// phone's first screen is the cards), or [`LOAD_BY`] later.
+/// ([`after_paint`]) if `place` is then on screen; else at the reader's
+/// first scroll, touch, click or key (a phone's first screen is the cards),
+/// or [`LOAD_BY`] later.
 fn wanted(place: NodeRef<leptos::html::P>) -> RwSignal<bool> {
     let wanted = RwSignal::new(false);
     let listeners = StoredValue::new_local(Vec::from(

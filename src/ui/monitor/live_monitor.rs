@@ -53,8 +53,8 @@ pub fn use_live_monitor(
     host: Option<HostLink>,
 ) -> LiveMonitor {
     let monitor = LiveMonitor::on(poller, shown_pools, host);
-    // Who the reader is shows in the header: asked once the page is painted,
-    // so the first data's requests have the network to themselves.
+    // Who the reader is shows in the header: asked once the header is
+    // painted, after the first data's requests (preloaded) are on their way.
     after_paint(move || monitor.load_me());
     Effect::new(move |_| {
         if let Some(usage) = poller.usage.get() {

@@ -248,9 +248,10 @@ impl Poller {
         });
     }
 
-    /// Usage and allocations, both asked for at once, each shown as soon as
-    /// it arrives (the usage cards do not wait for a long list); usage's
-    /// failure is the one reported when both fail. `Ok(true)` when either
+    /// Usage and allocations, both asked for at once; usage is shown as
+    /// soon as it arrives, the list once usage is painted ([`UsageShown`]:
+    /// the cards never wait for a long list); usage's failure is the one
+    /// reported when both fail. `Ok(true)` when either
     /// answered `200`. Both, and the queue, are always sent: the page
     /// preloads the first of each without a token (index.html), and a
     /// preload left unused would answer a later request, token or not, with
