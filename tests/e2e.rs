@@ -276,11 +276,17 @@ async fn an_hour_of_history_is_drawn_at_once_with_a_forecast_and_the_title_follo
         .wait_for("//html/head/title[normalize-space()='Allocation console']")
         .await;
     browser.screenshot("card-forecast").await;
-    // Every pool `ok`: the page keeps its own icon.
+    the_title_and_the_icon_follow_the_level(&harness, &browser).await;
+    browser.close().await;
+}
+
+/// With 7 of 16 GPUs (`warn` at 50 %): the page's own icon; one GPU more,
+/// after a Refresh, the warning's title and icon; that GPU released, the
+/// page's own icon again.
+async fn the_title_and_the_icon_follow_the_level(harness: &Harness, browser: &Browser) {
     let own_icon = "//html/head/link[@rel='icon'][@href='favicon.svg'][@data-level='level-ok']";
     browser.wait_for(own_icon).await;
 
-    // Past `warn` (50 %): the title and the favicon say it after the next poll.
     let (status, body) = harness
         .api(
             "POST",
@@ -298,7 +304,7 @@ async fn an_hour_of_history_is_drawn_at_once_with_a_forecast_and_the_title_follo
             "//html/head/link[@rel='icon'][@data-level='level-warn'][starts-with(@href, 'data:')]",
         )
         .await;
-    // Back under `warn`: the page's own icon again.
+
     let id = serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"]
         .as_str()
         .unwrap()
@@ -309,7 +315,6 @@ async fn an_hour_of_history_is_drawn_at_once_with_a_forecast_and_the_title_follo
     assert!(status < 300, "{status} {body}");
     browser.click("//button[normalize-space()='Refresh']").await;
     browser.wait_for(own_icon).await;
-    browser.close().await;
 }
 
 /// A row of the table, by its allocation id.
