@@ -257,10 +257,13 @@ async fn main() {
         "Creating {BULK_ROWS} allocations through the API: {bulk_secs:.1} s ({BULK_CLIENTS} clients)."
     );
     println!();
-    println!("Request waterfall of one first visit of the console, throttled (ms since navigation start):");
+    println!(
+        "Request waterfall of one first visit of the console, throttled (ms since navigation \
+         start; bytes: the body as sent), until the work area's chunk is in:"
+    );
     println!();
-    println!("| request | start | end |");
-    println!("| --- | ---: | ---: |");
+    println!("| request | start | end | bytes |");
+    println!("| --- | ---: | ---: | ---: |");
     for line in &waterfall {
         println!("{line}");
     }
@@ -853,34 +856,67 @@ impl Page {
 
     /// The page itself and every resource it fetched, in start order, as
     /// Markdown table rows (`| name | start | end |`), plus the first data.
+    /// Every request of the load so far, with its bytes on the wire (the
+    /// body as sent, compressed or not), once the work area's chunk (asked
+    /// for after the cards' paint) has arrived; then the first data's mark
+    /// and the bytes before it and after it.
     async fn waterfall(&self) -> Vec<String> {
         let rows = self
             .script(
-                "const nav = performance.getEntriesByType('navigation')[0];
-                 const rows = [['page (index.html)', nav.startTime, nav.responseEnd]];
-                 for (const e of performance.getEntriesByType('resource')) {
-                   const url = new URL(e.name);
-                   rows.push([url.pathname + url.search, e.startTime, e.responseEnd]);
-                 }
-                 rows.sort((a, b) => a[1] - b[1]);
-                 const seen = (window.__benchSeen || {})['first-data'];
-                 if (seen) rows.push(['first data painted', seen.painted, seen.painted]);
-                 done(rows);",
-                vec![],
+                "const deadline = performance.now() + arguments[0];
+                 const chunk = () => performance.getEntriesByType('resource')
+                   .some((e) => e.name.includes('/split_') && e.responseEnd > 0);
+                 const collect = () => {
+                   const nav = performance.getEntriesByType('navigation')[0];
+                   const rows = [['page (index.html)', nav.startTime, nav.responseEnd, nav.encodedBodySize]];
+                   for (const e of performance.getEntriesByType('resource')) {
+                     const url = new URL(e.name);
+                     rows.push([url.pathname + url.search, e.startTime, e.responseEnd, e.encodedBodySize]);
+                   }
+                   const seen = (window.__benchSeen || {})['first-data'];
+                   if (seen) rows.push(['first data painted', seen.painted, seen.painted, null]);
+                   rows.sort((a, b) => a[1] - b[1]);
+                   done(rows);
+                 };
+                 const poll = () => chunk() || performance.now() > deadline ? collect() : setTimeout(poll, 10);
+                 poll();",
+                vec![json!(PAGE_WAIT_MS)],
             )
             .await;
-        rows.as_array()
+        let rows: Vec<(String, f64, f64, Option<u64>)> = rows
+            .as_array()
             .into_iter()
             .flatten()
             .map(|row| {
-                format!(
-                    "| `{}` | {:.0} | {:.0} |",
-                    row[0].as_str().unwrap_or("?"),
+                (
+                    row[0].as_str().unwrap_or("?").to_owned(),
                     row[1].as_f64().unwrap_or(f64::NAN),
-                    row[2].as_f64().unwrap_or(f64::NAN)
+                    row[2].as_f64().unwrap_or(f64::NAN),
+                    row[3].as_u64(),
                 )
             })
-            .collect()
+            .collect();
+        let painted = rows
+            .iter()
+            .find(|row| row.3.is_none())
+            .map_or(f64::INFINITY, |row| row.1);
+        let (mut before, mut after) = (0, 0);
+        let mut lines = Vec::new();
+        for (name, start, end, bytes) in &rows {
+            let total = if *end <= painted {
+                &mut before
+            } else {
+                &mut after
+            };
+            *total += bytes.unwrap_or(0);
+            let bytes = bytes.map_or(String::new(), |b| b.to_string());
+            lines.push(format!("| `{name}` | {start:.0} | {end:.0} | {bytes} |"));
+        }
+        lines.push(String::new());
+        lines.push(format!(
+            "Bytes on the wire (bodies): {before} before the first data, {after} after it."
+        ));
+        lines
     }
 
     async fn cdp(&self, cmd: &'static str, params: Value) {
