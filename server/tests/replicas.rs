@@ -398,3 +398,56 @@ async fn writes_arriving_together_share_a_commit_and_answer_as_alone() {
         "{writes} writes in {commits} commits: they were not grouped"
     );
 }
+
+/// A release names its grant by `seq` and id: ids forged from live grants'
+/// ids (the same `seq`, another random part), sent at once with real
+/// releases, are `404` and release nothing; the real ones, released
+/// together, release exactly their own grants.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_ids_batched_with_real_releases_release_nothing() {
+    const GRANTS: usize = 16;
+    let dir = temp_dir();
+    let url = Cluster::shared().database();
+    let server = Arc::new(replica(&url, &pools_file(dir.path(), 64)));
+    let mut conn = server.connect().await;
+    let mut ids = Vec::new();
+    for n in 0..2 * GRANTS {
+        let body = json!({"pool": "hot", "amount": 1, "owner": "forge"});
+        let reply = conn
+            .post_json("/api/v1/allocations", &format!("forge-{n}"), &body)
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.text());
+        ids.push(reply.json::<Allocation>().id);
+    }
+    let (released, kept) = ids.split_at(GRANTS);
+    let forged = kept.iter().map(|id| {
+        // One of the eight random characters after `al_`, changed.
+        let mut chars: Vec<char> = id.chars().collect();
+        chars[3] = if chars[3] == 'a' { 'b' } else { 'a' };
+        (chars.into_iter().collect::<String>(), 404)
+    });
+    let real = released.iter().map(|id| (id.clone(), 204));
+    let mut deletes = Vec::new();
+    for (id, expected) in real.chain(forged) {
+        let server = Arc::clone(&server);
+        deletes.push(tokio::spawn(async move {
+            let status = server
+                .connect()
+                .await
+                .delete(&format!("/api/v1/allocations/{id}"))
+                .await
+                .status;
+            (id, status, expected)
+        }));
+    }
+    for delete in deletes {
+        let (id, status, expected) = delete.await.unwrap();
+        assert_eq!(status, expected, "DELETE {id}");
+    }
+    let listed: Allocations = conn.get("/api/v1/allocations").await.json();
+    let active: HashSet<&str> = listed.allocations.iter().map(|a| a.id.as_str()).collect();
+    let kept: HashSet<&str> = kept.iter().map(String::as_str).collect();
+    assert_eq!(active, kept, "only the real releases released");
+    let usage: Usage = conn.get("/api/v1/usage").await.json();
+    assert_eq!(usage.pools[0].allocated, GRANTS as u64, "{usage:?}");
+}

@@ -74,14 +74,19 @@ enum Decided {
 }
 
 /// Starts the replica's batcher on `store` (a store without a batcher of
-/// its own), with a connection of its own to `config`'s database that
-/// plans each statement for its arrays (a plan cached while the tables were
-/// empty would scan them whole). It stops when every sender is gone.
+/// its own), with a connection of its own to `config`'s database. That
+/// connection plans each statement once, not for every batch (planning was
+/// over a quarter of a batch's reads), and without sequential scans: a plan made
+/// while the tables were empty must still look rows up by key, not scan
+/// tables that grow. It stops when every sender is gone.
 pub(super) fn start(
     store: PgStore,
     mut config: tokio_postgres::Config,
 ) -> anyhow::Result<mpsc::Sender<Write>> {
-    add_option(&mut config, "-c plan_cache_mode=force_custom_plan");
+    add_option(
+        &mut config,
+        "-c plan_cache_mode=force_generic_plan -c enable_seqscan=off",
+    );
     let (sender, mut queue) = mpsc::channel(BACKLOG);
     let batcher = Batcher {
         store,
@@ -439,13 +444,17 @@ const LINED: &str = "SELECT p.id FROM pools p \
 
 /// Releases the active grants `$1` (by `seq`, with the ids `$2`), frees
 /// their units and counts them off their pools: "now" and each released
-/// grant as it is after.
+/// grant as it is after. The grants are found by `seq` alone: `IS NOT
+/// TRUE` (the same as `NOT` on this `NOT NULL` column) keeps the plan off
+/// the active grants' partial index, whose whole scan a plan made on empty
+/// tables preferred, and which grows with the grants (and their dead rows).
 static RELEASE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         "WITH released AS (
              UPDATE allocations a SET released_at = allocation_now_ms($3), returned = true
-             FROM unnest($1::int8[], $2::text[]) AS r(seq, id)
-             WHERE a.seq = r.seq AND a.id = r.id AND NOT a.returned
+             WHERE a.seq = ANY($1::int8[])
+               AND a.id = ($2::text[])[array_position($1::int8[], a.seq)]
+               AND a.returned IS NOT TRUE
                AND (a.expires_at IS NULL OR a.expires_at > allocation_now_ms($3))
              RETURNING {COLUMNS}),
          freed AS (DELETE FROM held_units h USING released r WHERE h.seq = r.seq),
