@@ -854,12 +854,11 @@ impl Page {
         .await;
     }
 
-    /// The page itself and every resource it fetched, in start order, as
-    /// Markdown table rows (`| name | start | end |`), plus the first data.
-    /// Every request of the load so far, with its bytes on the wire (the
-    /// body as sent, compressed or not), once the work area's chunk (asked
-    /// for after the cards' paint) has arrived; then the first data's mark
-    /// and the bytes before it and after it.
+    /// The page and every resource it fetched, once the work area's chunk
+    /// (asked for after the cards' paint) has arrived, in start order with
+    /// the first data's mark, as Markdown table rows (`| name | start | end
+    /// | bytes |`, bytes: the body as sent); then the bytes before the first
+    /// data and after it.
     async fn waterfall(&self) -> Vec<String> {
         let rows = self
             .script(

@@ -404,7 +404,7 @@ async fn writes_arriving_together_share_a_commit_and_answer_as_alone() {
 /// releases, are `404` and release nothing; the real ones, released
 /// together, release exactly their own grants.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn forged_ids_batched_with_real_releases_release_nothing() {
+async fn forged_ids_sent_with_real_releases_release_nothing() {
     const GRANTS: usize = 16;
     let dir = temp_dir();
     let url = Cluster::shared().database();

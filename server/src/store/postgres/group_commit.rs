@@ -76,9 +76,9 @@ enum Decided {
 /// Starts the replica's batcher on `store` (a store without a batcher of
 /// its own), with a connection of its own to `config`'s database. That
 /// connection plans each statement once, not for every batch (planning was
-/// over a quarter of a batch's reads), and without sequential scans: a plan made
-/// while the tables were empty must still look rows up by key, not scan
-/// tables that grow. It stops when every sender is gone.
+/// over a quarter of a batch's reads), and without sequential scans: a plan
+/// made while the tables were empty must still look rows up by key, not
+/// scan tables that grow. It stops when every sender is gone.
 pub(super) fn start(
     store: PgStore,
     mut config: tokio_postgres::Config,
@@ -444,10 +444,11 @@ const LINED: &str = "SELECT p.id FROM pools p \
 
 /// Releases the active grants `$1` (by `seq`, with the ids `$2`), frees
 /// their units and counts them off their pools: "now" and each released
-/// grant as it is after. The grants are found by `seq` alone: `IS NOT
-/// TRUE` (the same as `NOT` on this `NOT NULL` column) keeps the plan off
-/// the active grants' partial index, whose whole scan a plan made on empty
-/// tables preferred, and which grows with the grants (and their dead rows).
+/// grant as it is after. The grants are looked up by `seq` (their key), the
+/// id checked on the row: `IS NOT TRUE` (the same as `NOT` on this `NOT
+/// NULL` column) keeps the plan off the active grants' partial index, whose
+/// whole scan a plan made on empty tables preferred, and which grows with
+/// the grants (and their dead rows).
 static RELEASE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         "WITH released AS (
