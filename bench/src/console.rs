@@ -169,68 +169,8 @@ async fn main() {
         "",
     );
 
-    // 3. 10,000 rows: create them, load the page, sort.
-    eprintln!("[3/4] creating {BULK_ROWS} allocations");
-    let bulk_started = Instant::now();
-    server.create_bulk(BULK_ROWS).await;
-    let bulk_secs = bulk_started.elapsed().as_secs_f64();
-    eprintln!(
-        "      {BULK_ROWS} POSTs in {bulk_secs:.1} s ({:.0}/s, {BULK_CLIENTS} clients)",
-        BULK_ROWS as f64 / bulk_secs
-    );
-    let mut loads = Vec::new();
-    for _ in 0..5 {
-        browser.client.goto(&console).await.unwrap();
-        loads.push(browser.seen("table").await);
-    }
-    table.add(
-        "10,000 rows: load -> first page + pager",
-        &loads,
-        "ms since navigation start",
-        "",
-    );
-    let mut sorts = Vec::new();
-    for column in ["ID", "ID", "Owner", "Owner", "ID", "ID", "Owner", "Owner"] {
-        let result = browser
-            .script(
-                "const first = () => { const th = document.querySelector(
-                     'table.allocations-table tbody tr th'); return th ? th.textContent : null; };
-                 const before = first();
-                 const button = [...document.querySelectorAll('th button.sort-button')]
-                     .find((b) => b.textContent.trim().startsWith(arguments[0]));
-                 const t0 = performance.now();
-                 button.click();
-                 waitUntil(() => first() !== before, arguments[1])
-                     .then((t) => done({ ms: t < 0 ? -1 : t - t0, before, after: first() }));",
-                vec![json!(column), json!(5_000)],
-            )
-            .await;
-        let ms = result["ms"].as_f64().unwrap_or(-1.0);
-        if ms >= 0.0 {
-            sorts.push(ms);
-        } else {
-            eprintln!("      sort by {column}: first row did not change ({result})");
-        }
-    }
-    table.add(
-        "10,000 rows: sort click -> first row changes",
-        &sorts,
-        "ms",
-        "ID asc, ID desc, Owner asc, Owner desc, twice",
-    );
-    let (cards, rows) = update_times(&server, &browser, 10, BULK_ROWS as u64).await;
-    table.add(
-        "update, 10,000 rows: Refresh -> card figure",
-        &cards,
-        "ms",
-        "usage shown as it arrives",
-    );
-    table.add(
-        "update, 10,000 rows: Refresh -> table row count",
-        &rows,
-        "ms",
-        "then the whole changed list (10,001 rows)",
-    );
+    // 3. 10,000 rows: create them, load the page, sort, update.
+    let bulk_secs = ten_thousand_rows(&server, &browser, &console, &mut table).await;
 
     let wire = wire_bytes(&server, &browser, BULK_ROWS as u64).await;
 
@@ -248,49 +188,18 @@ async fn main() {
     let total = started.elapsed().as_secs_f64();
     browser.client.clone().close().await.ok();
 
-    println!();
-    println!("Console performance (release dist/, headless Chromium, 127.0.0.1)");
-    println!();
-    table.print();
-    println!();
-    println!(
-        "Creating {BULK_ROWS} allocations through the API: {bulk_secs:.1} s ({BULK_CLIENTS} clients)."
-    );
-    println!();
-    println!(
-        "Request waterfall of one first visit of the console, throttled (ms since navigation \
-         start; bytes: the body as sent), until the work area's chunk is in:"
-    );
-    println!();
-    println!("| request | start | end | bytes |");
-    println!("| --- | ---: | ---: | ---: |");
-    for line in &waterfall {
-        println!("{line}");
+    Report {
+        table,
+        bulk_secs,
+        waterfall,
+        wire,
+        day,
+        control,
+        total,
     }
-    println!();
-    for line in &wire {
-        println!("{line}");
-    }
-    println!();
-    day.print();
-    println!();
-    println!(
-        "Control (same page, then {} of the same in-page scripts without the click, so no polls): \
-         JS heap used {:.2} MB -> {:.2} MB, DOM elements {} -> {}",
-        control.1.polls,
-        control.0.heap / 1e6,
-        control.1.heap / 1e6,
-        control.0.dom,
-        control.1.dom
-    );
-    println!();
-    println!("Total bench time: {total:.0} s");
+    .print();
 }
 
-/// Clicks Refresh after a change through the API (two GPUs allocated or
-/// released) and times, in the page, until the card shows the new figure and
-/// until the table's pager shows the new row count (`base_rows` before the
-/// change). Returns both series.
 /// Time to first data of the console and the baseline page, as a first
 /// visit really is: every load in a new browser with a new profile (no HTTP
 /// cache, no compiled wasm or JS cached), interleaved, on loopback and on a
@@ -342,6 +251,144 @@ async fn first_visit(url: &str, network: Network, waterfall: bool) -> (f64, Vec<
     (seen, rows)
 }
 
+/// The 10,000 rows: created through the API, then the page's loads, sorts
+/// and updates with them, into `table`. Returns how long the creation took.
+async fn ten_thousand_rows(
+    server: &Server,
+    browser: &Page,
+    console: &str,
+    table: &mut Table,
+) -> f64 {
+    eprintln!("[3/4] creating {BULK_ROWS} allocations");
+    let bulk_started = Instant::now();
+    server.create_bulk(BULK_ROWS).await;
+    let bulk_secs = bulk_started.elapsed().as_secs_f64();
+    eprintln!(
+        "      {BULK_ROWS} POSTs in {bulk_secs:.1} s ({:.0}/s, {BULK_CLIENTS} clients)",
+        BULK_ROWS as f64 / bulk_secs
+    );
+    let mut loads = Vec::new();
+    for _ in 0..5 {
+        browser.client.goto(console).await.unwrap();
+        loads.push(browser.seen("table").await);
+    }
+    table.add(
+        "10,000 rows: load -> first page + pager",
+        &loads,
+        "ms since navigation start",
+        "",
+    );
+    let sorts = sort_times(browser).await;
+    table.add(
+        "10,000 rows: sort click -> first row changes",
+        &sorts,
+        "ms",
+        "ID asc, ID desc, Owner asc, Owner desc, twice",
+    );
+    let (cards, rows) = update_times(server, browser, 10, BULK_ROWS as u64).await;
+    table.add(
+        "update, 10,000 rows: Refresh -> card figure",
+        &cards,
+        "ms",
+        "usage shown as it arrives",
+    );
+    table.add(
+        "update, 10,000 rows: Refresh -> table row count",
+        &rows,
+        "ms",
+        "then the whole changed list (10,001 rows)",
+    );
+    bulk_secs
+}
+
+/// What the bench prints, gathered as it runs.
+struct Report {
+    table: Table,
+    bulk_secs: f64,
+    waterfall: Vec<String>,
+    wire: Vec<String>,
+    day: Day,
+    /// Memory before and after the control run.
+    control: (Sample, Sample),
+    total: f64,
+}
+
+impl Report {
+    fn print(&self) {
+        println!();
+        println!("Console performance (release dist/, headless Chromium, 127.0.0.1)");
+        println!();
+        self.table.print();
+        println!();
+        println!(
+            "Creating {BULK_ROWS} allocations through the API: {:.1} s ({BULK_CLIENTS} clients).",
+            self.bulk_secs
+        );
+        println!();
+        println!(
+            "Request waterfall of one first visit of the console, throttled (ms since navigation \
+             start; bytes: the body as sent), until the work area's chunk is in:"
+        );
+        println!();
+        println!("| request | start | end | bytes |");
+        println!("| --- | ---: | ---: | ---: |");
+        for line in &self.waterfall {
+            println!("{line}");
+        }
+        println!();
+        for line in &self.wire {
+            println!("{line}");
+        }
+        println!();
+        self.day.print();
+        println!();
+        println!(
+            "Control (same page, then {} of the same in-page scripts without the click, so no polls): \
+             JS heap used {:.2} MB -> {:.2} MB, DOM elements {} -> {}",
+            self.control.1.polls,
+            self.control.0.heap / 1e6,
+            self.control.1.heap / 1e6,
+            self.control.0.dom,
+            self.control.1.dom
+        );
+        println!();
+        println!("Total bench time: {:.0} s", self.total);
+    }
+}
+
+/// Clicks each column's sort button in turn (ID, ID, Owner, Owner, twice)
+/// and times, in the page, until the table's first row changes.
+async fn sort_times(browser: &Page) -> Vec<f64> {
+    let mut sorts = Vec::new();
+    for column in ["ID", "ID", "Owner", "Owner", "ID", "ID", "Owner", "Owner"] {
+        let result = browser
+            .script(
+                "const first = () => { const th = document.querySelector(
+                     'table.allocations-table tbody tr th'); return th ? th.textContent : null; };
+                 const before = first();
+                 const button = [...document.querySelectorAll('th button.sort-button')]
+                     .find((b) => b.textContent.trim().startsWith(arguments[0]));
+                 const t0 = performance.now();
+                 button.click();
+                 waitUntil(() => first() !== before, arguments[1])
+                     .then((t) => done({ ms: t < 0 ? -1 : t - t0, before, after: first() }));",
+                vec![json!(column), json!(5_000)],
+            )
+            .await;
+        let ms = result["ms"].as_f64().unwrap_or(-1.0);
+        if ms >= 0.0 {
+            sorts.push(ms);
+        } else {
+            eprintln!("      sort by {column}: first row did not change ({result})");
+        }
+    }
+    sorts
+}
+
+/// Clicks Refresh after a change through the API (two GPUs allocated or
+/// released) and times, in the page, until the card shows the new figure and
+/// until the table's pager shows the new row count (`base_rows` before the
+/// change). Returns both series.
 async fn update_times(
     server: &Server,
     browser: &Page,
