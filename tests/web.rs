@@ -826,6 +826,47 @@ async fn a_full_pool_offers_to_wait_and_a_place_in_line_is_said_in_words() {
 }
 
 #[wasm_bindgen_test]
+async fn a_full_pools_amount_hint_gives_what_waiting_may_ask_for() {
+    let (container, _monitor, _highlight, _handle) =
+        alice_form(pool("gpu", "A100 GPU", 16, 16)).await;
+    let hint = || {
+        container
+            .query_selector("#request-amount-hint")
+            .unwrap()
+            .unwrap()
+            .text_content()
+            .unwrap()
+    };
+    until("the hint", || hint() == "at most 0").await;
+    let amount: web_sys::HtmlInputElement = container
+        .query_selector("#request-amount")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    amount.set_value("2");
+    amount
+        .dispatch_event(&web_sys::Event::new("input").unwrap())
+        .unwrap();
+    until("the offer to wait", || {
+        container
+            .query_selector("#request-wait_seconds")
+            .unwrap()
+            .is_some()
+    })
+    .await;
+    assert_eq!(hint(), "at most 0", "nothing is free while not waiting");
+    let wait: web_sys::HtmlElement = container
+        .query_selector("#request-wait_seconds")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    js_sys::Reflect::set(&wait, &"value".into(), &"2".into()).unwrap();
+    wait.dispatch_event(&web_sys::Event::new("change").unwrap())
+        .unwrap();
+    until("the limit in line", || hint() == "at most 4").await;
+}
+
+#[wasm_bindgen_test]
 async fn a_grant_shown_at_once_is_counted_once() {
     let (container, monitor) = setup();
     let _handle = render(

@@ -115,6 +115,15 @@ impl Pool {
             .unwrap_or(UNITS_PER_REQUEST_MAX)
             .min(self.available())
     }
+
+    /// The most one request that waits in line may ask for: the pool's
+    /// `max_per_request` (or [`UNITS_PER_REQUEST_MAX`]), and never more than
+    /// its capacity (a request for more is never queued).
+    pub fn waiting_request_limit(&self) -> u64 {
+        self.max_per_request
+            .unwrap_or(UNITS_PER_REQUEST_MAX)
+            .min(self.capacity)
+    }
 }
 
 /// `GET /usage`.
@@ -276,6 +285,7 @@ mod tests {
         };
         assert_eq!(pool.available(), 0);
         assert_eq!(pool.request_limit(), 0);
+        assert_eq!(pool.waiting_request_limit(), 2, "at most its capacity");
     }
 
     #[test]

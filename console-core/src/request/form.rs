@@ -76,7 +76,12 @@ pub fn check_draft(
     let available = pool
         .filter(|_| draft.wait_seconds.is_none())
         .map(Pool::available);
-    for issue in validate_request(&request, pool.and_then(|p| p.max_per_request)) {
+    // One that waits may ask for more than is free, never for more than the pool holds.
+    let max = pool.and_then(|p| match draft.wait_seconds {
+        Some(_) => Some(p.waiting_request_limit()),
+        None => p.max_per_request,
+    });
+    for issue in validate_request(&request, max) {
         // When both limits are broken the tighter one, availability, is the useful one.
         let over_available = available.filter(|&a| request.amount as u64 > a);
         match (issue, over_available) {
@@ -94,6 +99,17 @@ pub fn check_draft(
         Ok(request)
     } else {
         Err(issues)
+    }
+}
+
+/// The amount field's hint: the most a request may ask of `pool`, what is
+/// available now or, when it `waits` in line, what the pool can ever grant
+/// at once. The same limits [`check_draft`] holds the draft to.
+pub fn amount_limit(pool: &Pool, waits: bool) -> u64 {
+    if waits {
+        pool.waiting_request_limit()
+    } else {
+        pool.request_limit()
     }
 }
 
@@ -222,6 +238,24 @@ mod tests {
             Err(vec![FormIssue::Field(FieldIssue::AmountOverMax { max: 4 })]),
             "the per-request limit holds in line too"
         );
+    }
+
+    #[test]
+    fn a_request_that_waits_is_held_to_what_the_pool_can_ever_grant() {
+        let full = pool(16, 16, Some(4));
+        assert_eq!(amount_limit(&full, false), 0, "nothing is free now");
+        assert_eq!(amount_limit(&full, true), 4, "its per-request limit");
+        let small_and_full = pool(3, 3, None);
+        assert_eq!(amount_limit(&small_and_full, true), 3, "its capacity");
+        let mut waiting = draft("4");
+        waiting.wait_seconds = Some(3600);
+        assert_eq!(
+            check_draft(&waiting, Some(&small_and_full)),
+            Err(vec![FormIssue::Field(FieldIssue::AmountOverMax { max: 3 })]),
+            "more than the pool holds is never queued"
+        );
+        waiting.amount = "3".into();
+        assert!(check_draft(&waiting, Some(&small_and_full)).is_ok());
     }
 
     #[test]

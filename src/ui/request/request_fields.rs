@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 use crate::core::i18n::{tr, Lang, Text, DURATION_CHOICES, WAIT_CHOICES};
 use crate::core::list_key::list_key;
-use crate::core::request::form::RequestDraft;
+use crate::core::request::form::{amount_limit, RequestDraft};
 use crate::ui::intl;
 use crate::ui::request::form_field::{control_id, invalid, FieldMessages, FormField};
 
@@ -50,12 +50,14 @@ pub fn PoolField(
     }
 }
 
-/// A whole number, with the chosen pool's limit as its hint.
+/// A whole number, with the chosen pool's limit as its hint: what is free
+/// now, or what the pool can grant at once when the request `waits` in line.
 #[component]
 pub fn AmountField(
     draft: RwSignal<RequestDraft>,
     messages: RwSignal<FieldMessages>,
     chosen_pool: Signal<Option<Pool>>,
+    waits: Signal<bool>,
 ) -> impl IntoView {
     let lang = expect_context::<Lang>();
     let field = RequestField::Amount;
@@ -64,7 +66,7 @@ pub fn AmountField(
             format!(
                 "{} {}",
                 tr(lang, Text::AtMost),
-                intl::count(lang, pool.request_limit())
+                intl::count(lang, amount_limit(&pool, waits.get()))
             )
         })
     };

@@ -48,9 +48,14 @@ impl FormState {
     /// The draft with the chosen wait, when waiting is offered.
     fn draft_to_send(self, offered: bool) -> RequestDraft {
         let mut draft = self.draft.get_untracked();
-        let chosen = WAIT_CHOICES.get(self.wait.get_untracked());
-        draft.wait_seconds = chosen.and_then(|c| c.0).filter(|_| offered);
+        draft.wait_seconds = untrack(|| self.wait_seconds(offered));
         draft
+    }
+
+    /// The chosen wait, when waiting is offered.
+    fn wait_seconds(self, offered: bool) -> Option<i64> {
+        let chosen = WAIT_CHOICES.get(self.wait.get());
+        chosen.and_then(|c| c.0).filter(|_| offered)
     }
 
     /// An empty form for `owner`: one unit, the first duration.
@@ -94,6 +99,7 @@ pub fn RequestForm(
     let waited = use_waited_tickets(monitor, highlight, announcer, lang);
     let owner_fixed = use_fixed_owner(state.draft, monitor);
     let offered = use_wait_offer(state, chosen_pool);
+    let waits = Signal::derive(move || state.wait_seconds(offered.get()).is_some());
     let form = NodeRef::<leptos::html::Form>::new();
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -123,7 +129,7 @@ pub fn RequestForm(
             <h2 id="request-heading">{tr(lang, Text::RequestHeading)}</h2>
             <form node_ref=form on:submit=submit novalidate>
                 <PoolField draft messages pools />
-                <AmountField draft messages chosen_pool />
+                <AmountField draft messages chosen_pool waits />
                 <OwnerField draft messages fixed=owner_fixed />
                 <DurationField draft messages />
                 <NoteField draft messages />
