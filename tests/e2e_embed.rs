@@ -8,7 +8,7 @@ mod support;
 use std::time::Duration;
 
 use allocation_server::PoolSpec;
-use support::{wait_until, Browser, Harness, HostSite, OpenConsole, RequestLog};
+use support::{wait_until, Browser, Fault, Harness, HostSite, OpenConsole, RequestLog};
 
 const TOKEN: &str = "portal-issued-token-7f3a";
 
@@ -245,6 +245,48 @@ fn cards_text(id: &str) -> String {
         "const root = document.getElementById('{id}')?.shadowRoot; \
          return root && root.querySelector('.pool-card') ? root.textContent : null;"
     )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_iframe_whose_bridge_could_not_be_fetched_fetches_it_again() {
+    let mut host = HostSite::bind().await;
+    let host_origin = host.origin.clone();
+    let harness = Harness::start_with(None, |config, _| {
+        config.frame_ancestors = format!("'self' {host_origin}");
+    })
+    .await;
+    harness.set_fault(Fault::ChunksUnreachable);
+    let console = harness.base.trim_end_matches('/').to_owned();
+    host.serve(vec![(
+        "/portal.html",
+        iframe_portal(&console, &host.origin),
+    )]);
+    let browser = Browser::open_url(&format!("{}/portal.html", host.origin)).await;
+
+    // The bridge's chunk is refused; the console shows its data all the same.
+    enter_console_frame(&browser).await;
+    browser
+        .wait_until_js(
+            "return performance.getEntriesByType('resource')
+               .some((e) => e.name.includes('/split_host_bridge') && e.responseStatus === 503);",
+        )
+        .await;
+    browser
+        .wait_for("//article[contains(@class,'pool-card')]")
+        .await;
+    leave_frame(&browser).await;
+    let told = browser
+        .run("return document.querySelectorAll('#messages li').length;")
+        .await;
+    assert_eq!(told, 0, "no bridge, so nothing is posted");
+
+    // Once the chunk can be fetched, a later attempt brings the bridge.
+    harness.set_fault(Fault::None);
+    browser.wait_for("//li[@data-type='ready']").await;
+    browser
+        .wait_for("//li[@data-type='resize'][number(@data-height) > 0]")
+        .await;
+    browser.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

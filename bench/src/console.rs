@@ -911,7 +911,7 @@ impl Page {
             .script(
                 "const deadline = performance.now() + arguments[0];
                  const chunk = () => performance.getEntriesByType('resource')
-                   .some((e) => e.name.includes('/split_') && e.responseEnd > 0);
+                   .some((e) => e.name.includes('/split_work_area') && e.responseEnd > 0);
                  const collect = () => {
                    const nav = performance.getEntriesByType('navigation')[0];
                    const rows = [['page (index.html)', nav.startTime, nav.responseEnd, nav.encodedBodySize]];

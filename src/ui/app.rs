@@ -10,7 +10,7 @@ use crate::core::lang::default_lang;
 use crate::transport::{fetch_config_file, Api};
 use crate::ui::allocations::extend_button::YourAllocations;
 use crate::ui::config_problems::ConfigProblems;
-use crate::ui::embed::host_bridge::use_host_bridge;
+use crate::ui::embed::host_bridge::start_host_bridge;
 use crate::ui::host_link::HostLink;
 use crate::ui::identity::signed_in::SignedIn;
 use crate::ui::identity::token_prompt::TokenPrompt;
@@ -108,7 +108,7 @@ pub fn Console(
     show_theme(theme_root, theme);
     let monitor = use_live_monitor(poller, config.pools.clone(), host);
     if let Some(host) = host {
-        use_host_bridge(host, monitor, theme);
+        start_host_bridge(host, monitor, theme);
     }
     let thresholds = config.thresholds;
     provide_context(YourAllocations::new(&config.owner));

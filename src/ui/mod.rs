@@ -6,6 +6,7 @@ pub mod after_paint;
 pub mod alert;
 pub mod allocations;
 pub mod app;
+pub mod chunk;
 pub mod config_problems;
 pub mod confirmed_action;
 pub mod embed;

@@ -14,19 +14,9 @@ use crate::ui::after_paint::after_paint;
 use crate::ui::alert::Alert;
 use crate::ui::allocations::allocations_panel::AllocationsPanel;
 use crate::ui::allocations::queue_panel::QueuePanel;
+use crate::ui::chunk::ChunkUnavailable;
 use crate::ui::monitor::live_monitor::LiveMonitor;
 use crate::ui::request::request_form::RequestForm;
-
-/// The chunk could not be fetched (offline, or the server went away);
-/// a later attempt fetches it again.
-pub struct ChunkUnavailable;
-
-#[cfg(feature = "split")]
-impl From<wasm_split_helpers::SplitLoaderError> for ChunkUnavailable {
-    fn from(_: wasm_split_helpers::SplitLoaderError) -> Self {
-        ChunkUnavailable
-    }
-}
 
 /// The form, the table and the queue, once their code is here: a
 /// "loading" line until then, and a way to try again when it cannot come.

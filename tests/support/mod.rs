@@ -316,8 +316,9 @@ async fn inject(fault: Fault, request: Request, next: Next) -> Response {
     }
 }
 
+/// A split point's chunk, or one with code two of them share.
 fn is_chunk(path: &str) -> bool {
-    path.starts_with("/split_") && path.ends_with(".wasm")
+    (path.starts_with("/split_") || path.starts_with("/chunk_")) && path.ends_with(".wasm")
 }
 
 /// Opens the harness's console in a new browser.
