@@ -621,7 +621,7 @@ async fn on_a_phones_first_screen_the_work_area_waits_for_the_reader() {
                done({
                  cardsFillTheScreen: cards[cards.length - 1].getBoundingClientRect().bottom > innerHeight,
                  chunkAskedFor: performance.getEntriesByType('resource')
-                   .some((e) => new URL(e.name).pathname.startsWith('/split_')),
+                   .some((e) => new URL(e.name).pathname.startsWith('/split_work_area')),
                });
              }, 0), 0)));",
             vec![],

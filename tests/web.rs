@@ -193,8 +193,13 @@ async fn an_unchanged_answer_changes_nothing_in_the_dom() {
     );
     let pools = vec![pool("gpu", "A100", 16, 3), pool("vm", "VM", 40, 2)];
     monitor.show_usage(usage(pools.clone(), "t1"));
-    until("cards", || {
-        container.query_selector_all(".pool-card").unwrap().length() == 2
+    // The cards, then each one's trend (it comes once they are painted).
+    until("cards and their trends", || {
+        container
+            .query_selector_all(".pool-card .sparkline")
+            .unwrap()
+            .length()
+            == 2
     })
     .await;
 

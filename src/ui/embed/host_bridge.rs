@@ -4,18 +4,15 @@
 //! `theme` accepted from the exact parent origin. Anything else is ignored and
 //! counted in `data-ignored-messages` on `<html>`, never thrown.
 
-use std::time::Duration;
-
 use leptos::ev;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 
 use crate::core::config::Theme;
 use crate::core::embed::{failure_problem, parse_host_message, ConsoleMessage, HostMessage};
 use crate::core::i18n::{failure_message, Lang};
-use crate::ui::chunk::ChunkUnavailable;
+use crate::ui::chunk::{run_from_chunk, ChunkUnavailable, Setup};
 use crate::ui::host_link::HostLink;
 use crate::ui::intl;
 use crate::ui::monitor::live_monitor::LiveMonitor;
@@ -25,67 +22,33 @@ use crate::ui::monitor::live_monitor::LiveMonitor;
 /// In release builds (the `split` feature) the bridge is a wasm chunk of its
 /// own, fetched only by a console that has a `parent_origin`, as it starts.
 pub fn start_host_bridge(host: HostLink, monitor: LiveMonitor, theme: RwSignal<Theme>) {
-    if let Some(owner) = Owner::current() {
-        fetch_bridge(owner, host, monitor, theme, FIRST_RETRY);
-    }
-}
-
-/// A bridge whose chunk could not be fetched is asked for again this long
-/// after, then twice as long each time, up to [`LAST_RETRY`]: without it the
-/// host is never told `ready`, so it would never send a token.
-const FIRST_RETRY: Duration = Duration::from_secs(2);
-const LAST_RETRY: Duration = Duration::from_secs(60);
-
-fn fetch_bridge(
-    owner: Owner,
-    host: HostLink,
-    monitor: LiveMonitor,
-    theme: RwSignal<Theme>,
-    retry: Duration,
-) {
-    spawn_local(async move {
-        let loaded = load_host_bridge(owner.clone(), host, monitor, theme).await;
-        if loaded.is_err() && !theme.is_disposed() {
-            let next = (retry * 2).min(LAST_RETRY);
-            set_timeout(
-                move || fetch_bridge(owner, host, monitor, theme, next),
-                retry,
-            );
-        }
-    });
+    run_from_chunk(move || Box::pin(load_host_bridge(host, monitor, theme)));
 }
 
 /// The split point: with `split` the bridge is in its own chunk and the call
 /// fetches it first; without (the component tests), a plain call.
 async fn load_host_bridge(
-    owner: Owner,
     host: HostLink,
     monitor: LiveMonitor,
     theme: RwSignal<Theme>,
-) -> Result<(), ChunkUnavailable> {
+) -> Result<Setup, ChunkUnavailable> {
     #[cfg(feature = "split")]
-    let started = host_bridge(owner, host, monitor, theme).await;
+    let setup = host_bridge(host, monitor, theme).await;
     #[cfg(not(feature = "split"))]
-    let started = host_bridge(owner, host, monitor, theme);
-    started
+    let setup = host_bridge(host, monitor, theme);
+    setup
 }
 
-/// The bridge, owned by the console that started it (unless that console
-/// went away while its code was being fetched).
 #[cfg_attr(
     feature = "split",
     wasm_split_helpers::wasm_split(host_bridge, fallible)
 )]
 fn host_bridge(
-    owner: Owner,
     host: HostLink,
     monitor: LiveMonitor,
     theme: RwSignal<Theme>,
-) -> Result<(), ChunkUnavailable> {
-    if !theme.is_disposed() {
-        owner.with(|| use_host_bridge(host, monitor, theme));
-    }
-    Ok(())
+) -> Result<Setup, ChunkUnavailable> {
+    Ok(Box::new(move || use_host_bridge(host, monitor, theme)))
 }
 
 fn use_host_bridge(host: HostLink, monitor: LiveMonitor, theme: RwSignal<Theme>) {

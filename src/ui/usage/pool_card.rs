@@ -1,24 +1,23 @@
 //! One pool's card: figures in the language's word order, a threshold-coloured
-//! bar with the level in words beside the colour, and the sparkline.
+//! bar with the level in words beside the colour, what is waited for, and the
+//! pool's trend (forecast and sparkline) once its code is here.
 
 use allocation_contract::{usage_percent, Pool, Thresholds};
 use leptos::prelude::*;
 
 use crate::core::format::format_tenths;
-use crate::core::i18n::{forecast_text, tr, usage_figures, waiting_line, Figure, Lang, Text};
-use crate::core::usage::forecast::seconds_to_full;
-use crate::core::usage::history::UsageHistory;
+use crate::core::i18n::{tr, usage_figures, waiting_line, Figure, Lang, Text};
 use crate::core::usage::level::LevelLook;
 use crate::ui::intl;
 use crate::ui::monitor::live_monitor::LiveMonitor;
-use crate::ui::usage::sparkline::Sparkline;
+use crate::ui::usage::usage_extras::TrendSlot;
 
 /// A card re-renders only the parts whose values changed: it reads its pool
 /// through a memo, so an unchanged poll touches nothing.
 #[component]
 pub fn PoolCard(
     monitor: LiveMonitor,
-    history: RwSignal<UsageHistory>,
+    trend: TrendSlot,
     id: String,
     thresholds: Thresholds,
 ) -> impl IntoView {
@@ -41,14 +40,6 @@ pub fn PoolCard(
         Memo::new(move |_| pool.with(|p| p.as_ref().map(|p| p.unit.clone()).unwrap_or_default()));
     // A pool with no capacity has no share in use: it says so, and its bar is full.
     let bar_width = move || format!("{}%", format_tenths(percent().unwrap_or(100.0).min(100.0)));
-    let forecast_id = id.clone();
-    let forecast =
-        Memo::new(move |_| history.with(|h| seconds_to_full(&h.observations(&forecast_id))));
-    let forecast_words = move || {
-        forecast
-            .get()
-            .map(|secs| forecast_text(lang, &intl::duration(lang, secs)))
-    };
     // The units from the pool's own `waiting`; the tickets from the queue when
     // the server has one.
     let ticket_pool = id.clone();
@@ -85,10 +76,9 @@ pub fn PoolCard(
             <Show when=move || waiting_words.with(Option::is_some)>
                 <p class="pool-waiting">{move || waiting_words.get()}</p>
             </Show>
-            <Show when=move || forecast.with(Option::is_some)>
-                <p class="pool-forecast">{forecast_words}</p>
-            </Show>
-            <Sparkline history id unit />
+            <div class="pool-trend">
+                {move || trend.with(|trend| trend.as_ref().map(|trend| trend(id.clone(), unit)))}
+            </div>
         </article>
     }
 }

@@ -1,22 +1,16 @@
-//! The usage section: one card per pool, each pool's history for its
-//! sparkline, and a word in the live region when a pool crosses a threshold.
+//! The usage section: one card per pool; each pool's trend, the page's
+//! title and icon and the words said on a crossing come once the cards are
+//! painted ([`start_usage_extras`]).
 
 use allocation_contract::Thresholds;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
-use crate::core::i18n::{tr, usage_summary, Lang, Text};
-use crate::core::usage::history::UsageHistory;
-use crate::core::usage::level::{LevelLook, UsageLevel};
-use crate::ui::after_paint::after_paint;
-use crate::ui::intl;
-use crate::ui::monitor::announcer::use_announcer;
-use crate::ui::monitor::clock::now_ms;
+use crate::core::i18n::{tr, Lang, Text};
 use crate::ui::monitor::live_monitor::LiveMonitor;
-use crate::ui::monitor::notifications::{notify, Notifications, NotifyToggle};
+use crate::ui::monitor::notifications::NotifyToggle;
 use crate::ui::monitor::page_news::use_page_news;
 use crate::ui::usage::pool_card::PoolCard;
-use crate::ui::usage::threshold_alerts::use_page_alert;
+use crate::ui::usage::usage_extras::start_usage_extras;
 
 #[component]
 pub fn UsagePanel(
@@ -27,31 +21,9 @@ pub fn UsagePanel(
     notify_toggle: bool,
 ) -> impl IntoView {
     let lang = expect_context::<Lang>();
-    let history = RwSignal::new(UsageHistory::default());
-    // The server's last day, once, asked for when the cards are painted: the
-    // lines are drawn a moment after the figures. Without it (404, or any
-    // failure) the page's own history grows as before.
-    let api = monitor.api();
-    after_paint(move || {
-        spawn_local(async move {
-            if let Ok(Some(server_history)) = api.usage_history().await {
-                if !history.is_disposed() {
-                    history.update(|h| h.load(&server_history, now_ms()));
-                }
-            }
-        })
-    });
     let notifications = use_page_news().notifications;
-    use_page_alert(monitor, thresholds);
-    // Each new answer extends every pool's history (bounded inside).
-    Effect::new(move |_| {
-        monitor.usage.with(|usage| {
-            if let Some(usage) = usage {
-                history.update(|h| h.record(now_ms(), &usage.pools));
-            }
-        })
-    });
-    announce_crossings(monitor, thresholds, notifications);
+    let trend = RwSignal::new_local(None);
+    start_usage_extras(monitor, thresholds, notifications, trend);
     let pool_ids = Memo::new(move |_| {
         monitor.usage.with(|usage| {
             usage
@@ -67,52 +39,9 @@ pub fn UsagePanel(
             {notify_toggle.then(|| view! { <NotifyToggle state=notifications /> })}
             <div class="pool-grid">
                 <For each=move || pool_ids.get() key=|id| id.clone() let:id>
-                    <PoolCard monitor history id thresholds />
+                    <PoolCard monitor trend id thresholds />
                 </For>
             </div>
         </section>
     }
-}
-
-/// Says it when a pool crosses a threshold, not on every poll:
-/// `A100 GPU: Critical (16 of 16 GPU allocated)`; a crossing up into warn or
-/// critical is also a notification when they are on.
-fn announce_crossings(
-    monitor: LiveMonitor,
-    thresholds: Thresholds,
-    notifications: RwSignal<Notifications>,
-) {
-    let lang = expect_context::<Lang>();
-    let announcer = use_announcer();
-    Effect::new(move |previous: Option<Vec<(String, UsageLevel)>>| {
-        let mut crossings = Vec::new();
-        let levels = monitor.usage.with(|usage| {
-            let pools = usage.iter().flat_map(|u| u.pools.iter());
-            pools
-                .map(|p| {
-                    let level = thresholds.classify(p.allocated, p.capacity);
-                    let before = previous
-                        .iter()
-                        .flatten()
-                        .find(|(id, _)| *id == p.id)
-                        .map(|(_, level)| *level);
-                    if before.is_some_and(|before| before != level) {
-                        let figures =
-                            usage_summary(lang, p.allocated, p.capacity, &p.unit, intl::count);
-                        let title = format!("{}: {}", p.name, tr(lang, level.text()));
-                        // Up into warn or critical; not back down.
-                        if before.is_some_and(|before| level.severity() > before.severity()) {
-                            notify(notifications, &title, &figures);
-                        }
-                        crossings.push(format!("{title} ({figures})"));
-                    }
-                    (p.id.clone(), level)
-                })
-                .collect()
-        });
-        if !crossings.is_empty() {
-            announcer.announce(crossings.join(". "));
-        }
-        levels
-    });
 }
