@@ -6,6 +6,7 @@
 //! the cards' code (docs/decisions.md).
 
 use std::rc::Rc;
+use std::time::Duration;
 
 use allocation_contract::Thresholds;
 use leptos::prelude::*;
@@ -77,7 +78,9 @@ fn usage_extras(
         announce_crossings(monitor, thresholds, notifications);
         let trend: PoolTrend =
             Rc::new(move |id, unit| view! { <PoolTrendView history id unit /> }.into_any());
-        slot.set(Some(trend));
+        // The cards' trends in a task of their own: two short tasks, not one
+        // long one, so a click or a key is never held up by both.
+        set_timeout(move || drop(slot.try_set(Some(trend))), Duration::ZERO);
     }))
 }
 
