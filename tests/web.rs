@@ -108,6 +108,39 @@ async fn until(what: &str, ready: impl Fn() -> bool) {
     panic!("never became true: {what}");
 }
 
+/// Types `amount` into the request form's Amount, more than its pool has
+/// free, and waits for the form to offer to wait in line.
+async fn ask_for_more_than_is_free(container: &web_sys::HtmlElement, amount: &str) {
+    let field: web_sys::HtmlInputElement = container
+        .query_selector("#request-amount")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    field.set_value(amount);
+    field
+        .dispatch_event(&web_sys::Event::new("input").unwrap())
+        .unwrap();
+    until("the offer to wait", || {
+        container
+            .query_selector("#request-wait_seconds")
+            .unwrap()
+            .is_some()
+    })
+    .await;
+}
+
+/// Chooses the wait at `index` of the offered choices.
+fn choose_wait(container: &web_sys::HtmlElement, index: &str) {
+    let wait: web_sys::HtmlElement = container
+        .query_selector("#request-wait_seconds")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    js_sys::Reflect::set(&wait, &"value".into(), &index.into()).unwrap();
+    wait.dispatch_event(&web_sys::Event::new("change").unwrap())
+        .unwrap();
+}
+
 fn pool(id: &str, name: &str, capacity: u64, allocated: u64) -> Pool {
     allocation_testkit::pool(id)
         .name(name)
@@ -745,22 +778,7 @@ async fn a_full_pool_offers_to_wait_and_a_place_in_line_is_said_in_words() {
         .query_selector("#request-wait_seconds")
         .unwrap()
         .is_none());
-    let amount: web_sys::HtmlInputElement = container
-        .query_selector("#request-amount")
-        .unwrap()
-        .unwrap()
-        .unchecked_into();
-    amount.set_value("2");
-    amount
-        .dispatch_event(&web_sys::Event::new("input").unwrap())
-        .unwrap();
-    until("the offer to wait", || {
-        container
-            .query_selector("#request-wait_seconds")
-            .unwrap()
-            .is_some()
-    })
-    .await;
+    ask_for_more_than_is_free(&container, "2").await;
     let label = container
         .query_selector("label[for=request-wait_seconds]")
         .unwrap()
@@ -775,14 +793,7 @@ async fn a_full_pool_offers_to_wait_and_a_place_in_line_is_said_in_words() {
         "Don't wait",
         "waiting is chosen"
     );
-    let wait: web_sys::HtmlElement = container
-        .query_selector("#request-wait_seconds")
-        .unwrap()
-        .unwrap()
-        .unchecked_into();
-    js_sys::Reflect::set(&wait, &"value".into(), &"2".into()).unwrap();
-    wait.dispatch_event(&web_sys::Event::new("change").unwrap())
-        .unwrap();
+    choose_wait(&container, "2");
     let submit: web_sys::HtmlElement = container
         .query_selector("button[type=submit]")
         .unwrap()
@@ -843,31 +854,9 @@ async fn a_full_pools_amount_hint_gives_what_waiting_may_ask_for() {
             .unwrap()
     };
     until("the hint", || hint() == "at most 0").await;
-    let amount: web_sys::HtmlInputElement = container
-        .query_selector("#request-amount")
-        .unwrap()
-        .unwrap()
-        .unchecked_into();
-    amount.set_value("2");
-    amount
-        .dispatch_event(&web_sys::Event::new("input").unwrap())
-        .unwrap();
-    until("the offer to wait", || {
-        container
-            .query_selector("#request-wait_seconds")
-            .unwrap()
-            .is_some()
-    })
-    .await;
+    ask_for_more_than_is_free(&container, "2").await;
     assert_eq!(hint(), "at most 0", "nothing is free while not waiting");
-    let wait: web_sys::HtmlElement = container
-        .query_selector("#request-wait_seconds")
-        .unwrap()
-        .unwrap()
-        .unchecked_into();
-    js_sys::Reflect::set(&wait, &"value".into(), &"2".into()).unwrap();
-    wait.dispatch_event(&web_sys::Event::new("change").unwrap())
-        .unwrap();
+    choose_wait(&container, "2");
     until("the limit in line", || hint() == "at most 4").await;
 }
 

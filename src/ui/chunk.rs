@@ -11,6 +11,20 @@ use std::time::Duration;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+/// Calls a split point: with `split` the call fetches its chunk first (the
+/// split macro makes it `async`); without, a plain call. Use in an `async`
+/// block.
+macro_rules! call_split_point {
+    ($call:expr) => {{
+        #[cfg(feature = "split")]
+        let answer = $call.await;
+        #[cfg(not(feature = "split"))]
+        let answer = $call;
+        answer
+    }};
+}
+pub(crate) use call_split_point;
+
 /// A chunk could not be fetched (offline, or the server went away); a later
 /// attempt fetches it again.
 pub struct ChunkUnavailable;

@@ -14,7 +14,7 @@ use crate::ui::after_paint::after_paint;
 use crate::ui::alert::Alert;
 use crate::ui::allocations::allocations_panel::AllocationsPanel;
 use crate::ui::allocations::queue_panel::QueuePanel;
-use crate::ui::chunk::ChunkUnavailable;
+use crate::ui::chunk::{call_split_point, ChunkUnavailable};
 use crate::ui::monitor::live_monitor::LiveMonitor;
 use crate::ui::request::request_form::RequestForm;
 
@@ -45,7 +45,7 @@ pub fn WorkArea(monitor: LiveMonitor, owner: String) -> impl IntoView {
         }
         let owner = owner.clone();
         Suspend::new(async move {
-            match load_work_area(monitor, owner).await {
+            match call_split_point!(work_area(monitor, owner)) {
                 Ok(view) => view,
                 Err(ChunkUnavailable) => {
                     problem.set(Some(tr(lang, Text::WorkUnavailable).to_owned()));
@@ -112,16 +112,6 @@ fn wanted(place: NodeRef<leptos::html::P>) -> RwSignal<bool> {
         }
     });
     wanted
-}
-
-/// The split point: with `split` the body is in its own chunk and the call
-/// fetches it first; without (the component tests), a plain call.
-async fn load_work_area(monitor: LiveMonitor, owner: String) -> Result<AnyView, ChunkUnavailable> {
-    #[cfg(feature = "split")]
-    let view = work_area(monitor, owner).await;
-    #[cfg(not(feature = "split"))]
-    let view = work_area(monitor, owner);
-    view
 }
 
 #[cfg_attr(feature = "split", wasm_split_helpers::wasm_split(work_area, fallible))]

@@ -12,7 +12,7 @@ use wasm_bindgen::JsCast;
 use crate::core::config::Theme;
 use crate::core::embed::{failure_problem, parse_host_message, ConsoleMessage, HostMessage};
 use crate::core::i18n::{failure_message, Lang};
-use crate::ui::chunk::{run_from_chunk, ChunkUnavailable, Setup};
+use crate::ui::chunk::{call_split_point, run_from_chunk, ChunkUnavailable, Setup};
 use crate::ui::host_link::HostLink;
 use crate::ui::intl;
 use crate::ui::monitor::live_monitor::LiveMonitor;
@@ -22,21 +22,9 @@ use crate::ui::monitor::live_monitor::LiveMonitor;
 /// In release builds (the `split` feature) the bridge is a wasm chunk of its
 /// own, fetched only by a console that has a `parent_origin`, as it starts.
 pub fn start_host_bridge(host: HostLink, monitor: LiveMonitor, theme: RwSignal<Theme>) {
-    run_from_chunk(move || Box::pin(load_host_bridge(host, monitor, theme)));
-}
-
-/// The split point: with `split` the bridge is in its own chunk and the call
-/// fetches it first; without (the component tests), a plain call.
-async fn load_host_bridge(
-    host: HostLink,
-    monitor: LiveMonitor,
-    theme: RwSignal<Theme>,
-) -> Result<Setup, ChunkUnavailable> {
-    #[cfg(feature = "split")]
-    let setup = host_bridge(host, monitor, theme).await;
-    #[cfg(not(feature = "split"))]
-    let setup = host_bridge(host, monitor, theme);
-    setup
+    run_from_chunk(move || {
+        Box::pin(async move { call_split_point!(host_bridge(host, monitor, theme)) })
+    });
 }
 
 #[cfg_attr(

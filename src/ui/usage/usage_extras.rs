@@ -17,7 +17,7 @@ use crate::core::usage::forecast::seconds_to_full;
 use crate::core::usage::history::UsageHistory;
 use crate::core::usage::level::{LevelLook, UsageLevel};
 use crate::ui::after_paint::painted;
-use crate::ui::chunk::{run_from_chunk, ChunkUnavailable, Setup};
+use crate::ui::chunk::{call_split_point, run_from_chunk, ChunkUnavailable, Setup};
 use crate::ui::intl;
 use crate::ui::monitor::announcer::use_announcer;
 use crate::ui::monitor::clock::now_ms;
@@ -42,24 +42,9 @@ pub fn start_usage_extras(
     run_from_chunk(move || {
         Box::pin(async move {
             painted().await;
-            load_usage_extras(monitor, thresholds, notifications, slot).await
+            call_split_point!(usage_extras(monitor, thresholds, notifications, slot))
         })
     });
-}
-
-/// The split point: with `split` the extras are in their own chunk and the
-/// call fetches it first; without (the component tests), a plain call.
-async fn load_usage_extras(
-    monitor: LiveMonitor,
-    thresholds: Thresholds,
-    notifications: RwSignal<Notifications>,
-    slot: TrendSlot,
-) -> Result<Setup, ChunkUnavailable> {
-    #[cfg(feature = "split")]
-    let setup = usage_extras(monitor, thresholds, notifications, slot).await;
-    #[cfg(not(feature = "split"))]
-    let setup = usage_extras(monitor, thresholds, notifications, slot);
-    setup
 }
 
 #[cfg_attr(
