@@ -6,8 +6,10 @@ use std::sync::Arc;
 use allocation_contract::{problem_type, Allocation};
 use allocation_server::identity::users::add_user;
 use allocation_server::identity::{JwtOptions, JwtVerifier, TrustedProxy, Users};
-use allocation_server::ServerConfig;
-use allocation_testkit::{problem, start, temp_dir, Reply, TestServer};
+use allocation_server::{PgCommit, ServerConfig};
+use allocation_testkit::{
+    on_both_stores, problem, start, temp_dir, Backend, Reply, TestDb, TestServer,
+};
 use hyper::Method;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
@@ -40,7 +42,7 @@ async fn me(server: &TestServer, headers: &[(&str, &str)]) -> Reply {
 
 /// A users file with a non-admin `alice`, `bob` and an admin `root`.
 struct Team {
-    _dir: tempfile::TempDir,
+    _db: TestDb,
     server: TestServer,
     alice: String,
     bob: String,
@@ -48,18 +50,23 @@ struct Team {
 }
 
 async fn team() -> Team {
-    let dir = temp_dir();
-    let users = dir.path().join("users.toml");
+    team_on(Backend::Sqlite, PgCommit::Group).await
+}
+
+async fn team_on(backend: Backend, pg_commit: PgCommit) -> Team {
+    let db = backend.fresh();
+    let users = db.path().join("users.toml");
     let alice = add_user(&users, "alice", false).unwrap();
     let bob = add_user(&users, "bob", false).unwrap();
     let root = add_user(&users, "root", true).unwrap();
     let server = start(ServerConfig {
         users: Arc::new(Users::load(&users).unwrap()),
-        ..ServerConfig::demo(dir.path().join("test.db"))
+        pg_commit,
+        ..db.demo()
     })
     .await;
     Team {
-        _dir: dir,
+        _db: db,
         server,
         alice,
         bob,
@@ -98,9 +105,22 @@ async fn users_file_tokens_name_the_caller_and_others_get_401() {
     problem(&usage, 401);
 }
 
+on_both_stores!(a_user_allocates_and_releases_for_themselves_only_and_an_admin_for_anyone);
+
+async fn a_user_allocates_and_releases_for_themselves_only_and_an_admin_for_anyone(
+    backend: Backend,
+) {
+    allocates_and_releases_for_themselves_only(team_on(backend, PgCommit::Group).await).await
+}
+
+/// The same on PostgreSQL's path of one write per transaction.
 #[tokio::test]
-async fn a_user_allocates_and_releases_for_themselves_only_and_an_admin_for_anyone() {
-    let team = team().await;
+async fn each_write_alone_on_postgres_releases_for_the_owner_or_an_admin_only() {
+    allocates_and_releases_for_themselves_only(team_on(Backend::Postgres, PgCommit::Single).await)
+        .await
+}
+
+async fn allocates_and_releases_for_themselves_only(team: Team) {
     let server = &team.server;
     let path = "/api/v1/allocations";
     // Owner left out: the caller's own name.
@@ -166,6 +186,12 @@ async fn a_user_allocates_and_releases_for_themselves_only_and_an_admin_for_anyo
             .await
             .status,
         204
+    );
+    assert_eq!(server.usage_as(&team.root).await, 1, "both were released");
+    let ended = as_user(server, &team.alice, Method::DELETE, &others, None).await;
+    assert!(
+        problem(&ended, 403).is(problem_type::FORBIDDEN),
+        "someone else's allocation stays theirs once ended"
     );
     let root_releases = as_user(server, &team.root, Method::DELETE, &mine, None).await;
     assert_eq!(

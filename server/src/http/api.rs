@@ -38,7 +38,7 @@ use crate::http::extractors::{ApiQuery, JsonBody};
 use crate::http::queue::{cancel_ticket, list_queue, show_ticket, Shutdown};
 use crate::http::request_body::{allocation_request, renew_request};
 use crate::identity::{Authenticator, Caller};
-use crate::store::{AllocateOutcome, ReleaseOutcome, RenewOutcome, Store};
+use crate::store::{AllocateOutcome, ReleaseOutcome, Releaser, RenewOutcome, Store};
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -315,30 +315,39 @@ async fn owned_allocation(
     if caller.may_act_for(&allocation.owner) {
         return Ok(allocation);
     }
+    Err(not_yours(id, &allocation.owner, action))
+}
+
+/// The `403` for acting on `owner`'s allocation `id`.
+fn not_yours(id: &str, owner: &str, action: OwnerAction) -> ApiError {
     let verb = match action {
         OwnerAction::Release => "release",
         OwnerAction::Extend => "extend",
     };
-    Err(ApiError::Forbidden(format!(
-        "{id} belongs to {}; only its owner or an admin may {verb} it",
-        allocation.owner
-    )))
+    ApiError::Forbidden(format!(
+        "{id} belongs to {owner}; only its owner or an admin may {verb} it"
+    ))
 }
 
-/// `DELETE /allocations/{id}`: the owner's, or an admin's.
+/// `DELETE /allocations/{id}`: the owner's, or an admin's. The store checks
+/// whose it is in the release itself (no read before it).
 async fn release_allocation(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let allocation = owned_allocation(&state, &caller, &id, OwnerAction::Release).await?;
-    match state.store.release(&id, caller.name.clone()).await? {
-        ReleaseOutcome::Released => {
-            tracing::info!(by = %caller, %id, owner = %allocation.owner, "released");
+    let by = Releaser {
+        actor: caller.name.clone(),
+        only_for: caller.acts_only_for(),
+    };
+    match state.store.release(&id, by).await? {
+        ReleaseOutcome::Released { owner } => {
+            tracing::info!(by = %caller, %id, %owner, "released");
             Ok(StatusCode::NO_CONTENT)
         }
         ReleaseOutcome::AlreadyEnded => Ok(StatusCode::NO_CONTENT),
         ReleaseOutcome::NotFound => Err(ApiError::NotFound(format!("no allocation {id}"))),
+        ReleaseOutcome::NotYours { owner } => Err(not_yours(&id, &owner, OwnerAction::Release)),
     }
 }
 

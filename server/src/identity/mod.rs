@@ -63,6 +63,13 @@ impl Caller {
     pub fn may_act_for(&self, owner: &str) -> bool {
         self.admin || self.name.as_deref() == Some(owner)
     }
+
+    /// The one owner this caller may act for, or `None` when any (as
+    /// [`Caller::may_act_for`] decides; a caller that is neither an admin
+    /// nor named may act for no owner: the empty name, which none has).
+    pub fn acts_only_for(&self) -> Option<String> {
+        (!self.admin).then(|| self.name.clone().unwrap_or_default())
+    }
 }
 
 /// `alice (users-file)`, `(shared token)`, `(open)`: for the logs.

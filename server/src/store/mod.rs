@@ -83,10 +83,45 @@ pub enum RenewOutcome {
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum ReleaseOutcome {
-    Released,
+    /// Released now; whose it was.
+    Released {
+        owner: String,
+    },
     /// Already released or expired: nothing to do, still a success.
     AlreadyEnded,
     NotFound,
+    /// `owner`'s, and the releaser may release only their own: nothing
+    /// changed (whatever its status).
+    NotYours {
+        owner: String,
+    },
+}
+
+/// Who releases a grant. The permission is checked in the release's own
+/// write (not read before it in a round trip of its own), so it holds for
+/// the state the release changes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Releaser {
+    /// As the `released` event names it.
+    pub actor: Option<String>,
+    /// The one owner whose grants they may release; `None`: anyone's.
+    pub only_for: Option<String>,
+}
+
+impl Releaser {
+    pub fn may_release(&self, owner: &str) -> bool {
+        self.only_for.as_deref().is_none_or(|only| only == owner)
+    }
+
+    /// What a release that changed nothing comes to, with the grant's
+    /// owner if the grant is stored.
+    pub(crate) fn nothing_released(&self, owner: Option<String>) -> ReleaseOutcome {
+        match owner {
+            None => ReleaseOutcome::NotFound,
+            Some(owner) if !self.may_release(&owner) => ReleaseOutcome::NotYours { owner },
+            Some(_) => ReleaseOutcome::AlreadyEnded,
+        }
+    }
 }
 
 /// Where the allocations live: `--db FILE` or `--db postgres://…`.
@@ -193,7 +228,7 @@ pub trait Storage: Send + Sync {
         actor: Option<String>,
     ) -> anyhow::Result<AllocateOutcome>;
 
-    async fn release(&self, id: &str, actor: Option<String>) -> anyhow::Result<ReleaseOutcome>;
+    async fn release(&self, id: &str, by: Releaser) -> anyhow::Result<ReleaseOutcome>;
 
     /// The allocation now expires `ttl_seconds` from now (if still active).
     async fn renew(

@@ -42,7 +42,7 @@ use super::record::{self, StoredRow, COLUMNS};
 use super::rules::{self, PRUNE_SAMPLES};
 use super::{
     AllocateOutcome, CancelOutcome, HookAdvance, HookLag, HookPosition, Listing, Record,
-    ReleaseOutcome, RenewOutcome, Storage,
+    ReleaseOutcome, Releaser, RenewOutcome, Storage,
 };
 use crate::domain::allocator::unit_names;
 use crate::domain::clock::{rfc3339, Clock};
@@ -799,9 +799,9 @@ impl PgStore {
         &self,
         seq: i64,
         id: &str,
-        actor: Option<&str>,
+        by: &Releaser,
     ) -> anyhow::Result<ReleaseOutcome> {
-        retrying!(self, client => self.try_release(&mut client, seq, id, actor))
+        retrying!(self, client => self.try_release(&mut client, seq, id, by))
     }
 
     async fn try_release(
@@ -809,21 +809,22 @@ impl PgStore {
         client: &mut Object,
         seq: i64,
         id: &str,
-        actor: Option<&str>,
+        by: &Releaser,
     ) -> anyhow::Result<ReleaseOutcome> {
         let offset = self.offset();
         let tx = client.transaction().await?;
         let (lock, release) = tokio::try_join!(
             // The pool first, as allocations lock it: one lock order.
             // Noted as LOCK notes it: the release changes the count before
-            // the pool is swept.
+            // the pool is swept. With the grant's owner.
             tx.prepare_cached(
-                "WITH locked AS (SELECT id, allocated, capacity FROM pools WHERE id = \
-                 (SELECT pool FROM allocations WHERE seq = $1 AND id = $2) FOR UPDATE), \
+                "WITH grant_of AS (SELECT pool, owner FROM allocations WHERE seq = $1 AND id = $2), \
+                 locked AS (SELECT id, allocated, capacity FROM pools WHERE id = \
+                 (SELECT pool FROM grant_of) FOR UPDATE), \
                  noted AS (INSERT INTO pending_levels (pool, allocated, capacity) \
                  SELECT id, allocated, capacity FROM locked s WHERE NOT EXISTS \
                  (SELECT 1 FROM pending_levels n WHERE n.pool = s.id)) \
-                 SELECT id FROM locked"
+                 SELECT l.id, g.owner FROM locked l, grant_of g"
             ),
             tx.prepare_cached(
                 "WITH released AS (
@@ -840,12 +841,16 @@ impl PgStore {
         let Some(locked) = tx.query_opt(&lock, &[&seq, &id]).await? else {
             return Ok(ReleaseOutcome::NotFound);
         };
+        let owner: String = locked.get(1);
+        if !by.may_release(&owner) {
+            return Ok(ReleaseOutcome::NotYours { owner });
+        }
         let released = tx.execute(&release, &[&seq, &id, &offset]).await?;
         if released == 1 {
             let pool: String = locked.get(0);
             let locked = self.lock_pool(&tx, &pool).await?;
             let released = self.allocation_in(&tx, seq, locked.now).await?;
-            let event = NewEvent::allocation(Released, locked.now, actor, released);
+            let event = NewEvent::allocation(Released, locked.now, by.actor.as_deref(), released);
             record_event(&tx, event).await?;
             // The units go to whoever waits, in this transaction.
             self.serve_locked(&tx, &locked, &pool, None).await?;
@@ -854,7 +859,7 @@ impl PgStore {
         }
         self.commit(tx).await?;
         Ok(if released == 1 {
-            ReleaseOutcome::Released
+            ReleaseOutcome::Released { owner }
         } else {
             ReleaseOutcome::AlreadyEnded
         })
@@ -1254,7 +1259,7 @@ impl Storage for PgStore {
         }
     }
 
-    async fn release(&self, id: &str, actor: Option<String>) -> anyhow::Result<ReleaseOutcome> {
+    async fn release(&self, id: &str, by: Releaser) -> anyhow::Result<ReleaseOutcome> {
         let Some(seq) = seq_of(id) else {
             return Ok(ReleaseOutcome::NotFound);
         };
@@ -1264,12 +1269,12 @@ impl Storage for PgStore {
                 group_commit::ask(batcher, |reply| group_commit::Write::Release {
                     seq,
                     id,
-                    actor,
+                    by,
                     reply,
                 })
                 .await
             }
-            None => self.release_alone(seq, &id, actor.as_deref()).await,
+            None => self.release_alone(seq, &id, &by).await,
         }
     }
 

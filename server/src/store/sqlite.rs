@@ -34,7 +34,7 @@ use super::rules::{self, PRUNE_SAMPLES};
 use super::ticket::{TicketRecord, TICKET_COLUMNS};
 use super::{
     AllocateOutcome, CancelOutcome, HookAdvance, HookLag, HookPosition, Listing, Record,
-    ReleaseOutcome, RenewOutcome, Storage,
+    ReleaseOutcome, Releaser, RenewOutcome, Storage,
 };
 use crate::domain::allocator::{unit_names, unit_number};
 use crate::domain::clock::{rfc3339, Clock};
@@ -59,7 +59,7 @@ enum Command {
     },
     Release {
         id: String,
-        actor: Option<String>,
+        by: Releaser,
         reply: oneshot::Sender<anyhow::Result<ReleaseOutcome>>,
     },
     /// An empty write: answered once a commit succeeds.
@@ -343,10 +343,10 @@ impl Storage for SqliteStore {
         .await
     }
 
-    async fn release(&self, id: &str, actor: Option<String>) -> anyhow::Result<ReleaseOutcome> {
+    async fn release(&self, id: &str, by: Releaser) -> anyhow::Result<ReleaseOutcome> {
         self.ask(|reply| Command::Release {
             id: id.to_owned(),
-            actor,
+            by,
             reply,
         })
         .await
@@ -1063,8 +1063,8 @@ impl Writer {
                 let outcome = self.allocate(&request, by, now, changes);
                 answer(reply, outcome)
             }
-            Command::Release { id, actor, reply } => {
-                let outcome = self.release(&id, actor.as_deref(), now, changes);
+            Command::Release { id, by, reply } => {
+                let outcome = self.release(&id, &by, now, changes);
                 answer(reply, outcome)
             }
             Command::Cancel { id, actor, reply } => {
@@ -1684,7 +1684,7 @@ impl Writer {
     fn release(
         &mut self,
         id: &str,
-        actor: Option<&str>,
+        by: &Releaser,
         now: i64,
         changes: &mut Vec<Change>,
     ) -> anyhow::Result<ReleaseOutcome> {
@@ -1696,27 +1696,30 @@ impl Writer {
             .conn
             .prepare_cached(
                 "UPDATE allocations SET released_at = ?2 WHERE seq = ?3 AND id = ?1 \
-                 AND released_at IS NULL AND (expires_at IS NULL OR expires_at > ?2)",
+                 AND released_at IS NULL AND (expires_at IS NULL OR expires_at > ?2) \
+                 AND (?4 IS NULL OR owner = ?4)",
             )?
-            .execute(params![id, now, seq])?;
+            .execute(params![id, now, seq, by.only_for])?;
         if updated == 1 {
             let released = select_by_id(&self.conn, id)?
                 .context("the released allocation is missing")?
                 .allocation(now);
+            let owner = released.owner.clone();
+            let actor = by.actor.as_deref();
             self.event(NewEvent::allocation(Released, now, actor, released))?;
             // The units go to whoever waits, in this transaction.
             if let Some(pool) = self.working.grant(id).map(|grant| grant.pool) {
                 self.record(Change::Return(id.to_owned()), now, changes);
                 self.serve_pool(pool, now, changes)?;
             }
-            return Ok(ReleaseOutcome::Released);
+            return Ok(ReleaseOutcome::Released { owner });
         }
-        let outcome = if self.exists(seq, id)? {
-            ReleaseOutcome::AlreadyEnded
-        } else {
-            ReleaseOutcome::NotFound
-        };
-        Ok(outcome)
+        let owner: Option<String> = self
+            .conn
+            .prepare_cached("SELECT owner FROM allocations WHERE seq = ?1 AND id = ?2")?
+            .query_row(params![seq, id], |row| row.get(0))
+            .optional()?;
+        Ok(by.nothing_released(owner))
     }
 
     /// Whether the allocation is stored, in any status.

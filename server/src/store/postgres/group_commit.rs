@@ -35,7 +35,7 @@ use crate::domain::allocator::unit_names;
 use crate::store::events::NewEvent;
 use crate::store::ids::allocation_id;
 use crate::store::record::{Record, COLUMNS};
-use crate::store::{record, rules, AllocateOutcome, ReleaseOutcome, Storage};
+use crate::store::{record, rules, AllocateOutcome, ReleaseOutcome, Releaser, Storage};
 use allocation_contract::EventKind::{Allocated, Released};
 
 /// Most writes one transaction carries.
@@ -58,7 +58,7 @@ pub(super) enum Write {
     Release {
         seq: i64,
         id: String,
-        actor: Option<String>,
+        by: Releaser,
         reply: Reply<ReleaseOutcome>,
     },
 }
@@ -79,6 +79,13 @@ enum Decided {
 /// over a quarter of a batch's reads), and without sequential scans: a plan
 /// made while the tables were empty must still look rows up by key, not
 /// scan tables that grow. It stops when every sender is gone.
+///
+/// The batcher and its connection run on a thread of their own, not among
+/// the server's tasks: a hot pool's writes wait for its batches one after
+/// another, so each of a batch's round trips is on every writer's path, and
+/// among the HTTP connections' tasks each waited about a millisecond to be
+/// polled again (docs/decisions.md, "The batcher on a thread of its own").
+/// Writes left to the single path go back to the server's runtime.
 pub(super) fn start(
     store: PgStore,
     mut config: tokio_postgres::Config,
@@ -91,12 +98,22 @@ pub(super) fn start(
     let batcher = Batcher {
         store,
         connections: connection_pool(config, 1)?,
+        server: tokio::runtime::Handle::current(),
     };
-    tokio::spawn(async move {
-        while let Some(batch) = next_batch(&mut queue).await {
-            batcher.commit_batch(batch).await;
-        }
-    });
+    let own = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the group commit's runtime")?;
+    std::thread::Builder::new()
+        .name("group-commit".into())
+        .spawn(move || {
+            own.block_on(async move {
+                while let Some(batch) = next_batch(&mut queue).await {
+                    batcher.commit_batch(batch).await;
+                }
+            })
+        })
+        .context("cannot start the group commit's thread")?;
     Ok(sender)
 }
 
@@ -113,10 +130,12 @@ async fn next_batch(queue: &mut mpsc::Receiver<Write>) -> Option<Vec<Write>> {
     Some(batch)
 }
 
-/// The batcher's state: the store and its own connection.
+/// The batcher's state: the store, its own connection, and the server's
+/// runtime (for the writes left to the single path).
 struct Batcher {
     store: PgStore,
     connections: deadpool_postgres::Pool,
+    server: tokio::runtime::Handle,
 }
 
 /// Hands `write` to the batcher and waits for its answer.
@@ -165,7 +184,7 @@ impl Batcher {
                 }
                 (write, _) => {
                     let store = self.store.clone();
-                    tokio::spawn(async move { store.alone(write).await });
+                    self.server.spawn(async move { store.alone(write).await });
                 }
             }
         }
@@ -212,12 +231,9 @@ impl PgStore {
                 let by = (key.as_deref(), actor.as_deref());
                 drop(reply.send(self.allocate_alone(&request, by).await))
             }
-            Write::Release {
-                seq,
-                id,
-                actor,
-                reply,
-            } => drop(reply.send(self.release_alone(seq, &id, actor.as_deref()).await)),
+            Write::Release { seq, id, by, reply } => {
+                drop(reply.send(self.release_alone(seq, &id, &by).await))
+            }
         }
     }
 
@@ -347,7 +363,7 @@ impl Statements {
         let grants: [&(dyn ToSql + Sync); 2] = [&asks.seqs, &asks.ids];
         let pools: [&(dyn ToSql + Sync); 3] = [&asks.pools, &offset, &asks.seqs];
         let lines: [&(dyn ToSql + Sync); 2] = [&asks.pools, &asks.seqs];
-        let releases: [&(dyn ToSql + Sync); 3] = [&asks.seqs, &asks.ids, &offset];
+        let releases: [&(dyn ToSql + Sync); 4] = [&asks.seqs, &asks.ids, &offset, &asks.only_for];
         let wanted: [&(dyn ToSql + Sync); 2] = [&wanted_pools, &wanted_units];
         let count: [&(dyn ToSql + Sync); 1] = [&fresh];
         // Run in this order: the keys held, then whether they were used;
@@ -433,8 +449,8 @@ const HOLD_KEYS: &str = "SELECT pg_try_advisory_xact_lock(hashtextextended(k, 0)
 const USED_KEYS: &str = "SELECT idempotency_key FROM allocations WHERE idempotency_key = ANY($1) \
      UNION ALL SELECT idempotency_key FROM tickets WHERE idempotency_key = ANY($1)";
 
-/// The grants `$1` (by `seq`) whose id is `$2`'s.
-const FIND: &str = "SELECT a.seq FROM unnest($1::int8[], $2::text[]) AS r(seq, id) \
+/// The grants `$1` (by `seq`) whose id is `$2`'s, with their owners.
+const FIND: &str = "SELECT a.seq, a.owner FROM unnest($1::int8[], $2::text[]) AS r(seq, id) \
      JOIN allocations a ON a.seq = r.seq AND a.id = r.id";
 
 /// Which of the pools [`LOCK`] locks (`$1`, and the grants' `$2`) have a line.
@@ -442,9 +458,10 @@ const LINED: &str = "SELECT p.id FROM pools p \
      WHERE (p.id = ANY($1) OR p.id IN (SELECT pool FROM allocations WHERE seq = ANY($2))) \
      AND EXISTS (SELECT 1 FROM tickets t WHERE t.pool = p.id AND t.status = 'waiting')";
 
-/// Releases the active grants `$1` (by `seq`, with the ids `$2`), frees
-/// their units and counts them off their pools: "now" and each released
-/// grant as it is after. The grants are looked up by `seq` (their key), the
+/// Releases the active grants `$1` (by `seq`, with the ids `$2`) that
+/// their releaser may release (`$4`: the one owner each may release for,
+/// or null), frees their units and counts them off their pools: "now" and
+/// each released grant as it is after. The grants are looked up by `seq` (their key), the
 /// id checked on the row: `IS NOT TRUE` (the same as `NOT` on this `NOT
 /// NULL` column) keeps the plan off the active grants' partial index, whose
 /// whole scan a plan made on empty tables preferred, and which grows with
@@ -457,6 +474,7 @@ static RELEASE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
                AND a.id = ($2::text[])[array_position($1::int8[], a.seq)]
                AND a.returned IS NOT TRUE
                AND (a.expires_at IS NULL OR a.expires_at > allocation_now_ms($3))
+               AND a.owner = COALESCE(($4::text[])[array_position($1::int8[], a.seq)], a.owner)
              RETURNING {COLUMNS}),
          freed AS (DELETE FROM held_units h USING released r WHERE h.seq = r.seq),
          counted AS (
@@ -501,10 +519,12 @@ struct Asks<'a> {
     units: BTreeMap<&'a str, i64>,
     /// How many requests are open.
     requests: usize,
-    /// The writes releasing (each grant once), their seqs and ids.
+    /// The writes releasing (each grant once), their seqs and ids, and
+    /// whose grants each may release (`None`: anyone's).
     releasing: Vec<usize>,
     seqs: Vec<i64>,
     ids: Vec<&'a str>,
+    only_for: Vec<Option<&'a str>>,
 }
 
 impl<'a> Asks<'a> {
@@ -528,7 +548,7 @@ impl<'a> Asks<'a> {
                     *units = units.saturating_add(request.amount);
                     asks.requests += 1;
                 }
-                Write::Release { seq, id, .. } => {
+                Write::Release { seq, id, by, .. } => {
                     if !seqs.insert(*seq) {
                         decided[index] = Decided::Alone;
                         continue;
@@ -536,6 +556,7 @@ impl<'a> Asks<'a> {
                     asks.releasing.push(index);
                     asks.seqs.push(*seq);
                     asks.ids.push(id);
+                    asks.only_for.push(by.only_for.as_deref());
                 }
             }
         }
@@ -573,7 +594,8 @@ impl<'a> Asks<'a> {
         decided: &mut [Decided],
         events: &mut Vec<NewEvent>,
     ) -> anyhow::Result<HashMap<String, u64>> {
-        let found: HashSet<i64> = found.iter().map(|row| row.get(0)).collect();
+        let mut owners: HashMap<i64, String> =
+            found.iter().map(|row| (row.get(0), row.get(1))).collect();
         let mut freed: HashMap<String, u64> = HashMap::new();
         let mut gone = HashMap::new();
         for row in released {
@@ -582,18 +604,22 @@ impl<'a> Asks<'a> {
             gone.insert(record.seq, (row.get::<_, i64>(0), record));
         }
         for (&index, seq) in self.releasing.iter().zip(&self.seqs) {
+            let Write::Release { by, .. } = &batch[index] else {
+                continue;
+            };
             decided[index] = Decided::Released(match gone.remove(seq) {
                 Some((now, record)) => {
-                    let actor = match &batch[index] {
-                        Write::Release { actor, .. } => actor.as_deref(),
-                        Write::Allocate { .. } => None,
-                    };
                     let after = record.allocation(now);
-                    events.push(NewEvent::allocation(Released, now, actor, after));
-                    ReleaseOutcome::Released
+                    let owner = after.owner.clone();
+                    events.push(NewEvent::allocation(
+                        Released,
+                        now,
+                        by.actor.as_deref(),
+                        after,
+                    ));
+                    ReleaseOutcome::Released { owner }
                 }
-                None if found.contains(seq) => ReleaseOutcome::AlreadyEnded,
-                None => ReleaseOutcome::NotFound,
+                None => by.nothing_released(owners.remove(seq)),
             });
         }
         Ok(freed)
