@@ -168,6 +168,10 @@ async fn allocates_and_releases_for_themselves_only(team: Team) {
     assert_eq!(bobs.owner, "bob");
 
     let others = format!("{path}/{}", bobs.id);
+    // The same seq with another id: not bob's allocation, nobody's.
+    let forged = format!("{path}/al_{}{}", "z".repeat(8), &bobs.id[11..]);
+    let unknown = as_user(server, &team.alice, Method::DELETE, &forged, None).await;
+    problem(&unknown, 404);
     let refused = as_user(server, &team.alice, Method::DELETE, &others, None).await;
     let refusal = problem(&refused, 403);
     assert!(refusal.is(problem_type::FORBIDDEN));

@@ -100,13 +100,18 @@ pub(super) fn start(
         connections: connection_pool(config, 1)?,
         server: tokio::runtime::Handle::current(),
     };
-    let own = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the group commit's runtime")?;
     std::thread::Builder::new()
         .name("group-commit".into())
         .spawn(move || {
+            // Built here: a runtime may not be dropped in the server's.
+            let own = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(own) => own,
+                // Its writes are then answered "the group commit has stopped".
+                Err(error) => return tracing::error!(%error, "no runtime for the group commit"),
+            };
             own.block_on(async move {
                 while let Some(batch) = next_batch(&mut queue).await {
                     batcher.commit_batch(batch).await;
