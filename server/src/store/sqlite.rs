@@ -1714,12 +1714,8 @@ impl Writer {
             }
             return Ok(ReleaseOutcome::Released { owner });
         }
-        let owner: Option<String> = self
-            .conn
-            .prepare_cached("SELECT owner FROM allocations WHERE seq = ?1 AND id = ?2")?
-            .query_row(params![seq, id], |row| row.get(0))
-            .optional()?;
-        Ok(by.nothing_released(owner))
+        let stored = select_by_id(&self.conn, id)?;
+        Ok(by.nothing_released(stored.map(|record| record.owner)))
     }
 
     /// Whether the allocation is stored, in any status.
