@@ -121,95 +121,91 @@ async fn each_write_alone_on_postgres_releases_for_the_owner_or_an_admin_only() 
 }
 
 async fn allocates_and_releases_for_themselves_only(team: Team) {
+    let (own, bobs) = allocate_for_themselves_only(&team).await;
+    release_their_own_only(&team, &own, &bobs).await;
+}
+
+const ALLOCATIONS: &str = "/api/v1/allocations";
+
+async fn allocate(server: &TestServer, token: &str, body: Value) -> Reply {
+    as_user(server, token, Method::POST, ALLOCATIONS, Some(body)).await
+}
+
+async fn release(server: &TestServer, token: &str, path: String) -> Reply {
+    as_user(server, token, Method::DELETE, &path, None).await
+}
+
+/// Alice allocates for herself (named or not) but not for bob; root for
+/// bob. Alice's first and root's grant for bob.
+async fn allocate_for_themselves_only(team: &Team) -> (Allocation, Allocation) {
     let server = &team.server;
-    let path = "/api/v1/allocations";
     // Owner left out: the caller's own name.
-    let own = as_user(
+    let own = allocate(
         server,
         &team.alice,
-        Method::POST,
-        path,
-        Some(json!({"pool": "vm-large", "amount": 1})),
+        json!({"pool": "vm-large", "amount": 1}),
     )
     .await;
     assert_eq!(own.status, 201, "{}", own.text());
     let own: Allocation = own.json();
     assert_eq!(own.owner, "alice");
-    let named = as_user(
+    let named = allocate(
         server,
         &team.alice,
-        Method::POST,
-        path,
-        Some(json!({"pool": "vm-large", "amount": 1, "owner": "alice"})),
+        json!({"pool": "vm-large", "amount": 1, "owner": "alice"}),
     )
     .await;
     assert_eq!(named.status, 201);
 
-    let for_bob = as_user(
+    let for_bob = allocate(
         server,
         &team.alice,
-        Method::POST,
-        path,
-        Some(json!({"pool": "vm-large", "amount": 1, "owner": "bob"})),
+        json!({"pool": "vm-large", "amount": 1, "owner": "bob"}),
     )
     .await;
     assert!(problem(&for_bob, 403).is(problem_type::FORBIDDEN));
 
-    let by_root = as_user(
+    let by_root = allocate(
         server,
         &team.root,
-        Method::POST,
-        path,
-        Some(json!({"pool": "vm-large", "amount": 2, "owner": "bob"})),
+        json!({"pool": "vm-large", "amount": 2, "owner": "bob"}),
     )
     .await;
     assert_eq!(by_root.status, 201, "{}", by_root.text());
     let bobs: Allocation = by_root.json();
     assert_eq!(bobs.owner, "bob");
+    (own, bobs)
+}
 
-    let others = format!("{path}/{}", bobs.id);
+/// Alice may not release bob's, before or after it ended; each releases
+/// their own; root may release anyone's.
+async fn release_their_own_only(team: &Team, own: &Allocation, bobs: &Allocation) {
+    let server = &team.server;
+    let others = format!("{ALLOCATIONS}/{}", bobs.id);
     // The same seq with another id: not bob's allocation, nobody's.
-    let forged = format!("{path}/al_{}{}", "z".repeat(8), &bobs.id[11..]);
-    let unknown = as_user(server, &team.alice, Method::DELETE, &forged, None).await;
-    problem(&unknown, 404);
-    let refused = as_user(server, &team.alice, Method::DELETE, &others, None).await;
+    let forged = format!("{ALLOCATIONS}/al_{}{}", "z".repeat(8), &bobs.id[11..]);
+    problem(&release(server, &team.alice, forged).await, 404);
+    let refused = release(server, &team.alice, others.clone()).await;
     let refusal = problem(&refused, 403);
     assert!(refusal.is(problem_type::FORBIDDEN));
     assert!(refusal.detail.unwrap().contains("bob"));
     assert_eq!(server.usage_as(&team.root).await, 4, "nothing was released");
 
-    let mine = format!("{path}/{}", own.id);
-    assert_eq!(
-        as_user(server, &team.alice, Method::DELETE, &mine, None)
-            .await
-            .status,
-        204
-    );
-    assert_eq!(
-        as_user(server, &team.bob, Method::DELETE, &others, None)
-            .await
-            .status,
-        204
-    );
+    let mine = format!("{ALLOCATIONS}/{}", own.id);
+    assert_eq!(release(server, &team.alice, mine.clone()).await.status, 204);
+    assert_eq!(release(server, &team.bob, others.clone()).await.status, 204);
     assert_eq!(server.usage_as(&team.root).await, 1, "both were released");
-    let ended = as_user(server, &team.alice, Method::DELETE, &others, None).await;
+    let ended = release(server, &team.alice, others).await;
     assert!(
         problem(&ended, 403).is(problem_type::FORBIDDEN),
         "someone else's allocation stays theirs once ended"
     );
-    let root_releases = as_user(server, &team.root, Method::DELETE, &mine, None).await;
+    let root_releases = release(server, &team.root, mine).await;
     assert_eq!(
         root_releases.status, 204,
         "an admin may, and it is already released"
     );
-    let unknown = as_user(
-        server,
-        &team.alice,
-        Method::DELETE,
-        &format!("{path}/al_nothing1"),
-        None,
-    )
-    .await;
+    let unknown = release(server, &team.alice, format!("{ALLOCATIONS}/al_nothing1")).await;
     problem(&unknown, 404);
 }
 
